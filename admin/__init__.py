@@ -1,0 +1,1 @@
+"""kiosk-admin: the command-line front end over core and storage."""

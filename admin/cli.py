@@ -1,0 +1,196 @@
+"""kiosk-admin: enroll, identify and manage people from the command line.
+
+Exit codes: 0 success, 2 usage, 3 input rejected, 4 authentication failed or
+not allowed, 5 not found, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+
+from admin import commands
+from admin.config import build_settings, resolve_location
+from admin.context import CommandContext
+from admin.output import Report, emit, emit_error
+from core.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    InputRejected,
+    InvalidValue,
+    KioskError,
+    NotAllowed,
+    NotFound,
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INPUT_REJECTED = 3
+EXIT_NOT_ALLOWED = 4
+EXIT_NOT_FOUND = 5
+
+_EXIT_CODES: tuple[tuple[type[KioskError], int], ...] = (
+    (ConfigurationError, EXIT_USAGE),
+    (InvalidValue, EXIT_USAGE),
+    (InputRejected, EXIT_INPUT_REJECTED),
+    (AuthenticationFailed, EXIT_NOT_ALLOWED),
+    (NotAllowed, EXIT_NOT_ALLOWED),
+    (NotFound, EXIT_NOT_FOUND),
+)
+
+Command = Callable[[argparse.Namespace, CommandContext], Report]
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        # Library chatter (e.g. platformdirs on XDG_RUNTIME_DIR) is not for operators.
+        warnings.simplefilter("ignore")
+    try:
+        location = resolve_location(args.data_dir, args.database_url, environ)
+        settings = build_settings(args.model_dir, args.providers, environ)
+        with CommandContext(location, settings, environ) as ctx:
+            emit(args.command(args, ctx), args.json)
+        return EXIT_OK
+    except KioskError as error:
+        code = next((c for kind, c in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILURE)
+        emit_error(str(error), code, args.json)
+        return code
+    except KeyboardInterrupt:
+        emit_error(
+            "interrupted; nothing was changed by the unfinished step", EXIT_FAILURE, args.json
+        )
+        return EXIT_FAILURE
+    except Exception as error:
+        logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
+        emit_error(
+            f"unexpected {type(error).__name__}: {error} (run with --verbose for details)",
+            EXIT_FAILURE,
+            args.json,
+        )
+        if args.verbose:
+            raise
+        return EXIT_FAILURE
+
+
+def _common_options(suppress: bool) -> argparse.ArgumentParser:
+    # Given to the main parser and every subcommand, so options go before or after it.
+    default = argparse.SUPPRESS if suppress else None
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print results as one JSON object",
+    )
+    common.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="log progress",
+    )
+    common.add_argument(
+        "--data-dir",
+        default=default,
+        help="data folder (default: KIOSK_DATA_DIR or the user data folder)",
+    )
+    common.add_argument(
+        "--database-url",
+        default=default,
+        help="external PostgreSQL instead of the embedded one (default: KIOSK_DATABASE_URL)",
+    )
+    common.add_argument(
+        "--model-dir",
+        default=default,
+        help="model pack folder (default: KIOSK_MODEL_DIR or buffalo_sc)",
+    )
+    common.add_argument(
+        "--providers",
+        default=default,
+        help="onnxruntime providers, comma separated (default: CPUExecutionProvider)",
+    )
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk-admin",
+        description="Manage the face-recognition kiosk: operators, people, identification.",
+        parents=[_common_options(suppress=False)],
+        epilog="Exit codes: 0 ok, 2 usage, 3 input rejected, 4 not allowed, 5 not found, 1 other.",
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    common = [_common_options(suppress=True)]
+
+    def command(name: str, run: Command, summary: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=common, help=summary, description=summary)
+        p.set_defaults(command=run)
+        return p
+
+    p = command(
+        "init",
+        commands.init,
+        "create the first admin operator (password: KIOSK_PASSWORD or a prompt)",
+    )
+    p.add_argument("--admin", required=True, metavar="USER")
+
+    p = command("enroll", commands.enroll, "enroll a person from photos, after recorded consent")
+    p.add_argument("--name", required=True)
+    p.add_argument(
+        "--image",
+        required=True,
+        action="append",
+        type=commands.image_path,
+        metavar="PATH",
+        help="a photo with exactly one face; repeat for more",
+    )
+    p.add_argument(
+        "--consent", action="store_true", help="the person agreed to the consent text in force"
+    )
+    p.add_argument("--external-ref", metavar="REF", help="e.g. a badge number")
+    p.add_argument("--operator", required=True, metavar="USER")
+
+    p = command("identify", commands.identify, "identify the largest face in a photo")
+    p.add_argument("--image", required=True, type=commands.image_path, metavar="PATH")
+
+    p = command("people", commands.people, "list enrolled people")
+    p.add_argument("--search", help="part of a name or external reference")
+    p.add_argument("--limit", type=_positive, default=100)
+
+    p = command("show", commands.show, "show one person")
+    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+
+    p = command("delete", commands.delete, "delete a person and every template")
+    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+    p.add_argument("--operator", required=True, metavar="USER")
+
+    p = command("audit", commands.audit, "show the newest audit events")
+    p.add_argument("--limit", type=_positive, default=50)
+
+    command("health", commands.health, "check the database and the models")
+    return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from error
+    if not 1 <= number <= 100_000:
+        raise argparse.ArgumentTypeError(f"{number} is out of range 1-100000")
+    return number
+
+
+if __name__ == "__main__":
+    sys.exit(main())

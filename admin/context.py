@@ -1,0 +1,80 @@
+"""What a kiosk-admin command works with, opened only when it is first needed."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Mapping
+from contextlib import ExitStack
+from functools import cached_property
+from types import TracebackType
+
+from admin.config import Location
+from core.engine import FaceEngine
+from core.errors import AuthenticationFailed
+from core.identity import IdentityService
+from core.operators import Authenticator
+from core.records import Operator
+from core.settings import Settings
+from storage.store import OpenStore, open_store
+
+
+class CommandContext:
+    def __init__(self, location: Location, settings: Settings, environ: Mapping[str, str]) -> None:
+        self.location = location
+        self.settings = settings
+        self._environ = environ
+        self._stack = ExitStack()
+
+    @cached_property
+    def store(self) -> OpenStore:
+        self.location.data_dir.mkdir(parents=True, exist_ok=True)
+        return self._stack.enter_context(
+            open_store(self.location.data_dir, self.location.database_url)
+        )
+
+    @cached_property
+    def engine(self) -> FaceEngine:
+        from core.insightface_backend import load_engine
+
+        return load_engine(self.settings)
+
+    @cached_property
+    def identity(self) -> IdentityService:
+        return IdentityService(
+            self.engine, self.store.identity, self.settings.matching, self.settings.kiosk_id
+        )
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        return Authenticator(self.store.identity)
+
+    def login(self, username: str) -> Operator:
+        return self.authenticator.authenticate(
+            username, self.password(f"password for {username}: ")
+        )
+
+    def password(self, prompt: str, confirm: bool = False) -> str:
+        """From KIOSK_PASSWORD, else typed at a terminal; never from arguments."""
+        given = self._environ.get("KIOSK_PASSWORD")
+        if given:
+            return given
+        if not sys.stdin.isatty():
+            raise AuthenticationFailed(
+                "no password given: set KIOSK_PASSWORD or run the command in a terminal"
+            )
+        typed = getpass.getpass(prompt)
+        if confirm and getpass.getpass("again: ") != typed:
+            raise AuthenticationFailed("the two passwords differ; run the command again")
+        return typed
+
+    def __enter__(self) -> CommandContext:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._stack.close()

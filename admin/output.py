@@ -1,0 +1,31 @@
+"""Everything kiosk-admin prints: results on stdout, one-line errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Report:
+    data: dict[str, Any]
+    text: str
+
+
+def emit(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.data, default=str, ensure_ascii=False))
+    else:
+        print(report.text)
+
+
+def emit_error(message: str, exit_code: int, as_json: bool) -> None:
+    line = " ".join(message.split())
+    if as_json:
+        print(
+            json.dumps({"error": line, "exit_code": exit_code}, ensure_ascii=False), file=sys.stderr
+        )
+    else:
+        print(f"kiosk-admin: error: {line}", file=sys.stderr)

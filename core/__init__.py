@@ -1,0 +1,1 @@
+"""Identity engine and policies. Imports neither Qt nor SQL."""

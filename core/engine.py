@@ -1,0 +1,124 @@
+"""From a BGR frame to faces, quality and L2-normalised embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from core.alignment import align_face
+from core.errors import InputRejected, QualityRejected
+from core.faces import BGRImage, DetectedFace, Embedding
+from core.quality import (
+    FaceMeasurements,
+    QualityCheck,
+    QualityIssue,
+    enrollment_issues,
+    face_count_issue,
+    measure,
+)
+from core.settings import QualitySettings
+
+MIN_FRAME_SIDE = 32
+
+
+class FaceDetector(Protocol):
+    def detect(self, image: BGRImage) -> list[DetectedFace]:
+        """Faces in the image, any order. Must be safe to call from several threads."""
+        ...
+
+
+class FaceEmbedder(Protocol):
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, aligned: BGRImage) -> Embedding:
+        """Raw embedding of a 112x112 aligned face. Must be safe to call from several threads."""
+        ...
+
+
+@dataclass(frozen=True)
+class FaceSample:
+    face: DetectedFace
+    embedding: Embedding
+    measurements: FaceMeasurements
+
+
+class FaceEngine:
+    """Detects, aligns and embeds faces, and applies the quality gate.
+
+    Thread-safe: after construction it holds no per-call state, and the
+    detector and embedder it wraps promise concurrent calls (onnxruntime's
+    ``InferenceSession.run`` allows them). One engine is loaded per process
+    and shared by every thread.
+    """
+
+    def __init__(
+        self,
+        detector: FaceDetector,
+        embedder: FaceEmbedder,
+        quality: QualitySettings,
+        template_model: str,
+        max_pixels: int,
+    ) -> None:
+        self._detector = detector
+        self._embedder = embedder
+        self._quality = quality
+        self._max_pixels = max_pixels
+        self.template_model = template_model
+
+    def detect(self, frame: BGRImage) -> list[DetectedFace]:
+        return self._detector.detect(self._checked(frame))
+
+    def sample(self, frame: BGRImage, face: DetectedFace) -> FaceSample:
+        aligned = align_face(frame, face.landmarks)
+        raw = np.asarray(self._embedder.embed(aligned), dtype=np.float32).ravel()
+        norm = float(np.linalg.norm(raw))
+        if raw.shape != (self._embedder.dimension,) or not np.isfinite(norm) or norm == 0.0:
+            raise InputRejected("the face could not be turned into a template; try another image")
+        return FaceSample(face, raw / norm, measure(face, aligned))
+
+    def enrollment_sample(self, frame: BGRImage, label: str) -> FaceSample:
+        """The one face in ``frame``, if it passes the whole quality gate."""
+        faces = self.detect(frame)
+        count_issue = face_count_issue(len(faces))
+        if count_issue is not None:
+            raise QualityRejected(f"{label}: {count_issue.message}", [count_issue])
+        sample = self.sample(frame, faces[0])
+        issues = enrollment_issues(sample.measurements, self._quality)
+        if issues:
+            reasons = "; ".join(issue.message for issue in issues)
+            raise QualityRejected(f"{label}: {reasons}", issues)
+        return sample
+
+    def identification_sample(self, frame: BGRImage, label: str) -> FaceSample:
+        """The largest face in ``frame``; only its size is gated."""
+        faces = self.detect(frame)
+        if not faces:
+            issue = face_count_issue(0)
+            assert issue is not None
+            raise QualityRejected(f"{label}: {issue.message}", [issue])
+        largest = max(faces, key=lambda face: face.area)
+        if largest.short_side < self._quality.min_identify_face_px:
+            issue = QualityIssue(
+                QualityCheck.FACE_TOO_SMALL,
+                f"largest face is {largest.short_side:.0f} px; identification needs at least "
+                f"{self._quality.min_identify_face_px} px: come closer",
+            )
+            raise QualityRejected(f"{label}: {issue.message}", [issue])
+        return self.sample(frame, largest)
+
+    def _checked(self, frame: BGRImage) -> BGRImage:
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+            raise InputRejected("frame must be an 8-bit image array")
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise InputRejected(f"frame has shape {frame.shape}; expected height x width x 3 (BGR)")
+        height, width = frame.shape[:2]
+        if min(height, width) < MIN_FRAME_SIDE:
+            raise InputRejected(
+                f"frame is {width}x{height}; at least {MIN_FRAME_SIDE} px on each side is needed"
+            )
+        if height * width > self._max_pixels:
+            raise InputRejected(f"frame is {width}x{height}, more pixels than allowed")
+        return np.ascontiguousarray(frame)

@@ -1,0 +1,131 @@
+"""InsightFace's SCRFD detector and ArcFace embedder behind our Protocols.
+
+The only module that touches insightface and onnxruntime. Each model file is
+loaded by explicit path, so InsightFace never looks for (or fetches) a pack
+under ``~/.insightface``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.engine import FaceEngine
+from core.errors import ConfigurationError, ModelPackError
+from core.faces import BGRImage, DetectedFace, Embedding
+from core.modelpack import EMBEDDING_DIMENSION, ModelPack, resolve_model_pack
+from core.settings import ModelSettings, Settings
+
+log = logging.getLogger(__name__)
+
+# onnxruntime severity: 3 = errors only; its warnings are not for operators.
+_ORT_LOG_ERRORS_ONLY = 3
+
+
+class ScrfdDetector:
+    def __init__(self, model: Any, input_size: int, threshold: float) -> None:
+        self._model = model
+        self._input_size = (input_size, input_size)
+        self._threshold = threshold
+
+    def detect(self, image: BGRImage) -> list[DetectedFace]:
+        # Size and threshold go with each call: SCRFD keeps no per-call state then.
+        boxes, landmarks = self._model.detect(
+            image, input_size=self._input_size, det_thresh=self._threshold
+        )
+        if landmarks is None:
+            raise ModelPackError(
+                "the detection model gives no facial landmarks; use an SCRFD *kps model"
+            )
+        return [
+            DetectedFace(
+                box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+                landmarks=np.asarray(points, dtype=np.float32),
+                score=float(b[4]),
+            )
+            for b, points in zip(boxes, landmarks, strict=True)
+        ]
+
+
+class ArcFaceEmbedder:
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    @property
+    def dimension(self) -> int:
+        return EMBEDDING_DIMENSION
+
+    def embed(self, aligned: BGRImage) -> Embedding:
+        return np.asarray(self._model.get_feat(aligned), dtype=np.float32).ravel()
+
+
+def load_engine(settings: Settings, pack: ModelPack | None = None) -> FaceEngine:
+    """Resolve, verify and load the model pack once; warm it up so frame one is fast."""
+    if pack is None:
+        pack = resolve_model_pack(settings.models.pack_dir)
+    models = settings.models
+    providers = check_providers(models.providers)
+    detector_model = _load(pack.detection.path, "detection", providers, models)
+    recognizer_model = _load(pack.recognition.path, "recognition", providers, models)
+    output_shape = recognizer_model.session.get_outputs()[0].shape
+    if output_shape[-1] != EMBEDDING_DIMENSION:
+        raise ModelPackError(
+            f"{pack.recognition.path.name} gives {output_shape[-1]}-d embeddings; "
+            f"the store holds {EMBEDDING_DIMENSION}-d templates"
+        )
+    engine = FaceEngine(
+        ScrfdDetector(detector_model, models.detector_input_size, models.detection_threshold),
+        ArcFaceEmbedder(recognizer_model),
+        settings.quality,
+        pack.template_model,
+        settings.images.max_pixels,
+    )
+    warm_up = np.zeros((models.detector_input_size, models.detector_input_size, 3), np.uint8)
+    engine.detect(warm_up)
+    log.info("loaded model pack %s from %s on %s", pack.name, pack.directory, providers)
+    return engine
+
+
+def check_providers(requested: Sequence[str]) -> list[str]:
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    for name in requested:
+        if name not in available:
+            hint = (
+                "install onnxruntime-gpu in place of onnxruntime, with a matching CUDA"
+                if name.startswith(("CUDA", "Tensorrt"))
+                else "check the spelling"
+            )
+            raise ConfigurationError(
+                f"onnxruntime provider {name} is not available here "
+                f"(available: {', '.join(available)}); {hint}, or use CPUExecutionProvider"
+            )
+    return list(requested)
+
+
+def _load(path: Path, role: str, providers: list[str], models: ModelSettings) -> Any:
+    import onnxruntime
+    from insightface.model_zoo import model_zoo
+
+    onnxruntime.set_default_logger_severity(_ORT_LOG_ERRORS_ONLY)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = models.intra_op_threads
+    options.log_severity_level = _ORT_LOG_ERRORS_ONLY
+    try:
+        model = model_zoo.get_model(str(path), providers=providers, sess_options=options)
+    except Exception as error:
+        raise ModelPackError(f"{path} could not be loaded as a {role} model ({error})") from error
+    if model is None or model.taskname != role:
+        raise ModelPackError(f"{path} is not a {role} model")
+    active = model.session.get_providers()
+    if providers[0] not in active:
+        raise ConfigurationError(
+            f"onnxruntime could not start {providers[0]} for {path.name} and fell back to "
+            f"{', '.join(active)}; check the driver and CUDA libraries, or use CPUExecutionProvider"
+        )
+    return model

@@ -1,0 +1,122 @@
+"""Domain records passed between the services and the store."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from core.faces import Embedding
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ENROLLER = "enroller"
+    AUDITOR = "auditor"
+
+
+class PersonStatus(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class AccessOutcome(StrEnum):
+    GRANTED = "granted"
+    UNKNOWN = "unknown"
+    NO_FACE = "no_face"
+
+
+@dataclass(frozen=True)
+class Operator:
+    id: int
+    username: str
+    role: Role
+    disabled: bool
+    password_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConsentGrant:
+    version: str
+    text_sha256: str
+    witnessed_by: Operator
+
+
+@dataclass(frozen=True)
+class NewTemplate:
+    embedding: Embedding = field(repr=False)
+    model: str
+    quality: float
+    source: str
+    """Which image or frame it came from, for the audit trail (a label, never pixels)."""
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    display_name: str
+    external_ref: str | None
+    consent: ConsentGrant
+    templates: tuple[NewTemplate, ...]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A person near a query, with the best similarity of any of their templates."""
+
+    person_id: uuid.UUID
+    display_name: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    version: str
+    text_sha256: str
+    given_at: datetime
+    witnessed_by: str
+    withdrawn_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    id: uuid.UUID
+    display_name: str
+    external_ref: str | None
+    status: PersonStatus
+    created_at: datetime
+    template_count: int
+
+
+@dataclass(frozen=True)
+class PersonDetail:
+    summary: PersonSummary
+    deleted_at: datetime | None
+    consents: tuple[ConsentRecord, ...]
+    template_models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    kiosk_id: str
+    outcome: AccessOutcome
+    person_id: uuid.UUID | None
+    similarity: float | None
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    target: str | None
+    details: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Deletion:
+    person_id: uuid.UUID
+    templates_deleted: int
+    consents_withdrawn: int

