@@ -53,8 +53,8 @@ def decode_image_bytes(data: bytes, label: str, limits: ImageLimits) -> npt.NDAr
                 width, height = image.size
                 if width * height > limits.max_pixels:
                     raise ImageRejected(
-                        f"{label} is {width}x{height} pixels, more than the "
-                        f"{limits.max_pixels:,} allowed; scale it down first"
+                        f"{label} is {width}x{height}: it has more than the "
+                        f"{limits.max_pixels:,} pixels allowed; scale it down first"
                     )
                 upright = ImageOps.exif_transpose(image)
                 rgb = upright.convert("RGB")
@@ -63,8 +63,9 @@ def decode_image_bytes(data: bytes, label: str, limits: ImageLimits) -> npt.NDAr
             f"{label} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})"
         ) from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow's own guard fires at open() for extreme headers, far above our limit.
         raise ImageRejected(
-            f"{label} declares too many pixels to decode safely; scale it down first"
+            f"{label} has more than the {limits.max_pixels:,} pixels allowed; scale it down first"
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageRejected(

