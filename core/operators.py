@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from core.errors import AuthenticationFailed, InvalidValue, NotAllowed
 from core.passwords import check_password_policy, hash_password, verify_password
@@ -18,8 +19,6 @@ class Authenticator:
 
     def __init__(self, store: IdentityStore) -> None:
         self._store = store
-        # Verified against when the username is unknown, so timing reveals nothing.
-        self._decoy_hash = hash_password("decoy password that never matches")
 
     def create_first_admin(self, username: str, password: str) -> Operator:
         username = normalise_username(username)
@@ -28,11 +27,17 @@ class Authenticator:
 
     def authenticate(self, username: str, password: str) -> Operator:
         operator = self._store.find_operator(username.strip().lower())
-        stored = operator.password_hash if operator is not None else self._decoy_hash
+        stored = operator.password_hash if operator is not None else _decoy_hash()
         valid = verify_password(password, stored)
         if operator is None or not valid or operator.disabled:
             raise AuthenticationFailed(_BAD_CREDENTIALS)
         return operator
+
+
+@cache
+def _decoy_hash() -> str:
+    """Checked when the username is unknown, so timing reveals nothing."""
+    return hash_password("decoy password that never matches")
 
 
 def normalise_username(username: str) -> str:

@@ -43,6 +43,10 @@ class IdentityStore(Protocol):
 
     def people(self, search: str | None, limit: int) -> list[PersonSummary]: ...
 
+    def count_people(self) -> int:
+        """Active (enrolled, not deleted) people."""
+        ...
+
     def person(self, person_id: uuid.UUID) -> PersonDetail:
         """Raise NotFound if no such person was ever enrolled."""
         ...

@@ -144,6 +144,13 @@ class SqlIdentityStore:
         with self._transaction() as session:
             return [_summary(*row) for row in session.execute(query).all()]
 
+    def count_people(self) -> int:
+        query = select(func.count()).where(
+            schema.Person.status == records.PersonStatus.ACTIVE.value
+        )
+        with self._transaction() as session:
+            return int(session.scalar(query) or 0)
+
     def person(self, person_id: uuid.UUID) -> records.PersonDetail:
         with self._transaction() as session:
             row = session.execute(

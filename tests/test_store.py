@@ -143,6 +143,7 @@ def test_people_search_treats_wildcards_literally(
     assert len(identity_store.people("100%", 10)) == 1
     assert identity_store.people("_", 10) == []
     assert identity_store.people("test PERSON", 10)[0].template_count == 1
+    assert identity_store.count_people() == 1
 
 
 def test_migrations_run_from_empty_and_again_without_change(db_engine: Engine) -> None:

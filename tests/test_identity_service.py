@@ -1,0 +1,174 @@
+"""IdentityService on the real models and the real embedded PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from core.consent import current_consent
+from core.engine import FaceEngine
+from core.errors import AuthenticationFailed, NotAllowed, QualityRejected
+from core.faces import DetectedFace
+from core.identity import IdentityService
+from core.imagefile import read_image_file
+from core.matching import MatchReason
+from core.operators import Authenticator
+from core.records import Operator
+from core.settings import ImageLimits, MatchSettings, Settings
+from storage import schema
+from storage.identity_store import SqlIdentityStore
+
+PASSWORD = "correct horse battery staple"
+
+
+def load(path: Path) -> np.ndarray:
+    return read_image_file(path, ImageLimits())
+
+
+@pytest.fixture
+def admin(identity_store: SqlIdentityStore) -> Operator:
+    return Authenticator(identity_store).create_first_admin("Alice", PASSWORD)
+
+
+@pytest.fixture
+def service(
+    face_engine: FaceEngine, identity_store: SqlIdentityStore, settings: Settings
+) -> IdentityService:
+    return IdentityService(face_engine, identity_store, settings.matching, "test-kiosk")
+
+
+def only_face(image: np.ndarray, keep: DetectedFace, others: list[DetectedFace]) -> np.ndarray:
+    """The image with every other face painted over, at its original scale."""
+    masked = image.copy()
+    for face in others:
+        if face is not keep:
+            x1, y1, x2, y2 = (int(v) for v in face.box)
+            masked[max(y1, 0) : y2 + 1, max(x1, 0) : x2 + 1] = 127
+    return masked
+
+
+def enroll_yao(service: IdentityService, admin: Operator, yaoming_jpg: Path) -> None:
+    service.enroll(
+        admin, "Yao Ming", None, [("yaoming.jpg", load(yaoming_jpg))], current_consent(), True
+    )
+
+
+def test_every_stranger_in_the_group_photos_is_unknown(
+    service: IdentityService,
+    admin: Operator,
+    face_engine: FaceEngine,
+    yaoming_jpg: Path,
+    t1_jpg: Path,
+    gdp_jpg: Path,
+) -> None:
+    enroll_yao(service, admin, yaoming_jpg)
+    for group in (t1_jpg, gdp_jpg):
+        image = load(group)
+        faces = [f for f in face_engine.detect(image) if f.short_side >= 24]
+        assert len(faces) >= 3
+        for face in faces:
+            decision = service.identify(only_face(image, face, faces), group.name).decision
+            assert decision.matched is None
+            assert decision.reason is MatchReason.BELOW_THRESHOLD
+
+
+def test_the_enrolled_face_is_found_among_the_players(
+    service: IdentityService, admin: Operator, yaoming_jpg: Path, photos: Path, db_engine: Engine
+) -> None:
+    enroll_yao(service, admin, yaoming_jpg)
+    result = service.identify(load(photos / "yaoming_in_players.jpg"), "crop")
+    assert result.decision.matched is not None
+    assert result.decision.matched.display_name == "Yao Ming"
+    with Session(db_engine) as session:
+        event = session.scalars(select(schema.AccessEvent)).one()
+        person = session.scalars(select(schema.Person)).one()
+    assert event.outcome == "granted"
+    assert event.kiosk_id == "test-kiosk"
+    assert event.person_id == person.id
+    assert person.last_recognized_at is not None
+
+
+def test_a_higher_threshold_turns_the_match_into_unknown(
+    face_engine: FaceEngine,
+    identity_store: SqlIdentityStore,
+    admin: Operator,
+    yaoming_jpg: Path,
+    photos: Path,
+) -> None:
+    strict = IdentityService(face_engine, identity_store, MatchSettings(threshold=0.9), "k")
+    enroll_yao(strict, admin, yaoming_jpg)
+    decision = strict.identify(load(photos / "yaoming_in_players.jpg"), "crop").decision
+    assert decision.reason is MatchReason.BELOW_THRESHOLD
+
+
+def test_one_face_cannot_be_enrolled_twice(
+    service: IdentityService, admin: Operator, yaoming_jpg: Path, photos: Path
+) -> None:
+    enroll_yao(service, admin, yaoming_jpg)
+    with pytest.raises(NotAllowed, match="already matches enrolled person Yao Ming"):
+        service.enroll(
+            admin,
+            "Someone Else",
+            None,
+            [("mirror.jpg", load(photos / "yaoming_mirrored.jpg"))],
+            current_consent(),
+            True,
+        )
+
+
+def test_photos_of_two_people_are_refused_and_nothing_stored(
+    service: IdentityService,
+    admin: Operator,
+    yaoming_jpg: Path,
+    gdp_jpg: Path,
+    face_engine: FaceEngine,
+    db_engine: Engine,
+) -> None:
+    image = load(gdp_jpg)
+    faces = face_engine.detect(image)
+    frontal = max(faces, key=lambda f: f.score)
+    other = only_face(image, frontal, faces)
+    other = np.ascontiguousarray(np.kron(other, np.ones((2, 2, 1), np.uint8)))  # face over 80 px
+    with pytest.raises(QualityRejected, match="does not look like the same person"):
+        service.enroll(
+            admin,
+            "Mixed",
+            None,
+            [("a.jpg", load(yaoming_jpg)), ("b.jpg", other)],
+            current_consent(),
+            True,
+        )
+    with Session(db_engine) as session:
+        assert session.scalar(select(func.count()).select_from(schema.Person)) == 0
+
+
+def test_consent_is_required_and_recorded(
+    service: IdentityService, admin: Operator, yaoming_jpg: Path, identity_store: SqlIdentityStore
+) -> None:
+    with pytest.raises(NotAllowed, match="consent"):
+        service.enroll(
+            admin, "Yao Ming", None, [("y.jpg", load(yaoming_jpg))], current_consent(), False
+        )
+    enroll_yao(service, admin, yaoming_jpg)
+    person = identity_store.people(None, 10)[0]
+    consent = identity_store.person(person.id).consents[0]
+    assert consent.version == current_consent().version
+    assert consent.text_sha256 == current_consent().sha256
+    assert consent.witnessed_by == "alice"
+
+
+def test_unknown_user_and_wrong_password_look_the_same(
+    identity_store: SqlIdentityStore, admin: Operator
+) -> None:
+    authenticator = Authenticator(identity_store)
+    assert authenticator.authenticate("ALICE", PASSWORD).username == "alice"
+    messages = []
+    for username, password in (("alice", "wrong password!!"), ("nobody", PASSWORD)):
+        with pytest.raises(AuthenticationFailed) as raised:
+            authenticator.authenticate(username, password)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
