@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
 
 from admin import commands
 from admin.config import build_settings, resolve_location
@@ -83,6 +84,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_FAILURE
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (JSON with --json), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f"{message} (see {self.prog} --help)"
+        emit_error(hint, EXIT_USAGE, "--json" in sys.argv[1:], prefix=self.prog)
+        sys.exit(EXIT_USAGE)
+
+
 def _common_options(suppress: bool) -> argparse.ArgumentParser:
     # Given to the main parser and every subcommand, so options go before or after it.
     default = argparse.SUPPRESS if suppress else None
@@ -124,13 +134,13 @@ def _common_options(suppress: bool) -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kiosk-admin",
         description="Manage the face-recognition kiosk: operators, people, identification.",
         parents=[_common_options(suppress=False)],
         epilog="Exit codes: 0 ok, 2 usage, 3 input rejected, 4 not allowed, 5 not found, 1 other.",
     )
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
     common = [_common_options(suppress=True)]
 
     def command(name: str, run: Command, summary: str) -> argparse.ArgumentParser:

@@ -12,14 +12,17 @@ from core.consent import current_consent
 from core.imagefile import read_image_file
 from core.matching import MatchReason
 from core.modelpack import resolve_model_pack
+from core.operators import normalise_username
 from core.records import PersonDetail, PersonSummary
 from storage.migrate import current_revision, head_revision
 
 
 def init(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    store = ctx.store  # open it first: a refusal should come before a password prompt
-    password = ctx.password(f"new password for {args.admin}: ", confirm=True)
-    operator = ctx.authenticator.create_first_admin(args.admin, password)
+    # Refuse what can be refused before anyone types a password.
+    username = normalise_username(args.admin)
+    store = ctx.store
+    password = ctx.password(f"new password for {username}: ", confirm=True)
+    operator = ctx.authenticator.create_first_admin(username, password)
     return Report(
         {"operator": operator.username, "role": operator.role.value, "store": store.location},
         f"created admin operator {operator.username} ({store.location})",

@@ -21,11 +21,11 @@ def emit(report: Report, as_json: bool) -> None:
         print(report.text)
 
 
-def emit_error(message: str, exit_code: int, as_json: bool) -> None:
+def emit_error(message: str, exit_code: int, as_json: bool, prefix: str = "kiosk-admin") -> None:
     line = " ".join(message.split())
     if as_json:
         print(
             json.dumps({"error": line, "exit_code": exit_code}, ensure_ascii=False), file=sys.stderr
         )
     else:
-        print(f"kiosk-admin: error: {line}", file=sys.stderr)
+        print(f"{prefix}: error: {line}", file=sys.stderr)

@@ -175,7 +175,9 @@ def test_exit_codes_for_usage_auth_and_not_found(admin_cli, yaoming_jpg: Path) -
     assert no_password.returncode == 4
     assert "KIOSK_PASSWORD" in no_password.stderr
     assert admin_cli("show", "00000000-0000-0000-0000-000000000000").returncode == 5
-    assert admin_cli("show", "not-a-uuid").returncode == 2
+    bad_id = admin_cli("show", "not-a-uuid", "--json")
+    assert bad_id.returncode == 2
+    assert "is not a person id" in json.loads(bad_id.stderr)["error"]
     assert admin_cli("enroll", "--name", "X").returncode == 2
     assert admin_cli("init", "--admin", "bob").returncode == 4
     assert admin_cli("people", "--providers", "CUDAExecutionProvider").returncode == 0
