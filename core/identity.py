@@ -98,8 +98,8 @@ class IdentityService:
             external_ref=reference,
             consent=ConsentGrant(consent.version, consent.sha256, operator),
             templates=tuple(
-                NewTemplate(sample.embedding, self._engine.template_model, sample.face.score, label)
-                for label, sample in samples
+                NewTemplate(sample.embedding, self._engine.template_model, sample.face.score)
+                for _, sample in samples
             ),
         )
         return EnrollmentResult(self._store.enroll(enrollment), len(samples))

@@ -48,8 +48,6 @@ class NewTemplate:
     embedding: Embedding = field(repr=False)
     model: str
     quality: float
-    source: str
-    """Which image or frame it came from, for the audit trail (a label, never pixels)."""
 
 
 @dataclass(frozen=True)

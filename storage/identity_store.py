@@ -90,7 +90,6 @@ class SqlIdentityStore:
                     str(person.id),
                     {
                         "templates": len(enrollment.templates),
-                        "sources": [t.source for t in enrollment.templates],
                         "models": sorted({t.model for t in enrollment.templates}),
                         "consent_version": grant.version,
                     },
