@@ -12,9 +12,9 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from admin import commands
+from admin import audit_commands, commands, operator_commands, people_commands
 from admin.config import build_settings, resolve_location
 from admin.context import CommandContext
 from admin.output import Report, emit, emit_error
@@ -27,6 +27,8 @@ from core.errors import (
     NotAllowed,
     NotFound,
 )
+from core.records import Role
+from core.throttle import RecognitionPaused
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -41,6 +43,7 @@ _EXIT_CODES: tuple[tuple[type[KioskError], int], ...] = (
     (InputRejected, EXIT_INPUT_REJECTED),
     (AuthenticationFailed, EXIT_NOT_ALLOWED),
     (NotAllowed, EXIT_NOT_ALLOWED),
+    (RecognitionPaused, EXIT_NOT_ALLOWED),
     (NotFound, EXIT_NOT_FOUND),
 )
 
@@ -138,24 +141,36 @@ def _parser() -> argparse.ArgumentParser:
         prog="kiosk-admin",
         description="Manage the face-recognition kiosk: operators, people, identification.",
         parents=[_common_options(suppress=False)],
-        epilog="Exit codes: 0 ok, 2 usage, 3 input rejected, 4 not allowed, 5 not found, 1 other.",
+        epilog="Passwords: KIOSK_PASSWORD (yours), KIOSK_NEW_PASSWORD (one being set), or "
+        "prompts. Exit codes: 0 ok, 2 usage, 3 input rejected, 4 not allowed, 5 not found, "
+        "1 other.",
     )
-    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
     common = [_common_options(suppress=True)]
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
 
-    def command(name: str, run: Command, summary: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=common, help=summary, description=summary)
+    def command(
+        group: Any, name: str, run: Command, summary: str, operator: bool = True
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = group.add_parser(
+            name, parents=common, help=summary, description=summary
+        )
         p.set_defaults(command=run)
+        if operator:
+            p.add_argument("--operator", required=True, metavar="USER", help="who is acting")
         return p
 
     p = command(
+        sub,
         "init",
         commands.init,
         "create the first admin operator (password: KIOSK_PASSWORD or a prompt)",
+        operator=False,
     )
     p.add_argument("--admin", required=True, metavar="USER")
 
-    p = command("enroll", commands.enroll, "enroll a person from photos, after recorded consent")
+    p = command(
+        sub, "enroll", commands.enroll, "enroll a person from photos, after recorded consent"
+    )
     p.add_argument("--name", required=True)
     p.add_argument(
         "--image",
@@ -169,26 +184,84 @@ def _parser() -> argparse.ArgumentParser:
         "--consent", action="store_true", help="the person agreed to the consent text in force"
     )
     p.add_argument("--external-ref", metavar="REF", help="e.g. a badge number")
-    p.add_argument("--operator", required=True, metavar="USER")
 
-    p = command("identify", commands.identify, "identify the largest face in a photo")
+    p = command(
+        sub, "identify", commands.identify, "identify the largest face in a photo", operator=False
+    )
     p.add_argument("--image", required=True, type=commands.image_path, metavar="PATH")
 
-    p = command("people", commands.people, "list enrolled people")
+    p = command(sub, "people", people_commands.people, "list enrolled people")
     p.add_argument("--search", help="part of a name or external reference")
     p.add_argument("--limit", type=_positive, default=100)
 
-    p = command("show", commands.show, "show one person")
+    p = command(sub, "show", people_commands.show, "show one person, their consent and retention")
     p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
 
-    p = command("delete", commands.delete, "delete a person and every template")
+    p = command(
+        sub,
+        "withdraw-consent",
+        people_commands.withdraw_consent,
+        "record that a person withdrew consent: every template is deleted",
+    )
     p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
-    p.add_argument("--operator", required=True, metavar="USER")
 
-    p = command("audit", commands.audit, "show the newest audit events")
+    p = command(sub, "delete", people_commands.delete, "delete a person and every template")
+    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+
+    command(
+        sub,
+        "purge-expired",
+        people_commands.purge_expired,
+        "delete everyone past the retention period",
+    )
+
+    p = command(
+        sub, "audit", audit_commands.audit, "show the newest audit events, or verify the hash chain"
+    )
+    p.add_argument("action", nargs="?", choices=("list", "verify"), default="list")
     p.add_argument("--limit", type=_positive, default=50)
 
-    command("health", commands.health, "check the database and the models")
+    p = command(sub, "access-log", audit_commands.access_log, "show the newest access decisions")
+    p.add_argument("--limit", type=_positive, default=50)
+
+    command(
+        sub,
+        "passwd",
+        operator_commands.change_own_password,
+        "change your own password (new one: KIOSK_NEW_PASSWORD or a prompt)",
+    )
+
+    group = sub.add_parser(
+        "operators",
+        help="manage operators (admins)",
+        description="manage operator accounts (admins only)",
+    )
+    ops = group.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
+    p = command(
+        ops,
+        "add",
+        operator_commands.add,
+        "add an operator (password: KIOSK_NEW_PASSWORD or a prompt)",
+    )
+    p.add_argument("username", metavar="USERNAME")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    command(ops, "list", operator_commands.list_operators, "list operators")
+    for name, run, summary in (
+        ("disable", operator_commands.disable, "disable an operator"),
+        ("enable", operator_commands.enable, "enable a disabled operator"),
+        (
+            "reset-password",
+            operator_commands.reset_password,
+            "set another operator's password (KIOSK_NEW_PASSWORD or a prompt)",
+        ),
+    ):
+        p = command(ops, name, run, summary)
+        p.add_argument("username", metavar="USERNAME")
+    p = command(ops, "set-role", operator_commands.set_role, "change an operator's role")
+    p.add_argument("username", metavar="USERNAME")
+    p.add_argument("role", choices=[r.value for r in Role])
+
+    command(sub, "health", commands.health, "check the database and the models", operator=False)
     return parser
 
 

@@ -13,7 +13,7 @@ from core.imagefile import read_image_file
 from core.matching import MatchReason
 from core.modelpack import resolve_model_pack
 from core.operators import normalise_username
-from core.records import PersonDetail, PersonSummary
+from core.permissions import Permission, authorize
 from storage.migrate import current_revision, head_revision
 
 
@@ -31,6 +31,7 @@ def init(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
     operator = ctx.login(args.operator)
+    authorize(operator, Permission.ENROLL)  # before the models load; the service checks again
     images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
     consent = current_consent()
     result = ctx.identity.enroll(
@@ -81,63 +82,6 @@ def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
     return Report(data, f"unknown: best similarity {best.similarity:.3f}, {why}")
 
 
-def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    found = ctx.store.identity.people(args.search, args.limit)
-    lines = [
-        f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {p.template_count} template(s)"
-        for p in found
-    ]
-    return Report(
-        {"people": [_summary(p) for p in found]},
-        "\n".join(lines)
-        if lines
-        else "nobody is enrolled" + (" matching that search" if args.search else ""),
-    )
-
-
-def show(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    detail = ctx.store.identity.person(args.person_id)
-    return Report(_detail(detail), _detail_text(detail))
-
-
-def delete(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    operator = ctx.login(args.operator)
-    deletion = ctx.identity.delete_person(operator, args.person_id)
-    return Report(
-        {
-            "person_id": str(deletion.person_id),
-            "templates_deleted": deletion.templates_deleted,
-            "consents_withdrawn": deletion.consents_withdrawn,
-        },
-        f"deleted {deletion.person_id}: {deletion.templates_deleted} template(s) removed, "
-        f"consent withdrawn",
-    )
-
-
-def audit(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    events = ctx.store.identity.audit_events(args.limit)
-    return Report(
-        {
-            "events": [
-                {
-                    "id": e.id,
-                    "occurred_at": e.occurred_at.isoformat(),
-                    "actor": e.actor,
-                    "action": e.action,
-                    "target": e.target,
-                    "details": e.details,
-                }
-                for e in events
-            ]
-        },
-        "\n".join(
-            f"{e.occurred_at:%Y-%m-%d %H:%M:%S%z}  {e.actor}  {e.action}  {e.target or '-'}"
-            for e in events
-        )
-        or "the audit log is empty",
-    )
-
-
 def health(args: argparse.Namespace, ctx: CommandContext) -> Report:
     pack = resolve_model_pack(ctx.settings.models.pack_dir)
     store = ctx.store
@@ -167,54 +111,6 @@ def health(args: argparse.Namespace, ctx: CommandContext) -> Report:
         ]
     )
     return Report(data, text)
-
-
-def _summary(p: PersonSummary) -> dict[str, object]:
-    return {
-        "person_id": str(p.id),
-        "name": p.display_name,
-        "external_ref": p.external_ref,
-        "status": p.status.value,
-        "created_at": p.created_at.isoformat(),
-        "templates": p.template_count,
-    }
-
-
-def _detail(detail: PersonDetail) -> dict[str, object]:
-    data = _summary(detail.summary)
-    data["deleted_at"] = detail.deleted_at.isoformat() if detail.deleted_at else None
-    data["template_models"] = list(detail.template_models)
-    data["consents"] = [
-        {
-            "version": c.version,
-            "text_sha256": c.text_sha256,
-            "given_at": c.given_at.isoformat(),
-            "witnessed_by": c.witnessed_by,
-            "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
-        }
-        for c in detail.consents
-    ]
-    return data
-
-
-def _detail_text(detail: PersonDetail) -> str:
-    p = detail.summary
-    lines = [
-        f"person:     {p.id}",
-        f"name:       {p.display_name or '(erased)'}",
-        f"reference:  {p.external_ref or '-'}",
-        f"status:     {p.status.value}"
-        + (f" since {detail.deleted_at:%Y-%m-%d %H:%M}" if detail.deleted_at else ""),
-        f"enrolled:   {p.created_at:%Y-%m-%d %H:%M}",
-        f"templates:  {p.template_count}",
-    ]
-    for c in detail.consents:
-        withdrawn = f", withdrawn {c.withdrawn_at:%Y-%m-%d %H:%M}" if c.withdrawn_at else ""
-        lines.append(
-            f"consent:    {c.version} given {c.given_at:%Y-%m-%d %H:%M}, "
-            f"witnessed by {c.witnessed_by}{withdrawn}"
-        )
-    return "\n".join(lines)
 
 
 def person_id(value: str) -> uuid.UUID:

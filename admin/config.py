@@ -52,7 +52,8 @@ def build_settings(
             if provider_list
             else ModelSettings().providers,
         )
-        return Settings(models=models)
+        kiosk_id = environ.get("KIOSK_ID") or Settings().kiosk_id
+        return Settings(models=models, kiosk_id=kiosk_id)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

@@ -10,12 +10,15 @@ from functools import cached_property
 from types import TracebackType
 
 from admin.config import Location
+from core.audit import AuditService
 from core.engine import FaceEngine
 from core.errors import AuthenticationFailed
 from core.identity import IdentityService
-from core.operators import Authenticator
+from core.operators import Authenticator, OperatorService
+from core.people import PeopleService
 from core.records import Operator
 from core.settings import Settings
+from core.throttle import RecognitionThrottle
 from storage.store import OpenStore, open_store
 
 
@@ -30,7 +33,11 @@ class CommandContext:
     def store(self) -> OpenStore:
         self.location.data_dir.mkdir(parents=True, exist_ok=True)
         return self._stack.enter_context(
-            open_store(self.location.data_dir, self.location.database_url)
+            open_store(
+                self.location.data_dir,
+                self.location.database_url,
+                self._environ.get("KIOSK_DATABASE_PASSWORD") or None,
+            )
         )
 
     @cached_property
@@ -42,12 +49,28 @@ class CommandContext:
     @cached_property
     def identity(self) -> IdentityService:
         return IdentityService(
-            self.engine, self.store.identity, self.settings.matching, self.settings.kiosk_id
+            self.engine,
+            self.store.identity,
+            self.settings.matching,
+            RecognitionThrottle(self.settings.security),
+            self.settings.kiosk_id,
         )
 
     @cached_property
     def authenticator(self) -> Authenticator:
-        return Authenticator(self.store.identity)
+        return Authenticator(self.store.operators, self.settings.security, self.settings.kiosk_id)
+
+    @cached_property
+    def people(self) -> PeopleService:
+        return PeopleService(self.store.identity, self.settings.security)
+
+    @cached_property
+    def operators(self) -> OperatorService:
+        return OperatorService(self.store.operators, self.settings.security)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        return AuditService(self.store.audit)
 
     def login(self, username: str) -> Operator:
         return self.authenticator.authenticate(
@@ -56,12 +79,19 @@ class CommandContext:
 
     def password(self, prompt: str, confirm: bool = False) -> str:
         """From KIOSK_PASSWORD, else typed at a terminal; never from arguments."""
-        given = self._environ.get("KIOSK_PASSWORD")
+        return self._secret("KIOSK_PASSWORD", prompt, confirm)
+
+    def new_password(self, prompt: str) -> str:
+        """A password being set for an operator: KIOSK_NEW_PASSWORD, else typed twice."""
+        return self._secret("KIOSK_NEW_PASSWORD", prompt, confirm=True)
+
+    def _secret(self, variable: str, prompt: str, confirm: bool) -> str:
+        given = self._environ.get(variable)
         if given:
             return given
         if not sys.stdin.isatty():
             raise AuthenticationFailed(
-                "no password given: set KIOSK_PASSWORD or run the command in a terminal"
+                f"no password given: set {variable} or run the command in a terminal"
             )
         typed = getpass.getpass(prompt)
         if confirm and getpass.getpass("again: ") != typed:

@@ -15,25 +15,22 @@ from core.engine import FaceEngine, FaceSample
 from core.errors import InvalidValue, NotAllowed, QualityRejected
 from core.faces import BGRImage, DetectedFace
 from core.matching import MatchDecision, decide
-from core.operators import require_role
+from core.permissions import Permission, authorize
 from core.records import (
     AccessEvent,
     AccessOutcome,
     ConsentGrant,
-    Deletion,
     Enrollment,
     NewTemplate,
     Operator,
-    Role,
 )
 from core.settings import MatchSettings
 from core.store import IdentityStore
+from core.throttle import RecognitionThrottle
 
 MAX_NAME_LENGTH = 200
 MAX_EXTERNAL_REF_LENGTH = 64
 MAX_ENROLLMENT_IMAGES = 20
-ENROLLING_ROLES = frozenset({Role.ADMIN, Role.ENROLLER})
-DELETING_ROLES = frozenset({Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -50,19 +47,25 @@ class EnrollmentResult:
 
 
 class IdentityService:
-    """Enrollment and 1:N identification against the store. Thread-safe if the store is."""
+    """Enrollment and 1:N identification against the store.
+
+    Enrollment is thread-safe if the store is; identification goes through the
+    kiosk's recognition throttle, which belongs to one recognition thread.
+    """
 
     def __init__(
         self,
         engine: FaceEngine,
         store: IdentityStore,
         matching: MatchSettings,
+        throttle: RecognitionThrottle,
         kiosk_id: str,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._engine = engine
         self._store = store
         self._matching = matching
+        self._throttle = throttle
         self._kiosk_id = kiosk_id
         self._clock = clock
 
@@ -76,7 +79,7 @@ class IdentityService:
         consent_given: bool,
     ) -> EnrollmentResult:
         """Every image must pass the quality gate, or nothing is stored."""
-        require_role(operator, "enroll people", ENROLLING_ROLES)
+        authorize(operator, Permission.ENROLL)
         if not consent_given:
             raise NotAllowed(
                 "enrollment needs the person's recorded consent: read them the consent "
@@ -105,7 +108,11 @@ class IdentityService:
         return EnrollmentResult(self._store.enroll(enrollment), len(samples))
 
     def identify(self, frame: BGRImage, label: str) -> Identification:
-        """Decide on the largest face in ``frame``; every decision is recorded."""
+        """Decide on the largest face in ``frame``; every decision is recorded.
+
+        Raises RecognitionPaused, without searching, while the throttle's cooldown lasts.
+        """
+        self._throttle.check()
         started = self._clock()
         try:
             sample = self._engine.identification_sample(frame, label)
@@ -114,6 +121,7 @@ class IdentityService:
             raise
         decision = self._decide(sample)
         matched = decision.matched
+        self._throttle.record(granted=matched is not None)
         self._record(
             AccessOutcome.GRANTED if matched else AccessOutcome.UNKNOWN,
             matched.person_id if matched else None,
@@ -121,10 +129,6 @@ class IdentityService:
             started,
         )
         return Identification(decision, sample.face, (self._clock() - started) * 1000)
-
-    def delete_person(self, operator: Operator, person_id: uuid.UUID) -> Deletion:
-        require_role(operator, "delete people", DELETING_ROLES)
-        return self._store.delete_person(person_id, operator)
 
     def _decide(self, sample: FaceSample) -> MatchDecision:
         candidates = self._store.nearest_people(

@@ -1,4 +1,4 @@
-"""Operator accounts: the first admin and password authentication."""
+"""Operator accounts: logging in (throttled) and managing accounts."""
 
 from __future__ import annotations
 
@@ -6,38 +6,133 @@ import re
 from functools import cache
 
 from core.errors import AuthenticationFailed, InvalidValue, NotAllowed
-from core.passwords import check_password_policy, hash_password, verify_password
-from core.records import Operator, Role
-from core.store import IdentityStore
+from core.passwords import (
+    calibrated_rounds,
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
+from core.permissions import Permission, authorize
+from core.records import Operator, OperatorSummary, Role
+from core.settings import SecuritySettings
+from core.store import OperatorStore
+from core.throttle import LoginLocked
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
-_BAD_CREDENTIALS = "unknown username or wrong password"
+MAX_USERNAME_LENGTH = 63
+BAD_CREDENTIALS = "unknown username or wrong password"
 
 
 class Authenticator:
-    """Checks operator credentials; an unknown user costs the same as a wrong password."""
+    """Checks credentials at one kiosk, with the login throttle in front.
 
-    def __init__(self, store: IdentityStore) -> None:
+    An unknown username is answered exactly like a wrong password: the same
+    message, the same bcrypt work, and the same throttle, which counts
+    failures per typed username whether or not that operator exists.
+    """
+
+    def __init__(self, store: OperatorStore, policy: SecuritySettings, kiosk_id: str) -> None:
         self._store = store
+        self._policy = policy
+        self._kiosk_id = kiosk_id
 
     def create_first_admin(self, username: str, password: str) -> Operator:
         username = normalise_username(username)
-        check_password_policy(password)
-        return self._store.add_first_operator(username, hash_password(password), Role.ADMIN)
+        check_password_policy(password, username)
+        return self._store.add_first_operator(username, self._hash(password), Role.ADMIN)
 
     def authenticate(self, username: str, password: str) -> Operator:
-        operator = self._store.find_operator(username.strip().lower())
-        stored = operator.password_hash if operator is not None else _decoy_hash()
+        key = throttle_key(username)
+        self._store.login_gate(key, self._kiosk_id).check()
+        operator = self._store.find_operator(key)
+        stored = operator.password_hash if operator is not None else _decoy_hash(self._rounds())
         valid = verify_password(password, stored)
         if operator is None or not valid or operator.disabled:
-            raise AuthenticationFailed(_BAD_CREDENTIALS)
+            gate = self._store.record_login_failure(key, self._kiosk_id, self._policy)
+            try:
+                gate.check()
+            except LoginLocked as locked:
+                raise LoginLocked(f"{BAD_CREDENTIALS}; {locked}", locked.retry_at) from None
+            raise AuthenticationFailed(BAD_CREDENTIALS)
+        self._store.record_login_success(key)
         return operator
+
+    def _rounds(self) -> int:
+        return calibrated_rounds(self._policy.bcrypt_target_ms, self._policy.bcrypt_min_rounds)
+
+    def _hash(self, password: str) -> str:
+        return hash_password(password, self._rounds())
+
+
+class OperatorService:
+    """Adding, changing and disabling operators; admins only, except one's own password."""
+
+    def __init__(self, store: OperatorStore, policy: SecuritySettings) -> None:
+        self._store = store
+        self._policy = policy
+
+    def add(self, actor: Operator, username: str, role: Role, password: str) -> Operator:
+        authorize(actor, Permission.MANAGE_OPERATORS)
+        username = normalise_username(username)
+        check_password_policy(password, username)
+        return self._store.add_operator(username, self._hash(password), role, actor)
+
+    def operators(self, actor: Operator) -> list[OperatorSummary]:
+        authorize(actor, Permission.MANAGE_OPERATORS)
+        return self._store.operators()
+
+    def reset_password(self, actor: Operator, username: str, password: str) -> None:
+        authorize(actor, Permission.MANAGE_OPERATORS)
+        username = normalise_username(username)
+        check_password_policy(password, username)
+        self._store.update_operator(
+            username, actor, "operator.reset_password", password_hash=self._hash(password)
+        )
+
+    def set_role(self, actor: Operator, username: str, role: Role) -> None:
+        authorize(actor, Permission.MANAGE_OPERATORS)
+        username = normalise_username(username)
+        if username == actor.username and role is not Role.ADMIN:
+            raise NotAllowed("an admin cannot take away their own admin role; ask another admin")
+        self._store.update_operator(username, actor, "operator.set_role", role=role)
+
+    def set_disabled(self, actor: Operator, username: str, disabled: bool) -> None:
+        authorize(actor, Permission.MANAGE_OPERATORS)
+        username = normalise_username(username)
+        if disabled and username == actor.username:
+            raise NotAllowed("an admin cannot disable their own account; ask another admin")
+        action = "operator.disable" if disabled else "operator.enable"
+        self._store.update_operator(username, actor, action, disabled=disabled)
+
+    def change_own_password(self, actor: Operator, new_password: str) -> None:
+        """Any operator, for their own account; ``actor`` has just proven the old password."""
+        if actor.disabled:
+            raise NotAllowed(f"operator {actor.username} is disabled")
+        check_password_policy(new_password, actor.username)
+        if verify_password(new_password, actor.password_hash):
+            raise InvalidValue("the new password is the same as the old one")
+        self._store.update_operator(
+            actor.username,
+            actor,
+            "operator.change_password",
+            password_hash=self._hash(new_password),
+        )
+
+    def _hash(self, password: str) -> str:
+        rounds = calibrated_rounds(self._policy.bcrypt_target_ms, self._policy.bcrypt_min_rounds)
+        return hash_password(password, rounds)
 
 
 @cache
-def _decoy_hash() -> str:
-    """Checked when the username is unknown, so timing reveals nothing."""
-    return hash_password("decoy password that never matches")
+def _decoy_hash(rounds: int) -> str:
+    """Checked when the username is unknown, at the cost real hashes have, so timing
+    reveals nothing."""
+    return hash_password("decoy password that never matches", rounds)
+
+
+def throttle_key(username: str) -> str:
+    """The typed username as the throttle counts it, valid or not."""
+    return username.strip().lower()[:MAX_USERNAME_LENGTH]
 
 
 def normalise_username(username: str) -> str:
@@ -48,8 +143,3 @@ def normalise_username(username: str) -> str:
             " or '-', starting with a letter or digit"
         )
     return name
-
-
-def require_role(operator: Operator, action: str, allowed: frozenset[Role]) -> None:
-    if operator.role not in allowed:
-        raise NotAllowed(f"operator {operator.username} ({operator.role}) may not {action}")

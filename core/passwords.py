@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.resources
+import math
+import time
+from functools import cache
 
 import bcrypt
 
@@ -12,17 +16,37 @@ from core.errors import InputRejected
 SCHEME = "bcrypt-sha256$"
 MIN_PASSWORD_LENGTH = 12
 DEFAULT_ROUNDS = 12
+_PROBE_ROUNDS = 10
+_MAX_ROUNDS = 20
 
 
 class PasswordRejected(InputRejected):
     pass
 
 
-def check_password_policy(password: str) -> None:
+def check_password_policy(password: str, username: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordRejected(
             f"password has {len(password)} characters; use at least {MIN_PASSWORD_LENGTH}"
         )
+    folded = _fold(password)
+    if folded in _common_passwords():
+        raise PasswordRejected("that password is on the list of common passwords; choose another")
+    if username and _fold(username) in folded:
+        raise PasswordRejected("the password contains the username; choose another")
+
+
+@cache
+def calibrated_rounds(target_ms: float, min_rounds: int) -> int:
+    """The bcrypt cost whose hash takes closest to ``target_ms`` here, at least ``min_rounds``.
+
+    Measured once per process at a cheap cost and scaled: each round doubles the time.
+    """
+    started = time.perf_counter()
+    bcrypt.hashpw(b"calibration", bcrypt.gensalt(_PROBE_ROUNDS))
+    probe_ms = max((time.perf_counter() - started) * 1000, 1e-3)
+    ideal = _PROBE_ROUNDS + math.log2(target_ms / probe_ms)
+    return max(min_rounds, min(_MAX_ROUNDS, round(ideal)))
 
 
 def hash_password(password: str, rounds: int = DEFAULT_ROUNDS) -> str:
@@ -36,6 +60,17 @@ def verify_password(password: str, stored: str) -> bool:
         return bcrypt.checkpw(_prehash(password), stored[len(SCHEME) :].encode("ascii"))
     except ValueError:  # a malformed stored hash never matches
         return False
+
+
+def _fold(text: str) -> str:
+    return "".join(text.lower().split())
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    listing = importlib.resources.files("resources") / "passwords" / "common.txt"
+    lines = listing.read_text(encoding="utf-8").splitlines()
+    return frozenset(_fold(line) for line in lines if line.strip() and not line.startswith("#"))
 
 
 def _prehash(password: str) -> bytes:

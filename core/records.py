@@ -90,6 +90,7 @@ class PersonSummary:
 class PersonDetail:
     summary: PersonSummary
     deleted_at: datetime | None
+    last_recognized_at: datetime | None
     consents: tuple[ConsentRecord, ...]
     template_models: tuple[str, ...]
 
@@ -111,6 +112,27 @@ class AuditEntry:
     action: str
     target: str | None
     details: dict[str, object]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    id: int
+    occurred_at: datetime
+    kiosk_id: str
+    outcome: AccessOutcome
+    person_id: uuid.UUID | None
+    similarity: float | None
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class OperatorSummary:
+    username: str
+    role: Role
+    disabled: bool
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -125,11 +125,57 @@ class ImageLimits(_Section):
     )
 
 
+class SecuritySettings(_Section):
+    login_max_failures: int = Field(
+        5, ge=1, le=100, description="Consecutive failed logins that lock a username."
+    )
+    login_base_lock_s: int = Field(
+        30, ge=1, le=3600, description="First lock; each further failure doubles it."
+    )
+    login_max_lock_s: int = Field(900, ge=1, le=86400, description="Longest lock of a username.")
+    kiosk_login_max_failures: int = Field(
+        20,
+        ge=1,
+        le=10000,
+        description="Failed logins at one kiosk, any usernames, that lock its logins.",
+    )
+    kiosk_login_window_s: int = Field(
+        600, ge=1, le=86400, description="Window over which a kiosk's failed logins count."
+    )
+    kiosk_login_lock_s: int = Field(
+        300, ge=1, le=86400, description="How long a kiosk refuses logins after that."
+    )
+    recognition_max_denied: int = Field(
+        5, ge=1, le=1000, description="Denied recognitions in the window that start a cooldown."
+    )
+    recognition_window_s: float = Field(
+        30.0, gt=0, le=3600, description="Window over which denied recognitions count."
+    )
+    recognition_cooldown_s: float = Field(
+        30.0, gt=0, le=3600, description="Pause during which no recognition runs."
+    )
+    session_idle_s: float = Field(
+        120.0, gt=0, le=86400, description="Operator session ends after this long idle."
+    )
+    retention_days: int = Field(
+        1095,
+        ge=1,
+        le=36500,
+        description="Days after the last successful recognition (or enrollment) "
+        "before a person is purged.",
+    )
+    bcrypt_target_ms: float = Field(
+        250.0, gt=0, le=5000, description="Time one password hash should take here."
+    )
+    bcrypt_min_rounds: int = Field(12, ge=12, le=20, description="Lowest bcrypt cost ever used.")
+
+
 class Settings(_Section):
     models: ModelSettings = ModelSettings()
     quality: QualitySettings = QualitySettings()
     matching: MatchSettings = MatchSettings()
     images: ImageLimits = ImageLimits()
+    security: SecuritySettings = SecuritySettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

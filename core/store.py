@@ -6,29 +6,29 @@ Each method is one transaction: it commits whole or not at all.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Protocol
 
 from core.faces import Embedding
 from core.records import (
+    AccessEntry,
     AccessEvent,
     AuditEntry,
     Candidate,
     Deletion,
     Enrollment,
     Operator,
+    OperatorSummary,
     PersonDetail,
     PersonSummary,
     Role,
 )
+from core.settings import SecuritySettings
+from core.throttle import LoginGate
 
 
 class IdentityStore(Protocol):
-    def add_first_operator(self, username: str, password_hash: str, role: Role) -> Operator:
-        """Create the first operator; raise NotAllowed if any operator exists."""
-        ...
-
-    def find_operator(self, username: str) -> Operator | None: ...
-
     def enroll(self, enrollment: Enrollment) -> uuid.UUID:
         """Store the person, their consent and every template, with an audit event."""
         ...
@@ -55,6 +55,61 @@ class IdentityStore(Protocol):
         """Delete every template, withdraw consent, erase the name; audited."""
         ...
 
+    def withdraw_consent(self, person_id: uuid.UUID, actor: Operator) -> Deletion:
+        """Delete every template and mark consent withdrawn; audited."""
+        ...
+
+    def purge_expired(self, retention: timedelta, actor: Operator) -> list[uuid.UUID]:
+        """Delete everyone not recognised or enrolled within ``retention``; audited."""
+        ...
+
+
+class OperatorStore(Protocol):
+    def add_first_operator(self, username: str, password_hash: str, role: Role) -> Operator:
+        """Create the first operator; raise NotAllowed if any operator exists."""
+        ...
+
+    def add_operator(
+        self, username: str, password_hash: str, role: Role, actor: Operator
+    ) -> Operator: ...
+
+    def find_operator(self, username: str) -> Operator | None: ...
+
+    def operators(self) -> list[OperatorSummary]: ...
+
+    def update_operator(
+        self,
+        username: str,
+        actor: Operator,
+        action: str,
+        *,
+        password_hash: str | None = None,
+        role: Role | None = None,
+        disabled: bool | None = None,
+    ) -> None:
+        """Raise NotFound if there is no such operator; audited as ``action``."""
+        ...
+
+    def login_gate(self, username: str, kiosk_id: str) -> LoginGate: ...
+
+    def record_login_failure(
+        self, username: str, kiosk_id: str, policy: SecuritySettings
+    ) -> LoginGate:
+        """Count a failure for the username and the kiosk, locking (audited) per policy."""
+        ...
+
+    def record_login_success(self, username: str) -> None: ...
+
+
+class AuditLog(Protocol):
     def audit_events(self, limit: int) -> list[AuditEntry]:
         """The newest events first."""
+        ...
+
+    def audit_chain(self) -> Iterator[AuditEntry]:
+        """Every event, oldest first."""
+        ...
+
+    def access_events(self, limit: int) -> list[AccessEntry]:
+        """The newest access decisions first."""
         ...

@@ -13,7 +13,7 @@ POOL_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 10
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, password: str | None = None) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -25,6 +25,8 @@ def connect(url: str) -> Engine:
             f"database URL names {parsed.get_backend_name()}; only PostgreSQL is supported"
         )
     parsed = parsed.set(drivername="postgresql+psycopg")
+    if password is not None:
+        parsed = parsed.set(password=password)
     return create_engine(
         parsed,
         pool_size=POOL_SIZE,

@@ -1,22 +1,24 @@
-"""IdentityStore on PostgreSQL + pgvector. Each public method is one transaction."""
+"""People, templates and 1:N search on PostgreSQL + pgvector. One transaction per call."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, delete, func, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy import CursorResult, Engine, delete, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.errors import NotAllowed, NotFound, StoreError
 from core.faces import Embedding
 from storage import schema
+from storage.audit_log import append_audit
+from storage.transactions import first_line, transaction
 
 _EXTERNAL_REF_INDEX = "uq_people_external_ref_active"
+_ACTIVE = records.PersonStatus.ACTIVE.value
 
 
 class SqlIdentityStore:
@@ -25,41 +27,9 @@ class SqlIdentityStore:
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except OperationalError as error:
-            raise StoreError(
-                f"the database is unreachable or failed ({_first_line(error)}); "
-                "check that the server is running"
-            ) from error
-
-    def add_first_operator(
-        self, username: str, password_hash: str, role: records.Role
-    ) -> records.Operator:
-        with self._transaction() as session:
-            # Serialises two first-run setups racing on a fresh database.
-            session.execute(text("LOCK TABLE operators IN SHARE ROW EXCLUSIVE MODE"))
-            if session.scalar(select(func.count()).select_from(schema.Operator)):
-                raise NotAllowed("operators already exist; an admin can add more")
-            row = schema.Operator(username=username, password_hash=password_hash, role=role.value)
-            session.add(row)
-            session.flush()
-            _audit(session, username, "operator.create", username, {"role": role.value})
-            return _operator(row)
-
-    def find_operator(self, username: str) -> records.Operator | None:
-        with self._transaction() as session:
-            row = session.scalar(
-                select(schema.Operator).where(schema.Operator.username == username)
-            )
-            return _operator(row) if row is not None else None
-
     def enroll(self, enrollment: records.Enrollment) -> uuid.UUID:
         try:
-            with self._transaction() as session:
+            with transaction(self._sessions) as session:
                 person = schema.Person(
                     display_name=enrollment.display_name, external_ref=enrollment.external_ref
                 )
@@ -83,7 +53,7 @@ class SqlIdentityStore:
                     )
                     for template in enrollment.templates
                 )
-                _audit(
+                append_audit(
                     session,
                     grant.witnessed_by.username,
                     "person.enroll",
@@ -108,13 +78,13 @@ class SqlIdentityStore:
     def nearest_people(
         self, embedding: Embedding, model: str, candidates: int, ef_search: int
     ) -> list[records.Candidate]:
-        with self._transaction() as session:
+        with transaction(self._sessions) as session:
             tune_hnsw(session, max(ef_search, candidates))
             rows = session.execute(nearest_people_query(embedding, model, candidates)).all()
         return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
 
     def record_access(self, event: records.AccessEvent) -> None:
-        with self._transaction() as session:
+        with transaction(self._sessions) as session:
             session.add(
                 schema.AccessEvent(
                     kiosk_id=event.kiosk_id,
@@ -132,7 +102,7 @@ class SqlIdentityStore:
                 )
 
     def people(self, search: str | None, limit: int) -> list[records.PersonSummary]:
-        query = _summary_query().where(schema.Person.status == records.PersonStatus.ACTIVE.value)
+        query = _summary_query().where(schema.Person.status == _ACTIVE)
         if search:
             pattern = f"%{_escape_like(search)}%"
             query = query.where(
@@ -140,18 +110,16 @@ class SqlIdentityStore:
                 | schema.Person.external_ref.ilike(pattern, escape="\\")
             )
         query = query.order_by(schema.Person.display_name, schema.Person.id).limit(limit)
-        with self._transaction() as session:
+        with transaction(self._sessions) as session:
             return [_summary(*row) for row in session.execute(query).all()]
 
     def count_people(self) -> int:
-        query = select(func.count()).where(
-            schema.Person.status == records.PersonStatus.ACTIVE.value
-        )
-        with self._transaction() as session:
+        query = select(func.count()).where(schema.Person.status == _ACTIVE)
+        with transaction(self._sessions) as session:
             return int(session.scalar(query) or 0)
 
     def person(self, person_id: uuid.UUID) -> records.PersonDetail:
-        with self._transaction() as session:
+        with transaction(self._sessions) as session:
             row = session.execute(
                 _summary_query().where(schema.Person.id == person_id)
             ).one_or_none()
@@ -172,6 +140,7 @@ class SqlIdentityStore:
             return records.PersonDetail(
                 summary=_summary(*row),
                 deleted_at=row[0].deleted_at,
+                last_recognized_at=row[0].last_recognized_at,
                 consents=tuple(
                     records.ConsentRecord(
                         c.version, c.text_sha256, c.given_at, witness, c.withdrawn_at
@@ -182,45 +151,74 @@ class SqlIdentityStore:
             )
 
     def delete_person(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
-        with self._transaction() as session:
-            person = session.get(schema.Person, person_id, with_for_update=True)
-            if person is None or person.status != records.PersonStatus.ACTIVE.value:
-                raise NotFound(f"no enrolled person with id {person_id}")
-            templates = _rowcount(
-                session.execute(
-                    delete(schema.FaceTemplate).where(schema.FaceTemplate.person_id == person_id)
-                )
-            )
-            consents = _rowcount(
-                session.execute(
-                    update(schema.ConsentRecord)
-                    .where(
-                        schema.ConsentRecord.person_id == person_id,
-                        schema.ConsentRecord.withdrawn_at.is_(None),
-                    )
-                    .values(withdrawn_at=func.now(), withdrawn_by=actor.id)
-                )
-            )
-            person.status = records.PersonStatus.DELETED.value
-            person.display_name = None
-            person.external_ref = None
-            person.deleted_at = func.now()
-            _audit(
-                session,
-                actor.username,
-                "person.delete",
-                str(person_id),
-                {"templates_deleted": templates, "consents_withdrawn": consents},
-            )
-            return records.Deletion(person_id, templates, consents)
+        """Delete every template, withdraw consent, erase the name; audited."""
+        with transaction(self._sessions) as session:
+            person = _active_person(session, person_id)
+            return _erase(session, person, actor, "person.delete", forget_identity=True)
 
-    def audit_events(self, limit: int) -> list[records.AuditEntry]:
-        query = select(schema.AuditEvent).order_by(schema.AuditEvent.id.desc()).limit(limit)
-        with self._transaction() as session:
-            return [
-                records.AuditEntry(e.id, e.occurred_at, e.actor, e.action, e.target, e.details)
-                for e in session.scalars(query)
-            ]
+    def withdraw_consent(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
+        """Delete every template and mark consent withdrawn; the person stays listed."""
+        with transaction(self._sessions) as session:
+            person = _active_person(session, person_id)
+            return _erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
+
+    def purge_expired(self, retention: timedelta, actor: records.Operator) -> list[uuid.UUID]:
+        """Delete everyone not recognised (or enrolled) within ``retention``."""
+        last_seen = func.coalesce(schema.Person.last_recognized_at, schema.Person.created_at)
+        with transaction(self._sessions) as session:
+            expired = session.scalars(
+                select(schema.Person)
+                .where(schema.Person.status == _ACTIVE, last_seen < func.now() - retention)
+                .order_by(schema.Person.created_at)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for person in expired:
+                _erase(session, person, actor, "person.purge", forget_identity=True)
+            return [person.id for person in expired]
+
+
+def _active_person(session: Session, person_id: uuid.UUID) -> schema.Person:
+    person = session.get(schema.Person, person_id, with_for_update=True)
+    if person is None or person.status != _ACTIVE:
+        raise NotFound(f"no enrolled person with id {person_id}")
+    return person
+
+
+def _erase(
+    session: Session,
+    person: schema.Person,
+    actor: records.Operator,
+    action: str,
+    forget_identity: bool,
+) -> records.Deletion:
+    templates = _rowcount(
+        session.execute(
+            delete(schema.FaceTemplate).where(schema.FaceTemplate.person_id == person.id)
+        )
+    )
+    consents = _rowcount(
+        session.execute(
+            update(schema.ConsentRecord)
+            .where(
+                schema.ConsentRecord.person_id == person.id,
+                schema.ConsentRecord.withdrawn_at.is_(None),
+            )
+            .values(withdrawn_at=func.now(), withdrawn_by=actor.id)
+        )
+    )
+    if forget_identity:
+        person.status = records.PersonStatus.DELETED.value
+        person.display_name = None
+        person.external_ref = None
+        person.deleted_at = func.now()
+    append_audit(
+        session,
+        actor.username,
+        action,
+        str(person.id),
+        {"templates_deleted": templates, "consents_withdrawn": consents},
+    )
+    return records.Deletion(person.id, templates, consents)
 
 
 def nearest_people_query(embedding: Embedding, model: str, candidates: int) -> Any:
@@ -279,18 +277,6 @@ def _summary(person: schema.Person, template_count: int) -> records.PersonSummar
     )
 
 
-def _operator(row: schema.Operator) -> records.Operator:
-    return records.Operator(
-        row.id, row.username, records.Role(row.role), row.disabled, row.password_hash
-    )
-
-
-def _audit(
-    session: Session, actor: str, action: str, target: str | None, details: dict[str, Any]
-) -> None:
-    session.add(schema.AuditEvent(actor=actor, action=action, target=target, details=details))
-
-
 def _rowcount(result: object) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
@@ -300,8 +286,4 @@ def _escape_like(value: str) -> str:
 
 
 def _refused(error: DBAPIError) -> StoreError:
-    return StoreError(f"enrollment was refused by the database: {_first_line(error)}")
-
-
-def _first_line(error: DBAPIError) -> str:
-    return str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    return StoreError(f"enrollment was refused by the database: {first_line(error)}")

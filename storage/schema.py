@@ -130,7 +130,11 @@ class ConsentRecord(Base):
 
 
 class AuditEvent(Base):
-    """Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE); never biometric data."""
+    """Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE); never biometric data.
+
+    ``hash`` covers this event and ``prev_hash``, the hash of the event before
+    it (core.audit.chain_hash), so a changed or removed row breaks the chain.
+    """
 
     __tablename__ = "audit_events"
 
@@ -142,6 +146,31 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LoginThrottle(Base):
+    """Failed logins per username, whether or not such an operator exists."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(63), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(server_default=text("0"))
+    locks: Mapped[int] = mapped_column(server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KioskLoginThrottle(Base):
+    """Failed logins per kiosk across all usernames: stops password spraying."""
+
+    __tablename__ = "kiosk_login_throttle"
+
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AccessEvent(Base):

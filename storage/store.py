@@ -12,44 +12,66 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from core.errors import StoreError
+from storage.audit_log import SqlAuditLog
 from storage.database import connect, describe_url, ensure_database
 from storage.embedded import DATABASE_NAME, EmbeddedServer
 from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
+from storage.operator_store import SqlOperatorStore
+from storage.secrets import find_database_password
 
 log = logging.getLogger(__name__)
+
+_AUTH_FAILURES = ("password authentication failed", "no password supplied")
 
 
 @dataclass(frozen=True)
 class OpenStore:
     identity: SqlIdentityStore
+    operators: SqlOperatorStore
+    audit: SqlAuditLog
     engine: Engine
     location: str
     """Where the data lives, for people: a folder or a URL without its password."""
 
 
 @contextmanager
-def open_store(data_dir: Path, database_url: str | None) -> Iterator[OpenStore]:
-    """Connect, bring the schema up to date, and close everything on exit."""
+def open_store(
+    data_dir: Path, database_url: str | None, env_password: str | None = None
+) -> Iterator[OpenStore]:
+    """Connect, bring the schema up to date, and close everything on exit.
+
+    ``env_password`` is KIOSK_DATABASE_PASSWORD as the front end read it; an
+    external server's password otherwise comes from the OS keyring.
+    """
     server: EmbeddedServer | None = None
+    password_note = ""
     if database_url is None:
         server = EmbeddedServer(data_dir / "postgres")
         url = server.start()
         ensure_database(server.admin_url(), DATABASE_NAME)
         location = f"embedded PostgreSQL in {server.pgdata}"
+        engine = connect(url)
     else:
-        url = database_url
         location = describe_url(database_url)
-    engine = connect(url)
+        password = find_database_password(database_url, env_password)
+        password_note = f"password from {password.source}"
+        engine = connect(database_url, password.value)
     try:
         try:
             upgrade(engine)
         except OperationalError as error:
-            raise StoreError(
-                f"cannot reach the database at {location}: {str(error.orig).strip()}"
-            ) from error
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+            hint = f" ({password_note})" if any(a in reason for a in _AUTH_FAILURES) else ""
+            raise StoreError(f"cannot reach the database at {location}: {reason}{hint}") from error
         log.info("store ready: %s", location)
-        yield OpenStore(SqlIdentityStore(engine), engine, location)
+        yield OpenStore(
+            SqlIdentityStore(engine),
+            SqlOperatorStore(engine),
+            SqlAuditLog(engine),
+            engine,
+            location,
+        )
     finally:
         engine.dispose()
         if server is not None:

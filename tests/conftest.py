@@ -21,10 +21,12 @@ from core.engine import FaceEngine
 from core.faces import BGRImage
 from core.insightface_backend import load_engine
 from core.settings import Settings
+from storage.audit_log import SqlAuditLog
 from storage.database import connect
 from storage.embedded import EmbeddedServer
 from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
+from storage.operator_store import SqlOperatorStore
 
 TEMPLATE_DATABASE = "kiosk_template"
 _database_numbers = itertools.count()
@@ -181,3 +183,13 @@ def db_engine(fresh_database: str) -> Iterator[Engine]:
 @pytest.fixture
 def identity_store(db_engine: Engine) -> SqlIdentityStore:
     return SqlIdentityStore(db_engine)
+
+
+@pytest.fixture
+def operator_store(db_engine: Engine) -> SqlOperatorStore:
+    return SqlOperatorStore(db_engine)
+
+
+@pytest.fixture
+def audit_log(db_engine: Engine) -> SqlAuditLog:
+    return SqlAuditLog(db_engine)

@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from storage.database import connect
 from storage.embedded import EmbeddedServer
 
 KIOSK_ADMIN = str(Path(sys.executable).with_name("kiosk-admin"))
-PASSWORD = "correct horse battery staple"
+PASSWORD = "tall-ladder-orange-77"
 
 
 def run(
@@ -88,20 +90,22 @@ def test_scenario_enroll_identify_delete(
     text = admin_cli("identify", "--image", t1_jpg)
     assert text.stdout.startswith("unknown: best similarity")
 
-    shown = as_json(admin_cli("show", person_id, "--json"))
+    shown = as_json(admin_cli("show", person_id, "--json", "--operator", "alice"))
     assert shown["templates"] == 2
     assert shown["consents"][0]["witnessed_by"] == "alice"
-    listed = as_json(admin_cli("people", "--search", "yao", "--json"))
+    listed = as_json(admin_cli("people", "--search", "yao", "--json", "--operator", "alice"))
     assert [p["person_id"] for p in listed["people"]] == [person_id]
 
     deleted = as_json(admin_cli("delete", person_id, "--operator", "alice", "--json"))
     assert deleted["templates_deleted"] == 2
     after = as_json(admin_cli("identify", "--image", photos / "yaoming_in_players.jpg", "--json"))
     assert after["result"] == "unknown"
-    assert as_json(admin_cli("show", person_id, "--json"))["templates"] == 0
+    assert as_json(admin_cli("show", person_id, "--json", "--operator", "alice"))["templates"] == 0
     assert admin_cli("delete", person_id, "--operator", "alice").returncode == 5
 
-    actions = [e["action"] for e in as_json(admin_cli("audit", "--json"))["events"]]
+    actions = [
+        e["action"] for e in as_json(admin_cli("audit", "--json", "--operator", "alice"))["events"]
+    ]
     assert actions == ["person.delete", "person.enroll", "operator.create"]
 
 
@@ -138,7 +142,7 @@ def test_rejected_images_exit_3_and_store_nothing(
     assert path.name in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
-    assert as_json(admin_cli("people", "--json"))["people"] == []
+    assert as_json(admin_cli("people", "--json", "--operator", "alice"))["people"] == []
 
 
 def test_identify_refuses_bad_images_with_exit_3(admin_cli, photos: Path) -> None:
@@ -174,13 +178,19 @@ def test_exit_codes_for_usage_auth_and_not_found(admin_cli, yaoming_jpg: Path) -
     )
     assert no_password.returncode == 4
     assert "KIOSK_PASSWORD" in no_password.stderr
-    assert admin_cli("show", "00000000-0000-0000-0000-000000000000").returncode == 5
-    bad_id = admin_cli("show", "not-a-uuid", "--json")
+    missing = admin_cli("show", "00000000-0000-0000-0000-000000000000", "--operator", "alice")
+    assert missing.returncode == 5
+    bad_id = admin_cli("show", "not-a-uuid", "--json", "--operator", "alice")
     assert bad_id.returncode == 2
     assert "is not a person id" in json.loads(bad_id.stderr)["error"]
     assert admin_cli("enroll", "--name", "X").returncode == 2
     assert admin_cli("init", "--admin", "bob").returncode == 4
-    assert admin_cli("people", "--providers", "CUDAExecutionProvider").returncode == 0
+    assert (
+        admin_cli(
+            "people", "--providers", "CUDAExecutionProvider", "--operator", "alice"
+        ).returncode
+        == 0
+    )
     assert (
         admin_cli("identify", "--image", yaoming_jpg, "--providers", "NoSuchProvider").returncode
         == 2
@@ -203,7 +213,7 @@ def test_short_password_is_refused_at_init(fresh_database: str, tmp_path: Path) 
 
 def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     result = run(
-        "--database-url", "postgresql://kiosk@127.0.0.1:1/kiosk", "people", data_dir=tmp_path
+        "--database-url", "postgresql://kiosk@127.0.0.1:1/kiosk", "health", data_dir=tmp_path
     )
     assert result.returncode == 1
     assert result.stderr.startswith("kiosk-admin: error: cannot reach the database")
@@ -220,7 +230,65 @@ def test_embedded_default_starts_reuses_and_stops(tmp_path: Path) -> None:
     with EmbeddedServer(data_dir / "postgres") as server:
         server.start()
         pid_file = (data_dir / "postgres" / "postmaster.pid").read_text()
-        people = run("people", "--json", data_dir=data_dir)
+        people = run("people", "--json", "--operator", "alice", data_dir=data_dir)
         assert people.returncode == 0, people.stderr
         # kiosk-admin joined the running server and left it running for us.
         assert (data_dir / "postgres" / "postmaster.pid").read_text() == pid_file
+
+
+def test_sixth_wrong_password_is_locked_and_a_restart_does_not_reset_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "kiosk-data"
+    assert run("init", "--admin", "alice", data_dir=data_dir).returncode == 0
+    wrong = "not-the-right-password"
+    for _ in range(5):
+        attempt = run("people", "--operator", "alice", password=wrong, data_dir=data_dir)
+        assert attempt.returncode == 4
+        # Every command started and stopped the embedded server: each attempt is a restart.
+        assert not (data_dir / "postgres" / "postmaster.pid").exists()
+    sixth = run("people", "--operator", "alice", password=wrong, data_dir=data_dir)
+    assert sixth.returncode == 4
+    assert "try again after" in sixth.stderr
+    right = run("people", "--operator", "alice", data_dir=data_dir)
+    assert right.returncode == 4
+    assert "try again after" in right.stderr
+
+
+def test_audit_verify_reports_a_row_changed_behind_the_guard(
+    admin_cli, fresh_database: str
+) -> None:
+    # init wrote the first event; change it as the database owner, triggers off.
+    intact = as_json(admin_cli("audit", "verify", "--operator", "alice", "--json"))
+    assert intact["intact"] is True
+    engine = connect(fresh_database)
+    with engine.begin() as connection:
+        connection.execute(text("SET session_replication_role = replica"))
+        first = connection.scalar(text("SELECT min(id) FROM audit_events"))
+        connection.execute(
+            text("UPDATE audit_events SET details = '{}' WHERE id = :id"), {"id": first}
+        )
+    engine.dispose()
+    broken = admin_cli("audit", "verify", "--operator", "alice")
+    assert broken.returncode == 1
+    assert f"audit event {first}" in broken.stderr
+    assert "tampered" in broken.stderr
+
+
+def test_secrets_never_reach_the_output(tmp_path: Path) -> None:
+    secret = "Sup3rS3cretPassw0rd"
+    for url in (
+        f"postgresql://kiosk:{secret}@127.0.0.1:1/kiosk",
+        "postgresql://kiosk@127.0.0.1:1/k",
+    ):
+        env_secret = {"KIOSK_DATABASE_PASSWORD": secret}
+        for extra in ((), ("--json",), ("--verbose",)):
+            result = subprocess.run(
+                [KIOSK_ADMIN, "--database-url", url, "health", *extra],
+                env={**os.environ, "KIOSK_DATA_DIR": str(tmp_path), **env_secret},
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=60,
+                check=False,
+            )
+            assert result.returncode == 1
+            assert secret not in result.stdout + result.stderr

@@ -18,11 +18,13 @@ from core.imagefile import read_image_file
 from core.matching import MatchReason
 from core.operators import Authenticator
 from core.records import Operator
-from core.settings import ImageLimits, MatchSettings, Settings
+from core.settings import ImageLimits, MatchSettings, SecuritySettings, Settings
+from core.throttle import RecognitionPaused, RecognitionThrottle
 from storage import schema
 from storage.identity_store import SqlIdentityStore
+from storage.operator_store import SqlOperatorStore
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "tall-ladder-orange-77"
 
 
 def load(path: Path) -> np.ndarray:
@@ -30,15 +32,19 @@ def load(path: Path) -> np.ndarray:
 
 
 @pytest.fixture
-def admin(identity_store: SqlIdentityStore) -> Operator:
-    return Authenticator(identity_store).create_first_admin("Alice", PASSWORD)
+def admin(operator_store: SqlOperatorStore) -> Operator:
+    return Authenticator(operator_store, SecuritySettings(), "test-kiosk").create_first_admin(
+        "Alice", PASSWORD
+    )
 
 
 @pytest.fixture
 def service(
     face_engine: FaceEngine, identity_store: SqlIdentityStore, settings: Settings
 ) -> IdentityService:
-    return IdentityService(face_engine, identity_store, settings.matching, "test-kiosk")
+    # Decisions are under test here; the throttle has tests of its own.
+    permissive = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
+    return IdentityService(face_engine, identity_store, settings.matching, permissive, "test-kiosk")
 
 
 def only_face(image: np.ndarray, keep: DetectedFace, others: list[DetectedFace]) -> np.ndarray:
@@ -99,7 +105,13 @@ def test_a_higher_threshold_turns_the_match_into_unknown(
     yaoming_jpg: Path,
     photos: Path,
 ) -> None:
-    strict = IdentityService(face_engine, identity_store, MatchSettings(threshold=0.9), "k")
+    strict = IdentityService(
+        face_engine,
+        identity_store,
+        MatchSettings(threshold=0.9),
+        RecognitionThrottle(SecuritySettings()),
+        "k",
+    )
     enroll_yao(strict, admin, yaoming_jpg)
     decision = strict.identify(load(photos / "yaoming_in_players.jpg"), "crop").decision
     assert decision.reason is MatchReason.BELOW_THRESHOLD
@@ -162,9 +174,9 @@ def test_consent_is_required_and_recorded(
 
 
 def test_unknown_user_and_wrong_password_look_the_same(
-    identity_store: SqlIdentityStore, admin: Operator
+    operator_store: SqlOperatorStore, admin: Operator
 ) -> None:
-    authenticator = Authenticator(identity_store)
+    authenticator = Authenticator(operator_store, SecuritySettings(), "test-kiosk")
     assert authenticator.authenticate("ALICE", PASSWORD).username == "alice"
     messages = []
     for username, password in (("alice", "wrong password!!"), ("nobody", PASSWORD)):
@@ -172,3 +184,26 @@ def test_unknown_user_and_wrong_password_look_the_same(
             authenticator.authenticate(username, password)
         messages.append(str(raised.value))
     assert messages[0] == messages[1]
+
+
+def test_recognition_pauses_after_repeated_denials_without_searching(
+    face_engine: FaceEngine,
+    identity_store: SqlIdentityStore,
+    admin: Operator,
+    yaoming_jpg: Path,
+    gdp_jpg: Path,
+    settings: Settings,
+    db_engine: Engine,
+) -> None:
+    throttled = IdentityService(
+        face_engine, identity_store, settings.matching, RecognitionThrottle(settings.security), "k"
+    )
+    enroll_yao(throttled, admin, yaoming_jpg)
+    stranger = load(gdp_jpg)
+    for _ in range(settings.security.recognition_max_denied):
+        assert throttled.identify(stranger, "gdp.jpg").decision.matched is None
+    with pytest.raises(RecognitionPaused, match="please wait"):
+        throttled.identify(stranger, "gdp.jpg")
+    with Session(db_engine) as session:
+        recorded = session.scalar(select(func.count()).select_from(schema.AccessEvent))
+    assert recorded == settings.security.recognition_max_denied  # the paused try ran no search

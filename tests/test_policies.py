@@ -126,7 +126,12 @@ def test_passwords_hash_verify_and_long_passwords_are_not_truncated() -> None:
     assert not verify_password(long_b, hash_password(long_a, rounds=4))
     assert not verify_password("anything", "not a hash")
     with pytest.raises(PasswordRejected, match="at least 12"):
-        check_password_policy("short")
+        check_password_policy("short", "alice")
+    with pytest.raises(PasswordRejected, match="common passwords"):
+        check_password_policy("Correct Horse Battery Staple", "alice")
+    with pytest.raises(PasswordRejected, match="contains the username"):
+        check_password_policy("my-name-is-Alice!", "alice")
+    check_password_policy("tall-ladder-orange-77", "alice")
 
 
 def test_names_and_references_are_cleaned_or_refused() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
@@ -14,8 +15,10 @@ from sqlalchemy.orm import Session
 from core.errors import NotAllowed, NotFound, StoreError
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator, PersonStatus, Role
 from storage import schema
+from storage.audit_log import SqlAuditLog
 from storage.identity_store import SqlIdentityStore, nearest_people_query, tune_hnsw
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from storage.operator_store import SqlOperatorStore
 
 MODEL = "test-model@000000000000"
 RNG = np.random.default_rng(7)
@@ -30,8 +33,8 @@ def random_unit() -> np.ndarray:
 
 
 @pytest.fixture
-def admin(identity_store: SqlIdentityStore) -> Operator:
-    return identity_store.add_first_operator("alice", "bcrypt-sha256$unused", Role.ADMIN)
+def admin(operator_store: SqlOperatorStore) -> Operator:
+    return operator_store.add_first_operator("alice", "bcrypt-sha256$unused", Role.ADMIN)
 
 
 def enrollment(admin: Operator, *embeddings: np.ndarray, ref: str | None = None) -> Enrollment:
@@ -83,7 +86,7 @@ def test_external_reference_is_unique_among_enrolled_people(
 
 
 def test_delete_removes_every_template_and_keeps_the_trail(
-    identity_store: SqlIdentityStore, admin: Operator, db_engine: Engine
+    identity_store: SqlIdentityStore, admin: Operator, db_engine: Engine, audit_log: SqlAuditLog
 ) -> None:
     face = random_unit()
     person_id = identity_store.enroll(enrollment(admin, face, random_unit(), random_unit()))
@@ -96,7 +99,7 @@ def test_delete_removes_every_template_and_keeps_the_trail(
     assert detail.summary.status is PersonStatus.DELETED
     assert detail.summary.display_name == ""  # the name is erased, not kept
     assert detail.consents[0].withdrawn_at is not None
-    actions = [(e.action, e.target) for e in identity_store.audit_events(10)]
+    actions = [(e.action, e.target) for e in audit_log.audit_events(10)]
     assert ("person.delete", str(person_id)) in actions
     assert ("person.enroll", str(person_id)) in actions
     with pytest.raises(NotFound):
@@ -106,7 +109,7 @@ def test_delete_removes_every_template_and_keeps_the_trail(
 
 
 def test_audit_rows_are_append_only(
-    identity_store: SqlIdentityStore, admin: Operator, db_engine: Engine
+    audit_log: SqlAuditLog, admin: Operator, db_engine: Engine
 ) -> None:
     for statement in (
         "UPDATE audit_events SET actor = 'mallory'",
@@ -115,28 +118,28 @@ def test_audit_rows_are_append_only(
     ):
         with db_engine.connect() as connection, pytest.raises(Exception, match="append-only"):
             connection.execute(text(statement))
-    assert identity_store.audit_events(10)[0].actor == "alice"
+    assert audit_log.audit_events(10)[0].actor == "alice"
 
 
 def test_audit_details_hold_no_biometric_data(
-    identity_store: SqlIdentityStore, admin: Operator
+    identity_store: SqlIdentityStore, admin: Operator, audit_log: SqlAuditLog
 ) -> None:
     person_id = identity_store.enroll(enrollment(admin, random_unit(), ref="B-77"))
     identity_store.delete_person(person_id, admin)
-    for event in identity_store.audit_events(10):
+    for event in audit_log.audit_events(10):
         recorded = f"{event.target} {event.details}"
         assert len(recorded) < 500  # ids, counts and versions; no vectors
         assert "Test Person" not in recorded  # no names: the log outlives the person
         assert "B-77" not in recorded
 
 
-def test_first_operator_only_once(identity_store: SqlIdentityStore, admin: Operator) -> None:
+def test_first_operator_only_once(operator_store: SqlOperatorStore, admin: Operator) -> None:
     with pytest.raises(NotAllowed, match="operators already exist"):
-        identity_store.add_first_operator("bob", "bcrypt-sha256$unused", Role.ADMIN)
-    found = identity_store.find_operator("alice")
+        operator_store.add_first_operator("bob", "bcrypt-sha256$unused", Role.ADMIN)
+    found = operator_store.find_operator("alice")
     assert found is not None
     assert found.role is Role.ADMIN
-    assert identity_store.find_operator("nobody") is None
+    assert operator_store.find_operator("nobody") is None
 
 
 def test_people_search_treats_wildcards_literally(
@@ -211,3 +214,32 @@ def test_identify_uses_the_hnsw_index_at_1000_templates(
     found = identity_store.nearest_people(query, MODEL, 20, 100)
     assert 1 <= len(found) <= 20
     assert found == sorted(found, key=lambda c: -c.similarity)
+
+
+def test_upgrading_a_database_with_events_chains_them(pg_server, admin_engine: Engine) -> None:
+    from core.audit import verify_chain
+    from storage.database import connect
+    from tests.conftest import url_for
+
+    with admin_engine.connect() as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS kiosk_at_0001"))
+        connection.execute(text("CREATE DATABASE kiosk_at_0001"))
+    engine = connect(url_for(pg_server, "kiosk_at_0001"))
+    try:
+        with engine.connect() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.commit()
+        with engine.begin() as connection:
+            for i in range(3):
+                connection.execute(
+                    text("INSERT INTO audit_events (actor, action, details) VALUES ('a', :x, :d)"),
+                    {"x": f"old.event{i}", "d": json.dumps({"n": i})},
+                )
+        upgrade(engine)
+        report = verify_chain(SqlAuditLog(engine).audit_chain())
+        assert report.broken is None
+        assert report.checked == 3
+    finally:
+        engine.dispose()
+        with admin_engine.connect() as connection:
+            connection.execute(text("DROP DATABASE kiosk_at_0001 WITH (FORCE)"))

@@ -1,0 +1,121 @@
+"""kiosk-admin commands about enrolled people."""
+
+from __future__ import annotations
+
+import argparse
+
+from admin.context import CommandContext
+from admin.output import Report
+from core.people import PersonView
+from core.records import PersonSummary
+
+
+def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    found = ctx.people.find(ctx.login(args.operator), args.search, args.limit)
+    lines = [
+        f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {p.template_count} template(s)"
+        for p in found
+    ]
+    empty = "nobody is enrolled" + (" matching that search" if args.search else "")
+    return Report({"people": [summary_data(p) for p in found]}, "\n".join(lines) or empty)
+
+
+def show(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    view = ctx.people.show(ctx.login(args.operator), args.person_id)
+    return Report(_view_data(view), _view_text(view))
+
+
+def withdraw_consent(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    deletion = ctx.people.withdraw_consent(ctx.login(args.operator), args.person_id)
+    return Report(
+        {
+            "person_id": str(deletion.person_id),
+            "templates_deleted": deletion.templates_deleted,
+            "consents_withdrawn": deletion.consents_withdrawn,
+        },
+        f"consent withdrawn for {deletion.person_id}: "
+        f"{deletion.templates_deleted} template(s) removed",
+    )
+
+
+def delete(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    deletion = ctx.people.delete(ctx.login(args.operator), args.person_id)
+    return Report(
+        {
+            "person_id": str(deletion.person_id),
+            "templates_deleted": deletion.templates_deleted,
+            "consents_withdrawn": deletion.consents_withdrawn,
+        },
+        f"deleted {deletion.person_id}: {deletion.templates_deleted} template(s) removed, "
+        "consent withdrawn",
+    )
+
+
+def purge_expired(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    purged = ctx.people.purge_expired(ctx.login(args.operator))
+    days = ctx.settings.security.retention_days
+    return Report(
+        {"purged": [str(person_id) for person_id in purged], "retention_days": days},
+        f"purged {len(purged)} person(s) not recognised for {days} days"
+        + "".join(f"\n  {person_id}" for person_id in purged),
+    )
+
+
+def summary_data(p: PersonSummary) -> dict[str, object]:
+    return {
+        "person_id": str(p.id),
+        "name": p.display_name,
+        "external_ref": p.external_ref,
+        "status": p.status.value,
+        "created_at": p.created_at.isoformat(),
+        "templates": p.template_count,
+    }
+
+
+def _view_data(view: PersonView) -> dict[str, object]:
+    detail = view.detail
+    data = summary_data(detail.summary)
+    data["deleted_at"] = detail.deleted_at.isoformat() if detail.deleted_at else None
+    data["last_recognized_at"] = (
+        detail.last_recognized_at.isoformat() if detail.last_recognized_at else None
+    )
+    data["retention_deadline"] = (
+        view.retention_deadline.isoformat() if view.retention_deadline else None
+    )
+    data["template_models"] = list(detail.template_models)
+    data["consents"] = [
+        {
+            "version": c.version,
+            "text_sha256": c.text_sha256,
+            "given_at": c.given_at.isoformat(),
+            "witnessed_by": c.witnessed_by,
+            "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
+        }
+        for c in detail.consents
+    ]
+    return data
+
+
+def _view_text(view: PersonView) -> str:
+    detail = view.detail
+    p = detail.summary
+    lines = [
+        f"person:     {p.id}",
+        f"name:       {p.display_name or '(erased)'}",
+        f"reference:  {p.external_ref or '-'}",
+        f"status:     {p.status.value}"
+        + (f" since {detail.deleted_at:%Y-%m-%d %H:%M}" if detail.deleted_at else ""),
+        f"enrolled:   {p.created_at:%Y-%m-%d %H:%M}",
+        f"templates:  {p.template_count}",
+    ]
+    if view.retention_deadline is not None:
+        lines.append(
+            f"retention:  purged after {view.retention_deadline:%Y-%m-%d} unless recognised"
+        )
+    for c in detail.consents:
+        withdrawn = f", withdrawn {c.withdrawn_at:%Y-%m-%d %H:%M}" if c.withdrawn_at else ""
+        lines.append(
+            f"consent:    {c.version} given {c.given_at:%Y-%m-%d %H:%M}, "
+            f"witnessed by {c.witnessed_by}{withdrawn}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,49 @@
+"""Viewing people, withdrawing consent, deleting, and the retention purge."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.permissions import Permission, authorize
+from core.records import Deletion, Operator, PersonDetail, PersonSummary
+from core.settings import SecuritySettings
+from core.store import IdentityStore
+
+
+@dataclass(frozen=True)
+class PersonView:
+    detail: PersonDetail
+    retention_deadline: datetime | None
+    """When the purge will delete them unless recognised before; None once deleted."""
+
+
+class PeopleService:
+    def __init__(self, store: IdentityStore, policy: SecuritySettings) -> None:
+        self._store = store
+        self._retention = timedelta(days=policy.retention_days)
+
+    def find(self, actor: Operator, search: str | None, limit: int) -> list[PersonSummary]:
+        authorize(actor, Permission.VIEW_PEOPLE)
+        return self._store.people(search, limit)
+
+    def show(self, actor: Operator, person_id: uuid.UUID) -> PersonView:
+        authorize(actor, Permission.VIEW_PEOPLE)
+        detail = self._store.person(person_id)
+        if detail.deleted_at is not None:
+            return PersonView(detail, None)
+        last_seen = detail.last_recognized_at or detail.summary.created_at
+        return PersonView(detail, last_seen + self._retention)
+
+    def withdraw_consent(self, actor: Operator, person_id: uuid.UUID) -> Deletion:
+        authorize(actor, Permission.WITHDRAW_CONSENT)
+        return self._store.withdraw_consent(person_id, actor)
+
+    def delete(self, actor: Operator, person_id: uuid.UUID) -> Deletion:
+        authorize(actor, Permission.DELETE_PEOPLE)
+        return self._store.delete_person(person_id, actor)
+
+    def purge_expired(self, actor: Operator) -> list[uuid.UUID]:
+        authorize(actor, Permission.PURGE_EXPIRED)
+        return self._store.purge_expired(self._retention, actor)

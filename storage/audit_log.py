@@ -1,0 +1,92 @@
+"""The audit and access logs: chained appends and reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import records
+from core.audit import GENESIS_HASH, chain_hash
+from storage import schema
+from storage.transactions import transaction
+
+SYSTEM_ACTOR = "system"
+# Any fixed number: serialises appends so each event chains to the one before.
+_AUDIT_CHAIN_LOCK = 7_301_520_115
+
+
+def append_audit(
+    session: Session, actor: str, action: str, target: str | None, details: dict[str, Any]
+) -> None:
+    """Add an event to the chain, inside the caller's transaction."""
+    session.execute(select(func.pg_advisory_xact_lock(_AUDIT_CHAIN_LOCK)))
+    prev_hash = session.scalar(
+        select(schema.AuditEvent.hash).order_by(schema.AuditEvent.id.desc()).limit(1)
+    )
+    prev_hash = prev_hash or GENESIS_HASH
+    occurred_at = session.scalar(select(func.clock_timestamp()))
+    assert occurred_at is not None
+    session.add(
+        schema.AuditEvent(
+            occurred_at=occurred_at,
+            actor=actor,
+            action=action,
+            target=target,
+            details=details,
+            prev_hash=prev_hash,
+            hash=chain_hash(prev_hash, occurred_at, actor, action, target, details),
+        )
+    )
+    # Flushed now so the next event in this transaction chains to this one.
+    session.flush()
+
+
+class SqlAuditLog:
+    """Reads of the audit and access logs. Thread-safe: a Session per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def audit_events(self, limit: int) -> list[records.AuditEntry]:
+        query = select(schema.AuditEvent).order_by(schema.AuditEvent.id.desc()).limit(limit)
+        with transaction(self._sessions) as session:
+            return [_entry(event) for event in session.scalars(query)]
+
+    def audit_chain(self) -> Iterator[records.AuditEntry]:
+        """Every event in chain order, streamed."""
+        query = select(schema.AuditEvent).order_by(schema.AuditEvent.id)
+        with transaction(self._sessions) as session:
+            for event in session.scalars(query.execution_options(yield_per=1000)):
+                yield _entry(event)
+
+    def access_events(self, limit: int) -> list[records.AccessEntry]:
+        query = select(schema.AccessEvent).order_by(schema.AccessEvent.id.desc()).limit(limit)
+        with transaction(self._sessions) as session:
+            return [
+                records.AccessEntry(
+                    e.id,
+                    e.occurred_at,
+                    e.kiosk_id,
+                    records.AccessOutcome(e.outcome),
+                    e.person_id,
+                    e.similarity,
+                    e.latency_ms,
+                )
+                for e in session.scalars(query)
+            ]
+
+
+def _entry(event: schema.AuditEvent) -> records.AuditEntry:
+    return records.AuditEntry(
+        event.id,
+        event.occurred_at,
+        event.actor,
+        event.action,
+        event.target,
+        event.details,
+        event.prev_hash,
+        event.hash,
+    )

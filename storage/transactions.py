@@ -1,0 +1,27 @@
+"""One transaction per store call, with database failures turned into StoreError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import StoreError
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    try:
+        with sessions.begin() as session:
+            yield session
+    except OperationalError as error:
+        raise StoreError(
+            f"the database is unreachable or failed ({first_line(error)}); "
+            "check that the server is running"
+        ) from error
+
+
+def first_line(error: DBAPIError) -> str:
+    return str(error.orig).strip().splitlines()[0] if error.orig else str(error)
