@@ -130,6 +130,10 @@ class IdentityService:
         )
         return Identification(decision, sample.face, (self._clock() - started) * 1000)
 
+    def search(self, sample: FaceSample) -> MatchDecision:
+        """The 1:N decision for one face, without recording it."""
+        return self._decide(sample)
+
     def _decide(self, sample: FaceSample) -> MatchDecision:
         candidates = self._store.nearest_people(
             sample.embedding,

@@ -170,12 +170,34 @@ class SecuritySettings(_Section):
     bcrypt_min_rounds: int = Field(12, ge=12, le=20, description="Lowest bcrypt cost ever used.")
 
 
+class DoorSettings(_Section):
+    """How the kiosk turns a stream of frames into one decision per person."""
+
+    frames_to_confirm: int = Field(
+        3, ge=1, le=30, description="Consecutive frames that must agree before a decision."
+    )
+    track_min_overlap: float = Field(
+        0.3, gt=0, le=1, description="Box overlap (IoU) for a face to be the same as before."
+    )
+    track_max_missed: int = Field(
+        5, ge=0, le=300, description="Frames without the face before its track ends."
+    )
+    crowd_area_ratio: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A second face at least this share of the largest one's area "
+        "means several people in front of the door.",
+    )
+
+
 class Settings(_Section):
     models: ModelSettings = ModelSettings()
     quality: QualitySettings = QualitySettings()
     matching: MatchSettings = MatchSettings()
     images: ImageLimits = ImageLimits()
     security: SecuritySettings = SecuritySettings()
+    door: DoorSettings = DoorSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,
