@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from admin import audit_commands, commands, operator_commands, people_commands
-from admin.config import build_settings, resolve_location
 from admin.context import CommandContext
 from admin.output import Report, emit, emit_error
+from config.environment import build_settings, resolve_location
 from core.errors import (
     AuthenticationFailed,
     ConfigurationError,

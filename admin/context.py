@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from functools import cached_property
 from types import TracebackType
 
-from admin.config import Location
+from config.environment import Location
 from core.audit import AuditService
 from core.engine import FaceEngine
 from core.errors import AuthenticationFailed

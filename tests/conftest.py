@@ -7,6 +7,10 @@ kiosk-admin subprocess) commits.
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports Qt: tests draw offscreen, and kiosk undoes cv2's Qt paths.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import importlib.metadata
 import itertools
 from collections.abc import Iterator
@@ -17,6 +21,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+import kiosk  # noqa: F401
 from core.engine import FaceEngine
 from core.faces import BGRImage
 from core.insightface_backend import load_engine
@@ -193,3 +198,24 @@ def operator_store(db_engine: Engine) -> SqlOperatorStore:
 @pytest.fixture
 def audit_log(db_engine: Engine) -> SqlAuditLog:
     return SqlAuditLog(db_engine)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any test that leaves a QThread it started still running."""
+    from PySide6.QtCore import QThread
+
+    started: list[QThread] = []
+    original_start = QThread.start
+
+    def recording_start(self: QThread, *args: object) -> None:
+        started.append(self)
+        original_start(self, *args)
+
+    monkeypatch.setattr(QThread, "start", recording_start)
+    yield
+    still_running = [t for t in started if t.isRunning()]
+    for thread in still_running:  # leave the process usable for the next test
+        thread.quit()
+        thread.wait(2000)
+    assert not still_running, f"threads left running: {still_running}"

@@ -41,8 +41,13 @@ def default_data_dir() -> Path:
 
 
 def build_settings(
-    model_dir: str | None, providers: str | None, environ: Mapping[str, str]
+    model_dir: str | None,
+    providers: str | None,
+    environ: Mapping[str, str],
+    default_kiosk_id: str = "kiosk-admin",
 ) -> Settings:
+    """Settings from arguments over KIOSK_* variables; ``default_kiosk_id`` names this
+    front end in access events unless KIOSK_ID does."""
     pack = model_dir or environ.get("KIOSK_MODEL_DIR") or None
     provider_list = providers or environ.get("KIOSK_PROVIDERS") or None
     try:
@@ -52,7 +57,7 @@ def build_settings(
             if provider_list
             else ModelSettings().providers,
         )
-        kiosk_id = environ.get("KIOSK_ID") or Settings().kiosk_id
+        kiosk_id = environ.get("KIOSK_ID") or default_kiosk_id
         return Settings(models=models, kiosk_id=kiosk_id)
     except ValidationError as error:
         first = error.errors()[0]

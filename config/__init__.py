@@ -1,0 +1,1 @@
+"""Configuration for the front ends: command-line arguments and KIOSK_* variables."""

@@ -1,0 +1,119 @@
+"""`kiosk`: the full-screen door application."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+from config.environment import build_settings, resolve_location
+from core.errors import KioskError
+from kiosk.controller import KioskController
+from kiosk.frames import source_from_spec
+from kiosk.kiosk_screen import KioskScreen
+
+log = logging.getLogger(__name__)
+EXIT_USAGE = 2
+
+
+def stylesheet() -> str:
+    return (importlib.resources.files("resources") / "style" / "kiosk.qss").read_text("utf-8")
+
+
+class KioskWindow(QMainWindow):
+    def __init__(self, screen: KioskScreen, controller: KioskController) -> None:
+        super().__init__()
+        self.setWindowTitle("Door kiosk")
+        self.setCentralWidget(screen)
+        self.controller = controller
+        # Operators leave the kiosk with Ctrl+Shift+Q (the operator login replaces this).
+        leave = QShortcut(QKeySequence("Ctrl+Shift+Q"), self)
+        leave.activated.connect(self.close)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # Qt's name for the override
+        self.controller.shutdown()
+        super().closeEvent(event)
+
+
+def _quit_on_signals(app: QApplication) -> None:
+    """SIGTERM (a service stop) and Ctrl+C leave through the normal shutdown, which
+    stops the threads and the embedded database."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: app.quit())
+    # Python runs signal handlers only when it gets the interpreter; Qt's loop is C++.
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+
+
+def default_kiosk_id() -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()) or "door"
+    return f"kiosk-{cleaned}"[:64]
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="kiosk", description="The face-recognition door kiosk.")
+    parser.add_argument("--windowed", action="store_true", help="a window, not full screen")
+    parser.add_argument(
+        "--camera",
+        default=os.environ.get("KIOSK_CAMERA", "0"),
+        help="device number, video file, stream URL or image folder (default: 0)",
+    )
+    parser.add_argument(
+        "--camera-fps",
+        type=float,
+        default=15.0,
+        help="frames per second for an image folder (default: 15)",
+    )
+    parser.add_argument("--data-dir", help="data folder (default: KIOSK_DATA_DIR or the user's)")
+    parser.add_argument("--database-url", help="external PostgreSQL (default: KIOSK_DATABASE_URL)")
+    parser.add_argument("--model-dir", help="model pack folder (default: buffalo_sc)")
+    parser.add_argument("--providers", help="onnxruntime providers, comma separated")
+    args = parser.parse_args(argv)
+    if not 0 < args.camera_fps <= 120:
+        parser.error("--camera-fps must be between 0 and 120")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        location = resolve_location(args.data_dir, args.database_url, os.environ)
+        settings = build_settings(args.model_dir, args.providers, os.environ, default_kiosk_id())
+        source_from_spec(args.camera, settings.images, args.camera_fps)  # refuse a bad spec now
+    except KioskError as error:
+        print(f"kiosk: error: {error}", file=sys.stderr)  # noqa: T201 - before any window
+        return EXIT_USAGE
+    app = QApplication(sys.argv[:1])
+    app.setStyleSheet(stylesheet())
+    _quit_on_signals(app)
+    screen = KioskScreen()
+    controller = KioskController(
+        screen,
+        settings,
+        location,
+        args.camera,
+        args.camera_fps,
+        os.environ.get("KIOSK_DATABASE_PASSWORD") or None,
+    )
+    window = KioskWindow(screen, controller)
+    if args.windowed:
+        window.resize(1280, 800)
+        window.show()
+    else:
+        window.showFullScreen()
+    controller.start()
+    code = app.exec()
+    controller.shutdown()
+    return code

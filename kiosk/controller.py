@@ -1,0 +1,120 @@
+"""Wires the threads to the kiosk screen, and stops them cleanly."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+
+from PySide6.QtCore import QObject, Slot
+
+from config.environment import Location
+from core.door import DoorRecognizer
+from core.identity import IdentityService
+from core.settings import Settings
+from core.throttle import RecognitionThrottle
+from kiosk.camera import CaptureThread
+from kiosk.frames import FrameSource, source_from_spec
+from kiosk.kiosk_screen import KioskScreen
+from kiosk.latest_frame import LatestFrame
+from kiosk.recognition import RecognitionThread, RecognitionWorker
+from kiosk.startup import Services, Startup
+
+log = logging.getLogger(__name__)
+
+
+class KioskController(QObject):
+    """Owns the start-up, capture and recognition threads for one kiosk window."""
+
+    def __init__(
+        self,
+        screen: KioskScreen,
+        settings: Settings,
+        location: Location,
+        camera: str,
+        camera_fps: float,
+        db_password: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._screen = screen
+        self._settings = settings
+        self._camera = camera
+        self._camera_fps = camera_fps
+        self._stack = ExitStack()
+        self._startup = Startup(location, settings, db_password, self._stack)
+        # Only bound methods of QObjects here: Qt then runs them on the receiver's (GUI)
+        # thread. A lambda has no receiver and may run on the emitting thread.
+        self._startup.progress.connect(screen.show_starting)
+        self._startup.ready.connect(self._start_recognition)
+        self._startup.failed.connect(self._startup_failed)
+        self.latest = LatestFrame()
+        self.capture: CaptureThread | None = None
+        self.recognition: RecognitionThread | None = None
+        self.services: Services | None = None
+
+    def start(self) -> None:
+        self._screen.show_starting("database, models, camera")
+        self._startup.start()
+
+    @Slot(object)
+    def _start_recognition(self, services: Services) -> None:
+        self.services = services
+        settings = self._settings
+        throttle = RecognitionThrottle(settings.security)
+        identity = IdentityService(
+            services.engine, services.store.identity, settings.matching, throttle, settings.kiosk_id
+        )
+        recognizer = DoorRecognizer(
+            services.engine,
+            identity,
+            services.store.identity,
+            settings.door,
+            settings.quality,
+            throttle,
+            settings.kiosk_id,
+        )
+        worker = RecognitionWorker(recognizer, self.latest)
+        self.recognition = RecognitionThread(worker)
+        self.capture = CaptureThread(self._open_camera, self.latest)
+        self.capture.frame_available.connect(worker.process_latest)
+        self.capture.frame_captured.connect(self._screen.show_frame)
+        self.capture.camera_available.connect(self._screen.show_camera)
+        worker.outcome_ready.connect(self._screen.show_outcome)
+        worker.paused.connect(self._screen.show_paused)
+        worker.offline.connect(self._screen.show_offline)
+        worker.failed.connect(self._recognition_failed)
+        self.recognition.start()
+        self.capture.start()
+        self._screen.show_idle()
+        self._screen.show_status(f"{settings.kiosk_id} · {services.store.location}")
+
+    def _open_camera(self) -> FrameSource:
+        return source_from_spec(self._camera, self._settings.images, self._camera_fps)
+
+    @Slot(str)
+    def _recognition_failed(self, reason: str) -> None:
+        log.error("recognition failed on a frame: %s", reason)
+
+    @Slot(str)
+    def _startup_failed(self, reason: str) -> None:
+        log.error("cannot start: %s", reason)
+        self._screen.show_starting("failed")
+        self._screen.show_status(f"cannot start: {reason}")
+
+    def shutdown(self) -> None:
+        """Stop every thread and close the store; safe to call more than once."""
+        if self.capture is not None:
+            self.capture.stop()
+        if self.recognition is not None:
+            self.recognition.stop()
+        self._startup.wait()
+        self._stack.close()
+
+    def threads_running(self) -> list[str]:
+        running = []
+        if self._startup.isRunning():
+            running.append("startup")
+        if self.capture is not None and self.capture.isRunning():
+            running.append("capture")
+        if self.recognition is not None and self.recognition.is_running():
+            running.append("recognition")
+        return running

@@ -1,0 +1,125 @@
+"""The screen people see at the door: live preview, guidance, a decision banner."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from core.door import DoorDecision, FrameOutcome
+
+IDLE_TEXT = "Look at the camera"
+GRANTED_TEXT = "access granted"
+DENIED_TEXT = "not recognized"
+WAIT_TEXT = "please wait"
+CAMERA_LOST_TEXT = "camera unavailable"
+OFFLINE_TEXT = "offline"
+_BOX_COLOUR = QColor("#38bdf8")
+
+
+class KioskScreen(QWidget):
+    """Shows; decides nothing. Returns to idle ``decision_display_s`` after a decision."""
+
+    def __init__(self, decision_display_s: float = 3.0) -> None:
+        super().__init__()
+        self.setObjectName("kioskScreen")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.preview = _label("", "preview")
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.guidance = _label("", "guidance")
+        self.banner = _label(IDLE_TEXT, "banner")
+        self.banner.setWordWrap(True)
+        self.status = _label("", "status")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.preview, stretch=1)
+        layout.addWidget(self.guidance)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.status)
+        self._frame: QImage | None = None
+        self._outcome: FrameOutcome | None = None
+        self._back_to_idle = QTimer(self)
+        self._back_to_idle.setSingleShot(True)
+        self._back_to_idle.setInterval(int(decision_display_s * 1000))
+        self._back_to_idle.timeout.connect(self.show_idle)
+
+    # --- what the controller tells it -------------------------------------------------
+
+    def show_starting(self, waiting_for: str) -> None:
+        self._set_banner(f"starting: {waiting_for}", "fault")
+
+    def show_idle(self) -> None:
+        self._set_banner(IDLE_TEXT, "")
+
+    def show_frame(self, frame: QImage) -> None:
+        self._frame = frame
+        self._render()
+
+    def show_outcome(self, outcome: FrameOutcome) -> None:
+        self._outcome = outcome
+        self.guidance.setText(outcome.guidance.value if outcome.guidance else "")
+        if outcome.decision is not None:
+            self.show_decision(outcome.decision)
+        self._render()
+
+    def show_decision(self, decision: DoorDecision) -> None:
+        if decision.granted:
+            self._set_banner(f"{decision.display_name}\n{GRANTED_TEXT}", "granted")
+        else:
+            self._set_banner(DENIED_TEXT, "denied")
+        self._back_to_idle.start()
+
+    def show_paused(self, seconds: float) -> None:
+        self._set_banner(f"{WAIT_TEXT} ({seconds:.0f} s)", "wait")
+        self._back_to_idle.start(int(seconds * 1000))
+
+    def show_camera(self, available: bool) -> None:
+        if available:
+            if self.banner.text() == CAMERA_LOST_TEXT:
+                self.show_idle()
+        else:
+            self._frame = None
+            self.preview.clear()
+            self._set_banner(CAMERA_LOST_TEXT, "fault")
+
+    def show_offline(self, reason: str = "") -> None:
+        self._set_banner(OFFLINE_TEXT, "fault")
+        self.show_status(reason)
+        self._back_to_idle.start()
+
+    def show_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def _set_banner(self, text: str, state: str) -> None:
+        self.banner.setText(text)
+        self.banner.setProperty("state", state)
+        self.banner.style().unpolish(self.banner)
+        self.banner.style().polish(self.banner)
+
+    def _render(self) -> None:
+        if self._frame is None:
+            return
+        pixmap = QPixmap.fromImage(self._frame)
+        if self._outcome is not None and self._outcome.tracked is not None:
+            painter = QPainter(pixmap)
+            painter.setPen(QPen(_BOX_COLOUR, max(2, pixmap.width() // 200)))
+            x1, y1, x2, y2 = self._outcome.tracked.box
+            painter.drawRect(int(x1), int(y1), int(x2 - x1), int(y2 - y1))
+            painter.end()
+        self.preview.setPixmap(
+            pixmap.scaled(
+                self.preview.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+
+def _label(text: str, name: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)  # the stylesheet's handle
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label

@@ -1,0 +1,71 @@
+"""The recognition worker: runs the door's policy on the newest frame, off the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from core.door import DoorRecognizer
+from core.errors import StoreError
+from core.throttle import RecognitionPaused
+from kiosk.latest_frame import LatestFrame
+
+log = logging.getLogger(__name__)
+
+
+class RecognitionWorker(QObject):
+    """Lives on its own QThread; each ``frame_available`` runs the recognizer on the
+    newest frame. Notifications that find the slot already emptied cost nothing,
+    so the newest frame always wins."""
+
+    outcome_ready = Signal(object)  # core.door.FrameOutcome
+    paused = Signal(float)
+    offline = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, recognizer: DoorRecognizer, latest: LatestFrame) -> None:
+        super().__init__()
+        self._recognizer = recognizer
+        self._latest = latest
+        self.frames_processed = 0
+
+    @Slot()
+    def process_latest(self) -> None:
+        frame = self._latest.take()
+        if frame is None:
+            return
+        try:
+            outcome = self._recognizer.process(frame)
+        except RecognitionPaused as pause:
+            self.paused.emit(pause.retry_after_s)
+            return
+        except StoreError as error:
+            self.offline.emit(str(error))
+            return
+        except Exception as error:
+            log.exception("recognition failed on a frame")
+            self.failed.emit(f"{type(error).__name__}: {error}")
+            return
+        self.frames_processed += 1
+        self.outcome_ready.emit(outcome)
+
+
+class RecognitionThread:
+    """Owns the QThread a RecognitionWorker lives on; ``stop()`` quits and joins it."""
+
+    def __init__(self, worker: RecognitionWorker) -> None:
+        self.worker = worker
+        self._thread = QThread()
+        self._thread.setObjectName("recognition")
+        worker.moveToThread(self._thread)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._thread.quit()
+        self._thread.wait()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()

@@ -1,0 +1,61 @@
+"""Opening the database and loading the models, off the GUI thread."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from PySide6.QtCore import QThread, Signal
+
+from config.environment import Location
+from core.engine import FaceEngine
+from core.errors import KioskError
+from core.settings import Settings
+from storage.store import OpenStore, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    store: OpenStore
+    engine: FaceEngine
+
+
+class Startup(QThread):
+    """Exists so the window shows at once and says what it waits for, instead of
+    freezing while PostgreSQL starts and the models load."""
+
+    progress = Signal(str)
+    ready = Signal(object)  # Services
+    failed = Signal(str)
+
+    def __init__(
+        self, location: Location, settings: Settings, db_password: str | None, stack: ExitStack
+    ) -> None:
+        super().__init__()
+        self._location = location
+        self._settings = settings
+        self._db_password = db_password
+        self._stack = stack
+
+    def run(self) -> None:
+        try:
+            self.progress.emit("database")
+            self._location.data_dir.mkdir(parents=True, exist_ok=True)
+            store = self._stack.enter_context(
+                open_store(self._location.data_dir, self._location.database_url, self._db_password)
+            )
+            self.progress.emit("models")
+            from core.insightface_backend import load_engine
+
+            engine = load_engine(self._settings)
+        except KioskError as error:
+            self.failed.emit(str(error))
+            return
+        except Exception as error:
+            log.exception("start-up failed")
+            self.failed.emit(f"{type(error).__name__}: {error}")
+            return
+        self.ready.emit(Services(store, engine))

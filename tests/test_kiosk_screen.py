@@ -1,0 +1,135 @@
+"""The kiosk end to end: real widgets, models, embedded database, image-folder camera."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+from pytestqt.qtbot import QtBot
+
+from config.environment import Location
+from core.consent import current_consent
+from core.engine import FaceEngine
+from core.identity import IdentityService
+from core.imagefile import read_image_file
+from core.records import Role
+from core.settings import ImageLimits, SecuritySettings, Settings
+from core.throttle import RecognitionThrottle
+from kiosk.app import stylesheet
+from kiosk.controller import KioskController
+from kiosk.kiosk_screen import DENIED_TEXT, GRANTED_TEXT, KioskScreen
+from storage.identity_store import SqlIdentityStore
+from storage.operator_store import SqlOperatorStore
+
+
+def camera_folder(tmp_path: Path, image: np.ndarray, name: str) -> Path:
+    """A few frames of one scene, each shifted a little: a person standing at the door."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for i, dx in enumerate((0, 2, 4, 6, 8, 10)):
+        shifted = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, 0]]), image.shape[1::-1])
+        cv2.imwrite(str(folder / f"{i:04d}.png"), shifted)
+    return folder
+
+
+@pytest.fixture
+def enrolled(
+    face_engine: FaceEngine,
+    identity_store: SqlIdentityStore,
+    operator_store: SqlOperatorStore,
+    settings: Settings,
+    yaoming_jpg: Path,
+) -> None:
+    admin = operator_store.add_first_operator("alice", "bcrypt-sha256$unused", Role.ADMIN)
+    identity = IdentityService(
+        face_engine, identity_store, settings.matching, RecognitionThrottle(SecuritySettings()), "t"
+    )
+    image = read_image_file(yaoming_jpg, ImageLimits())
+    identity.enroll(admin, "Yao Ming", None, [("y", image)], current_consent(), True)
+
+
+@pytest.fixture
+def run_kiosk(qtbot: QtBot, fresh_database: str, tmp_path: Path) -> Iterator[object]:
+    controllers: list[KioskController] = []
+
+    def start(camera: Path) -> KioskScreen:
+        screen = KioskScreen()
+        screen.setStyleSheet(stylesheet())
+        qtbot.addWidget(screen)
+        screen.resize(800, 480)
+        screen.show()
+        controller = KioskController(
+            screen, Settings(), Location(tmp_path / "data", fresh_database), str(camera), 10.0
+        )
+        controllers.append(controller)
+        controller.start()
+        return screen
+
+    yield start
+    for controller in controllers:
+        controller.shutdown()
+        assert controller.threads_running() == []
+
+
+@pytest.mark.usefixtures("enrolled")
+def test_the_enrolled_person_is_greeted_by_name_and_the_screen_stays_responsive(
+    qtbot: QtBot,
+    run_kiosk,
+    photos: Path,
+    tmp_path: Path,
+) -> None:
+    crop = read_image_file(photos / "yaoming_in_players.jpg", ImageLimits())
+    lateness: list[float] = []
+    expected = [time.monotonic() + 0.05]
+
+    def tick() -> None:
+        now = time.monotonic()
+        lateness.append(now - expected[0])
+        expected[0] = now + 0.05
+
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(tick)
+    timer.start()
+    screen = run_kiosk(camera_folder(tmp_path, crop, "yao"))
+    qtbot.waitUntil(lambda: GRANTED_TEXT in screen.banner.text(), timeout=30_000)
+    assert screen.banner.text() == f"Yao Ming\n{GRANTED_TEXT}"
+    assert screen.banner.property("state") == "granted"
+    qtbot.wait(1000)  # keep measuring while frames of the decided face still arrive
+    timer.stop()
+    assert len(lateness) > 20
+    assert max(lateness) <= 0.1, f"the event loop was late by {max(lateness) * 1000:.0f} ms"
+
+
+@pytest.mark.usefixtures("enrolled")
+def test_a_stranger_is_not_recognized(
+    qtbot: QtBot,
+    run_kiosk,
+    gdp_jpg: Path,
+    face_engine: FaceEngine,
+    tmp_path: Path,
+) -> None:
+    image = read_image_file(gdp_jpg, ImageLimits())
+    largest = max(face_engine.detect(image), key=lambda f: f.area)
+    x1, y1, x2, y2 = (int(v) for v in largest.box)
+    stranger = np.ascontiguousarray(image[max(y1 - 40, 0) : y2 + 40, max(x1 - 40, 0) : x2 + 40])
+    screen = run_kiosk(camera_folder(tmp_path, stranger, "stranger"))
+    qtbot.waitUntil(lambda: screen.banner.text() == DENIED_TEXT, timeout=30_000)
+    assert screen.banner.property("state") == "denied"
+
+
+def test_a_missing_camera_says_so(qtbot: QtBot, run_kiosk, tmp_path: Path) -> None:
+    screen = run_kiosk(tmp_path / "no-such-folder")
+    qtbot.waitUntil(lambda: screen.banner.text() == "camera unavailable", timeout=30_000)
+
+
+def test_kiosk_refuses_a_camera_it_cannot_understand(tmp_path: Path, capsys) -> None:
+    from kiosk.app import main
+
+    assert main(["--camera", str(tmp_path / "nowhere"), "--windowed"]) == 2
+    assert "is neither a device number, a folder" in capsys.readouterr().err

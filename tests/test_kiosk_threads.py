@@ -1,0 +1,69 @@
+"""The capture thread and the one-slot hand-off, with image-folder cameras."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+from pytestqt.qtbot import QtBot
+
+from core.settings import ImageLimits
+from kiosk.camera import CaptureThread
+from kiosk.frames import ImageFolderSource
+from kiosk.latest_frame import LatestFrame
+
+
+def test_latest_frame_keeps_only_the_newest_and_counts_drops() -> None:
+    latest = LatestFrame()
+    assert latest.take() is None
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(3)]
+    for frame in frames:
+        latest.put(frame)
+    assert latest.dropped == 2
+    taken = latest.take()
+    assert taken is not None
+    assert taken[0, 0, 0] == 2
+    assert latest.take() is None
+
+
+def folder_camera(folder: Path, fps: float = 50) -> ImageFolderSource:
+    return ImageFolderSource(folder, fps, ImageLimits())
+
+
+def test_capture_never_waits_for_a_slow_consumer_and_stops_promptly(
+    qtbot: QtBot, photos: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    shutil.copy(photos / "yaoming_in_players.jpg", folder / "0001.jpg")
+    latest = LatestFrame()
+    capture = CaptureThread(lambda: folder_camera(folder), latest)
+    with qtbot.waitSignal(capture.camera_available, check_params_cb=lambda ok: ok, timeout=5000):
+        capture.start()
+    qtbot.waitUntil(lambda: capture.frames_read >= 10, timeout=5000)
+    assert latest.dropped >= 8  # nobody took frames: all but the newest were dropped
+    started = time.monotonic()
+    capture.stop()
+    assert not capture.isRunning()
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_lost_camera_is_reported_and_reconnected(
+    qtbot: QtBot, photos: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "camera"
+    capture = CaptureThread(
+        lambda: folder_camera(folder), LatestFrame(), reconnect_first_s=0.05, reconnect_max_s=0.2
+    )
+    with qtbot.waitSignal(
+        capture.camera_available, check_params_cb=lambda ok: not ok, timeout=5000
+    ):
+        capture.start()
+    qtbot.waitUntil(lambda: capture.reconnects >= 2, timeout=5000)
+    folder.mkdir()
+    shutil.copy(photos / "no_face.png", folder / "frame.png")
+    with qtbot.waitSignal(capture.camera_available, check_params_cb=lambda ok: ok, timeout=5000):
+        pass
+    capture.stop()
