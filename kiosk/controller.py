@@ -50,6 +50,7 @@ class KioskController(QObject):
         self.capture: CaptureThread | None = None
         self.recognition: RecognitionThread | None = None
         self.services: Services | None = None
+        self._shutting_down = False
 
     def start(self) -> None:
         self._screen.show_starting("database, models, camera")
@@ -57,6 +58,8 @@ class KioskController(QObject):
 
     @Slot(object)
     def _start_recognition(self, services: Services) -> None:
+        if self._shutting_down:  # start-up finished while the window was closing
+            return
         self.services = services
         settings = self._settings
         throttle = RecognitionThrottle(settings.security)
@@ -102,6 +105,7 @@ class KioskController(QObject):
 
     def shutdown(self) -> None:
         """Stop every thread and close the store; safe to call more than once."""
+        self._shutting_down = True
         if self.capture is not None:
             self.capture.stop()
         if self.recognition is not None:

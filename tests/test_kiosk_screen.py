@@ -133,3 +133,18 @@ def test_kiosk_refuses_a_camera_it_cannot_understand(tmp_path: Path, capsys) -> 
 
     assert main(["--camera", str(tmp_path / "nowhere"), "--windowed"]) == 2
     assert "is neither a device number, a folder" in capsys.readouterr().err
+
+
+def test_closing_during_start_up_starts_nothing(
+    qtbot: QtBot, fresh_database: str, tmp_path: Path, photos: Path
+) -> None:
+    screen = KioskScreen()
+    qtbot.addWidget(screen)
+    controller = KioskController(
+        screen, Settings(), Location(tmp_path / "data", fresh_database), str(photos), 10.0
+    )
+    controller.start()
+    controller.shutdown()  # before the database and models are ready
+    qtbot.wait(300)  # let a late "ready" arrive, if it would
+    assert controller.capture is None
+    assert controller.threads_running() == []
