@@ -14,10 +14,11 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget
 
-from config.environment import build_settings, resolve_location
+from config.environment import Location, build_settings, resolve_location
 from core.errors import KioskError
+from core.settings import Settings
 from kiosk.controller import KioskController
 from kiosk.frames import source_from_spec
 from kiosk.kiosk_screen import KioskScreen
@@ -31,12 +32,27 @@ def stylesheet() -> str:
 
 
 class KioskWindow(QMainWindow):
-    def __init__(self, screen: KioskScreen, controller: KioskController) -> None:
+    """The door screen and, stacked behind it, the operator's screens."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        location: Location,
+        camera: str,
+        camera_fps: float,
+        db_password: str | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Door kiosk")
-        self.setCentralWidget(screen)
-        self.controller = controller
-        # Operators leave the kiosk with Ctrl+Shift+Q (the operator login replaces this).
+        self.stack = QStackedWidget()
+        self.door = KioskScreen()
+        self.stack.addWidget(self.door)
+        self.setCentralWidget(self.stack)
+        self.controller = KioskController(
+            self.stack, self.door, settings, location, camera, camera_fps, db_password
+        )
+        login = QShortcut(QKeySequence("Ctrl+Shift+O"), self)
+        login.activated.connect(self.controller.request_login)
         leave = QShortcut(QKeySequence("Ctrl+Shift+Q"), self)
         leave.activated.connect(self.close)
 
@@ -98,16 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication(sys.argv[:1])
     app.setStyleSheet(stylesheet())
     _quit_on_signals(app)
-    screen = KioskScreen()
-    controller = KioskController(
-        screen,
+    window = KioskWindow(
         settings,
         location,
         args.camera,
         args.camera_fps,
         os.environ.get("KIOSK_DATABASE_PASSWORD") or None,
     )
-    window = KioskWindow(screen, controller)
+    controller = window.controller
     if args.windowed:
         window.resize(1280, 800)
         window.show()

@@ -6,6 +6,7 @@ import logging
 from contextlib import ExitStack
 
 from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QStackedWidget
 
 from config.environment import Location
 from core.door import DoorRecognizer
@@ -16,6 +17,7 @@ from kiosk.camera import CaptureThread
 from kiosk.frames import FrameSource, source_from_spec
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
+from kiosk.operator_mode import OperatorMode
 from kiosk.recognition import RecognitionThread, RecognitionWorker
 from kiosk.startup import Services, Startup
 
@@ -27,6 +29,7 @@ class KioskController(QObject):
 
     def __init__(
         self,
+        stack: QStackedWidget,
         screen: KioskScreen,
         settings: Settings,
         location: Location,
@@ -35,12 +38,13 @@ class KioskController(QObject):
         db_password: str | None = None,
     ) -> None:
         super().__init__()
+        self._stack = stack
         self._screen = screen
         self._settings = settings
         self._camera = camera
         self._camera_fps = camera_fps
-        self._stack = ExitStack()
-        self._startup = Startup(location, settings, db_password, self._stack)
+        self._resources = ExitStack()
+        self._startup = Startup(location, settings, db_password, self._resources)
         # Only bound methods of QObjects here: Qt then runs them on the receiver's (GUI)
         # thread. A lambda has no receiver and may run on the emitting thread.
         self._startup.progress.connect(screen.show_starting)
@@ -50,7 +54,9 @@ class KioskController(QObject):
         self.capture: CaptureThread | None = None
         self.recognition: RecognitionThread | None = None
         self.services: Services | None = None
+        self.operator_mode: OperatorMode | None = None
         self._shutting_down = False
+        screen.operator_requested.connect(self.request_login)
 
     def start(self) -> None:
         self._screen.show_starting("database, models, camera")
@@ -85,10 +91,19 @@ class KioskController(QObject):
         worker.paused.connect(self._screen.show_paused)
         worker.offline.connect(self._screen.show_offline)
         worker.failed.connect(self._recognition_failed)
+        self.operator_mode = OperatorMode(
+            self._stack, self._screen, services, settings, worker.set_active
+        )
         self.recognition.start()
         self.capture.start()
         self._screen.show_idle()
+        self.operator_mode.begin()
         self._screen.show_status(f"{settings.kiosk_id} · {services.store.location}")
+
+    @Slot()
+    def request_login(self) -> None:
+        if self.operator_mode is not None:
+            self.operator_mode.request_login()
 
     def _open_camera(self) -> FrameSource:
         return source_from_spec(self._camera, self._settings.images, self._camera_fps)
@@ -106,12 +121,14 @@ class KioskController(QObject):
     def shutdown(self) -> None:
         """Stop every thread and close the store; safe to call more than once."""
         self._shutting_down = True
+        if self.operator_mode is not None:
+            self.operator_mode.shutdown()
         if self.capture is not None:
             self.capture.stop()
         if self.recognition is not None:
             self.recognition.stop()
         self._startup.wait()
-        self._stack.close()
+        self._resources.close()
 
     def threads_running(self) -> list[str]:
         running = []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from core.door import DoorDecision, FrameOutcome
 
@@ -20,6 +20,8 @@ _BOX_COLOUR = QColor("#38bdf8")
 class KioskScreen(QWidget):
     """Shows; decides nothing. Returns to idle ``decision_display_s`` after a decision."""
 
+    operator_requested = Signal()
+
     def __init__(self, decision_display_s: float = 3.0) -> None:
         super().__init__()
         self.setObjectName("kioskScreen")
@@ -30,13 +32,20 @@ class KioskScreen(QWidget):
         self.banner = _label(IDLE_TEXT, "banner")
         self.banner.setWordWrap(True)
         self.status = _label("", "status")
+        self.operator_button = QToolButton()
+        self.operator_button.setObjectName("operatorButton")
+        self.operator_button.setText("Operator")
+        self.operator_button.clicked.connect(self.operator_requested)
+        footer = QHBoxLayout()
+        footer.addWidget(self.status, stretch=1)
+        footer.addWidget(self.operator_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.preview, stretch=1)
         layout.addWidget(self.guidance)
         layout.addWidget(self.banner)
-        layout.addWidget(self.status)
+        layout.addLayout(footer)
         self._frame: QImage | None = None
         self._outcome: FrameOutcome | None = None
         self._back_to_idle = QTimer(self)

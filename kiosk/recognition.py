@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -28,12 +29,21 @@ class RecognitionWorker(QObject):
         super().__init__()
         self._recognizer = recognizer
         self._latest = latest
+        self._active = threading.Event()
+        self._active.set()
         self.frames_processed = 0
+
+    def set_active(self, active: bool) -> None:
+        """Pause the door while operators use the screen; safe from any thread."""
+        if active:
+            self._active.set()
+        else:
+            self._active.clear()
 
     @Slot()
     def process_latest(self) -> None:
         frame = self._latest.take()
-        if frame is None:
+        if frame is None or not self._active.is_set():
             return
         try:
             outcome = self._recognizer.process(frame)

@@ -219,3 +219,24 @@ def no_thread_left_running(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         thread.quit()
         thread.wait(2000)
     assert not still_running, f"threads left running: {still_running}"
+
+
+def dispose_windows(windows: list) -> None:  # type: ignore[type-arg]
+    """Stop each kiosk window and destroy it on this, the GUI, thread.
+
+    Windows sit in reference cycles (pages hold the controller's bound methods);
+    left to the cyclic collector, they could be destroyed on whichever thread
+    happens to trigger it, and Qt widgets die with a crash off the GUI thread.
+    """
+    import gc
+
+    from PySide6.QtWidgets import QApplication
+
+    for window in windows:
+        window.controller.shutdown()
+        assert window.controller.threads_running() == []
+        window.close()
+        window.deleteLater()
+    windows.clear()
+    QApplication.processEvents()
+    gc.collect()

@@ -20,11 +20,11 @@ from core.imagefile import read_image_file
 from core.records import Role
 from core.settings import ImageLimits, SecuritySettings, Settings
 from core.throttle import RecognitionThrottle
-from kiosk.app import stylesheet
-from kiosk.controller import KioskController
+from kiosk.app import KioskWindow, stylesheet
 from kiosk.kiosk_screen import DENIED_TEXT, GRANTED_TEXT, KioskScreen
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
+from tests.conftest import dispose_windows
 
 
 def camera_folder(tmp_path: Path, image: np.ndarray, name: str) -> Path:
@@ -55,25 +55,22 @@ def enrolled(
 
 @pytest.fixture
 def run_kiosk(qtbot: QtBot, fresh_database: str, tmp_path: Path) -> Iterator[object]:
-    controllers: list[KioskController] = []
+    windows: list[KioskWindow] = []  # held here: a collected window takes its widgets along
 
     def start(camera: Path) -> KioskScreen:
-        screen = KioskScreen()
-        screen.setStyleSheet(stylesheet())
-        qtbot.addWidget(screen)
-        screen.resize(800, 480)
-        screen.show()
-        controller = KioskController(
-            screen, Settings(), Location(tmp_path / "data", fresh_database), str(camera), 10.0
+        window = KioskWindow(
+            Settings(), Location(tmp_path / "data", fresh_database), str(camera), 10.0
         )
-        controllers.append(controller)
-        controller.start()
-        return screen
+        window.setStyleSheet(stylesheet())
+        qtbot.addWidget(window)
+        window.resize(800, 480)
+        window.show()
+        windows.append(window)
+        window.controller.start()
+        return window.door
 
     yield start
-    for controller in controllers:
-        controller.shutdown()
-        assert controller.threads_running() == []
+    dispose_windows(windows)
 
 
 @pytest.mark.usefixtures("enrolled")
@@ -138,13 +135,12 @@ def test_kiosk_refuses_a_camera_it_cannot_understand(tmp_path: Path, capsys) -> 
 def test_closing_during_start_up_starts_nothing(
     qtbot: QtBot, fresh_database: str, tmp_path: Path, photos: Path
 ) -> None:
-    screen = KioskScreen()
-    qtbot.addWidget(screen)
-    controller = KioskController(
-        screen, Settings(), Location(tmp_path / "data", fresh_database), str(photos), 10.0
-    )
+    window = KioskWindow(Settings(), Location(tmp_path / "data", fresh_database), str(photos), 10.0)
+    qtbot.addWidget(window)
+    controller = window.controller
     controller.start()
     controller.shutdown()  # before the database and models are ready
     qtbot.wait(300)  # let a late "ready" arrive, if it would
     assert controller.capture is None
     assert controller.threads_running() == []
+    dispose_windows([window])

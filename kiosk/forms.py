@@ -1,0 +1,120 @@
+"""The operator's forms: first-run admin creation and login."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def _title(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("title")
+    return label
+
+
+class _Form(QWidget):
+    def __init__(self, title: str, explanation: str) -> None:
+        super().__init__()
+        self.setObjectName("operatorScreen")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.error = QLabel("")
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.fields = QFormLayout()
+        self.buttons = QHBoxLayout()
+        explained = QLabel(explanation)
+        explained.setWordWrap(True)
+        box = QVBoxLayout()
+        box.addWidget(_title(title))
+        box.addWidget(explained)
+        box.addLayout(self.fields)
+        box.addWidget(self.error)
+        box.addLayout(self.buttons)
+        box.addStretch(1)
+        outer = QHBoxLayout(self)
+        outer.addStretch(1)
+        outer.addLayout(box, stretch=2)
+        outer.addStretch(1)
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.setEnabled(True)
+
+    def _password_field(self) -> QLineEdit:
+        field = QLineEdit()
+        field.setEchoMode(QLineEdit.EchoMode.Password)
+        return field
+
+
+class FirstRunScreen(_Form):
+    """Shown while no operator exists: creates the first admin."""
+
+    create_requested = Signal(str, str)
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Set up this kiosk",
+            "No operator exists yet. Create the first administrator: a password of at "
+            "least 12 characters that is not a common one.",
+        )
+        self.username = QLineEdit()
+        self.password = self._password_field()
+        self.confirm = self._password_field()
+        self.fields.addRow("Username", self.username)
+        self.fields.addRow("Password", self.password)
+        self.fields.addRow("Password again", self.confirm)
+        self.create_button = QPushButton("Create administrator")
+        self.create_button.setDefault(True)
+        self.buttons.addWidget(self.create_button)
+        self.create_button.clicked.connect(self._submit)
+        self.confirm.returnPressed.connect(self._submit)
+
+    def _submit(self) -> None:
+        if self.password.text() != self.confirm.text():
+            self.show_error("the two passwords differ; type them again")
+            return
+        self.error.setText("")
+        self.setEnabled(False)  # until the store answers
+        self.create_requested.emit(self.username.text(), self.password.text())
+
+
+class LoginScreen(_Form):
+    login_requested = Signal(str, str)
+    cancelled = Signal()
+
+    def __init__(self) -> None:
+        super().__init__("Operator login", "Log in to enroll people or administer the kiosk.")
+        self.username = QLineEdit()
+        self.password = self._password_field()
+        self.fields.addRow("Username", self.username)
+        self.fields.addRow("Password", self.password)
+        self.log_in = QPushButton("Log in")
+        self.log_in.setDefault(True)
+        self.cancel = QPushButton("Back to the door")
+        self.buttons.addWidget(self.cancel)
+        self.buttons.addWidget(self.log_in)
+        self.log_in.clicked.connect(self._submit)
+        self.password.returnPressed.connect(self._submit)
+        self.cancel.clicked.connect(self.cancelled)
+
+    def reset(self) -> None:
+        self.username.clear()
+        self.password.clear()
+        self.error.setText("")
+        self.setEnabled(True)
+        self.username.setFocus()
+
+    def _submit(self) -> None:
+        self.error.setText("")
+        self.setEnabled(False)  # until the store answers
+        password = self.password.text()
+        self.password.clear()  # the typed password does not stay in the widget
+        self.login_requested.emit(self.username.text(), password)
