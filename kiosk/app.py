@@ -126,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.resize(1280, 800)
         window.show()
     else:
+        # Without a window manager (a bare X server) full screen needs the size set too.
+        window.setGeometry(app.primaryScreen().geometry())
         window.showFullScreen()
     controller.start()
     code = app.exec()

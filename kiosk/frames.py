@@ -14,6 +14,8 @@ from core.imagefile import SUPPORTED_FORMATS, read_image_file
 from core.settings import ImageLimits
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+# OpenCV prints its own warnings for a missing camera; the kiosk reports that itself.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 class CameraLost(Exception):
