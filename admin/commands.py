@@ -83,11 +83,13 @@ def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 
 def health(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    from core.insightface_backend import load_engine
+
     pack = resolve_model_pack(ctx.settings.models.pack_dir)
+    load_engine(ctx.settings, pack)  # loading the models is the check; the pack is hashed once
     store = ctx.store
     revision = current_revision(store.engine)
     enrolled = store.identity.count_people()
-    ctx.engine  # noqa: B018 - loading the models is the check
     data = {
         "store": store.location,
         "schema": revision,

@@ -7,7 +7,7 @@ import argparse
 from admin.context import CommandContext
 from admin.output import Report
 from core.people import PersonView
-from core.records import PersonSummary
+from core.records import Deletion, PersonSummary
 
 
 def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
@@ -27,12 +27,8 @@ def show(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def withdraw_consent(args: argparse.Namespace, ctx: CommandContext) -> Report:
     deletion = ctx.people.withdraw_consent(ctx.login(args.operator), args.person_id)
-    return Report(
-        {
-            "person_id": str(deletion.person_id),
-            "templates_deleted": deletion.templates_deleted,
-            "consents_withdrawn": deletion.consents_withdrawn,
-        },
+    return _deletion_report(
+        deletion,
         f"consent withdrawn for {deletion.person_id}: "
         f"{deletion.templates_deleted} template(s) removed",
     )
@@ -40,12 +36,8 @@ def withdraw_consent(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def delete(args: argparse.Namespace, ctx: CommandContext) -> Report:
     deletion = ctx.people.delete(ctx.login(args.operator), args.person_id)
-    return Report(
-        {
-            "person_id": str(deletion.person_id),
-            "templates_deleted": deletion.templates_deleted,
-            "consents_withdrawn": deletion.consents_withdrawn,
-        },
+    return _deletion_report(
+        deletion,
         f"deleted {deletion.person_id}: {deletion.templates_deleted} template(s) removed, "
         "consent withdrawn",
     )
@@ -58,6 +50,17 @@ def purge_expired(args: argparse.Namespace, ctx: CommandContext) -> Report:
         {"purged": [str(person_id) for person_id in purged], "retention_days": days},
         f"purged {len(purged)} person(s) not recognised for {days} days"
         + "".join(f"\n  {person_id}" for person_id in purged),
+    )
+
+
+def _deletion_report(deletion: Deletion, text: str) -> Report:
+    return Report(
+        {
+            "person_id": str(deletion.person_id),
+            "templates_deleted": deletion.templates_deleted,
+            "consents_withdrawn": deletion.consents_withdrawn,
+        },
+        text,
     )
 
 

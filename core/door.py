@@ -15,9 +15,8 @@ from enum import StrEnum
 from core.engine import FaceEngine
 from core.faces import BGRImage, DetectedFace
 from core.identity import IdentityService
-from core.records import AccessEvent, AccessOutcome
+from core.records import AccessOutcome
 from core.settings import DoorSettings, QualitySettings
-from core.store import IdentityStore
 from core.throttle import RecognitionThrottle
 from core.tracking import ConsecutiveVotes, FaceTracker, Verdict
 
@@ -62,20 +61,16 @@ class DoorRecognizer:
         self,
         engine: FaceEngine,
         identity: IdentityService,
-        store: IdentityStore,
         door: DoorSettings,
         quality: QualitySettings,
         throttle: RecognitionThrottle,
-        kiosk_id: str,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._engine = engine
         self._identity = identity
-        self._store = store
         self._door = door
         self._quality = quality
         self._throttle = throttle
-        self._kiosk_id = kiosk_id
         self._clock = clock
         self._tracker = FaceTracker(door.track_min_overlap, door.track_max_missed)
         self._votes = ConsecutiveVotes(door.frames_to_confirm)
@@ -112,14 +107,11 @@ class DoorRecognizer:
         matched = decision.matched if granted else None
         best = decision.best
         latency_ms = (self._clock() - self._track_started) * 1000
-        self._store.record_access(
-            AccessEvent(
-                self._kiosk_id,
-                AccessOutcome.GRANTED if granted else AccessOutcome.UNKNOWN,
-                matched.person_id if matched else None,
-                best.similarity if best else None,
-                latency_ms,
-            )
+        self._identity.record_decision(
+            AccessOutcome.GRANTED if granted else AccessOutcome.UNKNOWN,
+            matched.person_id if matched else None,
+            best.similarity if best else None,
+            latency_ms,
         )
         return FrameOutcome(
             faces,

@@ -119,7 +119,7 @@ class IdentityService:
         except QualityRejected:
             self._record(AccessOutcome.NO_FACE, None, None, started)
             raise
-        decision = self._decide(sample)
+        decision = self.search(sample)
         matched = decision.matched
         self._throttle.record(granted=matched is not None)
         self._record(
@@ -132,9 +132,6 @@ class IdentityService:
 
     def search(self, sample: FaceSample) -> MatchDecision:
         """The 1:N decision for one face, without recording it."""
-        return self._decide(sample)
-
-    def _decide(self, sample: FaceSample) -> MatchDecision:
         candidates = self._store.nearest_people(
             sample.embedding,
             self._engine.template_model,
@@ -157,7 +154,7 @@ class IdentityService:
     def _check_not_enrolled(self, samples: Sequence[tuple[str, FaceSample]]) -> None:
         # A second identity for one face would make both ambiguous at the door.
         for label, sample in samples:
-            decision = self._decide(sample)
+            decision = self.search(sample)
             best = decision.best
             if best is not None and best.similarity >= self._matching.threshold:
                 raise NotAllowed(
@@ -166,6 +163,18 @@ class IdentityService:
                     "delete that person before enrolling again"
                 )
 
+    def record_decision(
+        self,
+        outcome: AccessOutcome,
+        person_id: uuid.UUID | None,
+        similarity: float | None,
+        latency_ms: float,
+    ) -> None:
+        """One access event for this kiosk."""
+        self._store.record_access(
+            AccessEvent(self._kiosk_id, outcome, person_id, similarity, latency_ms)
+        )
+
     def _record(
         self,
         outcome: AccessOutcome,
@@ -173,10 +182,7 @@ class IdentityService:
         similarity: float | None,
         started: float,
     ) -> None:
-        latency_ms = (self._clock() - started) * 1000
-        self._store.record_access(
-            AccessEvent(self._kiosk_id, outcome, person_id, similarity, latency_ms)
-        )
+        self.record_decision(outcome, person_id, similarity, (self._clock() - started) * 1000)
 
 
 def clean_display_name(name: str) -> str:

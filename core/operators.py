@@ -9,6 +9,7 @@ from core.errors import AuthenticationFailed, InvalidValue, NotAllowed
 from core.passwords import (
     calibrated_rounds,
     check_password_policy,
+    hash_for_policy,
     hash_password,
     verify_password,
 )
@@ -45,7 +46,13 @@ class Authenticator:
         key = throttle_key(username)
         self._store.login_gate(key, self._kiosk_id).check()
         operator = self._store.find_operator(key)
-        stored = operator.password_hash if operator is not None else _decoy_hash(self._rounds())
+        stored = (
+            operator.password_hash
+            if operator is not None
+            else _decoy_hash(
+                calibrated_rounds(self._policy.bcrypt_target_ms, self._policy.bcrypt_min_rounds)
+            )
+        )
         valid = verify_password(password, stored)
         if operator is None or not valid or operator.disabled:
             gate = self._store.record_login_failure(key, self._kiosk_id, self._policy)
@@ -57,11 +64,8 @@ class Authenticator:
         self._store.record_login_success(key)
         return operator
 
-    def _rounds(self) -> int:
-        return calibrated_rounds(self._policy.bcrypt_target_ms, self._policy.bcrypt_min_rounds)
-
     def _hash(self, password: str) -> str:
-        return hash_password(password, self._rounds())
+        return _hash(password, self._policy)
 
 
 class OperatorService:
@@ -119,8 +123,11 @@ class OperatorService:
         )
 
     def _hash(self, password: str) -> str:
-        rounds = calibrated_rounds(self._policy.bcrypt_target_ms, self._policy.bcrypt_min_rounds)
-        return hash_password(password, rounds)
+        return _hash(password, self._policy)
+
+
+def _hash(password: str, policy: SecuritySettings) -> str:
+    return hash_for_policy(password, policy.bcrypt_target_ms, policy.bcrypt_min_rounds)
 
 
 @cache

@@ -49,6 +49,11 @@ def calibrated_rounds(target_ms: float, min_rounds: int) -> int:
     return max(min_rounds, min(_MAX_ROUNDS, round(ideal)))
 
 
+def hash_for_policy(password: str, target_ms: float, min_rounds: int) -> str:
+    """Hash at the cost calibrated for this machine."""
+    return hash_password(password, calibrated_rounds(target_ms, min_rounds))
+
+
 def hash_password(password: str, rounds: int = DEFAULT_ROUNDS) -> str:
     return SCHEME + bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode("ascii")
 

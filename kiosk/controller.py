@@ -73,13 +73,7 @@ class KioskController(QObject):
             services.engine, services.store.identity, settings.matching, throttle, settings.kiosk_id
         )
         recognizer = DoorRecognizer(
-            services.engine,
-            identity,
-            services.store.identity,
-            settings.door,
-            settings.quality,
-            throttle,
-            settings.kiosk_id,
+            services.engine, identity, settings.door, settings.quality, throttle
         )
         worker = RecognitionWorker(recognizer, self.latest)
         self.recognition = RecognitionThread(worker)

@@ -252,8 +252,7 @@ def tune_hnsw(session: Session, ef_search: int) -> None:
         # index; searching through HNSW always keeps latency flat as the gallery grows.
         "enable_seqscan": "off",
     }
-    for name, value in settings.items():
-        session.execute(select(func.set_config(name, value, True)))
+    session.execute(select(*(func.set_config(n, v, True) for n, v in settings.items())))
 
 
 def _summary_query() -> Any:

@@ -29,11 +29,9 @@ def find_database_password(url: str, from_environment: str | None) -> DatabasePa
     if from_environment:
         return DatabasePassword(from_environment, PASSWORD_VARIABLE)
     account = keyring_account(url)
-    try:
-        import keyring
-        from keyring.errors import KeyringError, NoKeyringError
-    except ImportError:  # pragma: no cover - keyring is a dependency
-        return DatabasePassword(None, f"no keyring module; set {PASSWORD_VARIABLE}")
+    import keyring
+    from keyring.errors import KeyringError, NoKeyringError
+
     try:
         stored = keyring.get_password(KEYRING_SERVICE, account)
     except NoKeyringError:

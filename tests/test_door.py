@@ -46,11 +46,9 @@ def door(
     yaoming_jpg: Path,
 ) -> DoorRecognizer:
     throttle = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
-    identity = IdentityService(face_engine, identity_store, settings.matching, throttle, "door")
+    identity = IdentityService(face_engine, identity_store, settings.matching, throttle, "door-1")
     identity.enroll(admin, "Yao Ming", None, [("y", load(yaoming_jpg))], current_consent(), True)
-    return DoorRecognizer(
-        face_engine, identity, identity_store, settings.door, settings.quality, throttle, "door-1"
-    )
+    return DoorRecognizer(face_engine, identity, settings.door, settings.quality, throttle)
 
 
 def access_events(engine: Engine) -> list[schema.AccessEvent]:
