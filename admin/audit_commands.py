@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 
 from admin.context import CommandContext
 from admin.output import Report
 from core.errors import KioskError
+from core.records import AccessOutcome, LogFilter
 
 
 class AuditChainBroken(KioskError):
@@ -16,7 +18,8 @@ class AuditChainBroken(KioskError):
 def audit(args: argparse.Namespace, ctx: CommandContext) -> Report:
     if args.action == "verify":
         return _verify(args, ctx)
-    events = ctx.audit.events(ctx.login(args.operator), args.limit)
+    only = LogFilter(since=args.since, until=args.until, actor=args.actor, action=args.only_action)
+    events = ctx.audit.events(ctx.login(args.operator), args.limit, only)
     return Report(
         {
             "events": [
@@ -35,7 +38,7 @@ def audit(args: argparse.Namespace, ctx: CommandContext) -> Report:
             f"{e.occurred_at:%Y-%m-%d %H:%M:%S%z}  {e.actor}  {e.action}  {e.target or '-'}"
             for e in events
         )
-        or "the audit log is empty",
+        or "no audit events match",
     )
 
 
@@ -53,7 +56,13 @@ def _verify(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 
 def access_log(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    events = ctx.audit.access_events(ctx.login(args.operator), args.limit)
+    only = LogFilter(
+        since=args.since,
+        until=args.until,
+        kiosk_id=args.kiosk,
+        outcome=AccessOutcome(args.outcome) if args.outcome else None,
+    )
+    events = ctx.audit.access_events(ctx.login(args.operator), args.limit, only)
     return Report(
         {
             "events": [
@@ -74,5 +83,16 @@ def access_log(args: argparse.Namespace, ctx: CommandContext) -> Report:
             f"{e.person_id or '-'}"
             for e in events
         )
-        or "no access decisions yet",
+        or "no access decisions match",
     )
+
+
+def moment(value: str) -> datetime:
+    """An ISO 8601 date or time from the command line; local time unless it has a zone."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date or time; write e.g. 2026-11-20 or 2026-11-20T14:30"
+        ) from error
+    return parsed if parsed.tzinfo is not None else parsed.astimezone()

@@ -14,7 +14,13 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from admin import audit_commands, commands, operator_commands, people_commands
+from admin import (
+    audit_commands,
+    commands,
+    operator_commands,
+    people_commands,
+    settings_commands,
+)
 from admin.context import CommandContext
 from admin.output import Report, emit, emit_error
 from config.environment import build_settings, resolve_location
@@ -27,7 +33,7 @@ from core.errors import (
     NotAllowed,
     NotFound,
 )
-from core.records import Role
+from core.records import AccessOutcome, Role
 from core.throttle import RecognitionPaused
 
 EXIT_OK = 0
@@ -220,9 +226,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("action", nargs="?", choices=("list", "verify"), default="list")
     p.add_argument("--limit", type=_positive, default=50)
+    _time_window(p)
+    p.add_argument("--actor", metavar="USERNAME", help="only what this operator did")
+    p.add_argument(
+        "--action", dest="only_action", metavar="ACTION", help='e.g. person.delete, or "operator."'
+    )
 
     p = command(sub, "access-log", audit_commands.access_log, "show the newest access decisions")
     p.add_argument("--limit", type=_positive, default=50)
+    _time_window(p)
+    p.add_argument("--kiosk", metavar="KIOSK_ID", help="only decisions of this kiosk")
+    p.add_argument("--outcome", choices=[o.value for o in AccessOutcome])
 
     command(
         sub,
@@ -261,8 +275,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("username", metavar="USERNAME")
     p.add_argument("role", choices=[r.value for r in Role])
 
+    group = sub.add_parser(
+        "settings",
+        help="show or change the settings kept in the database",
+        description="settings shared by every kiosk, or set for this one (KIOSK_ID)",
+    )
+    actions = group.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
+    command(actions, "show", settings_commands.show, "the settings in effect", operator=False)
+    p = command(actions, "set", settings_commands.set_values, "change settings (admins)")
+    p.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+
     command(sub, "health", commands.health, "check the database and the models", operator=False)
     return parser
+
+
+def _time_window(parser: argparse.ArgumentParser) -> None:
+    for flag, what in (("--since", "from"), ("--until", "before")):
+        parser.add_argument(
+            flag,
+            type=audit_commands.moment,
+            metavar="TIME",
+            help=f"only events {what} this ISO date or time (local time unless it has a zone)",
+        )
 
 
 def _positive(value: str) -> int:

@@ -18,6 +18,7 @@ from core.operators import Authenticator, OperatorService
 from core.people import PeopleService
 from core.records import Operator
 from core.settings import Settings
+from core.shared_settings import SettingsService
 from core.throttle import RecognitionThrottle
 from storage.store import OpenStore, open_store
 
@@ -41,6 +42,15 @@ class CommandContext:
         )
 
     @cached_property
+    def shared_settings(self) -> SettingsService:
+        return SettingsService(self.store.settings, self.settings)
+
+    @cached_property
+    def effective(self) -> Settings:
+        """The local settings with the database's shared and per-kiosk values over them."""
+        return self.shared_settings.effective()
+
+    @cached_property
     def engine(self) -> FaceEngine:
         from core.insightface_backend import load_engine
 
@@ -51,14 +61,14 @@ class CommandContext:
         return IdentityService(
             self.engine,
             self.store.identity,
-            self.settings.matching,
-            RecognitionThrottle(self.settings.security),
+            self.effective.matching,
+            RecognitionThrottle(self.effective.security),
             self.settings.kiosk_id,
         )
 
     @cached_property
     def authenticator(self) -> Authenticator:
-        return Authenticator(self.store.operators, self.settings.security, self.settings.kiosk_id)
+        return Authenticator(self.store.operators, self.effective.security, self.settings.kiosk_id)
 
     @cached_property
     def people(self) -> PeopleService:

@@ -12,11 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core.errors import InvalidValue
 from core.permissions import Permission, authorize
-from core.records import AccessEntry, AuditEntry, Operator
+from core.records import AccessEntry, AuditEntry, LogFilter, Operator
 from core.store import AuditLog
 
 GENESIS_HASH = "0" * 64
+MAX_LOG_ROWS = 10_000
+_ANYTHING = LogFilter()
 
 
 def chain_hash(
@@ -88,14 +91,38 @@ class AuditService:
     def __init__(self, log: AuditLog) -> None:
         self._log = log
 
-    def events(self, actor: Operator, limit: int) -> list[AuditEntry]:
+    def events(self, actor: Operator, limit: int, only: LogFilter = _ANYTHING) -> list[AuditEntry]:
         authorize(actor, Permission.READ_AUDIT)
-        return self._log.audit_events(limit)
+        return self._log.audit_events(_checked_limit(limit), _checked(only))
 
-    def access_events(self, actor: Operator, limit: int) -> list[AccessEntry]:
+    def access_events(
+        self, actor: Operator, limit: int, only: LogFilter = _ANYTHING
+    ) -> list[AccessEntry]:
         authorize(actor, Permission.READ_ACCESS_LOG)
-        return self._log.access_events(limit)
+        return self._log.access_events(_checked_limit(limit), _checked(only))
 
     def verify(self, actor: Operator) -> ChainReport:
         authorize(actor, Permission.VERIFY_AUDIT)
         return verify_chain(self._log.audit_chain())
+
+
+def _checked_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LOG_ROWS:
+        raise InvalidValue(f"limit {limit} is out of range; give 1 to {MAX_LOG_ROWS}")
+    return limit
+
+
+def _checked(only: LogFilter) -> LogFilter:
+    for moment in (only.since, only.until):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidValue("a time filter needs a time zone")
+    if only.since is not None and only.until is not None and only.since >= only.until:
+        raise InvalidValue(
+            f"the window from {only.since:%Y-%m-%d %H:%M} to {only.until:%Y-%m-%d %H:%M} "
+            "is empty; the start must come before the end"
+        )
+    for name in ("actor", "action", "kiosk_id"):
+        value = getattr(only, name)
+        if value is not None and (not value or len(value) > 64 or not value.isprintable()):
+            raise InvalidValue(f"the {name} filter must be 1 to 64 printable characters")
+    return only

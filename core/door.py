@@ -77,6 +77,15 @@ class DoorRecognizer:
         self._decided = False
         self._track_started = 0.0
 
+    def forget(self) -> None:
+        """Start afresh: whoever is in front of the door is decided again.
+
+        Called when the door resumes after operators used the screen, in which
+        time someone may have been enrolled, deleted or changed."""
+        self._tracker = FaceTracker(self._door.track_min_overlap, self._door.track_max_missed)
+        self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
+        self._decided = False
+
     def process(self, frame: BGRImage) -> FrameOutcome:
         """Raises RecognitionPaused while the throttle's cooldown lasts."""
         faces = tuple(self._engine.detect(frame))

@@ -45,6 +45,15 @@ class FaceSample:
     measurements: FaceMeasurements
 
 
+@dataclass(frozen=True)
+class Assessment:
+    faces: tuple[DetectedFace, ...]
+    sample: FaceSample | None
+    """Set when there is exactly one face."""
+    issues: tuple[QualityIssue, ...]
+    """Empty when the one face passes the enrollment gate."""
+
+
 class FaceEngine:
     """Detects, aligns and embeds faces, and applies the quality gate.
 
@@ -79,18 +88,25 @@ class FaceEngine:
             raise InputRejected("the face could not be turned into a template; try another image")
         return FaceSample(face, raw / norm, measure(face, aligned))
 
-    def enrollment_sample(self, frame: BGRImage, label: str) -> FaceSample:
-        """The one face in ``frame``, if it passes the whole quality gate."""
-        faces = self.detect(frame)
+    def assess(self, frame: BGRImage) -> Assessment:
+        """Every face in ``frame`` and, when there is exactly one, its sample and
+        what the enrollment gate finds wrong with it."""
+        faces = tuple(self.detect(frame))
         count_issue = face_count_issue(len(faces))
         if count_issue is not None:
-            raise QualityRejected(f"{label}: {count_issue.message}", [count_issue])
+            return Assessment(faces, None, (count_issue,))
         sample = self.sample(frame, faces[0])
-        issues = enrollment_issues(sample.measurements, self._quality)
-        if issues:
-            reasons = "; ".join(issue.message for issue in issues)
-            raise QualityRejected(f"{label}: {reasons}", issues)
-        return sample
+        return Assessment(
+            faces, sample, tuple(enrollment_issues(sample.measurements, self._quality))
+        )
+
+    def enrollment_sample(self, frame: BGRImage, label: str) -> FaceSample:
+        """The one face in ``frame``, if it passes the whole quality gate."""
+        assessment = self.assess(frame)
+        if assessment.sample is None or assessment.issues:
+            reasons = "; ".join(issue.message for issue in assessment.issues)
+            raise QualityRejected(f"{label}: {reasons}", assessment.issues)
+        return assessment.sample
 
     def identification_sample(self, frame: BGRImage, label: str) -> FaceSample:
         """The largest face in ``frame``; only its size is gated."""

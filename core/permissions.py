@@ -18,6 +18,7 @@ class Permission(StrEnum):
     READ_AUDIT = "read the audit log"
     VERIFY_AUDIT = "verify the audit log"
     READ_ACCESS_LOG = "read the access log"
+    CHANGE_SETTINGS = "change the kiosk settings"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -27,6 +27,19 @@ class QualityCheck(StrEnum):
     TOO_BRIGHT = "too_bright"
 
 
+# What the person in front of the camera should do, in a few plain words.
+ADVICE: dict[QualityCheck, str] = {
+    QualityCheck.NO_FACE: "step in front of the camera",
+    QualityCheck.SEVERAL_FACES: "one person at a time",
+    QualityCheck.FACE_TOO_SMALL: "come closer",
+    QualityCheck.LOW_CONFIDENCE: "show your whole face, uncovered",
+    QualityCheck.BLURRY: "hold still",
+    QualityCheck.NOT_FRONTAL: "look straight at the camera",
+    QualityCheck.TOO_DARK: "too dark: more light on the face",
+    QualityCheck.TOO_BRIGHT: "too bright: less light on the face",
+}
+
+
 @dataclass(frozen=True)
 class QualityIssue:
     check: QualityCheck

@@ -140,3 +140,20 @@ class Deletion:
     person_id: uuid.UUID
     templates_deleted: int
     consents_withdrawn: int
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which log entries to read; None matches anything.
+
+    ``actor`` and ``action`` narrow the audit log, ``kiosk_id`` and
+    ``outcome`` the access log; both logs honour the time window.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+    """An action ("person.delete") or the start of one ("operator.")."""
+    kiosk_id: str | None = None
+    outcome: AccessOutcome | None = None

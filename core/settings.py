@@ -191,6 +191,30 @@ class DoorSettings(_Section):
     )
 
 
+class EnrollmentSettings(_Section):
+    """Live capture of an enrollment at the kiosk."""
+
+    frames: int = Field(3, ge=1, le=20, description="Good frames captured, one template each.")
+    min_interval_s: float = Field(
+        0.3,
+        ge=0,
+        le=10,
+        description="Least time between two captured frames, so they are not one instant.",
+    )
+
+
+class CameraSettings(_Section):
+    source: str = Field(
+        "0",
+        min_length=1,
+        max_length=1000,
+        description="Device number, video file, stream URL or folder of images.",
+    )
+    folder_fps: float = Field(
+        15.0, gt=0, le=120, description="Frames per second when the source is a folder."
+    )
+
+
 class Settings(_Section):
     models: ModelSettings = ModelSettings()
     quality: QualitySettings = QualitySettings()
@@ -198,6 +222,8 @@ class Settings(_Section):
     images: ImageLimits = ImageLimits()
     security: SecuritySettings = SecuritySettings()
     door: DoorSettings = DoorSettings()
+    enrollment: EnrollmentSettings = EnrollmentSettings()
+    camera: CameraSettings = CameraSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.faces import Embedding
 from core.records import (
@@ -18,6 +18,7 @@ from core.records import (
     Candidate,
     Deletion,
     Enrollment,
+    LogFilter,
     Operator,
     OperatorSummary,
     PersonDetail,
@@ -102,14 +103,25 @@ class OperatorStore(Protocol):
 
 
 class AuditLog(Protocol):
-    def audit_events(self, limit: int) -> list[AuditEntry]:
-        """The newest events first."""
+    def audit_events(self, limit: int, only: LogFilter) -> list[AuditEntry]:
+        """The newest matching events first."""
         ...
 
     def audit_chain(self) -> Iterator[AuditEntry]:
         """Every event, oldest first."""
         ...
 
-    def access_events(self, limit: int) -> list[AccessEntry]:
-        """The newest access decisions first."""
+    def access_events(self, limit: int, only: LogFilter) -> list[AccessEntry]:
+        """The newest matching access decisions first."""
+        ...
+
+
+class SettingsStore(Protocol):
+    def stored_settings(self, kiosk_id: str) -> dict[str, Any]:
+        """Values set for every kiosk, with ``kiosk_id``'s own values over them."""
+        ...
+
+    def save_settings(self, changes: dict[str, tuple[str, Any, Any]], actor: Operator) -> None:
+        """key -> (scope, old, new), stored and audited in one transaction; scope "*"
+        is every kiosk, else a kiosk id."""
         ...

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
@@ -13,6 +13,7 @@ from core.audit import GENESIS_HASH, chain_hash
 from storage import schema
 from storage.transactions import transaction
 
+T = TypeVar("T")
 SYSTEM_ACTOR = "system"
 # Any fixed number: serialises appends so each event chains to the one before.
 _AUDIT_CHAIN_LOCK = 7_301_520_115
@@ -44,14 +45,29 @@ def append_audit(
     session.flush()
 
 
+_ANYTHING = records.LogFilter()
+
+
 class SqlAuditLog:
     """Reads of the audit and access logs. Thread-safe: a Session per call."""
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    def audit_events(self, limit: int) -> list[records.AuditEntry]:
-        query = select(schema.AuditEvent).order_by(schema.AuditEvent.id.desc()).limit(limit)
+    def audit_events(
+        self, limit: int, only: records.LogFilter = _ANYTHING
+    ) -> list[records.AuditEntry]:
+        table = schema.AuditEvent
+        query = _in_window(select(table), table.occurred_at, only)
+        if only.actor is not None:
+            query = query.where(table.actor == only.actor)
+        if only.action is not None:
+            query = query.where(
+                table.action.startswith(only.action, autoescape=True)
+                if only.action.endswith(".")
+                else table.action == only.action
+            )
+        query = query.order_by(table.id.desc()).limit(limit)
         with transaction(self._sessions) as session:
             return [_entry(event) for event in session.scalars(query)]
 
@@ -62,8 +78,16 @@ class SqlAuditLog:
             for event in session.scalars(query.execution_options(yield_per=1000)):
                 yield _entry(event)
 
-    def access_events(self, limit: int) -> list[records.AccessEntry]:
-        query = select(schema.AccessEvent).order_by(schema.AccessEvent.id.desc()).limit(limit)
+    def access_events(
+        self, limit: int, only: records.LogFilter = _ANYTHING
+    ) -> list[records.AccessEntry]:
+        table = schema.AccessEvent
+        query = _in_window(select(table), table.occurred_at, only)
+        if only.kiosk_id is not None:
+            query = query.where(table.kiosk_id == only.kiosk_id)
+        if only.outcome is not None:
+            query = query.where(table.outcome == only.outcome.value)
+        query = query.order_by(table.id.desc()).limit(limit)
         with transaction(self._sessions) as session:
             return [
                 records.AccessEntry(
@@ -77,6 +101,14 @@ class SqlAuditLog:
                 )
                 for e in session.scalars(query)
             ]
+
+
+def _in_window(query: Select[T], occurred_at: Any, only: records.LogFilter) -> Select[T]:
+    if only.since is not None:
+        query = query.where(occurred_at >= only.since)
+    if only.until is not None:
+        query = query.where(occurred_at < only.until)
+    return query
 
 
 def _entry(event: schema.AuditEvent) -> records.AuditEntry:

@@ -190,3 +190,15 @@ class AccessEvent(Base):
     )
     similarity: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class StoredSetting(Base):
+    """A setting shared by every kiosk (scope "*") or set for one kiosk (its id)."""
+
+    __tablename__ = "settings"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_by: Mapped[str] = mapped_column(String(63))

@@ -19,6 +19,7 @@ from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
 from storage.secrets import find_database_password
+from storage.settings_store import SqlSettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class OpenStore:
     identity: SqlIdentityStore
     operators: SqlOperatorStore
     audit: SqlAuditLog
+    settings: SqlSettingsStore
     engine: Engine
     location: str
     """Where the data lives, for people: a folder or a URL without its password."""
@@ -69,6 +71,7 @@ def open_store(
             SqlIdentityStore(engine),
             SqlOperatorStore(engine),
             SqlAuditLog(engine),
+            SqlSettingsStore(engine),
             engine,
             location,
         )

@@ -33,6 +33,7 @@ from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
 
+pytest_plugins = ["tests.operator_window", "tests.cli_fixtures"]
 TEMPLATE_DATABASE = "kiosk_template"
 _database_numbers = itertools.count()
 
@@ -118,6 +119,18 @@ def png_header_only(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def good_stranger(engine: FaceEngine, group: BGRImage) -> BGRImage:
+    """A crop of one face from a group photo that passes the whole enrollment gate."""
+    for face in sorted(engine.detect(group), key=lambda f: -f.area):
+        x1, y1, x2, y2 = (int(v) for v in face.box)
+        pad = int(0.8 * (x2 - x1))
+        crop = group[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
+        crop = cv2.resize(crop, None, fx=2.0, fy=2.0)  # big enough for the gate
+        if engine.assess(crop).issues == ():
+            return crop
+    raise AssertionError("no face in the group photo passes the enrollment gate")
 
 
 def _read(path: Path) -> BGRImage:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from core.audit import AuditService
 from core.consent import current_consent
@@ -22,10 +23,12 @@ from core.people import PeopleService
 from core.permissions import ROLE_PERMISSIONS, Permission
 from core.records import Operator, Role
 from core.settings import SecuritySettings, Settings
+from core.shared_settings import SettingsService
 from core.throttle import RecognitionThrottle
 from storage.audit_log import SqlAuditLog
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
+from storage.settings_store import SqlSettingsStore
 
 POLICY = SecuritySettings()
 PASSWORDS = {
@@ -57,6 +60,7 @@ def actions(
     identity_store: SqlIdentityStore,
     operator_store: SqlOperatorStore,
     audit_log: SqlAuditLog,
+    db_engine: Engine,
     settings: Settings,
 ) -> list[tuple[str, Permission, Action]]:
     identity = IdentityService(
@@ -65,6 +69,7 @@ def actions(
     people = PeopleService(identity_store, POLICY)
     operators = OperatorService(operator_store, POLICY)
     audit = AuditService(audit_log)
+    shared = SettingsService(SqlSettingsStore(db_engine), settings)
     consent = current_consent()
     return [
         (
@@ -105,6 +110,11 @@ def actions(
         ("read audit", Permission.READ_AUDIT, lambda op: audit.events(op, 10)),
         ("verify audit", Permission.VERIFY_AUDIT, audit.verify),
         ("read access log", Permission.READ_ACCESS_LOG, lambda op: audit.access_events(op, 10)),
+        (
+            "change settings",
+            Permission.CHANGE_SETTINGS,
+            lambda op: shared.change(op, {"matching.margin": 0.06}),
+        ),
     ]
 
 
@@ -143,6 +153,7 @@ CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.READ_AUDIT, ("audit",)),
     (Permission.VERIFY_AUDIT, ("audit", "verify")),
     (Permission.READ_ACCESS_LOG, ("access-log",)),
+    (Permission.CHANGE_SETTINGS, ("settings", "set", "matching.margin=0.06")),
     (Permission.MANAGE_OPERATORS, ("operators", "add", "zed", "--role", "auditor")),
     (Permission.MANAGE_OPERATORS, ("operators", "list")),
     (Permission.MANAGE_OPERATORS, ("operators", "disable", "admin1")),
