@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.records import Operator
+from kiosk.widgets import MessageLabel
 
 
 class AdminScreen(QWidget):
@@ -24,8 +25,7 @@ class AdminScreen(QWidget):
         self.setObjectName("operatorScreen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         who = QLabel(f"Logged in as <b>{operator.username}</b> ({operator.role.value})")
-        self.status = QLabel("")
-        self.status.setObjectName("error")
+        self.status = MessageLabel()
         logout = QPushButton("Log out")
         logout.clicked.connect(self.logout_requested)
         header = QHBoxLayout()
@@ -53,5 +53,8 @@ class AdminScreen(QWidget):
     def page_titles(self) -> list[str]:
         return [self.navigation.item(i).text() for i in range(self.navigation.count())]
 
-    def show_message(self, text: str) -> None:
-        self.status.setText(text)
+    def show_error(self, text: str) -> None:
+        self.status.show_error(text)
+
+    def show_notice(self, text: str) -> None:
+        self.status.show_notice(text)

@@ -38,18 +38,24 @@ class KioskWindow(QMainWindow):
         self,
         settings: Settings,
         location: Location,
-        camera: str,
-        camera_fps: float,
+        camera: str | None = None,
+        camera_fps: float | None = None,
         db_password: str | None = None,
     ) -> None:
+        """``camera`` and ``camera_fps``, when given, win over the database's settings."""
         super().__init__()
         self.setWindowTitle("Door kiosk")
         self.stack = QStackedWidget()
         self.door = KioskScreen()
         self.stack.addWidget(self.door)
         self.setCentralWidget(self.stack)
+        pinned: dict[str, object] = {}
+        if camera is not None:
+            pinned["camera.source"] = camera
+        if camera_fps is not None:
+            pinned["camera.folder_fps"] = camera_fps
         self.controller = KioskController(
-            self.stack, self.door, settings, location, camera, camera_fps, db_password
+            self.stack, self.door, settings, location, pinned, db_password
         )
         login = QShortcut(QKeySequence("Ctrl+Shift+O"), self)
         login.activated.connect(self.controller.request_login)
@@ -82,32 +88,39 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--windowed", action="store_true", help="a window, not full screen")
     parser.add_argument(
         "--camera",
-        default=os.environ.get("KIOSK_CAMERA", "0"),
-        help="device number, video file, stream URL or image folder (default: 0)",
+        default=os.environ.get("KIOSK_CAMERA") or None,
+        help="device number, video file, stream URL or image folder "
+        "(default: KIOSK_CAMERA, else the Settings screen's choice, else 0)",
     )
     parser.add_argument(
         "--camera-fps",
         type=float,
-        default=15.0,
         help="frames per second for an image folder (default: 15)",
     )
     parser.add_argument("--data-dir", help="data folder (default: KIOSK_DATA_DIR or the user's)")
     parser.add_argument("--database-url", help="external PostgreSQL (default: KIOSK_DATABASE_URL)")
     parser.add_argument("--model-dir", help="model pack folder (default: buffalo_sc)")
     parser.add_argument("--providers", help="onnxruntime providers, comma separated")
+    parser.add_argument(
+        "--verbose", action="store_true", help="log each screen change and decision"
+    )
     args = parser.parse_args(argv)
-    if not 0 < args.camera_fps <= 120:
+    if args.camera_fps is not None and not 0 < args.camera_fps <= 120:
         parser.error("--camera-fps must be between 0 and 120")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         location = resolve_location(args.data_dir, args.database_url, os.environ)
         settings = build_settings(args.model_dir, args.providers, os.environ, default_kiosk_id())
-        source_from_spec(args.camera, settings.images, args.camera_fps)  # refuse a bad spec now
+        if args.camera is not None:  # refuse a bad spec now, before any window
+            source_from_spec(args.camera, settings.images, 1.0)
     except KioskError as error:
         print(f"kiosk: error: {error}", file=sys.stderr)  # noqa: T201 - before any window
         return EXIT_USAGE

@@ -1,65 +1,152 @@
-"""The audit log and access decisions, with the chain check."""
+"""The audit log and access decisions, filtered, with the chain check."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import datetime
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QDateTime
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.audit import ChainReport
-from core.records import AccessEntry, AuditEntry
+from core.audit import AuditService, ChainReport
+from core.permissions import ROLE_PERMISSIONS, Permission
+from core.records import AccessEntry, AccessOutcome, AuditEntry, LogFilter, Role
+from kiosk.operator_actions import OperatorActions
+from kiosk.widgets import MessageLabel
+
+ROWS_SHOWN = 500
+# Families of audit actions, for the action filter; any exact action can be typed.
+ACTION_FAMILIES = ("", "person.", "operator.", "login.", "settings.")
 
 
 class AuditPage(QWidget):
-    def __init__(
-        self,
-        load_audit: Callable[[], None],
-        load_access: Callable[[], None],
-        verify: Callable[[], None],
-    ) -> None:
+    def __init__(self, actions: OperatorActions, audit: AuditService, role: Role) -> None:
         super().__init__()
+        self._actions = actions
+        self._audit = audit
+        allowed = ROLE_PERMISSIONS[role]
+        self.since_on, self.since = _moment_filter("From", days_ago=1)
+        self.until_on, self.until = _moment_filter("Until", days_ago=0)
+        self.actor = QLineEdit()
+        self.actor.setPlaceholderText("any operator")
+        self.action = QComboBox()
+        self.action.setEditable(True)
+        self.action.addItems(ACTION_FAMILIES)
+        self.action.setPlaceholderText("any action")
+        self.outcome = QComboBox()
+        self.outcome.addItem("any decision", None)
+        for outcome in AccessOutcome:
+            self.outcome.addItem(outcome.value, outcome.value)  # Qt keeps a StrEnum as str
+        apply = QPushButton("Apply filters")
+        filters = QGridLayout()
+        filters.addWidget(self.since_on, 0, 0)
+        filters.addWidget(self.since, 0, 1)
+        filters.addWidget(self.until_on, 0, 2)
+        filters.addWidget(self.until, 0, 3)
+        filters.addWidget(QLabel("Operator"), 1, 0)
+        filters.addWidget(self.actor, 1, 1)
+        filters.addWidget(QLabel("Action"), 1, 2)
+        filters.addWidget(self.action, 1, 3)
+        filters.addWidget(QLabel("Decision"), 2, 0)
+        filters.addWidget(self.outcome, 2, 1)
+        filters.addWidget(apply, 2, 3)
         self.audit = QListWidget()
         self.access = QListWidget()
         self.chain = QLabel("")
         self.chain.setWordWrap(True)
-        verify_button = QPushButton("Check the audit chain")
-        reload_button = QPushButton("Reload")
+        self.message = MessageLabel()
+        self.verify_button = QPushButton("Check the audit chain")
+        self.verify_button.setVisible(Permission.VERIFY_AUDIT in allowed)
         buttons = QHBoxLayout()
-        buttons.addWidget(reload_button)
-        buttons.addWidget(verify_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.verify_button)
+        buttons.addWidget(self.chain, stretch=1)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Audit log (newest first)"))
+        layout.addLayout(filters)
+        layout.addWidget(self.message)
+        layout.addWidget(QLabel(f"Audit log (newest first, at most {ROWS_SHOWN})"))
         layout.addWidget(self.audit, stretch=2)
-        layout.addWidget(QLabel("Access decisions (newest first)"))
+        layout.addWidget(QLabel(f"Access decisions (newest first, at most {ROWS_SHOWN})"))
         layout.addWidget(self.access, stretch=1)
-        layout.addWidget(self.chain)
         layout.addLayout(buttons)
-        self._load_audit, self._load_access = load_audit, load_access
-        reload_button.clicked.connect(self.refresh)
-        verify_button.clicked.connect(verify)
+        apply.clicked.connect(self.refresh)
+        self.verify_button.clicked.connect(self._verify)
+
+    def current_filter(self) -> LogFilter:
+        action = self.action.currentText().strip()
+        return LogFilter(
+            since=_when(self.since) if self.since_on.isChecked() else None,
+            until=_when(self.until) if self.until_on.isChecked() else None,
+            actor=self.actor.text().strip().lower() or None,
+            action=action or None,
+            outcome=AccessOutcome(outcome) if (outcome := self.outcome.currentData()) else None,
+        )
 
     def refresh(self) -> None:
-        self._load_audit()
-        self._load_access()
+        self.message.clear_message()
+        only = self.current_filter()
+        self._actions.run(
+            lambda op: self._audit.events(op, ROWS_SHOWN, only), self.show_audit, self._failed
+        )
+        self._actions.run(
+            lambda op: self._audit.access_events(op, ROWS_SHOWN, only),
+            self.show_access,
+            self._failed,
+        )
 
     def show_audit(self, events: list[AuditEntry]) -> None:
         self.audit.clear()
         for e in events:
-            self.audit.addItem(
-                f"{e.occurred_at:%Y-%m-%d %H:%M:%S}  {e.actor}  {e.action}  {e.target or ''}"
-            )
+            self.audit.addItem(f"{_local(e.occurred_at)}  {e.actor}  {e.action}  {e.target or ''}")
+        if not events:
+            self.audit.addItem("no audit events match")
 
     def show_access(self, events: list[AccessEntry]) -> None:
         self.access.clear()
         for e in events:
             self.access.addItem(
-                f"{e.occurred_at:%Y-%m-%d %H:%M:%S}  {e.kiosk_id}  {e.outcome.value}"
+                f"{_local(e.occurred_at)}  {e.kiosk_id}  {e.outcome.value}"
                 + (f"  {e.similarity:.2f}" if e.similarity is not None else "")
             )
+        if not events:
+            self.access.addItem("no access decisions match")
 
     def show_chain(self, report: ChainReport) -> None:
         if report.broken is None:
             self.chain.setText(f"Audit chain intact: {report.checked} event(s).")
         else:
             self.chain.setText(f"Audit chain BROKEN: {report.broken}.")
+
+    def _verify(self) -> None:
+        self._actions.run(self._audit.verify, self.show_chain, self._failed)
+
+    def _failed(self, message: str) -> None:
+        self.message.show_error(message)
+
+
+def _moment_filter(label: str, days_ago: int) -> tuple[QCheckBox, QDateTimeEdit]:
+    enabled = QCheckBox(label)
+    edit = QDateTimeEdit(QDateTime.currentDateTime().addDays(-days_ago))
+    edit.setCalendarPopup(True)
+    edit.setDisplayFormat("yyyy-MM-dd HH:mm")
+    edit.setEnabled(False)
+    enabled.toggled.connect(edit.setEnabled)
+    return enabled, edit
+
+
+def _when(edit: QDateTimeEdit) -> datetime:
+    return datetime.fromtimestamp(edit.dateTime().toSecsSinceEpoch()).astimezone()
+
+
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone():%Y-%m-%d %H:%M:%S}"

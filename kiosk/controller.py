@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import ExitStack
+from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QStackedWidget
@@ -14,6 +16,7 @@ from core.identity import IdentityService
 from core.settings import Settings
 from core.throttle import RecognitionThrottle
 from kiosk.camera import CaptureThread
+from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.frames import FrameSource, source_from_spec
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
@@ -33,26 +36,26 @@ class KioskController(QObject):
         screen: KioskScreen,
         settings: Settings,
         location: Location,
-        camera: str,
-        camera_fps: float,
+        pinned: Mapping[str, Any],
         db_password: str | None = None,
     ) -> None:
+        """``pinned`` settings (from the command line) win over the database's."""
         super().__init__()
         self._stack = stack
         self._screen = screen
-        self._settings = settings
-        self._camera = camera
-        self._camera_fps = camera_fps
+        self._pinned = dict(pinned)
         self._resources = ExitStack()
-        self._startup = Startup(location, settings, db_password, self._resources)
+        self._startup = Startup(location, settings, self._pinned, db_password, self._resources)
         # Only bound methods of QObjects here: Qt then runs them on the receiver's (GUI)
         # thread. A lambda has no receiver and may run on the emitting thread.
         self._startup.progress.connect(screen.show_starting)
         self._startup.ready.connect(self._start_recognition)
         self._startup.failed.connect(self._startup_failed)
+        self.settings = settings
         self.latest = LatestFrame()
         self.capture: CaptureThread | None = None
         self.recognition: RecognitionThread | None = None
+        self.enrollment: EnrollmentWorker | None = None
         self.services: Services | None = None
         self.operator_mode: OperatorMode | None = None
         self._shutting_down = False
@@ -67,32 +70,59 @@ class KioskController(QObject):
         if self._shutting_down:  # start-up finished while the window was closing
             return
         self.services = services
-        settings = self._settings
-        throttle = RecognitionThrottle(settings.security)
-        identity = IdentityService(
-            services.engine, services.store.identity, settings.matching, throttle, settings.kiosk_id
-        )
-        recognizer = DoorRecognizer(
-            services.engine, identity, settings.door, settings.quality, throttle
-        )
-        worker = RecognitionWorker(recognizer, self.latest)
+        self.settings = settings = services.settings
+        worker = RecognitionWorker(self._door_recognizer(settings), self.latest)
         self.recognition = RecognitionThread(worker)
-        self.capture = CaptureThread(self._open_camera, self.latest)
-        self.capture.frame_available.connect(worker.process_latest)
-        self.capture.frame_captured.connect(self._screen.show_frame)
-        self.capture.camera_available.connect(self._screen.show_camera)
+        self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
+        self.recognition.adopt(self.enrollment)
         worker.outcome_ready.connect(self._screen.show_outcome)
         worker.paused.connect(self._screen.show_paused)
         worker.offline.connect(self._screen.show_offline)
         worker.failed.connect(self._recognition_failed)
         self.operator_mode = OperatorMode(
-            self._stack, self._screen, services, settings, worker.set_active
+            self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned
         )
+        self.operator_mode.settings_changed.connect(self.apply_settings)
         self.recognition.start()
-        self.capture.start()
+        self._start_capture()
         self._screen.show_idle()
         self.operator_mode.begin()
         self._screen.show_status(f"{settings.kiosk_id} · {services.store.location}")
+
+    def _door_recognizer(self, settings: Settings) -> DoorRecognizer:
+        assert self.services is not None
+        engine = self.services.engine
+        throttle = RecognitionThrottle(settings.security)
+        identity = IdentityService(
+            engine, self.services.store.identity, settings.matching, throttle, settings.kiosk_id
+        )
+        return DoorRecognizer(engine, identity, settings.door, settings.quality, throttle)
+
+    def _start_capture(self) -> None:
+        assert self.recognition is not None
+        assert self.enrollment is not None
+        self.capture = CaptureThread(self._open_camera, self.latest)
+        self.capture.frame_available.connect(self.recognition.worker.process_latest)
+        self.capture.frame_available.connect(self.enrollment.process_latest)
+        self.capture.frame_captured.connect(self._screen.show_frame)
+        self.capture.camera_available.connect(self._screen.show_camera)
+        self.capture.start()
+
+    @Slot(object)
+    def apply_settings(self, settings: Settings) -> None:
+        """Settings saved on the Settings screen take effect now; pinned ones stay."""
+        if self.recognition is None or self.enrollment is None or self.capture is None:
+            return
+        old_camera = self.settings.camera
+        self.settings = settings
+        self.recognition.worker.replace_recognizer(self._door_recognizer(settings))
+        self.enrollment.use_settings(settings)
+        if settings.camera != old_camera:
+            self.capture.stop()
+            self._start_capture()
+
+    def pinned_keys(self) -> frozenset[str]:
+        return frozenset(self._pinned)
 
     @Slot()
     def request_login(self) -> None:
@@ -100,7 +130,8 @@ class KioskController(QObject):
             self.operator_mode.request_login()
 
     def _open_camera(self) -> FrameSource:
-        return source_from_spec(self._camera, self._settings.images, self._camera_fps)
+        camera = self.settings.camera
+        return source_from_spec(camera.source, self.settings.images, camera.folder_fps)
 
     @Slot(str)
     def _recognition_failed(self, reason: str) -> None:
@@ -119,6 +150,8 @@ class KioskController(QObject):
             self.operator_mode.shutdown()
         if self.capture is not None:
             self.capture.stop()
+        if self.enrollment is not None:
+            self.enrollment.stop_capture()
         if self.recognition is not None:
             self.recognition.stop()
         self._startup.wait()

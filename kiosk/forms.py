@@ -13,11 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-
-def _title(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("title")
-    return label
+from kiosk.widgets import MessageLabel, password_field, secondary_button, title_label
 
 
 class _Form(QWidget):
@@ -25,15 +21,13 @@ class _Form(QWidget):
         super().__init__()
         self.setObjectName("operatorScreen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.error = QLabel("")
-        self.error.setObjectName("error")
-        self.error.setWordWrap(True)
+        self.error = MessageLabel()
         self.fields = QFormLayout()
         self.buttons = QHBoxLayout()
         explained = QLabel(explanation)
         explained.setWordWrap(True)
         box = QVBoxLayout()
-        box.addWidget(_title(title))
+        box.addWidget(title_label(title))
         box.addWidget(explained)
         box.addLayout(self.fields)
         box.addWidget(self.error)
@@ -45,13 +39,8 @@ class _Form(QWidget):
         outer.addStretch(1)
 
     def show_error(self, message: str) -> None:
-        self.error.setText(message)
+        self.error.show_error(message)
         self.setEnabled(True)
-
-    def _password_field(self) -> QLineEdit:
-        field = QLineEdit()
-        field.setEchoMode(QLineEdit.EchoMode.Password)
-        return field
 
 
 class FirstRunScreen(_Form):
@@ -66,8 +55,8 @@ class FirstRunScreen(_Form):
             "least 12 characters that is not a common one.",
         )
         self.username = QLineEdit()
-        self.password = self._password_field()
-        self.confirm = self._password_field()
+        self.password = password_field()
+        self.confirm = password_field()
         self.fields.addRow("Username", self.username)
         self.fields.addRow("Password", self.password)
         self.fields.addRow("Password again", self.confirm)
@@ -81,7 +70,7 @@ class FirstRunScreen(_Form):
         if self.password.text() != self.confirm.text():
             self.show_error("the two passwords differ; type them again")
             return
-        self.error.setText("")
+        self.error.clear_message()
         self.setEnabled(False)  # until the store answers
         self.create_requested.emit(self.username.text(), self.password.text())
 
@@ -93,12 +82,12 @@ class LoginScreen(_Form):
     def __init__(self) -> None:
         super().__init__("Operator login", "Log in to enroll people or administer the kiosk.")
         self.username = QLineEdit()
-        self.password = self._password_field()
+        self.password = password_field()
         self.fields.addRow("Username", self.username)
         self.fields.addRow("Password", self.password)
         self.log_in = QPushButton("Log in")
         self.log_in.setDefault(True)
-        self.cancel = QPushButton("Back to the door")
+        self.cancel = secondary_button("Back to the door")
         self.buttons.addWidget(self.cancel)
         self.buttons.addWidget(self.log_in)
         self.log_in.clicked.connect(self._submit)
@@ -108,12 +97,12 @@ class LoginScreen(_Form):
     def reset(self) -> None:
         self.username.clear()
         self.password.clear()
-        self.error.setText("")
+        self.error.clear_message()
         self.setEnabled(True)
         self.username.setFocus()
 
     def _submit(self) -> None:
-        self.error.setText("")
+        self.error.clear_message()
         self.setEnabled(False)  # until the store answers
         password = self.password.text()
         self.password.clear()  # the typed password does not stay in the widget

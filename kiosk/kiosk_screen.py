@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from core.door import DoorDecision, FrameOutcome
 
+log = logging.getLogger(__name__)
 IDLE_TEXT = "Look at the camera"
 GRANTED_TEXT = "access granted"
 DENIED_TEXT = "not recognized"
@@ -103,6 +106,8 @@ class KioskScreen(QWidget):
     # --- drawing ------------------------------------------------------------------------
 
     def _set_banner(self, text: str, state: str) -> None:
+        if text != self.banner.text():
+            log.info("banner: %s", " ".join(text.split()))  # what the door showed, and when
         self.banner.setText(text)
         self.banner.setProperty("state", state)
         self.banner.style().unpolish(self.banner)

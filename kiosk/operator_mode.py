@@ -5,24 +5,33 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStackedWidget, QWidget
 
 from core.audit import AuditService
-from core.operators import Authenticator
+from core.consent import current_consent
+from core.identity import EnrollmentResult, IdentityService
+from core.operators import Authenticator, OperatorService
 from core.people import PeopleService
 from core.permissions import ROLE_PERMISSIONS, Permission
 from core.records import Operator
 from core.sessions import OperatorSession
 from core.settings import Settings
+from core.shared_settings import SettingsService
+from core.throttle import RecognitionThrottle
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
+from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard
+from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.forms import FirstRunScreen, LoginScreen
 from kiosk.kiosk_screen import KioskScreen
+from kiosk.operator_actions import OperatorActions
+from kiosk.operators_page import OperatorsPage
 from kiosk.people_page import SEARCH_LIMIT, PeoplePage
+from kiosk.settings_page import SettingsPage
 from kiosk.startup import Services
 from kiosk.tasks import TaskRunner
 
@@ -37,30 +46,38 @@ class OperatorMode(QObject):
     every permission is checked again by the core services it calls.
     """
 
+    settings_changed = Signal(object)  # Settings, saved on the Settings screen
+
     people_page: PeoplePage
+    enrollment_wizard: EnrollmentWizard
+    operators_page: OperatorsPage
     audit_page: AuditPage
+    settings_page: SettingsPage
 
     def __init__(
         self,
         stack: QStackedWidget,
         door_screen: KioskScreen,
         services: Services,
-        settings: Settings,
         set_door_active: Callable[[bool], None],
+        enrollment: EnrollmentWorker,
+        pinned: Mapping[str, Any],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self._stack = stack
         self._door = door_screen
         self._store = services.store
-        self._settings = settings
+        self._engine = services.engine
+        self._base_settings = services.settings
+        self._pinned = pinned
         self._set_door_active = set_door_active
+        self._enrollment = enrollment
         self._clock = clock
         self.tasks = TaskRunner(default_failure=self._show_failure)
-        self._authenticator = Authenticator(
-            services.store.operators, settings.security, settings.kiosk_id
-        )
-        self._people = PeopleService(services.store.identity, settings.security)
+        self.actions = OperatorActions(self.tasks, lambda: self.session, self.log_out)
+        self.use_settings(services.settings)
+        self._people = PeopleService(services.store.identity, services.settings.security)
         self._audit = AuditService(services.store.audit)
         self.first_run = FirstRunScreen()
         self.login = LoginScreen()
@@ -112,6 +129,8 @@ class OperatorMode(QObject):
         self.tasks.shutdown()
 
     def _show(self, widget: QWidget) -> None:
+        if widget is self._door:
+            self._enrollment.stop_capture()  # nothing half-captured outlives the screen
         self._stack.setCurrentWidget(widget)
         self._set_door_active(widget is self._door)
 
@@ -154,53 +173,104 @@ class OperatorMode(QObject):
             )
             pages.append(("People", self.people_page))
             self.people_page.refresh()
+        if Permission.ENROLL in allowed:
+            self.enrollment_wizard = EnrollmentWizard(current_consent(), operator.username)
+            self._connect_wizard(self.enrollment_wizard)
+            pages.append(("Enroll", self.enrollment_wizard))
+        if Permission.MANAGE_OPERATORS in allowed:
+            self.operators_page = OperatorsPage(
+                self.actions, OperatorService(self._store.operators, self._settings.security)
+            )
+            pages.append(("Operators", self.operators_page))
+            self.operators_page.refresh()
         if Permission.READ_AUDIT in allowed:
-            self.audit_page = AuditPage(self._load_audit, self._load_access, self._verify_audit)
+            self.audit_page = AuditPage(self.actions, self._audit, operator.role)
             pages.append(("Audit", self.audit_page))
             self.audit_page.refresh()
+        if Permission.CHANGE_SETTINGS in allowed:
+            self.settings_page = SettingsPage(
+                self.actions,
+                SettingsService(self._store.settings, self._base_settings),
+                self._settings,
+                self._pinned,
+                self._settings_saved,
+            )
+            pages.append(("Settings", self.settings_page))
         return pages
 
     # --- what the pages ask for ---------------------------------------------------------
 
-    def _as_operator(self, work: Callable[[Operator], Any], success: Callable[[Any], None]) -> None:
-        """Run ``work`` for the logged-in operator; an expired session logs out instead.
-
-        Each request is the operator's activity: it renews the session. (An app-wide
-        Qt event filter would see every key press, but a Python eventFilter returning
-        a bool corrupts the refcount of False in PySide6 on Python 3.11.)"""
-        if self.session is None or not self.session.active:
-            self.log_out("the operator session ended")
-            return
-        operator = self.session.operator()
-        self.tasks.run(lambda: work(operator), success=success)
-
     def _find_people(self, search: str) -> None:
-        self._as_operator(
+        self.actions.run(
             lambda op: self._people.find(op, search.strip() or None, SEARCH_LIMIT),
             self.people_page.show_people,
         )
 
     def _show_person(self, person_id: uuid.UUID) -> None:
-        self._as_operator(lambda op: self._people.show(op, person_id), self.people_page.show_person)
+        self.actions.run(lambda op: self._people.show(op, person_id), self.people_page.show_person)
 
     def _delete_person(self, person_id: uuid.UUID) -> None:
         def deleted(_: object) -> None:
             if self.admin is not None:
-                self.admin.show_message("deleted; every template removed")
+                self.admin.show_notice("deleted; every template removed")
             self.people_page.refresh()
 
-        self._as_operator(lambda op: self._people.delete(op, person_id), deleted)
+        self.actions.run(lambda op: self._people.delete(op, person_id), deleted)
 
-    def _load_audit(self) -> None:
-        self._as_operator(lambda op: self._audit.events(op, 200), self.audit_page.show_audit)
+    def _connect_wizard(self, wizard: EnrollmentWizard) -> None:
+        worker = self._enrollment
+        wizard.capture_requested.connect(self._start_capture)
+        wizard.capture_cancelled.connect(self._stop_capture)
+        wizard.save_requested.connect(self._save_enrollment)
+        worker.progress.connect(wizard.show_progress)
+        worker.completed.connect(wizard.show_captured)
+        worker.failed.connect(wizard.show_error)
 
-    def _load_access(self) -> None:
-        self._as_operator(
-            lambda op: self._audit.access_events(op, 200), self.audit_page.show_access
+    def _start_capture(self) -> None:
+        if self.actions.touch():
+            self._enrollment.start_capture()
+
+    def _stop_capture(self) -> None:
+        self._enrollment.stop_capture()  # at once, not queued behind a frame being judged
+
+    def _save_enrollment(self, request: EnrollmentRequest) -> None:
+        wizard = self.enrollment_wizard
+        consent = current_consent()
+
+        def enroll(operator: Operator) -> EnrollmentResult:
+            images = [(f"capture {i}", frame) for i, frame in enumerate(request.frames, 1)]
+            return self._identity.enroll(
+                operator, request.display_name, request.external_ref, images, consent, True
+            )
+
+        def saved(result: EnrollmentResult) -> None:
+            wizard.show_saved(result)
+            if hasattr(self, "people_page"):
+                self.people_page.refresh()
+
+        self.actions.run(enroll, saved, wizard.show_error)
+
+    def _settings_saved(self, settings: Settings) -> None:
+        self.use_settings(settings)
+        self.settings_changed.emit(settings)
+
+    def use_settings(self, settings: Settings) -> None:
+        """New shared settings: the next login and session use them."""
+        self._settings = settings
+        self._authenticator = Authenticator(
+            self._store.operators, settings.security, settings.kiosk_id
         )
+        self._identity = self._identity_service(settings)
 
-    def _verify_audit(self) -> None:
-        self._as_operator(self._audit.verify, self.audit_page.show_chain)
+    def _identity_service(self, settings: Settings) -> IdentityService:
+        # Enrollment never runs the recognition throttle; it only needs one to exist.
+        return IdentityService(
+            self._engine,
+            self._store.identity,
+            settings.matching,
+            RecognitionThrottle(settings.security),
+            settings.kiosk_id,
+        )
 
     # --- inactivity ---------------------------------------------------------------------
 
@@ -210,7 +280,7 @@ class OperatorMode(QObject):
 
     def _show_failure(self, message: str) -> None:
         if self.admin is not None:
-            self.admin.show_message(message)
+            self.admin.show_error(message)
         else:
             self._door.show_status(message)
         log.warning("operator action failed: %s", message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import uuid
 from collections.abc import Callable
 
@@ -84,8 +85,8 @@ class PeoplePage(QWidget):
         self._selected = view
         p, detail = view.detail.summary, view.detail
         lines = [
-            f"<b>{_escape(p.display_name)}</b>",
-            f"Badge: {_escape(p.external_ref or '-')}",
+            f"<b>{html.escape(p.display_name)}</b>",
+            f"Badge: {html.escape(p.external_ref or '-')}",
             f"Enrolled: {p.created_at:%Y-%m-%d %H:%M}",
             f"Templates: {p.template_count}",
         ]
@@ -97,7 +98,7 @@ class PeoplePage(QWidget):
             )
             lines.append(
                 f"Consent {consent.version}: given {consent.given_at:%Y-%m-%d}, witnessed by "
-                f"{_escape(consent.witnessed_by)}, {state}"
+                f"{html.escape(consent.witnessed_by)}, {state}"
             )
         self.detail.setText("<br>".join(lines))
         self.confirm_name.clear()
@@ -120,7 +121,3 @@ class PeoplePage(QWidget):
         if self._selected is not None and self._delete is not None:
             self.delete_button.setEnabled(False)
             self._delete(self._selected.detail.summary.id)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -28,25 +28,41 @@ class RecognitionWorker(QObject):
     def __init__(self, recognizer: DoorRecognizer, latest: LatestFrame) -> None:
         super().__init__()
         self._recognizer = recognizer
+        self._recognizer_lock = threading.Lock()
         self._latest = latest
         self._active = threading.Event()
         self._active.set()
+        self._resumed = threading.Event()
         self.frames_processed = 0
 
     def set_active(self, active: bool) -> None:
         """Pause the door while operators use the screen; safe from any thread."""
         if active:
+            if not self._active.is_set():
+                self._resumed.set()
             self._active.set()
         else:
             self._active.clear()
 
+    def replace_recognizer(self, recognizer: DoorRecognizer) -> None:
+        """New settings: the next frame is judged by ``recognizer``; safe from any thread."""
+        with self._recognizer_lock:
+            self._recognizer = recognizer
+
     @Slot()
     def process_latest(self) -> None:
+        if not self._active.is_set():
+            return  # the frame is left for the enrollment capture
         frame = self._latest.take()
-        if frame is None or not self._active.is_set():
+        if frame is None:
             return
+        with self._recognizer_lock:
+            recognizer = self._recognizer
+        if self._resumed.is_set():
+            self._resumed.clear()
+            recognizer.forget()
         try:
-            outcome = self._recognizer.process(frame)
+            outcome = recognizer.process(frame)
         except RecognitionPaused as pause:
             self.paused.emit(pause.retry_after_s)
             return
@@ -62,12 +78,17 @@ class RecognitionWorker(QObject):
 
 
 class RecognitionThread:
-    """Owns the QThread a RecognitionWorker lives on; ``stop()`` quits and joins it."""
+    """Owns the QThread the door's worker, and any other user of the engine on
+    camera frames, lives on; ``stop()`` quits and joins it."""
 
     def __init__(self, worker: RecognitionWorker) -> None:
         self.worker = worker
         self._thread = QThread()
         self._thread.setObjectName("recognition")
+        worker.moveToThread(self._thread)
+
+    def adopt(self, worker: QObject) -> None:
+        """Run ``worker``'s slots on this thread too; call before ``start()``."""
         worker.moveToThread(self._thread)
 
     def start(self) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
@@ -12,6 +14,7 @@ from config.environment import Location
 from core.engine import FaceEngine
 from core.errors import KioskError
 from core.settings import Settings
+from core.shared_settings import SettingsService, with_overrides
 from storage.store import OpenStore, open_store
 
 log = logging.getLogger(__name__)
@@ -21,6 +24,8 @@ log = logging.getLogger(__name__)
 class Services:
     store: OpenStore
     engine: FaceEngine
+    settings: Settings
+    """In effect: the local settings, the database's over them, the pinned over those."""
 
 
 class Startup(QThread):
@@ -32,11 +37,17 @@ class Startup(QThread):
     failed = Signal(str)
 
     def __init__(
-        self, location: Location, settings: Settings, db_password: str | None, stack: ExitStack
+        self,
+        location: Location,
+        settings: Settings,
+        pinned: Mapping[str, Any],
+        db_password: str | None,
+        stack: ExitStack,
     ) -> None:
         super().__init__()
         self._location = location
         self._settings = settings
+        self._pinned = pinned
         self._db_password = db_password
         self._stack = stack
 
@@ -47,10 +58,13 @@ class Startup(QThread):
             store = self._stack.enter_context(
                 open_store(self._location.data_dir, self._location.database_url, self._db_password)
             )
+            settings = with_overrides(
+                SettingsService(store.settings, self._settings).effective(), self._pinned
+            )
             self.progress.emit("models")
             from core.insightface_backend import load_engine
 
-            engine = load_engine(self._settings)
+            engine = load_engine(settings)
         except KioskError as error:
             self.failed.emit(str(error))
             return
@@ -58,4 +72,4 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(f"{type(error).__name__}: {error}")
             return
-        self.ready.emit(Services(store, engine))
+        self.ready.emit(Services(store, engine, settings))

@@ -2,74 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from config.environment import Location
-from core.operators import Authenticator, OperatorService
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator, Role
 from core.settings import SecuritySettings, Settings
-from kiosk.app import KioskWindow
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
-from tests.conftest import dispose_windows
-
-ADMIN_PASSWORD = "tall-ladder-orange-77"
-PASSWORDS = {Role.ENROLLER: "quiet-river-stone-42", Role.AUDITOR: "brown-cedar-window-9"}
-STARTUP_MS = 30_000
-
-
-@pytest.fixture
-def open_window(
-    qtbot: QtBot, fresh_database: str, tmp_path: Path, photos: Path
-) -> Iterator[object]:
-    windows: list[KioskWindow] = []
-    camera = tmp_path / "camera"
-    camera.mkdir()
-    (camera / "frame.png").write_bytes((photos / "no_face.png").read_bytes())
-
-    def open_(settings: Settings | None = None) -> KioskWindow:
-        window = KioskWindow(
-            settings or Settings(), Location(tmp_path / "data", fresh_database), str(camera), 5.0
-        )
-        qtbot.addWidget(window)
-        window.resize(1024, 700)
-        window.show()
-        window.controller.start()
-        windows.append(window)
-        qtbot.waitUntil(lambda: window.controller.operator_mode is not None, timeout=STARTUP_MS)
-        return window
-
-    yield open_
-    dispose_windows(windows)
-
-
-@pytest.fixture
-def staff(operator_store: SqlOperatorStore) -> dict[Role, Operator]:
-    admin = Authenticator(operator_store, SecuritySettings(), "t").create_first_admin(
-        "alice", ADMIN_PASSWORD
-    )
-    service = OperatorService(operator_store, SecuritySettings())
-    return {
-        Role.ADMIN: admin,
-        Role.ENROLLER: service.add(admin, "erin", Role.ENROLLER, PASSWORDS[Role.ENROLLER]),
-        Role.AUDITOR: service.add(admin, "otto", Role.AUDITOR, PASSWORDS[Role.AUDITOR]),
-    }
-
-
-def log_in(qtbot: QtBot, window: KioskWindow, username: str, password: str) -> None:
-    mode = window.controller.operator_mode
-    assert mode is not None
-    qtbot.waitUntil(lambda: window.stack.currentWidget() is window.door, timeout=STARTUP_MS)
-    window.controller.request_login()
-    assert window.stack.currentWidget() is mode.login
-    mode.login.username.setText(username)
-    mode.login.password.setText(password)
-    mode.login.log_in.click()
+from tests.operator_window import ADMIN_PASSWORD, PASSWORDS, STARTUP_MS, log_in
 
 
 def test_first_run_creates_the_admin(
@@ -95,8 +36,8 @@ def test_first_run_creates_the_admin(
 @pytest.mark.parametrize(
     ("role", "username", "pages"),
     [
-        (Role.ADMIN, "alice", ["People", "Audit"]),
-        (Role.ENROLLER, "erin", ["People"]),
+        (Role.ADMIN, "alice", ["People", "Enroll", "Operators", "Audit", "Settings"]),
+        (Role.ENROLLER, "erin", ["People", "Enroll"]),
         (Role.AUDITOR, "otto", ["Audit"]),
     ],
 )

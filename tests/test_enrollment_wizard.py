@@ -1,0 +1,165 @@
+"""The enrollment wizard end to end: real widgets, camera folder, models and store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+from pytestqt.qtbot import QtBot
+
+from core.records import Role
+from kiosk.enrollment_wizard import GOOD_FRAME_TEXT
+from kiosk.kiosk_screen import GRANTED_TEXT
+from storage.audit_log import SqlAuditLog
+from storage.identity_store import SqlIdentityStore
+from tests.operator_window import (
+    ADMIN_PASSWORD,
+    PASSWORDS,
+    camera_folder,
+    logged_in,
+    open_page,
+)
+
+CAPTURE_MS = 20_000
+
+
+@pytest.fixture
+def yao_at_the_door(tmp_path: Path, yaoming_jpg: Path) -> Path:
+    image = cv2.imread(str(yaoming_jpg))
+    assert image is not None
+    return camera_folder(tmp_path / "yao", image)
+
+
+def fill_in(wizard, name: str = "Yao Ming", badge: str = "B-11") -> None:
+    wizard.name.setText(name)
+    wizard.badge.setText(badge)
+    wizard.person_agrees.setChecked(True)
+    wizard.operator_confirms.setChecked(True)
+
+
+@pytest.mark.usefixtures("staff")
+def test_an_enroller_enrolls_a_person_who_is_then_greeted_at_the_door(
+    qtbot: QtBot,
+    open_window,
+    yao_at_the_door: Path,
+    identity_store: SqlIdentityStore,
+    audit_log: SqlAuditLog,
+) -> None:
+    window = open_window(camera=yao_at_the_door)
+    mode = logged_in(qtbot, window, "erin", PASSWORDS[Role.ENROLLER])
+    open_page(mode, "Enroll")
+    wizard = mode.enrollment_wizard
+    assert "v1" in wizard.person_agrees.text()
+    assert "erin" in wizard.operator_confirms.text()
+    fill_in(wizard)
+    wizard.start_capture.click()
+    assert wizard.steps.currentWidget() is wizard.capture_page
+    qtbot.waitUntil(lambda: wizard.steps.currentWidget() is wizard.review_page, timeout=CAPTURE_MS)
+    assert wizard.thumbnails.count() == 3 + 1  # three faces and a stretch
+    assert "Yao Ming" in wizard.summary.text()
+    assert identity_store.count_people() == 0  # nothing is stored before Save
+    wizard.save.click()
+    qtbot.waitUntil(lambda: "enrolled with 3 template(s)" in wizard.message.text(), timeout=10_000)
+    assert wizard.steps.currentIndex() == 0
+    assert wizard.name.text() == ""
+    (person,) = identity_store.people(None, 10)
+    assert (person.display_name, person.external_ref, person.template_count) == (
+        "Yao Ming",
+        "B-11",
+        3,
+    )
+    (consent,) = identity_store.person(person.id).consents
+    assert consent.witnessed_by == "erin"
+    assert any(
+        e.action == "person.enroll" and e.actor == "erin" for e in audit_log.audit_events(10)
+    )
+    mode.log_out()
+    qtbot.waitUntil(lambda: GRANTED_TEXT in window.door.banner.text(), timeout=10_000)
+    assert "Yao Ming" in window.door.banner.text()
+
+
+@pytest.mark.usefixtures("staff")
+def test_cancel_at_any_step_stores_nothing(
+    qtbot: QtBot, open_window, yao_at_the_door: Path, identity_store: SqlIdentityStore
+) -> None:
+    window = open_window(camera=yao_at_the_door)
+    mode = logged_in(qtbot, window, "alice", ADMIN_PASSWORD)
+    open_page(mode, "Enroll")
+    wizard = mode.enrollment_wizard
+    worker = window.controller.enrollment
+    # During capture.
+    fill_in(wizard)
+    wizard.start_capture.click()
+    assert worker.capturing
+    wizard.reset()  # what Cancel does
+    assert not worker.capturing
+    assert wizard.steps.currentIndex() == 0
+    assert not wizard.person_agrees.isChecked()
+    # At review.
+    fill_in(wizard)
+    wizard.start_capture.click()
+    qtbot.waitUntil(lambda: wizard.steps.currentWidget() is wizard.review_page, timeout=CAPTURE_MS)
+    wizard.reset()
+    assert wizard.steps.currentIndex() == 0
+    # By leaving: logging out mid-capture drops the capture too.
+    fill_in(wizard)
+    wizard.start_capture.click()
+    mode.log_out()
+    assert not worker.capturing
+    qtbot.wait(500)
+    assert identity_store.count_people() == 0
+
+
+@pytest.mark.usefixtures("staff")
+def test_capture_needs_both_ticks_and_a_name(qtbot: QtBot, open_window) -> None:
+    window = open_window()
+    mode = logged_in(qtbot, window, "alice", ADMIN_PASSWORD)
+    wizard = mode.enrollment_wizard
+    wizard.name.setText("Ada Lovelace")
+    assert not wizard.start_capture.isEnabled()
+    wizard.person_agrees.setChecked(True)
+    assert not wizard.start_capture.isEnabled()
+    wizard.operator_confirms.setChecked(True)
+    assert wizard.start_capture.isEnabled()
+    wizard.name.setText("   ")
+    assert not wizard.start_capture.isEnabled()
+
+
+@pytest.mark.usefixtures("staff")
+def test_each_frame_gets_the_gates_reason_in_plain_words(
+    qtbot: QtBot, open_window, tmp_path: Path, photos: Path, identity_store: SqlIdentityStore
+) -> None:
+    dark = cv2.imread(str(photos / "yaoming_dark.jpg"))
+    window = open_window(camera=camera_folder(tmp_path / "dark", dark))
+    mode = logged_in(qtbot, window, "alice", ADMIN_PASSWORD)
+    open_page(mode, "Enroll")
+    wizard = mode.enrollment_wizard
+    fill_in(wizard)
+    wizard.start_capture.click()
+    qtbot.waitUntil(lambda: "too dark" in wizard.advice.text(), timeout=CAPTURE_MS)
+    assert wizard.capture_count.value() == 0
+    assert wizard.advice.text() != GOOD_FRAME_TEXT
+    wizard.reset()
+    assert identity_store.count_people() == 0
+
+
+@pytest.mark.usefixtures("staff")
+def test_a_face_already_enrolled_is_refused_at_save(
+    qtbot: QtBot, open_window, yao_at_the_door: Path, identity_store: SqlIdentityStore
+) -> None:
+    window = open_window(camera=yao_at_the_door)
+    mode = logged_in(qtbot, window, "alice", ADMIN_PASSWORD)
+    open_page(mode, "Enroll")
+    wizard = mode.enrollment_wizard
+    for name in ("Yao Ming", "Someone Else"):
+        fill_in(wizard, name)
+        wizard.start_capture.click()
+        qtbot.waitUntil(
+            lambda: wizard.steps.currentWidget() is wizard.review_page, timeout=CAPTURE_MS
+        )
+        wizard.save.click()
+        qtbot.waitUntil(lambda: wizard.message.text() != "", timeout=10_000)
+    assert "already matches enrolled person Yao Ming" in wizard.message.text()
+    assert wizard.steps.currentWidget() is wizard.review_page
+    assert [p.display_name for p in identity_store.people(None, 10)] == ["Yao Ming"]
