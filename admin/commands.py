@@ -77,7 +77,7 @@ def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
     why = (
         "too close to another person"
         if decision.reason is MatchReason.AMBIGUOUS
-        else (f"below the threshold {ctx.settings.matching.threshold:.2f}")
+        else (f"below the threshold {ctx.effective.matching.threshold:.2f}")
     )
     return Report(data, f"unknown: best similarity {best.similarity:.3f}, {why}")
 

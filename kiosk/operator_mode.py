@@ -37,6 +37,7 @@ from kiosk.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 _SESSION_CHECK_MS = 1000
+_PAGES = ("people_page", "enrollment_wizard", "operators_page", "audit_page", "settings_page")
 
 
 class OperatorMode(QObject):
@@ -120,6 +121,8 @@ class OperatorMode(QObject):
             self._stack.removeWidget(self.admin)
             self.admin.deleteLater()
             self.admin = None
+        for page in _PAGES:  # no stale handle on a page that is being deleted
+            self.__dict__.pop(page, None)
         self.show_door()
         if reason:
             self._door.show_status(reason)
@@ -245,7 +248,7 @@ class OperatorMode(QObject):
 
         def saved(result: EnrollmentResult) -> None:
             wizard.show_saved(result)
-            if hasattr(self, "people_page"):
+            if "people_page" in self.__dict__:
                 self.people_page.refresh()
 
         self.actions.run(enroll, saved, wizard.show_error)

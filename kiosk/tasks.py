@@ -54,7 +54,13 @@ class TaskRunner(QObject):
 
     @Slot(object, object)
     def _deliver(self, callback: Callable[[Any], None], argument: object) -> None:
-        callback(argument)
+        try:
+            callback(argument)
+        except RuntimeError as error:
+            # The screen that asked was closed (log-out, time-out) before the answer came.
+            if "already deleted" not in str(error):
+                raise
+            log.info("a result arrived after its screen closed: %s", error)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
