@@ -12,10 +12,12 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from admin import (
     audit_commands,
+    calibrate,
     commands,
     operator_commands,
     people_commands,
@@ -275,6 +277,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("username", metavar="USERNAME")
     p.add_argument("role", choices=[r.value for r in Role])
 
+    p = command(
+        sub,
+        "calibrate",
+        calibrate.calibrate,
+        "measure FMR/FNMR on a labelled dataset; recommend (and --apply) a threshold",
+        operator=False,
+    )
+    p.add_argument(
+        "--dataset",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="one sub-folder of photos per person",
+    )
+    p.add_argument("--pairs", type=Path, metavar="FILE", help="LFW pairs.txt: compare only these")
+    p.add_argument("--out", type=Path, default=Path("calibration-report"), metavar="DIR")
+    p.add_argument("--target-fmr", type=_rate, default=1e-3, metavar="RATE")
+    p.add_argument(
+        "--gallery-size", type=_positive, metavar="N", help="default: people enrolled here"
+    )
+    p.add_argument(
+        "--max-impostor",
+        type=_positive_large,
+        default=2_000_000,
+        metavar="N",
+        help="sample this many different-person comparisons when there are more",
+    )
+    p.add_argument(
+        "--compare-model-dir",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="another model pack to measure side by side (repeatable)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="keep no embeddings of the photos")
+    p.add_argument("--apply", action="store_true", help="store the recommended threshold")
+    p.add_argument("--operator", metavar="USER", help="the admin applying it")
+
     group = sub.add_parser(
         "settings",
         help="show or change the settings kept in the database",
@@ -297,6 +337,26 @@ def _time_window(parser: argparse.ArgumentParser) -> None:
             metavar="TIME",
             help=f"only events {what} this ISO date or time (local time unless it has a zone)",
         )
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number like 1e-3") from error
+    if not 0 < rate < 1:
+        raise argparse.ArgumentTypeError(f"{rate:g} must be between 0 and 1, e.g. 1e-3")
+    return rate
+
+
+def _positive_large(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from error
+    if not 1 <= number <= 100_000_000:
+        raise argparse.ArgumentTypeError(f"{number} is out of range 1-100000000")
+    return number
 
 
 def _positive(value: str) -> int:

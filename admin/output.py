@@ -29,3 +29,8 @@ def emit_error(message: str, exit_code: int, as_json: bool, prefix: str = "kiosk
         )
     else:
         print(f"{prefix}: error: {line}", file=sys.stderr)
+
+
+def progress(message: str) -> None:
+    """A long command's progress, on stderr so stdout stays the result."""
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,213 @@
+"""kiosk-admin calibrate: error rates on a labelled dataset, and a threshold from a target."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from admin.calibration_report import write_report
+from admin.calibration_results import ModelRun, run_summary
+from admin.context import CommandContext
+from admin.embedding_cache import EmbeddingCache
+from admin.output import Report, progress
+from core.calibration import (
+    REPORTED_FMRS,
+    checked_scores,
+    equal_error_rate,
+    false_positive_identification_rate,
+    fmr_at,
+    fnmr_at,
+    threshold_for_fmr,
+)
+from core.calibration_set import (
+    Identity,
+    Pair,
+    read_lfw_pairs,
+    scan_dataset,
+    scores_for_dataset,
+    scores_for_pairs,
+)
+from core.engine import FaceEngine
+from core.errors import ImageRejected, InputRejected, InvalidValue
+from core.faces import Embedding
+from core.imagefile import read_image_file
+from core.modelpack import resolve_model_pack
+from core.permissions import Permission, authorize
+from core.quality import enrollment_issues
+from core.records import Operator
+from core.settings import Settings
+
+_PROGRESS_EVERY = 25
+
+
+def calibrate(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    if args.apply and not args.operator:
+        raise InvalidValue("--apply changes the shared threshold: give --operator (an admin)")
+    operator = ctx.login(args.operator) if args.apply else None
+    if operator is not None:
+        authorize(operator, Permission.CHANGE_SETTINGS)  # before hours of embedding
+    identities = scan_dataset(args.dataset)
+    pairs = read_lfw_pairs(args.pairs, args.dataset) if args.pairs else None
+    gallery = (
+        args.gallery_size if args.gallery_size is not None else ctx.store.identity.count_people()
+    )
+    current = ctx.effective.matching.threshold
+    cache_dir = None if args.no_cache else ctx.location.data_dir / "calibration-cache"
+    from core.insightface_backend import load_engine
+
+    runs: list[ModelRun] = []
+    for pack_dir in [ctx.settings.models.pack_dir, *(args.compare_model_dir or [])]:
+        models = ctx.settings.models.model_copy(update={"pack_dir": pack_dir})
+        settings = ctx.settings.model_copy(update={"models": models})
+        pack = resolve_model_pack(pack_dir)
+        name = pack_dir.name if pack_dir is not None else pack.name  # as the user named it
+        label = name if all(run.label != name for run in runs) else f"{name}-{len(runs) + 1}"
+        engine = (
+            ctx.engine if pack_dir == ctx.settings.models.pack_dir else load_engine(settings, pack)
+        )
+        runs.append(
+            _run(label, engine, settings, identities, pairs, args, gallery, current, cache_dir)
+        )
+    files = write_report(args.out, args.dataset, identities, pairs is not None, gallery, runs)
+    data = {
+        "report": {name: str(path) for name, path in files.items()},
+        "models": {run.label: run_summary(run) for run in runs},
+    }
+    lines = [f"report: {files['markdown']}"] + [_line(run) for run in runs]
+    if operator is not None:
+        lines.append(_apply(ctx, operator, runs[0], data))
+    return Report(data, "\n".join(lines))
+
+
+def _run(
+    label: str,
+    engine: FaceEngine,
+    settings: Settings,
+    identities: tuple[Identity, ...],
+    pairs: tuple[Pair, ...] | None,
+    args: argparse.Namespace,
+    gallery: int,
+    current: float,
+    cache_dir: Path | None,
+) -> ModelRun:
+    cache = EmbeddingCache(_cache_path(cache_dir, settings, engine) if cache_dir else None)
+    embeddings, failures = _embed_all(engine, settings, identities, pairs, cache)
+    cache.save()
+    images = len(embeddings) + sum(failures.values())
+    if pairs is not None:
+        genuine, impostor, skipped = scores_for_pairs(pairs, embeddings)
+    else:
+        genuine, impostor = scores_for_dataset(identities, embeddings, args.max_impostor)
+        skipped = 0
+    genuine = checked_scores(genuine, "same-person")
+    impostor = checked_scores(impostor, "different-person")
+    eer, eer_threshold = equal_error_rate(genuine, impostor)
+    target = threshold_for_fmr(genuine, impostor, args.target_fmr)
+    return ModelRun(
+        label=label,
+        template_model=engine.template_model,
+        images=images,
+        acquired=len(embeddings),
+        failures=dict(failures),
+        genuine=genuine,
+        impostor=impostor,
+        skipped_pairs=skipped,
+        eer=eer,
+        eer_threshold=eer_threshold,
+        points=tuple(threshold_for_fmr(genuine, impostor, fmr) for fmr in REPORTED_FMRS),
+        target=target,
+        fpir_at_gallery=false_positive_identification_rate(target.fmr, gallery),
+        current_threshold=current,
+        current_fmr=fmr_at(impostor, current),
+        current_fnmr=fnmr_at(genuine, current),
+    )
+
+
+def _embed_all(
+    engine: FaceEngine,
+    settings: Settings,
+    identities: tuple[Identity, ...],
+    pairs: tuple[Pair, ...] | None,
+    cache: EmbeddingCache,
+) -> tuple[dict[Path, Embedding], Counter[str]]:
+    paths = sorted({path for identity in identities for path in identity.images})
+    if pairs is not None:  # pairs may name images outside the scanned folders' order
+        paths = sorted(set(paths) | {p for pair in pairs for p in (pair.first, pair.second)})
+    embeddings: dict[Path, Embedding] = {}
+    failures: Counter[str] = Counter()
+    for done, path in enumerate(paths, start=1):
+        key = EmbeddingCache.key(path)
+        result = cache.get(key)
+        if result is None:
+            result = _embed_one(engine, settings, path)
+            cache.put(key, result)
+        if isinstance(result, str):
+            failures[result] += 1
+        else:
+            embeddings[path] = result
+        if done % _PROGRESS_EVERY == 0 or done == len(paths):
+            progress(
+                f"{engine.template_model}: {done}/{len(paths)} images, "
+                f"{sum(failures.values())} failed to acquire, {cache.hits} from the cache"
+            )
+    return embeddings, failures
+
+
+def _embed_one(engine: FaceEngine, settings: Settings, path: Path) -> Embedding | str:
+    """The largest face's embedding, or why the image cannot be used (FTA)."""
+    try:
+        image = read_image_file(path, settings.images)
+    except ImageRejected:
+        return "unreadable image"
+    try:
+        faces = engine.detect(image)
+        if not faces:
+            return "no_face"
+        sample = engine.sample(image, max(faces, key=lambda face: face.area))
+    except InputRejected:
+        return "unusable image"
+    issues = enrollment_issues(sample.measurements, settings.quality)
+    return issues[0].check.value if issues else sample.embedding
+
+
+def _cache_path(cache_dir: Path, settings: Settings, engine: FaceEngine) -> Path:
+    detector = json.dumps(
+        [
+            settings.models.detector_input_size,
+            settings.models.detection_threshold,
+            settings.quality.model_dump(mode="json"),
+        ],
+    )
+    fingerprint = hashlib.sha256(detector.encode()).hexdigest()[:12]
+    return cache_dir / f"{engine.template_model}-{fingerprint}.npz"
+
+
+def _apply(ctx: CommandContext, operator: Operator, run: ModelRun, data: dict[str, object]) -> str:
+    target = run.target
+    if not target.supported:
+        raise InvalidValue(
+            f"the dataset has {run.impostor.size} different-person comparisons; a target FMR of "
+            f"{target.target_fmr:g} needs at least {math.ceil(3 / target.target_fmr)}. "
+            "Nothing was changed: use a larger dataset or a higher --target-fmr"
+        )
+    # Rounded up, so the stored threshold keeps the FMR at or under the target.
+    threshold = math.ceil(target.threshold * 1000) / 1000
+    changes = ctx.shared_settings.change(operator, {"matching.threshold": threshold})
+    data["applied"] = {c.key: {"old": c.old, "new": c.new} for c in changes}
+    if not changes:
+        return f"threshold already {threshold}; nothing changed"
+    return f"applied: matching.threshold {changes[0].old} -> {changes[0].new} (audited)"
+
+
+def _line(run: ModelRun) -> str:
+    target = run.target
+    support = "" if target.supported else " (NOT supported by this dataset's size)"
+    return (
+        f"{run.label}: EER {run.eer:.2%}; threshold {target.threshold:.3f} gives "
+        f"FMR {target.fmr:.2g} (target {target.target_fmr:g}){support} and FNMR "
+        f"{target.fnmr:.2%}; {run.acquired}/{run.images} images acquired"
+    )

@@ -1,0 +1,243 @@
+"""The calibration report: Markdown, JSON and PNG plots in one folder."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from admin.calibration_results import ModelRun, run_summary
+from core.calibration import RULE_OF_THREE, error_curve
+from core.calibration_set import Identity
+
+_HISTOGRAM_BINS = 60
+
+
+def write_report(
+    out: Path,
+    dataset: Path,
+    identities: Sequence[Identity],
+    from_pairs: bool,
+    gallery: int,
+    runs: Sequence[ModelRun],
+) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "markdown": out / "report.md",
+        "json": out / "report.json",
+        "scores": out / "scores.png",
+        "roc": out / "roc.png",
+        "det": out / "det.png",
+    }
+    _plot_scores(files["scores"], runs)
+    _plot_roc(files["roc"], runs)
+    _plot_det(files["det"], runs)
+    files["json"].write_text(
+        json.dumps(_as_json(dataset, identities, from_pairs, gallery, runs), indent=2) + "\n",
+        encoding="utf-8",
+    )
+    files["markdown"].write_text(
+        _markdown(dataset, identities, from_pairs, gallery, runs), encoding="utf-8"
+    )
+    return files
+
+
+# --- plots ------------------------------------------------------------------------------
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_scores(path: Path, runs: Sequence[ModelRun]) -> None:
+    plt = _pyplot()
+    figure, axes = plt.subplots(len(runs), 1, figsize=(8, 3.2 * len(runs)), squeeze=False)
+    bins = np.linspace(-0.3, 1.0, _HISTOGRAM_BINS)
+    for axis, run in zip(axes[:, 0], runs, strict=True):
+        axis.hist(run.impostor, bins=bins, density=True, alpha=0.6, label="different people")
+        axis.hist(run.genuine, bins=bins, density=True, alpha=0.6, label="same person")
+        axis.axvline(run.target.threshold, color="black", linestyle="--", label="recommended")
+        axis.axvline(run.current_threshold, color="grey", linestyle=":", label="in use")
+        axis.set_title(run.label)
+        axis.set_xlabel("cosine similarity")
+        axis.set_ylabel("density")
+        axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _plot_roc(path: Path, runs: Sequence[ModelRun]) -> None:
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, 5))
+    for run in runs:
+        curve = error_curve(run.genuine, run.impostor)
+        floor = 1 / (run.impostor.size + 1)
+        axis.plot(np.maximum(curve.fmr, floor), 1 - curve.fnmr, label=run.label)
+    axis.set_xscale("log")
+    axis.set_xlabel("false match rate (FMR)")
+    axis.set_ylabel("true match rate (1 - FNMR)")
+    axis.set_title("ROC")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _plot_det(path: Path, runs: Sequence[ModelRun]) -> None:
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6, 5))
+    for run in runs:
+        curve = error_curve(run.genuine, run.impostor)
+        fmr_floor = 1 / (run.impostor.size + 1)
+        fnmr_floor = 1 / (run.genuine.size + 1)
+        axis.plot(
+            np.maximum(curve.fmr, fmr_floor),
+            np.maximum(curve.fnmr, fnmr_floor),
+            label=run.label,
+        )
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("false match rate (FMR)")
+    axis.set_ylabel("false non-match rate (FNMR)")
+    axis.set_title("DET (lower left is better)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def _as_json(
+    dataset: Path,
+    identities: Sequence[Identity],
+    from_pairs: bool,
+    gallery: int,
+    runs: Sequence[ModelRun],
+) -> dict[str, object]:
+    return {
+        "created": datetime.now(UTC).isoformat(),
+        "dataset": str(dataset),
+        "identities": len(identities),
+        "comparisons": "pairs file" if from_pairs else "every pair in the dataset",
+        "gallery_size": gallery,
+        "models": {run.label: run_summary(run) for run in runs},
+    }
+
+
+def _markdown(
+    dataset: Path,
+    identities: Sequence[Identity],
+    from_pairs: bool,
+    gallery: int,
+    runs: Sequence[ModelRun],
+) -> str:
+    lines = [
+        "# Calibration report",
+        "",
+        f"- Dataset: `{dataset}`, {len(identities)} people, "
+        f"{sum(len(i.images) for i in identities)} images",
+        f"- Comparisons: {'the pairs file' if from_pairs else 'every pair in the dataset'}",
+        f"- Created: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Gallery size of this installation: {gallery} people",
+        "",
+        "Terms (ISO/IEC 19795-1): **FMR**, the share of comparisons of two different "
+        "people that score at or above the threshold (a stranger let in); **FNMR**, the "
+        "share of comparisons of one person with themself that score below it (a person "
+        "turned away); **FTA**, images where no usable face was acquired; **EER**, where "
+        "FMR equals FNMR; **FPIR**, the chance that a stranger matches someone in a "
+        "gallery of N people.",
+        "",
+        "## Side by side",
+        "",
+        "| model | images | FTA | same-person / different-person comparisons | EER | "
+        "recommended threshold | FMR there | FNMR there |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run.label} | {run.images} | {run.fta_rate:.1%} | "
+            f"{run.genuine.size} / {run.impostor.size} | {run.eer:.2%} | "
+            f"{run.target.threshold:.3f} | {run.target.fmr:.2g} | {run.target.fnmr:.2%} |"
+        )
+    for run in runs:
+        lines += ["", *_model_section(run, gallery)]
+    lines += [
+        "",
+        "## Plots",
+        "",
+        "![Score distributions](scores.png)",
+        "",
+        "![ROC](roc.png) ![DET](det.png)",
+        "",
+        "## How to read this",
+        "",
+        "- The recommended threshold is the lowest one whose measured FMR meets the "
+        "target. A higher threshold lets in fewer strangers and turns away more staff.",
+        "- A rate measured on n comparisons with no errors can only be claimed down to "
+        f"about {RULE_OF_THREE:g}/n (the rule of three, 95 % confidence). Rows marked "
+        "*not supported* need a larger dataset before they mean anything.",
+        "- FPIR grows with the gallery: with FMR f per comparison and N people, a "
+        "stranger matches someone with chance 1 - (1 - f)^N. Calibrate for the gallery "
+        "you will have, not the one you have now.",
+        "- Genuine scores here come from the dataset's photos; people at a real door vary "
+        "more (light, angle, glasses), so expect a higher FNMR in service.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _model_section(run: ModelRun, gallery: int) -> list[str]:
+    failures = ", ".join(f"{reason} {count}" for reason, count in sorted(run.failures.items()))
+    skipped = (
+        f"; {run.skipped_pairs} listed pairs skipped (an image failed)" if run.skipped_pairs else ""
+    )
+    lines = [
+        f"## {run.label}",
+        "",
+        f"- Acquired {run.acquired} of {run.images} images (FTA {run.fta_rate:.1%}"
+        + (f": {failures})" if failures else ")"),
+        f"- Same-person comparisons: {run.genuine.size}, mean score "
+        f"{run.genuine.mean():.3f}; different-person: {run.impostor.size}, mean "
+        f"{run.impostor.mean():.3f}{skipped}",
+        f"- EER {run.eer:.2%} at threshold {run.eer_threshold:.3f}",
+        f"- Threshold in use {run.current_threshold:.3f}: FMR {run.current_fmr:.2g}, "
+        f"FNMR {run.current_fnmr:.2%}",
+        "",
+        "| target FMR | threshold | measured FMR (95 % upper bound) | FNMR | enough data? |",
+        "|---|---|---|---|---|",
+    ]
+    for point in run.points:
+        needed = math.ceil(RULE_OF_THREE / point.target_fmr)
+        verdict = (
+            "yes"
+            if point.supported
+            else f"**not supported**: needs {needed} different-person comparisons"
+        )
+        lines.append(
+            f"| {point.target_fmr:g} | {point.threshold:.3f} | {point.fmr:.2g} "
+            f"({point.fmr_upper_95:.2g}) | {point.fnmr:.2%} | {verdict} |"
+        )
+    target = run.target
+    lines += [
+        "",
+        f"**Recommended threshold for FMR {target.target_fmr:g}: {target.threshold:.3f}** "
+        f"(FNMR {target.fnmr:.2%}"
+        + ("" if target.supported else "; the dataset is too small to support this target")
+        + f"). Expected FPIR at the gallery size of {gallery} people: "
+        f"{run.fpir_at_gallery:.2%}.",
+    ]
+    return lines
