@@ -144,6 +144,5 @@ def parse_assignment(text: str, base: Settings) -> tuple[str, Any]:
     try:
         return key, type(current)(raw)
     except ValueError as error:
-        raise InvalidValue(
-            f"setting {key} = {raw!r}: expected a {type(current).__name__}"
-        ) from error
+        kind = "a whole number" if isinstance(current, int) else "a number"
+        raise InvalidValue(f"setting {key} = {raw!r}: expected {kind}") from error

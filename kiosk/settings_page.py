@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from core.errors import InvalidValue
+from core.errors import ConfigurationError, InvalidValue
 from core.records import Operator
 from core.settings import Settings
 from core.shared_settings import (
@@ -18,6 +18,7 @@ from core.shared_settings import (
     value_of,
     with_overrides,
 )
+from kiosk.frames import source_from_spec
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import MessageLabel, title_label
 
@@ -80,8 +81,10 @@ class SettingsPage(QWidget):
                 if key not in self._pinned
                 and field.text().strip() != str(value_of(self._current, key))
             )
-            with_overrides(self._current, values)  # every bound, before asking the store
-        except InvalidValue as error:
+            checked = with_overrides(self._current, values)  # every bound, before the store
+            if "camera.source" in values:  # this kiosk's camera: check it is one here
+                source_from_spec(checked.camera.source, checked.images, checked.camera.folder_fps)
+        except (InvalidValue, ConfigurationError) as error:
             self.message.show_error(str(error))
             return
         if not values:

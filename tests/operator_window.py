@@ -43,13 +43,18 @@ def open_window(
     (empty_scene / "frame.png").write_bytes((photos / "no_face.png").read_bytes())
 
     def open_(
-        settings: Settings | None = None, camera: Path | None = None, fps: float = 5.0
+        settings: Settings | None = None,
+        camera: Path | None = None,
+        fps: float = 5.0,
+        pin_camera: bool = True,
     ) -> KioskWindow:
+        """``pin_camera=False`` leaves the camera to the Settings screen, like a kiosk
+        started without --camera."""
         window = KioskWindow(
             settings or Settings(),
             Location(tmp_path / "data", fresh_database),
-            str(camera or empty_scene),
-            fps,
+            str(camera or empty_scene) if pin_camera else None,
+            fps if pin_camera else None,
         )
         window.setStyleSheet(stylesheet())
         qtbot.addWidget(window)

@@ -184,3 +184,26 @@ def test_an_admin_changes_the_threshold_and_the_door_uses_it(
     (change,) = [e for e in audit_log.audit_events(10) if e.action == "settings.change"]
     assert change.actor == "alice"
     assert change.details["matching.threshold"] == {"scope": "*", "old": 0.4, "new": 0.45}
+
+
+@pytest.mark.usefixtures("staff")
+def test_a_camera_chosen_on_the_settings_screen_is_checked_and_used_at_once(
+    qtbot: QtBot, open_window, tmp_path, photos
+) -> None:
+    window = open_window(pin_camera=False)  # camera 0: there is none on a test machine
+    qtbot.waitUntil(lambda: window.door.banner.text() == "camera unavailable", timeout=10_000)
+    mode = logged_in(qtbot, window, "alice", ADMIN_PASSWORD)
+    page = mode.settings_page
+    field = page.fields["camera.source"]
+    assert field.isEnabled()
+    field.setText(str(tmp_path / "no-such-camera"))
+    page.save.click()
+    assert "neither a device number, a folder, a video file nor a URL" in page.message.text()
+    scene = tmp_path / "scene"
+    scene.mkdir()
+    (scene / "frame.png").write_bytes((photos / "no_face.png").read_bytes())
+    field.setText(str(scene))
+    page.save.click()
+    qtbot.waitUntil(lambda: "saved and applied" in page.message.text(), timeout=5_000)
+    capture = window.controller.capture
+    qtbot.waitUntil(lambda: capture.frames_read > 0, timeout=10_000)

@@ -55,7 +55,7 @@ def test_a_raised_threshold_changes_what_identify_decides(
 def test_bad_settings_are_refused_with_the_key_and_change_nothing(admin_cli) -> None:
     cases = {
         ("matching.threshold=2",): "matching.threshold",
-        ("matching.threshold=high",): "expected a float",
+        ("matching.threshold=high",): "expected a number",
         ("door.frames_to_confirm=0",): "greater than or equal to 1",
         ("matching.margin=0.1", "nonsense.key=1"): "unknown setting 'nonsense.key'",
         ("threshold",): "is not KEY=VALUE",
