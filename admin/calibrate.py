@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from core.calibration_set import (
 from core.engine import FaceEngine
 from core.errors import ImageRejected, InputRejected, InvalidValue
 from core.faces import Embedding
-from core.imagefile import read_image_file
+from core.imagefile import decode_image_bytes
 from core.modelpack import resolve_model_pack
 from core.permissions import Permission, authorize
 from core.quality import enrollment_issues
@@ -50,6 +51,7 @@ def calibrate(args: argparse.Namespace, ctx: CommandContext) -> Report:
     operator = ctx.login(args.operator) if args.apply else None
     if operator is not None:
         authorize(operator, Permission.CHANGE_SETTINGS)  # before hours of embedding
+    _writable_folder(args.out)  # before hours of embedding, not after
     identities = scan_dataset(args.dataset)
     pairs = read_lfw_pairs(args.pairs, args.dataset) if args.pairs else None
     gallery = (
@@ -66,9 +68,7 @@ def calibrate(args: argparse.Namespace, ctx: CommandContext) -> Report:
         pack = resolve_model_pack(pack_dir)
         name = pack_dir.name if pack_dir is not None else pack.name  # as the user named it
         label = name if all(run.label != name for run in runs) else f"{name}-{len(runs) + 1}"
-        engine = (
-            ctx.engine if pack_dir == ctx.settings.models.pack_dir else load_engine(settings, pack)
-        )
+        engine = load_engine(settings, pack)  # the pack resolved and hashed once
         runs.append(
             _run(label, engine, settings, identities, pairs, args, gallery, current, cache_dir)
         )
@@ -81,6 +81,18 @@ def calibrate(args: argparse.Namespace, ctx: CommandContext) -> Report:
     if operator is not None:
         lines.append(_apply(ctx, operator, runs[0], data))
     return Report(data, "\n".join(lines))
+
+
+def _writable_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidValue(
+            f"--out {folder} cannot be a report folder ({error.strerror or error}); "
+            "give a folder that can be created or written"
+        ) from error
+    if not os.access(folder, os.W_OK):
+        raise InvalidValue(f"--out {folder} is not writable; give another folder")
 
 
 def _run(
@@ -134,17 +146,24 @@ def _embed_all(
     pairs: tuple[Pair, ...] | None,
     cache: EmbeddingCache,
 ) -> tuple[dict[Path, Embedding], Counter[str]]:
-    paths = sorted({path for identity in identities for path in identity.images})
-    if pairs is not None:  # pairs may name images outside the scanned folders' order
-        paths = sorted(set(paths) | {p for pair in pairs for p in (pair.first, pair.second)})
+    # With a pairs file only the images it names are compared, so only they are embedded.
+    paths = sorted(
+        {p for pair in pairs for p in (pair.first, pair.second)}
+        if pairs is not None
+        else {path for identity in identities for path in identity.images}
+    )
     embeddings: dict[Path, Embedding] = {}
     failures: Counter[str] = Counter()
     for done, path in enumerate(paths, start=1):
-        key = EmbeddingCache.key(path)
-        result = cache.get(key)
-        if result is None:
-            result = _embed_one(engine, settings, path)
-            cache.put(key, result)
+        data = _read_bounded(path, settings)
+        if data is None:
+            result: Embedding | str = "unreadable image"
+        else:
+            key = EmbeddingCache.key(data)
+            cached = cache.get(key)
+            result = cached if cached is not None else _embed_one(engine, settings, path, data)
+            if cached is None:
+                cache.put(key, result)
         if isinstance(result, str):
             failures[result] += 1
         else:
@@ -157,10 +176,19 @@ def _embed_all(
     return embeddings, failures
 
 
-def _embed_one(engine: FaceEngine, settings: Settings, path: Path) -> Embedding | str:
+def _read_bounded(path: Path, settings: Settings) -> bytes | None:
+    """The file's bytes, read once for both the cache key and decoding; None if unreadable."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(settings.images.max_file_bytes + 1)  # one over: too big is caught
+    except OSError:
+        return None
+
+
+def _embed_one(engine: FaceEngine, settings: Settings, path: Path, data: bytes) -> Embedding | str:
     """The largest face's embedding, or why the image cannot be used (FTA)."""
     try:
-        image = read_image_file(path, settings.images)
+        image = decode_image_bytes(data, str(path), settings.images)
     except ImageRejected:
         return "unreadable image"
     try:

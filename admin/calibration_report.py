@@ -34,8 +34,8 @@ def write_report(
         "det": out / "det.png",
     }
     _plot_scores(files["scores"], runs)
-    _plot_roc(files["roc"], runs)
-    _plot_det(files["det"], runs)
+    _plot_curves(files["roc"], runs, detection_error_tradeoff=False)
+    _plot_curves(files["det"], runs, detection_error_tradeoff=True)
     files["json"].write_text(
         json.dumps(_as_json(dataset, identities, from_pairs, gallery, runs), indent=2) + "\n",
         encoding="utf-8",
@@ -76,41 +76,28 @@ def _plot_scores(path: Path, runs: Sequence[ModelRun]) -> None:
     plt.close(figure)
 
 
-def _plot_roc(path: Path, runs: Sequence[ModelRun]) -> None:
+def _plot_curves(path: Path, runs: Sequence[ModelRun], detection_error_tradeoff: bool) -> None:
+    """ROC (FMR against 1 - FNMR) or DET (FMR against FNMR, both on log scales).
+
+    Zero rates are drawn at 1/(n+1): a log axis cannot show 0."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 5))
     for run in runs:
         curve = error_curve(run.genuine, run.impostor)
-        floor = 1 / (run.impostor.size + 1)
-        axis.plot(np.maximum(curve.fmr, floor), 1 - curve.fnmr, label=run.label)
+        fmr = np.maximum(curve.fmr, 1 / (run.impostor.size + 1))
+        if detection_error_tradeoff:
+            axis.plot(fmr, np.maximum(curve.fnmr, 1 / (run.genuine.size + 1)), label=run.label)
+        else:
+            axis.plot(fmr, 1 - curve.fnmr, label=run.label)
     axis.set_xscale("log")
     axis.set_xlabel("false match rate (FMR)")
-    axis.set_ylabel("true match rate (1 - FNMR)")
-    axis.set_title("ROC")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def _plot_det(path: Path, runs: Sequence[ModelRun]) -> None:
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6, 5))
-    for run in runs:
-        curve = error_curve(run.genuine, run.impostor)
-        fmr_floor = 1 / (run.impostor.size + 1)
-        fnmr_floor = 1 / (run.genuine.size + 1)
-        axis.plot(
-            np.maximum(curve.fmr, fmr_floor),
-            np.maximum(curve.fnmr, fnmr_floor),
-            label=run.label,
-        )
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("false match rate (FMR)")
-    axis.set_ylabel("false non-match rate (FNMR)")
-    axis.set_title("DET (lower left is better)")
+    if detection_error_tradeoff:
+        axis.set_yscale("log")
+        axis.set_ylabel("false non-match rate (FNMR)")
+        axis.set_title("DET (lower left is better)")
+    else:
+        axis.set_ylabel("true match rate (1 - FNMR)")
+        axis.set_title("ROC")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize="small")
     figure.tight_layout()

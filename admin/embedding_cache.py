@@ -39,8 +39,8 @@ class EmbeddingCache:
             self._vectors, self._failures = {}, {}  # unreadable: start again, it is only a cache
 
     @staticmethod
-    def key(image_file: Path) -> str:
-        return hashlib.sha256(image_file.read_bytes()).hexdigest()
+    def key(image_bytes: bytes) -> str:
+        return hashlib.sha256(image_bytes).hexdigest()
 
     def get(self, key: str) -> Embedding | str | None:
         """The embedding, the reason it failed, or None when not cached."""

@@ -11,8 +11,7 @@ import numpy as np
 from core.calibration import Scores
 from core.errors import InvalidValue
 from core.faces import Embedding
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+from core.imagefile import IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -72,10 +72,8 @@ class DoorRecognizer:
         self._quality = quality
         self._throttle = throttle
         self._clock = clock
-        self._tracker = FaceTracker(door.track_min_overlap, door.track_max_missed)
-        self._votes = ConsecutiveVotes(door.frames_to_confirm)
-        self._decided = False
         self._track_started = 0.0
+        self.forget()
 
     def forget(self) -> None:
         """Start afresh: whoever is in front of the door is decided again.

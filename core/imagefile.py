@@ -20,6 +20,8 @@ from core.errors import ImageRejected
 from core.settings import ImageLimits
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
+# File names taken for those formats when a folder of images is read.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
 
 def read_image_file(path: Path, limits: ImageLimits) -> npt.NDArray[np.uint8]:

@@ -10,10 +10,9 @@ import numpy as np
 
 from core.errors import ConfigurationError, ImageRejected
 from core.faces import BGRImage
-from core.imagefile import SUPPORTED_FORMATS, read_image_file
+from core.imagefile import IMAGE_SUFFIXES, SUPPORTED_FORMATS, read_image_file
 from core.settings import ImageLimits
 
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 # OpenCV prints its own warnings for a missing camera; the kiosk reports that itself.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
@@ -97,9 +96,7 @@ class ImageFolderSource:
         if not self._folder.is_dir():
             raise CameraLost(f"image folder {self._folder} is missing")
         frames = []
-        for path in sorted(
-            p for p in self._folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES
-        ):
+        for path in sorted(p for p in self._folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             try:
                 frames.append(read_image_file(path, self._limits))
             except ImageRejected:

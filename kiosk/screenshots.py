@@ -109,7 +109,8 @@ class Screenshots:
     # --- the door -------------------------------------------------------------------
 
     def _door(self, identity: IdentityService, person: BGRImage, stranger: BGRImage) -> None:
-        idle = self._frame_outcome(identity, np.full_like(person, 40))
+        empty = np.full_like(person, 40)
+        idle = (empty, self._new_door(identity).process(empty))
         granted = self._decided(identity, person)
         denied = next(
             decided
@@ -118,49 +119,44 @@ class Screenshots:
         )
         if granted is None:
             raise RuntimeError("the enrolled person was not decided on at the door")
-        for width, height in DOOR_SIZES:
+        shots = {
+            name: (to_qimage(self._published(frame)), outcome)
             for name, (frame, outcome) in (
                 ("idle", idle),
                 ("granted", granted),
                 ("not-recognized", denied),
-            ):
+            )
+        }
+        for width, height in DOOR_SIZES:
+            for name, (picture, outcome) in shots.items():
                 screen = KioskScreen()
                 screen.show_status(f"{self._settings.kiosk_id} · screenshot")
                 screen.resize(width, height)
                 screen.show()
                 QApplication.processEvents()
-                screen.show_frame(to_qimage(self._published(frame)))
+                screen.show_frame(picture)
                 screen.show_outcome(outcome)
                 self._save(screen, f"door-{name}-{width}x{height}")
+
+    def _new_door(self, identity: IdentityService) -> DoorRecognizer:
+        return DoorRecognizer(
+            self._engine,
+            identity,
+            self._settings.door,
+            self._settings.quality,
+            RecognitionThrottle(self._settings.security),
+        )
 
     def _decided(
         self, identity: IdentityService, frame: BGRImage
     ) -> tuple[BGRImage, FrameOutcome] | None:
         """The frame and the door's decision on it, if a person alone is seen in it."""
-        door = DoorRecognizer(
-            self._engine,
-            identity,
-            self._settings.door,
-            self._settings.quality,
-            RecognitionThrottle(self._settings.security),
-        )
+        door = self._new_door(identity)
         for _ in range(self._settings.door.frames_to_confirm):
             outcome = door.process(frame)
             if outcome.decision is not None:
                 return frame, outcome
         return None
-
-    def _frame_outcome(
-        self, identity: IdentityService, frame: BGRImage
-    ) -> tuple[BGRImage, FrameOutcome]:
-        door = DoorRecognizer(
-            self._engine,
-            identity,
-            self._settings.door,
-            self._settings.quality,
-            RecognitionThrottle(self._settings.security),
-        )
-        return frame, door.process(frame)
 
     # --- the operator's side ----------------------------------------------------------
 

@@ -33,11 +33,14 @@ def variants(face: BGRImage) -> dict[str, BGRImage]:
     }
 
 
-def face_crops(engine: FaceEngine, group: BGRImage, scale: float) -> list[BGRImage]:
+def face_crops(
+    engine: FaceEngine, group: BGRImage, scale: float, margin: float = 0.6
+) -> list[BGRImage]:
+    """Each face of a group photo with ``margin`` (a share of its width) around it, scaled."""
     crops = []
     for face in engine.detect(group):
         x1, y1, x2, y2 = (int(v) for v in face.box)
-        pad = int(0.6 * (x2 - x1))
+        pad = int(margin * (x2 - x1))
         crop = group[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
         crops.append(np.ascontiguousarray(cv2.resize(crop, None, fx=scale, fy=scale)))
     return crops

@@ -123,11 +123,10 @@ def png_header_only(width: int, height: int) -> bytes:
 
 def good_stranger(engine: FaceEngine, group: BGRImage) -> BGRImage:
     """A crop of one face from a group photo that passes the whole enrollment gate."""
-    for face in sorted(engine.detect(group), key=lambda f: -f.area):
-        x1, y1, x2, y2 = (int(v) for v in face.box)
-        pad = int(0.8 * (x2 - x1))
-        crop = group[max(0, y1 - pad) : y2 + pad, max(0, x1 - pad) : x2 + pad]
-        crop = cv2.resize(crop, None, fx=2.0, fy=2.0)  # big enough for the gate
+    from tests.calibration_dataset import face_crops
+
+    crops = sorted(face_crops(engine, group, 2.0, margin=0.8), key=lambda c: -c.size)
+    for crop in crops:
         if engine.assess(crop).issues == ():
             return crop
     raise AssertionError("no face in the group photo passes the enrollment gate")

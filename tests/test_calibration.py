@@ -242,6 +242,14 @@ def test_calibrate_refuses_a_bad_target_and_a_missing_dataset(admin_cli, tmp_pat
     missing = admin_cli("calibrate", "--dataset", tmp_path / "nope", password=None)
     assert missing.returncode == 2
     assert "is not a folder" in missing.stderr
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("not a folder\n")
+    not_a_folder = admin_cli(
+        "calibrate", "--dataset", tmp_path, "--out", a_file, "--gallery-size", "1", password=None
+    )
+    assert not_a_folder.returncode == 2
+    assert "cannot be a report folder" in not_a_folder.stderr
+    assert a_file.read_text() == "not a folder\n"
 
 
 def test_model_packs_are_compared_side_by_side(

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
@@ -25,16 +24,7 @@ from kiosk.kiosk_screen import DENIED_TEXT, GRANTED_TEXT, KioskScreen
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from tests.conftest import dispose_windows
-
-
-def camera_folder(tmp_path: Path, image: np.ndarray, name: str) -> Path:
-    """A few frames of one scene, each shifted a little: a person standing at the door."""
-    folder = tmp_path / name
-    folder.mkdir()
-    for i, dx in enumerate((0, 2, 4, 6, 8, 10)):
-        shifted = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, 0]]), image.shape[1::-1])
-        cv2.imwrite(str(folder / f"{i:04d}.png"), shifted)
-    return folder
+from tests.operator_window import camera_folder
 
 
 @pytest.fixture
@@ -93,7 +83,7 @@ def test_the_enrolled_person_is_greeted_by_name_and_the_screen_stays_responsive(
     timer.setInterval(50)
     timer.timeout.connect(tick)
     timer.start()
-    screen = run_kiosk(camera_folder(tmp_path, crop, "yao"))
+    screen = run_kiosk(camera_folder(tmp_path / "yao", crop))
     qtbot.waitUntil(lambda: GRANTED_TEXT in screen.banner.text(), timeout=30_000)
     assert screen.banner.text() == f"Yao Ming\n{GRANTED_TEXT}"
     assert screen.banner.property("state") == "granted"
@@ -115,7 +105,7 @@ def test_a_stranger_is_not_recognized(
     largest = max(face_engine.detect(image), key=lambda f: f.area)
     x1, y1, x2, y2 = (int(v) for v in largest.box)
     stranger = np.ascontiguousarray(image[max(y1 - 40, 0) : y2 + 40, max(x1 - 40, 0) : x2 + 40])
-    screen = run_kiosk(camera_folder(tmp_path, stranger, "stranger"))
+    screen = run_kiosk(camera_folder(tmp_path / "stranger", stranger))
     qtbot.waitUntil(lambda: screen.banner.text() == DENIED_TEXT, timeout=30_000)
     assert screen.banner.property("state") == "denied"
 
