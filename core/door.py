@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from core.engine import FaceEngine
@@ -38,6 +38,22 @@ class DoorDecision:
 
 
 @dataclass(frozen=True)
+class FrameTimings:
+    """Where one frame's time went, in milliseconds; zero for a stage not run."""
+
+    detect_ms: float
+    embed_ms: float = 0.0
+    """Alignment, embedding and the quality measurements."""
+    search_ms: float = 0.0
+    record_ms: float = 0.0
+    """Writing the access event, on the frame that decides."""
+
+    @property
+    def total_ms(self) -> float:
+        return self.detect_ms + self.embed_ms + self.search_ms + self.record_ms
+
+
+@dataclass(frozen=True)
 class FrameOutcome:
     faces: tuple[DetectedFace, ...]
     tracked: DetectedFace | None
@@ -45,6 +61,7 @@ class FrameOutcome:
     decision: DoorDecision | None
     """Set on the one frame where this face's decision is reached."""
     searched: bool
+    timings: FrameTimings
 
 
 class DoorRecognizer:
@@ -86,20 +103,29 @@ class DoorRecognizer:
 
     def process(self, frame: BGRImage) -> FrameOutcome:
         """Raises RecognitionPaused while the throttle's cooldown lasts."""
+        started = self._clock()
         faces = tuple(self._engine.detect(frame))
+        detected = self._clock()
+        timings = FrameTimings(detect_ms=(detected - started) * 1000)
         largest = max(faces, key=lambda face: face.area) if faces else None
         if self._tracker.update(largest):
             self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
             self._decided = False
-            self._track_started = self._clock()
+            self._track_started = started
         if largest is None or self._decided:
-            return FrameOutcome(faces, largest, None, None, searched=False)
+            # A face already decided is neither embedded nor searched again.
+            return FrameOutcome(faces, largest, None, None, False, timings)
         guidance = self._blocking_guidance(faces, largest)
         if guidance is not None:
-            return FrameOutcome(faces, largest, guidance, None, searched=False)
+            return FrameOutcome(faces, largest, guidance, None, False, timings)
         self._throttle.check()
         sample = self._engine.sample(frame, largest)
+        embedded = self._clock()
         decision = self._identity.search(sample)
+        searched = self._clock()
+        timings = replace(
+            timings, embed_ms=(embedded - detected) * 1000, search_ms=(searched - embedded) * 1000
+        )
         confirmation = self._votes.add(decision)
         advice = (
             Guidance.LOOK_AT_CAMERA
@@ -107,19 +133,20 @@ class DoorRecognizer:
             else None
         )
         if confirmation.verdict is Verdict.PENDING:
-            return FrameOutcome(faces, largest, advice, None, searched=True)
+            return FrameOutcome(faces, largest, advice, None, True, timings)
         self._decided = True
         granted = confirmation.verdict is Verdict.GRANTED
         self._throttle.record(granted=granted)
         matched = decision.matched if granted else None
         best = decision.best
-        latency_ms = (self._clock() - self._track_started) * 1000
+        latency_ms = (searched - self._track_started) * 1000
         self._identity.record_decision(
             AccessOutcome.GRANTED if granted else AccessOutcome.UNKNOWN,
             matched.person_id if matched else None,
             best.similarity if best else None,
             latency_ms,
         )
+        timings = replace(timings, record_ms=(self._clock() - searched) * 1000)
         return FrameOutcome(
             faces,
             largest,
@@ -131,7 +158,8 @@ class DoorRecognizer:
                 best.similarity if best else None,
                 latency_ms,
             ),
-            searched=True,
+            True,
+            timings,
         )
 
     def _blocking_guidance(

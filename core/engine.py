@@ -28,6 +28,10 @@ class FaceDetector(Protocol):
         """Faces in the image, any order. Must be safe to call from several threads."""
         ...
 
+    def with_input_size(self, size: int) -> FaceDetector:
+        """The same model, resizing images to ``size`` before detection."""
+        ...
+
 
 class FaceEmbedder(Protocol):
     @property
@@ -79,6 +83,19 @@ class FaceEngine:
 
     def detect(self, frame: BGRImage) -> list[DetectedFace]:
         return self._detector.detect(self._checked(frame))
+
+    def with_detector_size(self, size: int) -> FaceEngine:
+        """This engine with detection at another input size; the models are shared.
+
+        A camera at a door sees one near face, which a smaller input finds as
+        well and several times faster; photos may hold small faces."""
+        return FaceEngine(
+            self._detector.with_input_size(size),
+            self._embedder,
+            self._quality,
+            self.template_model,
+            self._max_pixels,
+        )
 
     def sample(self, frame: BGRImage, face: DetectedFace) -> FaceSample:
         aligned = align_face(frame, face.landmarks)

@@ -71,3 +71,7 @@ class NotFound(KioskError):
 
 class StoreError(KioskError):
     pass
+
+
+class StoreBusy(StoreError):
+    """The database is up but did not answer in time: try again shortly."""

@@ -32,6 +32,9 @@ class ScrfdDetector:
         self._input_size = (input_size, input_size)
         self._threshold = threshold
 
+    def with_input_size(self, size: int) -> ScrfdDetector:
+        return ScrfdDetector(self._model, size, self._threshold)
+
     def detect(self, image: BGRImage) -> list[DetectedFace]:
         # Size and threshold go with each call: SCRFD keeps no per-call state then.
         boxes, landmarks = self._model.detect(

@@ -34,7 +34,14 @@ class ModelSettings(_Section):
         ge=160,
         le=1280,
         multiple_of=32,
-        description="Square side in pixels that frames are resized to for detection.",
+        description="Square side in pixels that photos are resized to for detection.",
+    )
+    camera_detector_input_size: int = Field(
+        320,
+        ge=160,
+        le=1280,
+        multiple_of=32,
+        description="The same for the kiosk's camera frames, where faces are near and large.",
     )
     detection_threshold: float = Field(
         0.5, gt=0, lt=1, description="Minimum detector score for a face to be reported at all."
@@ -103,7 +110,7 @@ class MatchSettings(_Section):
         description="Required lead of the best person over the second-best person.",
     )
     ef_search: int = Field(
-        100, ge=1, le=1000, description="pgvector hnsw.ef_search: candidates the index explores."
+        200, ge=1, le=1000, description="pgvector hnsw.ef_search: candidates the index explores."
     )
     candidates: int = Field(
         20,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QStackedWidget
 
 from config.environment import Location
-from core.door import DoorRecognizer
+from core.door import DoorRecognizer, FrameOutcome
 from core.identity import IdentityService
 from core.settings import Settings
 from core.throttle import RecognitionThrottle
@@ -58,6 +58,8 @@ class KioskController(QObject):
         self.enrollment: EnrollmentWorker | None = None
         self.services: Services | None = None
         self.operator_mode: OperatorMode | None = None
+        # Called on the recognition thread with each frame's outcome and wait (ms).
+        self.frame_observer: Callable[[FrameOutcome, float], None] | None = None
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
 
@@ -71,13 +73,16 @@ class KioskController(QObject):
             return
         self.services = services
         self.settings = settings = services.settings
-        worker = RecognitionWorker(self._door_recognizer(settings), self.latest)
+        worker = RecognitionWorker(
+            self._door_recognizer(settings), self.latest, self.frame_observer
+        )
         self.recognition = RecognitionThread(worker)
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
         self.recognition.adopt(self.enrollment)
         worker.outcome_ready.connect(self._screen.show_outcome)
         worker.paused.connect(self._screen.show_paused)
         worker.offline.connect(self._screen.show_offline)
+        worker.busy.connect(self._screen.show_busy)
         worker.failed.connect(self._recognition_failed)
         self.operator_mode = OperatorMode(
             self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned

@@ -17,6 +17,7 @@ DENIED_TEXT = "not recognized"
 WAIT_TEXT = "please wait"
 CAMERA_LOST_TEXT = "camera unavailable"
 OFFLINE_TEXT = "offline"
+BUSY_TEXT = "busy, please try again"
 _BOX_COLOUR = QColor("#38bdf8")
 
 
@@ -97,6 +98,12 @@ class KioskScreen(QWidget):
 
     def show_offline(self, reason: str = "") -> None:
         self._set_banner(OFFLINE_TEXT, "fault")
+        self.show_status(reason)
+        self._back_to_idle.start()
+
+    def show_busy(self, reason: str = "") -> None:
+        """The database answered too slowly: nothing was decided, the next frame tries again."""
+        self._set_banner(BUSY_TEXT, "wait")
         self.show_status(reason)
         self._back_to_idle.start()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from core.faces import BGRImage
 
@@ -17,6 +18,7 @@ class LatestFrame:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._frame: BGRImage | None = None
+        self._put_at = 0.0
         self.dropped = 0
 
     def put(self, frame: BGRImage) -> None:
@@ -24,8 +26,16 @@ class LatestFrame:
             if self._frame is not None:
                 self.dropped += 1
             self._frame = frame
+            self._put_at = time.perf_counter()
 
     def take(self) -> BGRImage | None:
+        taken = self.take_with_age()
+        return taken[0] if taken else None
+
+    def take_with_age(self) -> tuple[BGRImage, float] | None:
+        """The frame and how long, in milliseconds, it waited in the slot."""
         with self._lock:
             frame, self._frame = self._frame, None
-            return frame
+            if frame is None:
+                return None
+            return frame, (time.perf_counter() - self._put_at) * 1000

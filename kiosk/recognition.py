@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.door import DoorRecognizer
-from core.errors import StoreError
+from core.door import DoorRecognizer, FrameOutcome
+from core.errors import StoreBusy, StoreError
 from core.throttle import RecognitionPaused
 from kiosk.latest_frame import LatestFrame
 
@@ -23,10 +24,19 @@ class RecognitionWorker(QObject):
     outcome_ready = Signal(object)  # core.door.FrameOutcome
     paused = Signal(float)
     offline = Signal(str)
+    busy = Signal(str)
     failed = Signal(str)
 
-    def __init__(self, recognizer: DoorRecognizer, latest: LatestFrame) -> None:
+    def __init__(
+        self,
+        recognizer: DoorRecognizer,
+        latest: LatestFrame,
+        observer: Callable[[FrameOutcome, float], None] | None = None,
+    ) -> None:
+        """``observer``, if given, is called on this worker's thread with each frame's
+        outcome and how long the frame waited before recognition began (ms)."""
         super().__init__()
+        self._observer = observer
         self._recognizer = recognizer
         self._recognizer_lock = threading.Lock()
         self._latest = latest
@@ -53,9 +63,10 @@ class RecognitionWorker(QObject):
     def process_latest(self) -> None:
         if not self._active.is_set():
             return  # the frame is left for the enrollment capture
-        frame = self._latest.take()
-        if frame is None:
+        taken = self._latest.take_with_age()
+        if taken is None:
             return
+        frame, waited_ms = taken
         with self._recognizer_lock:
             recognizer = self._recognizer
         if self._resumed.is_set():
@@ -66,6 +77,9 @@ class RecognitionWorker(QObject):
         except RecognitionPaused as pause:
             self.paused.emit(pause.retry_after_s)
             return
+        except StoreBusy as error:
+            self.busy.emit(str(error))
+            return
         except StoreError as error:
             self.offline.emit(str(error))
             return
@@ -74,6 +88,8 @@ class RecognitionWorker(QObject):
             self.failed.emit(f"{type(error).__name__}: {error}")
             return
         self.frames_processed += 1
+        if self._observer is not None:
+            self._observer(outcome, waited_ms)
         self.outcome_ready.emit(outcome)
 
 

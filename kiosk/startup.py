@@ -64,7 +64,10 @@ class Startup(QThread):
             self.progress.emit("models")
             from core.insightface_backend import load_engine
 
-            engine = load_engine(settings)
+            # The kiosk only judges camera frames: one near face.
+            engine = load_engine(settings).with_detector_size(
+                settings.models.camera_detector_input_size
+            )
         except KioskError as error:
             self.failed.emit(str(error))
             return

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, text
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -27,13 +30,28 @@ def connect(url: str, password: str | None = None) -> Engine:
     parsed = parsed.set(drivername="postgresql+psycopg")
     if password is not None:
         parsed = parsed.set(password=password)
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_size=POOL_SIZE,
         pool_timeout=POOL_TIMEOUT_S,
         pool_pre_ping=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "face-kiosk"},
     )
+    event.listen(engine, "connect", _register_vector_types)
+    return engine
+
+
+def _register_vector_types(connection: Any, _record: Any) -> None:
+    """Let psycopg send numpy embeddings as binary pgvector values: the search's
+    hand-written SQL binds them directly, without a text round trip."""
+    from pgvector.psycopg import register_vector
+
+    try:
+        register_vector(connection)
+    except psycopg.ProgrammingError:
+        # The extension is created by the first migration; upgrade() drops these
+        # connections afterwards, so later ones register the type.
+        connection.rollback()
 
 
 def ensure_database(admin_url: str, name: str) -> None:

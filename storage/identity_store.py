@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, delete, func, select, update
+from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,16 +17,19 @@ from core.faces import Embedding
 from storage import schema
 from storage.audit_log import append_audit
 from storage.transactions import first_line, transaction
+from storage.vector_index import DEFAULT_INDEX, Precision, index_order
 
 _EXTERNAL_REF_INDEX = "uq_people_external_ref_active"
+SEARCH_TIMEOUT_MS = 2000
 _ACTIVE = records.PersonStatus.ACTIVE.value
 
 
 class SqlIdentityStore:
     """Thread-safe: every call opens its own Session from a shared pool."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, precision: Precision = DEFAULT_INDEX.precision) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._precision = precision
 
     def enroll(self, enrollment: records.Enrollment) -> uuid.UUID:
         try:
@@ -80,7 +84,10 @@ class SqlIdentityStore:
     ) -> list[records.Candidate]:
         with transaction(self._sessions) as session:
             tune_hnsw(session, max(ef_search, candidates))
-            rows = session.execute(nearest_people_query(embedding, model, candidates)).all()
+            rows = session.execute(
+                nearest_people_query(self._precision),
+                {"query": embedding, "model": model, "candidates": candidates},
+            ).all()
         return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
 
     def record_access(self, event: records.AccessEvent) -> None:
@@ -221,38 +228,49 @@ def _erase(
     return records.Deletion(person.id, templates, consents)
 
 
-def nearest_people_query(embedding: Embedding, model: str, candidates: int) -> Any:
-    """The nearest templates through the HNSW index, then each active person's best."""
-    distance = schema.FaceTemplate.embedding.cosine_distance(embedding)
-    nearest = (
-        select(schema.FaceTemplate.person_id, distance.label("distance"))
-        .where(schema.FaceTemplate.model == model)
-        .order_by(distance)
-        .limit(candidates)
-        .cte("nearest")
-        .prefix_with("MATERIALIZED")
+@functools.cache
+def nearest_people_query(precision: Precision) -> TextClause:
+    """The nearest templates through the HNSW index, then each active person's best.
+
+    Parameters: ``query`` (the embedding), ``model``, ``candidates``. Hand-written
+    and built once: the search runs on every camera frame. The index may order by
+    half precision; the similarity reported is recomputed at full precision for
+    the few candidates found."""
+    return text(
+        f"""
+        WITH nearest AS MATERIALIZED (
+            SELECT person_id, embedding <=> :query AS distance
+            FROM face_templates
+            WHERE model = :model
+            ORDER BY {index_order(precision, ":query")}
+            LIMIT :candidates
+        )
+        SELECT people.id, people.display_name, min(nearest.distance) AS distance
+        FROM nearest JOIN people ON people.id = nearest.person_id
+        WHERE people.status = '{_ACTIVE}'
+        GROUP BY people.id, people.display_name
+        ORDER BY distance
+        """
     )
-    best_distance = func.min(nearest.c.distance)
-    return (
-        select(schema.Person.id, schema.Person.display_name, best_distance)
-        .join(nearest, nearest.c.person_id == schema.Person.id)
-        .where(schema.Person.status == records.PersonStatus.ACTIVE.value)
-        .group_by(schema.Person.id, schema.Person.display_name)
-        .order_by(best_distance)
-    )
+
+
+_SEARCH_SETTINGS = text(
+    "SELECT set_config('statement_timeout', :timeout, true),"
+    " set_config('hnsw.ef_search', :ef_search, true),"
+    # The model filter may drop index candidates; keep scanning until enough remain.
+    " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+    # Below some ten thousand rows the planner prices a full scan lower than the
+    # index; searching through HNSW always keeps latency flat as the gallery grows.
+    " set_config('enable_seqscan', 'off', true)"
+)
 
 
 def tune_hnsw(session: Session, ef_search: int) -> None:
-    """Settings for the search transaction only: pooled connections keep nothing."""
-    settings = {
-        "hnsw.ef_search": str(ef_search),
-        # The model filter may drop index candidates; keep scanning until enough remain.
-        "hnsw.iterative_scan": "relaxed_order",
-        # Below some ten thousand rows the planner prices a full scan lower than the
-        # index; searching through HNSW always keeps latency flat as the gallery grows.
-        "enable_seqscan": "off",
-    }
-    session.execute(select(*(func.set_config(n, v, True) for n, v in settings.items())))
+    """Settings for the search transaction only: pooled connections keep nothing.
+    A search that waits longer than SEARCH_TIMEOUT_MS is answered "busy"."""
+    session.execute(
+        _SEARCH_SETTINGS, {"timeout": str(SEARCH_TIMEOUT_MS), "ef_search": str(ef_search)}
+    )
 
 
 def _summary_query() -> Any:

@@ -36,6 +36,9 @@ def upgrade(engine: Engine) -> None:
                 text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK_KEY}
             )
             connection.commit()
+    # Connections opened before the vector extension existed could not register
+    # its types (storage.database); start the pool afresh.
+    engine.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -36,10 +36,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# pgvector HNSW build parameters; the benchmark is where these get tuned.
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -82,13 +78,8 @@ class Person(Base):
 class FaceTemplate(Base):
     __tablename__ = "face_templates"
     __table_args__ = (
-        Index(
-            "ix_face_templates_embedding_hnsw",
-            "embedding",
-            postgresql_using="hnsw",
-            postgresql_with={"m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION},
-            postgresql_ops={"embedding": "vector_cosine_ops"},
-        ),
+        # The HNSW index is an expression index over halfvec: storage/vector_index.py
+        # and migration 0004 make it.
         CheckConstraint("quality >= 0 AND quality <= 1", name="quality"),
     )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from psycopg.errors import QueryCanceled
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import StoreError
+from core.errors import StoreBusy, StoreError
 
 
 @contextmanager
@@ -16,7 +18,13 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     try:
         with sessions.begin() as session:
             yield session
+    except PoolTimeout as error:
+        raise StoreBusy(
+            "the database is busy: every connection of this kiosk stayed in use; try again"
+        ) from error
     except OperationalError as error:
+        if isinstance(error.orig, QueryCanceled):
+            raise StoreBusy(f"the database is busy: {first_line(error)}; try again") from error
         raise StoreError(
             f"the database is unreachable or failed ({first_line(error)}); "
             "check that the server is running"

@@ -69,6 +69,12 @@ def test_the_enrolled_person_is_granted_once_then_not_searched_again(
     assert [o.searched for o in outcomes] == [True, True, True, False, False, False]
     events = access_events(db_engine)
     assert [(e.outcome, e.kiosk_id) for e in events] == [("granted", "door-1")]
+    # Each frame says where its time went; a decided face is only detected.
+    assert all(o.timings.detect_ms > 0 for o in outcomes)
+    assert all(o.timings.embed_ms > 0 and o.timings.search_ms > 0 for o in outcomes[:3])
+    assert all(o.timings.total_ms == o.timings.detect_ms for o in outcomes[3:])
+    assert outcomes[2].timings.record_ms > 0
+    assert [o.timings.record_ms > 0 for o in outcomes].count(True) == 1
 
 
 def test_a_stranger_is_denied_after_consecutive_refusals(

@@ -134,3 +134,14 @@ def test_closing_during_start_up_starts_nothing(
     assert controller.capture is None
     assert controller.threads_running() == []
     dispose_windows([window])
+
+
+def test_a_busy_database_asks_to_try_again_and_returns_to_idle(qtbot: QtBot) -> None:
+    from kiosk.kiosk_screen import BUSY_TEXT, IDLE_TEXT
+
+    screen = KioskScreen()
+    qtbot.addWidget(screen)
+    screen.show_busy("the database is busy: canceling statement due to statement timeout")
+    assert screen.banner.text() == BUSY_TEXT
+    assert "statement timeout" in screen.status.text()
+    qtbot.waitUntil(lambda: screen.banner.text() == IDLE_TEXT, timeout=10_000)

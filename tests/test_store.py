@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import numpy as np
@@ -19,6 +20,7 @@ from storage.audit_log import SqlAuditLog
 from storage.identity_store import SqlIdentityStore, nearest_people_query, tune_hnsw
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from storage.operator_store import SqlOperatorStore
+from storage.vector_index import DEFAULT_INDEX
 
 MODEL = "test-model@000000000000"
 RNG = np.random.default_rng(7)
@@ -201,14 +203,12 @@ def test_identify_uses_the_hnsw_index_at_1000_templates(
         connection.execute(text("ANALYZE face_templates"))
         connection.commit()
     query = random_unit()
-    compiled = nearest_people_query(query, MODEL, 20).compile(dialect=db_engine.dialect)
-    params = {
-        name: "[" + ",".join(map(str, value)) + "]" if isinstance(value, np.ndarray) else value
-        for name, value in compiled.params.items()
-    }
+    search = nearest_people_query(DEFAULT_INDEX.precision)
     with Session(db_engine) as session, session.begin():
         tune_hnsw(session, 100)
-        rows = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", params)
+        rows = session.execute(
+            text(f"EXPLAIN {search.text}"), {"query": query, "model": MODEL, "candidates": 20}
+        )
         plan = "\n".join(row[0] for row in rows)
     assert "Index Scan using ix_face_templates_embedding_hnsw" in plan, plan
     found = identity_store.nearest_people(query, MODEL, 20, 100)
@@ -243,3 +243,24 @@ def test_upgrading_a_database_with_events_chains_them(pg_server, admin_engine: E
         engine.dispose()
         with admin_engine.connect() as connection:
             connection.execute(text("DROP DATABASE kiosk_at_0001 WITH (FORCE)"))
+
+
+def test_a_search_the_database_cannot_answer_in_time_is_busy_not_offline(
+    identity_store: SqlIdentityStore, db_engine: Engine
+) -> None:
+    from core.errors import StoreBusy
+    from storage.identity_store import SEARCH_TIMEOUT_MS
+
+    with db_engine.connect() as blocker:
+        # Another session holds the templates (as a long rebuild would).
+        blocker.execute(text("LOCK TABLE face_templates IN ACCESS EXCLUSIVE MODE"))
+        started = time.perf_counter()
+        with pytest.raises(StoreBusy, match="busy"):
+            identity_store.nearest_people(random_unit(), MODEL, 20, 100)
+        waited_ms = (time.perf_counter() - started) * 1000
+        blocker.rollback()
+    assert SEARCH_TIMEOUT_MS * 0.9 <= waited_ms < SEARCH_TIMEOUT_MS * 3
+    # The pooled connection is fine afterwards, and keeps no timeout.
+    assert identity_store.nearest_people(random_unit(), MODEL, 20, 100) == []
+    with db_engine.connect() as connection:
+        assert connection.scalar(text("SHOW statement_timeout")) == "0"

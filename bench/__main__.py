@@ -1,0 +1,242 @@
+"""``kiosk-bench`` / ``python -m bench``: run the benchmarks, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import machine, plots, report
+from storage.vector_index import DEFAULT_INDEX, HnswParameters, Precision
+
+EXIT_USAGE = 2
+FULL_SIZES = [1_000, 10_000, 100_000]
+QUICK_SIZES = [1_000, 10_000]
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kiosk-bench",
+        description="Measure inference, 1:N search, the kiosk end to end and many kiosks "
+        "on one database; write report.md, results.json and PNG plots.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench-report"), help="report folder")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    parser.add_argument("--million", action="store_true", help="add a 1,000,000-template gallery")
+    parser.add_argument(
+        "--sizes", help="gallery sizes, comma separated (default 1000,10000,100000)"
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("face-like", "uniform"),
+        default="face-like",
+        help="synthetic gallery (default face-like; uniform is HNSW's hardest case)",
+    )
+    parser.add_argument(
+        "--index",
+        action="append",
+        default=[],
+        metavar="TYPE:M:EF_CONSTRUCTION",
+        help="an HNSW index to compare, e.g. halfvec:16:64 (repeatable)",
+    )
+    parser.add_argument("--ef-search", help="hnsw.ef_search values, comma separated")
+    parser.add_argument(
+        "--model-dir",
+        action="append",
+        default=[],
+        type=Path,
+        help="another model pack to measure beside buffalo_sc (repeatable)",
+    )
+    parser.add_argument("--only", help="sections, comma separated: inference,search,e2e,kiosks")
+    args = parser.parse_args(argv)
+    try:
+        args.sizes = (
+            _integers(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
+        )
+        if args.million:
+            args.sizes.append(1_000_000)
+        args.indexes = [_index(text) for text in args.index] or _default_indexes()
+        args.ef_values = (
+            _integers(args.ef_search)
+            if args.ef_search
+            else ([40, 100, 200] if args.quick else [40, 100, 200, 400])
+        )
+        args.sections = set(args.only.split(",")) if args.only else set(SECTIONS)
+        unknown = args.sections - set(SECTIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown section {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}"
+            )
+        for folder in args.model_dir:
+            if not folder.is_dir():
+                raise ValueError(f"--model-dir {folder} is not a folder")
+    except ValueError as error:
+        parser.error(str(error))
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; name a folder")
+    return args
+
+
+SECTIONS = ("inference", "search", "e2e", "kiosks")
+
+
+def _integers(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not values or min(values) < 1:
+        raise ValueError(f"{text!r}: give positive whole numbers")
+    return values
+
+
+def _index(text: str) -> HnswParameters:
+    parts = text.split(":")
+    if len(parts) != 3 or parts[0] not in {p.value for p in Precision}:
+        raise ValueError(
+            f"--index {text!r}; expected vector:M:EF or halfvec:M:EF, e.g. halfvec:16:64"
+        )
+    m, ef_construction = _integers(f"{parts[1]},{parts[2]}")
+    if not 2 <= m <= 100 or not 4 <= ef_construction <= 1000 or ef_construction < 2 * m:
+        raise ValueError(f"--index {text!r}: m 2-100, ef_construction 4-1000 and at least 2*m")
+    return HnswParameters(Precision(parts[0]), m, ef_construction)
+
+
+def _default_indexes() -> list[HnswParameters]:
+    other = Precision.SINGLE if DEFAULT_INDEX.precision is Precision.HALF else Precision.HALF
+    return [
+        HnswParameters(Precision.SINGLE, DEFAULT_INDEX.m, DEFAULT_INDEX.ef_construction)
+        if other is Precision.SINGLE
+        else DEFAULT_INDEX,
+        HnswParameters(Precision.HALF, DEFAULT_INDEX.m, DEFAULT_INDEX.ef_construction)
+        if other is Precision.HALF
+        else DEFAULT_INDEX,
+    ]
+
+
+def progress(message: str) -> None:
+    print(f"kiosk-bench: {message}", file=sys.stderr, flush=True)  # noqa: T201
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    began = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "kiosk-bench " + shlex.join(sys.argv[1:] if argv is None else list(argv))
+    results: dict[str, Any] = {"machine": machine.describe(), "command": command}
+    sections: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as scratch:
+        if "inference" in args.sections:
+            sections.append(_inference(args, results))
+        if "search" in args.sections:
+            sections.append(_search(args, results, Path(scratch)))
+        if "e2e" in args.sections:
+            sections.append(_end_to_end(args, results))
+        if "kiosks" in args.sections:
+            sections.append(_kiosks(args, results, Path(scratch)))
+    seconds = time.perf_counter() - began
+    results["seconds"] = seconds
+    head = [
+        "# kiosk-bench report",
+        report.machine_section(results["machine"], command, seconds),
+    ]
+    (args.out / "report.md").write_text("\n\n".join(head + sections) + "\n", encoding="utf-8")
+    report.write_json(args.out / "results.json", results)
+    print(_summary(results))  # noqa: T201 - the summary is the command's output
+    print(f"report: {args.out / 'report.md'}")  # noqa: T201
+    return 0
+
+
+def _inference(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    from bench import inference
+
+    progress("inference")
+    found = inference.run(
+        [None, *args.model_dir], [1, 2], [640, 480, 320], 20 if args.quick else 200
+    )
+    results["inference"] = found
+    plots.inference(found, args.out / "inference.png")
+    return report.inference_section(found)
+
+
+def _search(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    from bench import search
+    from core.settings import MatchSettings
+
+    plan = search.SearchPlan(
+        sizes=args.sizes,
+        indexes=args.indexes,
+        ef_search=args.ef_values,
+        genuine_queries=100 if args.quick else 500,
+        impostor_queries=25 if args.quick else 100,
+        naive_budget=30_000 if args.quick else 200_000,
+        generator=args.generator,
+        matching=MatchSettings(),
+    )
+    found = search.run(scratch / "search", plan, progress)
+    results["search"] = found
+    plots.search_latency(found, args.out / "search_latency.png")
+    plots.recall_tradeoff(found[-1], args.out / "search_recall.png")
+    return report.search_section(found, args.generator)
+
+
+def _end_to_end(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    from bench import end_to_end
+
+    progress("end to end through the kiosk")
+    found = end_to_end.run(1_000 if args.quick else 10_000, 8 if args.quick else 60, 30.0)
+    results["end_to_end"] = found
+    plots.end_to_end(found, args.out / "end_to_end.png")
+    return report.end_to_end_section(found)
+
+
+def _kiosks(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    from bench import kiosks
+    from bench.database import bench_database
+
+    ramp = [1, 2, 4] if args.quick else [1, 2, 4, 8, 16]
+    gallery = 1_000 if args.quick else 10_000
+    progress(f"many kiosks: {ramp}")
+    with bench_database(scratch / "kiosks") as engine:
+        url = engine.url.render_as_string(hide_password=False)
+        found = kiosks.run(engine, url, scratch, ramp, 3 if args.quick else 15, gallery)
+    results["kiosks"] = found
+    plots.kiosks(found, args.out / "kiosks.png")
+    return report.kiosks_section(found, gallery)
+
+
+def _summary(results: dict[str, Any]) -> str:
+    lines = [f"kiosk-bench finished in {results['seconds'] / 60:.1f} min"]
+    for row in results.get("inference", []):
+        lines.append(
+            f"  inference {row.pack} {row.detector_size}px {row.threads}t: "
+            f"total p50 {row.total.p50_ms:.1f} ms"
+        )
+    for size in results.get("search", []):
+        for m in size.methods:
+            lines.append(
+                f"  search {size.size:>9,} {m.method} ef={m.ef_search or '-'}: "
+                f"p50 {m.genuine.p50_ms:.2f} ms, p99 {m.genuine.p99_ms:.2f} ms, "
+                f"recall@1 {m.recall_at_1:.3f}"
+            )
+    if "end_to_end" in results:
+        e = results["end_to_end"]
+        lines.append(
+            f"  end to end: searched frame p50 {e.searched_frame.p50_ms:.1f} ms, "
+            f"{e.processed_fps:.1f} fps, kiosk RSS {e.resident_mb:.0f} MB"
+        )
+    for row in results.get("kiosks", []):
+        lines.append(
+            f"  {row.kiosks:>2} kiosks: {row.per_second:.0f}/s, p95 {row.latency.p95_ms:.1f} ms, "
+            f"busy {row.busy}, events {row.events_stored}/{row.events_expected}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
