@@ -108,15 +108,9 @@ def _index(text: str) -> HnswParameters:
 
 
 def _default_indexes() -> list[HnswParameters]:
-    other = Precision.SINGLE if DEFAULT_INDEX.precision is Precision.HALF else Precision.HALF
-    return [
-        HnswParameters(Precision.SINGLE, DEFAULT_INDEX.m, DEFAULT_INDEX.ef_construction)
-        if other is Precision.SINGLE
-        else DEFAULT_INDEX,
-        HnswParameters(Precision.HALF, DEFAULT_INDEX.m, DEFAULT_INDEX.ef_construction)
-        if other is Precision.HALF
-        else DEFAULT_INDEX,
-    ]
+    """The kiosk's index at both precisions, side by side."""
+    m, ef_construction = DEFAULT_INDEX.m, DEFAULT_INDEX.ef_construction
+    return [HnswParameters(precision, m, ef_construction) for precision in Precision]
 
 
 def progress(message: str) -> None:

@@ -13,13 +13,6 @@ from bench.inference import InferenceResult
 from bench.kiosks import KiosksResult
 from bench.search import SizeResult
 
-ORIGINAL = {
-    "naive_10k_ms": 4638.0,
-    "hnsw_ms": "2-8",
-    "end_to_end_ms": 1300.0,
-    "requests_per_second_per_worker": 0.75,
-}
-
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

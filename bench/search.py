@@ -71,8 +71,6 @@ def run(folder: Path, plan: SearchPlan, progress: Callable[[str], None]) -> list
     with bench_database(folder) as engine:
         for size in plan.sizes:
             results.append(_run_size(engine, size, plan, progress))
-        with engine.begin() as connection:
-            drop_hnsw_indexes(connection)
     return results
 
 

@@ -66,11 +66,17 @@ class ArcFaceEmbedder:
         return np.asarray(self._model.get_feat(aligned), dtype=np.float32).ravel()
 
 
-def load_engine(settings: Settings, pack: ModelPack | None = None) -> FaceEngine:
-    """Resolve, verify and load the model pack once; warm it up so frame one is fast."""
+def load_engine(
+    settings: Settings, pack: ModelPack | None = None, detector_input_size: int | None = None
+) -> FaceEngine:
+    """Resolve, verify and load the model pack once; warm it up so frame one is fast.
+
+    ``detector_input_size`` overrides the photo size in settings (the kiosk
+    passes its camera size), so the warm-up runs at the size that will be used."""
     if pack is None:
         pack = resolve_model_pack(settings.models.pack_dir)
     models = settings.models
+    input_size = detector_input_size or models.detector_input_size
     providers = check_providers(models.providers)
     detector_model = _load(pack.detection.path, "detection", providers, models)
     recognizer_model = _load(pack.recognition.path, "recognition", providers, models)
@@ -81,13 +87,13 @@ def load_engine(settings: Settings, pack: ModelPack | None = None) -> FaceEngine
             f"the store holds {EMBEDDING_DIMENSION}-d templates"
         )
     engine = FaceEngine(
-        ScrfdDetector(detector_model, models.detector_input_size, models.detection_threshold),
+        ScrfdDetector(detector_model, input_size, models.detection_threshold),
         ArcFaceEmbedder(recognizer_model),
         settings.quality,
         pack.template_model,
         settings.images.max_pixels,
     )
-    warm_up = np.zeros((models.detector_input_size, models.detector_input_size, 3), np.uint8)
+    warm_up = np.zeros((input_size, input_size, 3), np.uint8)
     engine.detect(warm_up)
     log.info("loaded model pack %s from %s on %s", pack.name, pack.directory, providers)
     return engine

@@ -65,8 +65,8 @@ class Startup(QThread):
             from core.insightface_backend import load_engine
 
             # The kiosk only judges camera frames: one near face.
-            engine = load_engine(settings).with_detector_size(
-                settings.models.camera_detector_input_size
+            engine = load_engine(
+                settings, detector_input_size=settings.models.camera_detector_input_size
             )
         except KioskError as error:
             self.failed.emit(str(error))
