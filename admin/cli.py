@@ -19,13 +19,16 @@ from admin import (
     audit_commands,
     calibrate,
     commands,
+    config_commands,
+    health,
     operator_commands,
     people_commands,
     settings_commands,
 )
 from admin.context import CommandContext
 from admin.output import Report, emit, emit_error
-from config.environment import build_settings, resolve_location
+from config.environment import load_configuration
+from config.local_config import CONFIG_FILE, CommandLine
 from core.errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -69,11 +72,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         # Library chatter (e.g. platformdirs on XDG_RUNTIME_DIR) is not for operators.
         warnings.simplefilter("ignore")
     try:
-        location = resolve_location(args.data_dir, args.database_url, environ)
-        settings = build_settings(args.model_dir, args.providers, environ)
-        with CommandContext(location, settings, environ) as ctx:
-            emit(args.command(args, ctx), args.json)
-        return EXIT_OK
+        location, config = load_configuration(
+            args.data_dir,
+            CommandLine(args.database_url, args.model_dir, args.providers),
+            environ,
+        )
+        with CommandContext(location, config, environ) as ctx:
+            report = args.command(args, ctx)
+            emit(report, args.json)
+        return report.exit_code
     except KioskError as error:
         code = next((c for kind, c in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILURE)
         emit_error(str(error), code, args.json)
@@ -325,7 +332,35 @@ def _parser() -> argparse.ArgumentParser:
     p = command(actions, "set", settings_commands.set_values, "change settings (admins)")
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
 
-    command(sub, "health", commands.health, "check the database and the models", operator=False)
+    group = sub.add_parser(
+        "config",
+        help="show this machine's configuration",
+        description=f"the configuration from {CONFIG_FILE} in the data folder, KIOSK_* "
+        "variables and options, with where each value came from",
+    )
+    actions = group.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
+    command(
+        actions,
+        "show",
+        config_commands.show,
+        "the values in effect, secrets hidden",
+        operator=False,
+    )
+    command(sub, "kiosks", commands.kiosks, "list the kiosks that use this database")
+    command(sub, "version", config_commands.version, "the versions installed", operator=False)
+    p = command(
+        sub,
+        "health",
+        health.health,
+        "check the database, the models and the camera",
+        operator=False,
+    )
+    p.add_argument(
+        "--camera",
+        metavar="SOURCE",
+        help="check this camera instead of the configured one; --no-camera skips it",
+    )
+    p.add_argument("--no-camera", action="store_true", help="do not check the camera")
     return parser
 
 

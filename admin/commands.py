@@ -11,10 +11,9 @@ from admin.output import Report
 from core.consent import current_consent
 from core.imagefile import read_image_file
 from core.matching import MatchReason
-from core.modelpack import resolve_model_pack
 from core.operators import normalise_username
 from core.permissions import Permission, authorize
-from storage.migrate import current_revision, head_revision
+from storage import kiosk_registry
 
 
 def init(args: argparse.Namespace, ctx: CommandContext) -> Report:
@@ -82,39 +81,6 @@ def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
     return Report(data, f"unknown: best similarity {best.similarity:.3f}, {why}")
 
 
-def health(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    from core.insightface_backend import load_engine
-
-    pack = resolve_model_pack(ctx.settings.models.pack_dir)
-    load_engine(ctx.settings, pack)  # loading the models is the check; the pack is hashed once
-    store = ctx.store
-    revision = current_revision(store.engine)
-    enrolled = store.identity.count_people()
-    data = {
-        "store": store.location,
-        "schema": revision,
-        "schema_current": revision == head_revision(),
-        "people": enrolled,
-        "model_pack": pack.name,
-        "model_dir": str(pack.directory),
-        "template_model": pack.template_model,
-        "models_verified_by": pack.verified_by,
-        "providers": list(ctx.settings.models.providers),
-    }
-    text = "\n".join(
-        [
-            f"store:    {store.location} (schema {revision})",
-            f"people:   {enrolled} enrolled",
-            f"models:   {pack.name} in {pack.directory}",
-            "          verified against " + pack.verified_by
-            if pack.verified_by
-            else "          NOT verified: add a SHA256SUMS file to pin these files",
-            f"runtime:  onnxruntime on {', '.join(ctx.settings.models.providers)}",
-        ]
-    )
-    return Report(data, text)
-
-
 def person_id(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -126,3 +92,16 @@ def person_id(value: str) -> uuid.UUID:
 
 def image_path(value: str) -> Path:
     return Path(value).expanduser()
+
+
+def kiosks(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    authorize(ctx.login(args.operator), Permission.READ_ACCESS_LOG)
+    found = kiosk_registry.kiosks(ctx.store.engine)
+    return Report(
+        {"kiosks": [vars(kiosk) for kiosk in found]},
+        "\n".join(
+            f"{k.id:<24} {k.name:<24} {k.version:<10} started {k.last_started_at:%Y-%m-%d %H:%M}"
+            for k in found
+        )
+        or "no kiosk has started on this database yet",
+    )

@@ -10,6 +10,7 @@ from functools import cached_property
 from types import TracebackType
 
 from config.environment import Location
+from config.local_config import LocalConfig
 from core.audit import AuditService
 from core.engine import FaceEngine
 from core.errors import AuthenticationFailed
@@ -24,9 +25,10 @@ from storage.store import OpenStore, open_store
 
 
 class CommandContext:
-    def __init__(self, location: Location, settings: Settings, environ: Mapping[str, str]) -> None:
+    def __init__(self, location: Location, config: LocalConfig, environ: Mapping[str, str]) -> None:
         self.location = location
-        self.settings = settings
+        self.config = config
+        self.settings = config.settings
         self._environ = environ
         self._stack = ExitStack()
 

@@ -12,6 +12,8 @@ from typing import Any
 class Report:
     data: dict[str, Any]
     text: str
+    exit_code: int = 0
+    """Non-zero when the command ran but found something wrong (health)."""
 
 
 def emit(report: Report, as_json: bool) -> None:

@@ -1,4 +1,4 @@
-"""Where the data lives and which settings apply, from arguments and KIOSK_* variables."""
+"""Where the data lives, and the configuration found there."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from core.errors import ConfigurationError
-from core.settings import ModelSettings, Settings
+from config.local_config import CommandLine, LocalConfig, load_local_config
 
 APP_NAME = "face-kiosk"
 # A kiosk run as a system service keeps its data where services do; embedded
@@ -24,12 +21,19 @@ class Location:
     database_url: str | None
 
 
-def resolve_location(
-    data_dir: str | None, database_url: str | None, environ: Mapping[str, str]
-) -> Location:
+def load_configuration(
+    data_dir: str | None,
+    options: CommandLine,
+    environ: Mapping[str, str],
+    default_kiosk_id: str = "kiosk-admin",
+) -> tuple[Location, LocalConfig]:
+    """The data folder (``--data-dir``, KIOSK_DATA_DIR or the default), then the
+    configuration kept in it, with variables and ``options`` over it.
+    ``default_kiosk_id`` names this front end in access events unless configured."""
     chosen = data_dir or environ.get("KIOSK_DATA_DIR") or None
-    url = database_url or environ.get("KIOSK_DATABASE_URL") or None
-    return Location(Path(chosen).expanduser().absolute() if chosen else default_data_dir(), url)
+    folder = Path(chosen).expanduser().absolute() if chosen else default_data_dir()
+    config = load_local_config(folder, environ, options, default_kiosk_id)
+    return Location(folder, config.database_url), config
 
 
 def default_data_dir() -> Path:
@@ -38,28 +42,3 @@ def default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def build_settings(
-    model_dir: str | None,
-    providers: str | None,
-    environ: Mapping[str, str],
-    default_kiosk_id: str = "kiosk-admin",
-) -> Settings:
-    """Settings from arguments over KIOSK_* variables; ``default_kiosk_id`` names this
-    front end in access events unless KIOSK_ID does."""
-    pack = model_dir or environ.get("KIOSK_MODEL_DIR") or None
-    provider_list = providers or environ.get("KIOSK_PROVIDERS") or None
-    try:
-        models = ModelSettings(
-            pack_dir=Path(pack).expanduser() if pack else None,
-            providers=tuple(p.strip() for p in provider_list.split(",") if p.strip())
-            if provider_list
-            else ModelSettings().providers,
-        )
-        kiosk_id = environ.get("KIOSK_ID") or default_kiosk_id
-        return Settings(models=models, kiosk_id=kiosk_id)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(f"setting {where}: {first['msg']}") from error

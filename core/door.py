@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from core.engine import FaceEngine
+from core.errors import StoreBusy, StoreError
 from core.faces import BGRImage, DetectedFace
 from core.identity import IdentityService
 from core.records import AccessOutcome
@@ -29,12 +30,18 @@ class Guidance(StrEnum):
 
 @dataclass(frozen=True)
 class DoorDecision:
-    granted: bool
+    outcome: AccessOutcome
     person_id: uuid.UUID | None
     display_name: str | None
     similarity: float | None
     latency_ms: float
     """From the first frame of this face to the decision."""
+    event_id: uuid.UUID
+    """The access event recorded for it, which the logs cite."""
+
+    @property
+    def granted(self) -> bool:
+        return self.outcome is AccessOutcome.GRANTED
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,11 @@ class DoorRecognizer:
     ``frames_to_confirm`` frames agree (or refuse), then records one access
     event and stops searching for that face until it leaves.
 
+    When the gallery cannot be searched (the database is unreachable) the face
+    is denied at once as offline, and the next ``offline_retry_s`` seconds'
+    faces too without trying the database again: a dead server must not hold
+    each person at the door for a connection timeout.
+
     Not thread-safe: owned by the kiosk's one recognition thread.
     """
 
@@ -90,6 +102,7 @@ class DoorRecognizer:
         self._throttle = throttle
         self._clock = clock
         self._track_started = 0.0
+        self._offline_until = 0.0
         self.forget()
 
     def forget(self) -> None:
@@ -118,10 +131,18 @@ class DoorRecognizer:
         guidance = self._blocking_guidance(faces, largest)
         if guidance is not None:
             return FrameOutcome(faces, largest, guidance, None, False, timings)
+        if started < self._offline_until:
+            return self._offline(faces, largest, timings, started)
         self._throttle.check()
         sample = self._engine.sample(frame, largest)
         embedded = self._clock()
-        decision = self._identity.search(sample)
+        try:
+            decision = self._identity.search(sample)
+        except StoreBusy:
+            raise  # slow, not gone: nothing decided, the next frame tries again
+        except StoreError:
+            self._offline_until = self._clock() + self._door.offline_retry_s
+            return self._offline(faces, largest, timings, started)
         searched = self._clock()
         timings = replace(
             timings, embed_ms=(embedded - detected) * 1000, search_ms=(searched - embedded) * 1000
@@ -140,27 +161,41 @@ class DoorRecognizer:
         matched = decision.matched if granted else None
         best = decision.best
         latency_ms = (searched - self._track_started) * 1000
-        self._identity.record_decision(
-            AccessOutcome.GRANTED if granted else AccessOutcome.UNKNOWN,
-            matched.person_id if matched else None,
-            best.similarity if best else None,
-            latency_ms,
-        )
+        outcome = AccessOutcome.GRANTED if granted else AccessOutcome.UNKNOWN
+        person_id = matched.person_id if matched else None
+        similarity = best.similarity if best else None
+        event_id = self._identity.record_decision(outcome, person_id, similarity, latency_ms)
         timings = replace(timings, record_ms=(self._clock() - searched) * 1000)
         return FrameOutcome(
             faces,
             largest,
             None,
             DoorDecision(
-                granted,
-                matched.person_id if matched else None,
+                outcome,
+                person_id,
                 matched.display_name if matched else None,
-                best.similarity if best else None,
+                similarity,
                 latency_ms,
+                event_id,
             ),
             True,
             timings,
         )
+
+    def _offline(
+        self,
+        faces: tuple[DetectedFace, ...],
+        largest: DetectedFace,
+        timings: FrameTimings,
+        started: float,
+    ) -> FrameOutcome:
+        """Deny by default: no gallery, no entry; the event is kept for later."""
+        self._decided = True
+        latency_ms = (self._clock() - self._track_started) * 1000
+        event_id = self._identity.record_decision(AccessOutcome.OFFLINE, None, None, latency_ms)
+        decision = DoorDecision(AccessOutcome.OFFLINE, None, None, None, latency_ms, event_id)
+        timings = replace(timings, search_ms=(self._clock() - started) * 1000 - timings.detect_ms)
+        return FrameOutcome(faces, largest, None, decision, False, timings)
 
     def _blocking_guidance(
         self, faces: tuple[DetectedFace, ...], largest: DetectedFace

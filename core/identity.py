@@ -25,7 +25,7 @@ from core.records import (
     Operator,
 )
 from core.settings import MatchSettings
-from core.store import IdentityStore
+from core.store import AccessEventSink, IdentityStore
 from core.throttle import RecognitionThrottle
 
 MAX_NAME_LENGTH = 200
@@ -61,9 +61,13 @@ class IdentityService:
         throttle: RecognitionThrottle,
         kiosk_id: str,
         clock: Callable[[], float] = time.perf_counter,
+        events: AccessEventSink | None = None,
     ) -> None:
+        """``events`` keeps the access events, the store itself unless given (the
+        kiosk gives one that spools them while the database is unreachable)."""
         self._engine = engine
         self._store = store
+        self._events: AccessEventSink = events if events is not None else store
         self._matching = matching
         self._throttle = throttle
         self._kiosk_id = kiosk_id
@@ -169,11 +173,11 @@ class IdentityService:
         person_id: uuid.UUID | None,
         similarity: float | None,
         latency_ms: float,
-    ) -> None:
-        """One access event for this kiosk."""
-        self._store.record_access(
-            AccessEvent(self._kiosk_id, outcome, person_id, similarity, latency_ms)
-        )
+    ) -> uuid.UUID:
+        """One access event for this kiosk; returns its id, which the logs cite."""
+        event = AccessEvent(self._kiosk_id, outcome, person_id, similarity, latency_ms)
+        self._events.record_access(event)
+        return event.event_id
 
     def _record(
         self,

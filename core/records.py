@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from core.faces import Embedding
@@ -25,6 +25,8 @@ class AccessOutcome(StrEnum):
     GRANTED = "granted"
     UNKNOWN = "unknown"
     NO_FACE = "no_face"
+    OFFLINE = "offline"
+    """Denied because the gallery could not be searched: the database was unreachable."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,20 @@ class AccessEvent:
     person_id: uuid.UUID | None
     similarity: float | None
     latency_ms: float
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    """Given here, where the event happens: the same event sent twice is stored once."""
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class KioskAuditEvent:
+    """Something a kiosk itself reports to the audit log (it went offline, came back)."""
+
+    kiosk_id: str
+    action: str
+    details: dict[str, object]
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ reads the environment itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -196,6 +197,13 @@ class DoorSettings(_Section):
         description="A second face at least this share of the largest one's area "
         "means several people in front of the door.",
     )
+    offline_retry_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="After the database failed to answer, faces are denied as offline "
+        "for this long before it is tried again.",
+    )
 
 
 class EnrollmentSettings(_Section):
@@ -222,6 +230,26 @@ class CameraSettings(_Section):
     )
 
 
+class TelemetrySettings(_Section):
+    """What the kiosk tells the people who run it: logs and metrics."""
+
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics on 127.0.0.1 at this port; 0 turns them off.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severity written to the JSON log file."
+    )
+    log_file_max_mb: int = Field(
+        10, ge=1, le=1000, description="Size at which the JSON log file is rotated."
+    )
+    log_files_kept: int = Field(
+        5, ge=1, le=100, description="Rotated JSON log files kept besides the current one."
+    )
+
+
 class Settings(_Section):
     models: ModelSettings = ModelSettings()
     quality: QualitySettings = QualitySettings()
@@ -231,10 +259,16 @@ class Settings(_Section):
     door: DoorSettings = DoorSettings()
     enrollment: EnrollmentSettings = EnrollmentSettings()
     camera: CameraSettings = CameraSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9._-]+$",
         description="Name recorded with every access event from this front end.",
+    )
+    kiosk_name: str = Field(
+        "",
+        max_length=128,
+        description='What people call this kiosk ("Main entrance"); empty uses its id.',
     )

@@ -29,6 +29,12 @@ from core.settings import SecuritySettings
 from core.throttle import LoginGate
 
 
+class AccessEventSink(Protocol):
+    def record_access(self, event: AccessEvent) -> None:
+        """Keep the event; raises StoreError only if it could not be kept at all."""
+        ...
+
+
 class IdentityStore(Protocol):
     def enroll(self, enrollment: Enrollment) -> uuid.UUID:
         """Store the person, their consent and every template, with an audit event."""

@@ -16,12 +16,14 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget
 
-from config.environment import Location, build_settings, resolve_location
+from config.environment import Location, load_configuration
+from config.local_config import CommandLine
 from core.errors import KioskError
 from core.settings import Settings
 from kiosk.controller import KioskController
 from kiosk.frames import source_from_spec
 from kiosk.kiosk_screen import KioskScreen
+from telemetry.json_log import log_to_files
 
 log = logging.getLogger(__name__)
 EXIT_USAGE = 2
@@ -116,14 +118,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for console in logging.getLogger().handlers:  # the file below may want more than this
+        console.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
-        location = resolve_location(args.data_dir, args.database_url, os.environ)
-        settings = build_settings(args.model_dir, args.providers, os.environ, default_kiosk_id())
+        location, config = load_configuration(
+            args.data_dir,
+            CommandLine(args.database_url, args.model_dir, args.providers),
+            os.environ,
+            default_kiosk_id(),
+        )
+        settings = config.settings
+        log_file = log_to_files(location.data_dir, settings.telemetry)
         if args.camera is not None:  # refuse a bad spec now, before any window
             source_from_spec(args.camera, settings.images, 1.0)
     except KioskError as error:
         print(f"kiosk: error: {error}", file=sys.stderr)  # noqa: T201 - before any window
         return EXIT_USAGE
+    log.info("kiosk %s starting; JSON log in %s", settings.kiosk_id, log_file)
     app = QApplication(sys.argv[:1])
     app.setStyleSheet(stylesheet())
     _quit_on_signals(app)

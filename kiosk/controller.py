@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QStackedWidget
 
 from config.environment import Location
 from core.door import DoorRecognizer, FrameOutcome
+from core.errors import KioskError
 from core.identity import IdentityService
 from core.settings import Settings
 from core.throttle import RecognitionThrottle
@@ -22,7 +23,9 @@ from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
 from kiosk.operator_mode import OperatorMode
 from kiosk.recognition import RecognitionThread, RecognitionWorker
+from kiosk.spool_flusher import SpoolFlusher
 from kiosk.startup import Services, Startup
+from telemetry.metrics import KioskMetrics
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,13 @@ class KioskController(QObject):
         self.capture: CaptureThread | None = None
         self.recognition: RecognitionThread | None = None
         self.enrollment: EnrollmentWorker | None = None
+        self.flusher: SpoolFlusher | None = None
         self.services: Services | None = None
         self.operator_mode: OperatorMode | None = None
         # Called on the recognition thread with each frame's outcome and wait (ms).
         self.frame_observer: Callable[[FrameOutcome, float], None] | None = None
+        self.metrics = KioskMetrics()
+        self._camera_was_lost = False
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
 
@@ -73,9 +79,14 @@ class KioskController(QObject):
             return
         self.services = services
         self.settings = settings = services.settings
-        worker = RecognitionWorker(
-            self._door_recognizer(settings), self.latest, self.frame_observer
-        )
+        if settings.telemetry.metrics_port:
+            try:
+                self.metrics.serve(settings.telemetry.metrics_port)
+            except KioskError as error:
+                log.error("%s", error)
+                self._screen.show_status(str(error))
+        self.metrics.spooled_events.set_function(lambda: services.events.pending)
+        worker = RecognitionWorker(self._door_recognizer(settings), self.latest, self._observe)
         self.recognition = RecognitionThread(worker)
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
         self.recognition.adopt(self.enrollment)
@@ -84,22 +95,34 @@ class KioskController(QObject):
         worker.offline.connect(self._screen.show_offline)
         worker.busy.connect(self._screen.show_busy)
         worker.failed.connect(self._recognition_failed)
+        worker.paused.connect(self._count_pause)
+        worker.offline.connect(self._count_offline)
+        worker.busy.connect(self._count_busy)
         self.operator_mode = OperatorMode(
             self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned
         )
         self.operator_mode.settings_changed.connect(self.apply_settings)
         self.recognition.start()
+        self.flusher = SpoolFlusher(services.events, settings.door.offline_retry_s)
+        self.flusher.start()
         self._start_capture()
         self._screen.show_idle()
         self.operator_mode.begin()
-        self._screen.show_status(f"{settings.kiosk_id} · {services.store.location}")
+        self._screen.show_status(
+            f"{settings.kiosk_name or settings.kiosk_id} · {services.store.location}"
+        )
 
     def _door_recognizer(self, settings: Settings) -> DoorRecognizer:
         assert self.services is not None
         engine = self.services.engine
         throttle = RecognitionThrottle(settings.security)
         identity = IdentityService(
-            engine, self.services.store.identity, settings.matching, throttle, settings.kiosk_id
+            engine,
+            self.services.store.identity,
+            settings.matching,
+            throttle,
+            settings.kiosk_id,
+            events=self.services.events,
         )
         return DoorRecognizer(engine, identity, settings.door, settings.quality, throttle)
 
@@ -111,6 +134,7 @@ class KioskController(QObject):
         self.capture.frame_available.connect(self.enrollment.process_latest)
         self.capture.frame_captured.connect(self._screen.show_frame)
         self.capture.camera_available.connect(self._screen.show_camera)
+        self.capture.camera_available.connect(self._count_camera)
         self.capture.start()
 
     @Slot(object)
@@ -138,9 +162,52 @@ class KioskController(QObject):
         camera = self.settings.camera
         return source_from_spec(camera.source, self.settings.images, camera.folder_fps)
 
+    def _observe(self, outcome: FrameOutcome, waited_ms: float) -> None:
+        """On the recognition thread, after each frame: metrics, the decision log."""
+        if self.capture is not None:
+            self.metrics.catch_up_frames(self.capture.frames_read, self.latest.dropped)
+        self.metrics.observe_frame(outcome)
+        decision = outcome.decision
+        if decision is not None:
+            log.info(
+                "door decision: %s",
+                decision.outcome.value,
+                extra={
+                    "event_id": str(decision.event_id),
+                    "outcome": decision.outcome.value,
+                    "person_id": str(decision.person_id) if decision.person_id else None,
+                    "similarity": decision.similarity,
+                    "latency_ms": round(decision.latency_ms, 1),
+                    "kiosk_id": self.settings.kiosk_id,
+                },
+            )
+        if self.frame_observer is not None:
+            self.frame_observer(outcome, waited_ms)
+
     @Slot(str)
     def _recognition_failed(self, reason: str) -> None:
+        """The worker caught it and goes on with the next frame; say so on the screen."""
         log.error("recognition failed on a frame: %s", reason)
+        self.metrics.recognition_faults.inc()
+        self._screen.show_fault(reason)
+
+    @Slot(float)
+    def _count_pause(self, _seconds: float) -> None:
+        self.metrics.throttle_pauses.inc()
+
+    @Slot(str)
+    def _count_offline(self, _reason: str) -> None:
+        self.metrics.database_errors.labels("offline").inc()
+
+    @Slot(str)
+    def _count_busy(self, _reason: str) -> None:
+        self.metrics.database_errors.labels("busy").inc()
+
+    @Slot(bool)
+    def _count_camera(self, available: bool) -> None:
+        if available and self._camera_was_lost:
+            self.metrics.camera_reconnects.inc()
+        self._camera_was_lost = not available
 
     @Slot(str)
     def _startup_failed(self, reason: str) -> None:
@@ -159,8 +226,11 @@ class KioskController(QObject):
             self.enrollment.stop_capture()
         if self.recognition is not None:
             self.recognition.stop()
+        if self.flusher is not None:
+            self.flusher.stop()
         self._startup.wait()
         self._resources.close()
+        self.metrics.close()
 
     def threads_running(self) -> list[str]:
         running = []
@@ -170,4 +240,6 @@ class KioskController(QObject):
             running.append("capture")
         if self.recognition is not None and self.recognition.is_running():
             running.append("recognition")
+        if self.flusher is not None and self.flusher.isRunning():
+            running.append("spool-flusher")
         return running

@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from core.door import DoorDecision, FrameOutcome
+from core.records import AccessOutcome
 
 log = logging.getLogger(__name__)
 IDLE_TEXT = "Look at the camera"
@@ -17,7 +18,9 @@ DENIED_TEXT = "not recognized"
 WAIT_TEXT = "please wait"
 CAMERA_LOST_TEXT = "camera unavailable"
 OFFLINE_TEXT = "offline"
+OFFLINE_DENIED_TEXT = "offline: the door stays closed"
 BUSY_TEXT = "busy, please try again"
+FAULT_TEXT = "recognition error, trying again"
 _BOX_COLOUR = QColor("#38bdf8")
 
 
@@ -79,6 +82,8 @@ class KioskScreen(QWidget):
     def show_decision(self, decision: DoorDecision) -> None:
         if decision.granted:
             self._set_banner(f"{decision.display_name}\n{GRANTED_TEXT}", "granted")
+        elif decision.outcome is AccessOutcome.OFFLINE:
+            self._set_banner(OFFLINE_DENIED_TEXT, "fault")
         else:
             self._set_banner(DENIED_TEXT, "denied")
         self._back_to_idle.start()
@@ -104,6 +109,12 @@ class KioskScreen(QWidget):
     def show_busy(self, reason: str = "") -> None:
         """The database answered too slowly: nothing was decided, the next frame tries again."""
         self._set_banner(BUSY_TEXT, "wait")
+        self.show_status(reason)
+        self._back_to_idle.start()
+
+    def show_fault(self, reason: str) -> None:
+        """Recognition failed on a frame; the next frame is tried as usual."""
+        self._set_banner(FAULT_TEXT, "fault")
         self.show_status(reason)
         self._back_to_idle.start()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -15,6 +16,9 @@ from core.engine import FaceEngine
 from core.errors import KioskError
 from core.settings import Settings
 from core.shared_settings import SettingsService, with_overrides
+from storage.event_log import ResilientEventLog
+from storage.kiosk_registry import register_kiosk
+from storage.spool import EventSpool
 from storage.store import OpenStore, open_store
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,8 @@ class Services:
     engine: FaceEngine
     settings: Settings
     """In effect: the local settings, the database's over them, the pinned over those."""
+    events: ResilientEventLog
+    """Where the door's access events go: the database, or the spool while it is down."""
 
 
 class Startup(QThread):
@@ -61,6 +67,12 @@ class Startup(QThread):
             settings = with_overrides(
                 SettingsService(store.settings, self._settings).effective(), self._pinned
             )
+            register_kiosk(
+                store.engine,
+                settings.kiosk_id,
+                settings.kiosk_name or settings.kiosk_id,
+                importlib.metadata.version("face-kiosk"),
+            )
             self.progress.emit("models")
             from core.insightface_backend import load_engine
 
@@ -75,4 +87,6 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(f"{type(error).__name__}: {error}")
             return
-        self.ready.emit(Services(store, engine, settings))
+        spool = EventSpool(self._location.data_dir / "spool" / "events.jsonl")
+        events = ResilientEventLog(store.engine, spool, settings.kiosk_id)
+        self.ready.emit(Services(store, engine, settings, events))

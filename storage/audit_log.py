@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -20,10 +21,22 @@ _AUDIT_CHAIN_LOCK = 7_301_520_115
 
 
 def append_audit(
-    session: Session, actor: str, action: str, target: str | None, details: dict[str, Any]
-) -> None:
-    """Add an event to the chain, inside the caller's transaction."""
+    session: Session,
+    actor: str,
+    action: str,
+    target: str | None,
+    details: dict[str, Any],
+    event_id: uuid.UUID | None = None,
+) -> bool:
+    """Add an event to the chain, inside the caller's transaction.
+
+    An ``event_id`` already in the log (a spooled event sent twice) adds nothing;
+    returns whether the event was added."""
     session.execute(select(func.pg_advisory_xact_lock(_AUDIT_CHAIN_LOCK)))
+    if event_id is not None and session.scalar(
+        select(schema.AuditEvent.id).where(schema.AuditEvent.event_id == event_id)
+    ):
+        return False
     prev_hash = session.scalar(
         select(schema.AuditEvent.hash).order_by(schema.AuditEvent.id.desc()).limit(1)
     )
@@ -32,6 +45,7 @@ def append_audit(
     assert occurred_at is not None
     session.add(
         schema.AuditEvent(
+            event_id=event_id or uuid.uuid4(),
             occurred_at=occurred_at,
             actor=actor,
             action=action,
@@ -43,6 +57,7 @@ def append_audit(
     )
     # Flushed now so the next event in this transaction chains to this one.
     session.flush()
+    return True
 
 
 _ANYTHING = records.LogFilter()

@@ -12,6 +12,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from core.errors import ConfigurationError, StoreError
 
 POOL_SIZE = 4
+# A bounded pool: a central server must be able to count on each kiosk's share.
+MAX_OVERFLOW = 2
 POOL_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 10
 
@@ -33,6 +35,7 @@ def connect(url: str, password: str | None = None) -> Engine:
     engine = create_engine(
         parsed,
         pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_S,
         pool_pre_ping=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "face-kiosk"},

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,21 +93,7 @@ class SqlIdentityStore:
 
     def record_access(self, event: records.AccessEvent) -> None:
         with transaction(self._sessions) as session:
-            session.add(
-                schema.AccessEvent(
-                    kiosk_id=event.kiosk_id,
-                    outcome=event.outcome.value,
-                    person_id=event.person_id,
-                    similarity=event.similarity,
-                    latency_ms=event.latency_ms,
-                )
-            )
-            if event.outcome is records.AccessOutcome.GRANTED and event.person_id is not None:
-                session.execute(
-                    update(schema.Person)
-                    .where(schema.Person.id == event.person_id)
-                    .values(last_recognized_at=func.now())
-                )
+            insert_access_event(session, event)
 
     def people(self, search: str | None, limit: int) -> list[records.PersonSummary]:
         query = _summary_query().where(schema.Person.status == _ACTIVE)
@@ -304,3 +291,43 @@ def _escape_like(value: str) -> str:
 
 def _refused(error: DBAPIError) -> StoreError:
     return StoreError(f"enrollment was refused by the database: {first_line(error)}")
+
+
+def insert_access_event(session: Session, event: records.AccessEvent) -> bool:
+    """Store ``event`` unless its id is already stored; True if it was new.
+
+    A spooled event may reach the database long after it happened: a person
+    deleted since is recorded as no one, and the event still stored.
+    """
+    existing_person = (
+        select(schema.Person.id).where(schema.Person.id == event.person_id).scalar_subquery()
+    )
+    inserted = session.scalar(
+        pg_insert(schema.AccessEvent)
+        .values(
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            kiosk_id=event.kiosk_id,
+            outcome=event.outcome.value,
+            person_id=existing_person if event.person_id is not None else None,
+            similarity=event.similarity,
+            latency_ms=event.latency_ms,
+        )
+        .on_conflict_do_nothing(index_elements=[schema.AccessEvent.event_id])
+        .returning(schema.AccessEvent.id)
+    )
+    if inserted is None:
+        return False
+    if event.outcome is records.AccessOutcome.GRANTED and event.person_id is not None:
+        session.execute(
+            update(schema.Person)
+            .where(schema.Person.id == event.person_id)
+            # A spooled grant may be older than a later one already stored.
+            .values(
+                last_recognized_at=func.greatest(
+                    func.coalesce(schema.Person.last_recognized_at, event.occurred_at),
+                    event.occurred_at,
+                )
+            )
+        )
+    return True

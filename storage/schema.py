@@ -45,6 +45,12 @@ def _created_at() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
+def _event_id() -> Mapped[uuid.UUID]:
+    """Given by the kiosk where the event happened: a spooled event sent twice is
+    stored once."""
+    return mapped_column(unique=True, server_default=text("gen_random_uuid()"))
+
+
 class Person(Base):
     __tablename__ = "people"
     __table_args__ = (
@@ -130,6 +136,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = _event_id()
     occurred_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
@@ -167,10 +174,11 @@ class KioskLoginThrottle(Base):
 class AccessEvent(Base):
     __tablename__ = "access_events"
     __table_args__ = (
-        CheckConstraint("outcome IN ('granted', 'unknown', 'no_face')", name="outcome"),
+        CheckConstraint("outcome IN ('granted', 'unknown', 'no_face', 'offline')", name="outcome"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[uuid.UUID] = _event_id()
     occurred_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
@@ -193,3 +201,15 @@ class StoredSetting(Base):
     value: Mapped[Any] = mapped_column(JSONB, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_by: Mapped[str] = mapped_column(String(63))
+
+
+class Kiosk(Base):
+    """Every kiosk that has used this database, by the id it records events under."""
+
+    __tablename__ = "kiosks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = _created_at()
+    last_started_at: Mapped[datetime] = _created_at()

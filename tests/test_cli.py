@@ -174,9 +174,8 @@ def test_short_password_is_refused_at_init(fresh_database: str, tmp_path: Path) 
 
 
 def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
-    result = run(
-        "--database-url", "postgresql://kiosk@127.0.0.1:1/kiosk", "health", data_dir=tmp_path
-    )
+    url = "postgresql://kiosk@127.0.0.1:1/kiosk"
+    result = run("--database-url", url, "people", "--operator", "alice", data_dir=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("kiosk-admin: error: cannot reach the database")
     assert len(result.stderr.strip().splitlines()) == 1

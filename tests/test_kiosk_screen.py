@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,14 +16,22 @@ from pytestqt.qtbot import QtBot
 
 from config.environment import Location
 from core.consent import current_consent
+from core.door import DoorDecision
 from core.engine import FaceEngine
 from core.identity import IdentityService
 from core.imagefile import read_image_file
-from core.records import Role
-from core.settings import ImageLimits, SecuritySettings, Settings
+from core.records import AccessOutcome, Role
+from core.settings import ImageLimits, SecuritySettings, Settings, TelemetrySettings
 from core.throttle import RecognitionThrottle
 from kiosk.app import KioskWindow, stylesheet
-from kiosk.kiosk_screen import DENIED_TEXT, GRANTED_TEXT, KioskScreen
+from kiosk.kiosk_screen import (
+    DENIED_TEXT,
+    FAULT_TEXT,
+    GRANTED_TEXT,
+    IDLE_TEXT,
+    OFFLINE_DENIED_TEXT,
+    KioskScreen,
+)
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from tests.conftest import dispose_windows
@@ -47,9 +58,9 @@ def enrolled(
 def run_kiosk(qtbot: QtBot, fresh_database: str, tmp_path: Path) -> Iterator[object]:
     windows: list[KioskWindow] = []  # held here: a collected window takes its widgets along
 
-    def start(camera: Path) -> KioskScreen:
+    def start(camera: Path, settings: Settings | None = None) -> KioskScreen:
         window = KioskWindow(
-            Settings(), Location(tmp_path / "data", fresh_database), str(camera), 10.0
+            settings or Settings(), Location(tmp_path / "data", fresh_database), str(camera), 10.0
         )
         window.setStyleSheet(stylesheet())
         qtbot.addWidget(window)
@@ -145,3 +156,43 @@ def test_a_busy_database_asks_to_try_again_and_returns_to_idle(qtbot: QtBot) -> 
     assert screen.banner.text() == BUSY_TEXT
     assert "statement timeout" in screen.status.text()
     qtbot.waitUntil(lambda: screen.banner.text() == IDLE_TEXT, timeout=10_000)
+
+
+@pytest.mark.usefixtures("enrolled")
+def test_the_kiosk_serves_metrics_of_what_it_did(
+    qtbot: QtBot, run_kiosk, photos: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a port free right now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(telemetry=TelemetrySettings(metrics_port=port))
+    crop = read_image_file(photos / "yaoming_in_players.jpg", ImageLimits())
+    screen = run_kiosk(camera_folder(tmp_path / "yao", crop), settings)
+    qtbot.waitUntil(lambda: GRANTED_TEXT in screen.banner.text(), timeout=30_000)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        exposed = response.read().decode()
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in exposed.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert samples['kiosk_decisions_total{outcome="granted"}'] == 1
+    assert samples["kiosk_frames_recognized_total"] >= 3
+    assert samples["kiosk_frames_read_total"] >= samples["kiosk_frames_recognized_total"] - 1
+    assert samples['kiosk_stage_seconds_count{stage="embed"}'] >= 3
+    assert samples["kiosk_decision_seconds_count"] == 1
+    assert samples["kiosk_spooled_events"] == 0
+
+
+def test_an_offline_denial_and_a_fault_say_what_happened(qtbot: QtBot) -> None:
+    screen = KioskScreen(decision_display_s=0.2)
+    qtbot.addWidget(screen)
+    offline = DoorDecision(AccessOutcome.OFFLINE, None, None, None, 40.0, uuid.uuid4())
+    screen.show_decision(offline)
+    assert screen.banner.text() == OFFLINE_DENIED_TEXT
+    assert screen.banner.property("state") == "fault"
+    qtbot.waitUntil(lambda: screen.banner.text() == IDLE_TEXT, timeout=2000)
+    screen.show_fault("RuntimeError: onnxruntime failed")
+    assert screen.banner.text() == FAULT_TEXT
+    assert screen.status.text() == "RuntimeError: onnxruntime failed"
+    qtbot.waitUntil(lambda: screen.banner.text() == IDLE_TEXT, timeout=2000)

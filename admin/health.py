@@ -1,0 +1,114 @@
+"""kiosk-admin health: the database, the models and the camera, each checked on its own."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from admin.context import CommandContext
+from admin.output import Report
+from core.errors import KioskError
+from core.modelpack import resolve_model_pack
+from storage.migrate import current_revision, head_revision
+
+EXIT_UNHEALTHY = 1
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    summary: str
+    data: dict[str, Any]
+
+
+def health(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    checks = [_run("database", lambda: _database(ctx)), _run("models", lambda: _models(ctx))]
+    if not args.no_camera:
+        source = args.camera or ctx.settings.camera.source
+        checks.append(_run("camera", lambda: _camera(ctx, source)))
+    healthy = all(check.ok for check in checks)
+    return Report(
+        {"healthy": healthy, **{c.name: {"ok": c.ok, **c.data} for c in checks}},
+        "\n".join(
+            f"{c.name + ':':<10}{'ok    ' if c.ok else 'FAILED'}  {c.summary}" for c in checks
+        ),
+        exit_code=0 if healthy else EXIT_UNHEALTHY,
+    )
+
+
+def _status(check: Check) -> str:
+    return "ok    " if check.ok else "FAILED"
+
+
+def _run(name: str, check: Callable[[], tuple[str, dict[str, Any]]]) -> Check:
+    try:
+        summary, data = check()
+    except KioskError as error:
+        return Check(name, False, str(error), {"error": str(error)})
+    return Check(name, True, summary, data)
+
+
+def _database(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
+    store = ctx.store
+    revision = current_revision(store.engine)
+    enrolled = store.identity.count_people()
+    return (
+        f"{store.location}, schema {revision}, {enrolled} people enrolled",
+        {
+            "store": store.location,
+            "schema": revision,
+            "schema_current": revision == head_revision(),
+            "people": enrolled,
+        },
+    )
+
+
+def _models(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
+    from core.insightface_backend import load_engine
+
+    pack = resolve_model_pack(ctx.settings.models.pack_dir)
+    load_engine(ctx.settings, pack)  # loading the models is the check; the pack is hashed once
+    verified = (
+        f"verified against {pack.verified_by}"
+        if pack.verified_by
+        else "NOT verified: add a SHA256SUMS file to pin these files"
+    )
+    providers = ", ".join(ctx.settings.models.providers)
+    return (
+        f"{pack.name} in {pack.directory}, {verified}; onnxruntime on {providers}",
+        {
+            "model_pack": pack.name,
+            "model_dir": str(pack.directory),
+            "template_model": pack.template_model,
+            "models_verified_by": pack.verified_by,
+            "providers": list(ctx.settings.models.providers),
+        },
+    )
+
+
+def _camera(ctx: CommandContext, spec: str) -> tuple[str, dict[str, Any]]:
+    from kiosk.frames import CameraLost, source_from_spec
+
+    source = source_from_spec(spec, ctx.settings.images, ctx.settings.camera.folder_fps)
+    started = time.monotonic()
+    try:
+        source.open()
+        frame = source.read()
+    except CameraLost as error:
+        raise _CameraFailed(f"camera {spec!r} gives no frame: {error}") from error
+    finally:
+        source.close()
+    height, width = frame.shape[:2]
+    waited_ms = (time.monotonic() - started) * 1000
+    return (
+        f"{spec!r} gave a {width}x{height} frame in {waited_ms:.0f} ms",
+        {"source": spec, "width": width, "height": height, "first_frame_ms": round(waited_ms)},
+    )
+
+
+class _CameraFailed(KioskError):
+    pass

@@ -1,0 +1,317 @@
+"""The kiosk's local configuration: kiosk.toml in the data folder, KIOSK_* variables
+over it, command-line options over both, every value checked against its bounds.
+
+The file's sections are those of ``core.settings.Settings`` plus ``[kiosk]`` (id,
+name) and ``[database]`` (url). A variable names a key as ``KIOSK_<SECTION>__<KEY>``,
+e.g. ``KIOSK_MATCHING__THRESHOLD=0.45``. Settings shared by every kiosk that are
+also kept in the database (``kiosk-admin settings``) take the database's value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from core.errors import ConfigurationError
+from core.settings import Settings
+
+CONFIG_FILE = "kiosk.toml"
+ENV_PREFIX = "KIOSK_"
+DEFAULT = "default"
+# [kiosk] and [database] in the file; the rest are Settings' own sections.
+_KIOSK_KEYS = {"id": "kiosk_id", "name": "kiosk_name"}
+_DATABASE_KEYS = {"url"}
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    settings: Settings
+    database_url: str | None
+    sources: dict[str, str] = field(default_factory=dict)
+    """Where each key's value came from: the file, a variable or an option."""
+    file: Path | None = None
+    """The kiosk.toml read, if there was one."""
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The options both front ends accept, as given (None: not given)."""
+
+    database_url: str | None = None
+    model_dir: str | None = None
+    providers: str | None = None
+
+
+def load_local_config(
+    data_dir: Path,
+    environ: Mapping[str, str],
+    options: CommandLine,
+    default_kiosk_id: str = "kiosk-admin",
+) -> LocalConfig:
+    """Raises ConfigurationError naming the key, where it was set and what it allows."""
+    values: dict[str, Any] = {"kiosk_id": default_kiosk_id}
+    sources: dict[str, str] = {}
+    path = data_dir / CONFIG_FILE
+    read_file = None
+    if path.is_file():
+        read_file = path
+        for key, value in _file_values(path).items():
+            values[key], sources[key] = value, CONFIG_FILE
+    for key, (value, variable) in _environment_values(environ).items():
+        values[key], sources[key] = value, variable
+    for key, value, option in (
+        ("database.url", options.database_url, "--database-url"),
+        ("models.pack_dir", options.model_dir, "--model-dir"),
+        ("models.providers", _split(options.providers), "--providers"),
+    ):
+        if value:
+            values[key], sources[key] = value, option
+    database_url = values.pop("database.url", None)
+    settings = _validated(values, sources)
+    return LocalConfig(settings, database_url, sources, read_file)
+
+
+def redacted(config: LocalConfig) -> dict[str, tuple[object, str]]:
+    """Every effective key with its value and source, secrets hidden; for showing."""
+    shown: dict[str, tuple[object, str]] = {}
+    for section in Settings.model_fields:
+        value = getattr(config.settings, section)
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                key = f"{section}.{name}"
+                shown[key] = (getattr(value, name), config.sources.get(key, DEFAULT))
+        else:
+            key = _file_key(section)
+            shown[key] = (value, config.sources.get(section, DEFAULT))
+    url = config.database_url
+    shown["database.url"] = (
+        without_password(url) if url else "(embedded PostgreSQL)",
+        config.sources.get("database.url", DEFAULT),
+    )
+    return shown
+
+
+def without_password(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"cannot read {path}: {error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"{path} is not valid TOML: {error}") from error
+    values: dict[str, Any] = {}
+    for section, body in raw.items():
+        if not isinstance(body, dict):
+            raise ConfigurationError(
+                f"{path}: {section} = ... must be inside a section; "
+                f"the sections are {', '.join(sorted(_section_names()))}"
+            )
+        for name, value in body.items():
+            values[_settings_key(section, name, f"{path}")] = value
+    return values
+
+
+def _environment_values(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    values: dict[str, tuple[Any, str]] = {}
+    for variable, text in environ.items():
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        rest = variable[len(ENV_PREFIX) :].lower()
+        if "__" in rest:
+            section, name = rest.split("__", 1)
+            key = _settings_key(section, name, variable)
+            values[key] = (_from_text(key, text), variable)
+        elif any(rest.startswith(f"{section}_") for section in _section_names()):
+            section = next(s for s in _section_names() if rest.startswith(f"{s}_"))
+            guess = f"{ENV_PREFIX}{section.upper()}__{rest[len(section) + 1 :].upper()}"
+            if variable not in _SHORTCUTS and variable not in _OTHER_VARIABLES:
+                raise ConfigurationError(
+                    f"{variable} is not a setting; a setting's variable has two underscores "
+                    f"after its section, e.g. {guess}"
+                )
+    for variable, key in _SHORTCUTS.items():
+        if environ.get(variable):
+            values.setdefault(key, (_from_text(key, environ[variable]), variable))
+    return values
+
+
+# Read elsewhere (secrets, the data folder, the camera option), not settings keys.
+_OTHER_VARIABLES = {
+    "KIOSK_DATA_DIR",
+    "KIOSK_DATABASE_PASSWORD",
+    "KIOSK_PASSWORD",
+    "KIOSK_NEW_PASSWORD",
+    "KIOSK_CAMERA",
+}
+# Older single variables, still read; the KIOSK_<SECTION>__<KEY> form wins over them.
+_SHORTCUTS = {
+    "KIOSK_DATABASE_URL": "database.url",
+    "KIOSK_MODEL_DIR": "models.pack_dir",
+    "KIOSK_PROVIDERS": "models.providers",
+    "KIOSK_ID": "kiosk_id",
+}
+
+
+def _settings_key(section: str, name: str, where: str) -> str:
+    if section == "kiosk":
+        if name not in _KIOSK_KEYS:
+            raise ConfigurationError(
+                f"unknown setting kiosk.{name} in {where}; [kiosk] has: {', '.join(_KIOSK_KEYS)}"
+            )
+        return _KIOSK_KEYS[name]
+    if section == "database":
+        if name not in _DATABASE_KEYS:
+            raise ConfigurationError(
+                f"unknown setting database.{name} in {where}; [database] has: url "
+                "(its password comes from KIOSK_DATABASE_PASSWORD or the OS keyring)"
+            )
+        return f"database.{name}"
+    model = _section_model(section)
+    if model is None:
+        raise ConfigurationError(
+            f"unknown section [{section}] in {where}; "
+            f"the sections are: {', '.join(sorted(_section_names()))}"
+        )
+    if name not in model.model_fields:
+        raise ConfigurationError(
+            f"unknown setting {section}.{name} in {where}; "
+            f"[{section}] has: {', '.join(model.model_fields)}"
+        )
+    return f"{section}.{name}"
+
+
+def _from_text(key: str, text: str) -> Any:
+    """A variable's text as its setting wants it: lists are comma separated."""
+    if "." not in key or key == "database.url":
+        return text
+    section, name = key.split(".")
+    model = _section_model(section)
+    assert model is not None
+    annotation = model.model_fields[name].annotation
+    if typing.get_origin(annotation) is tuple:
+        return _split(text)
+    return text
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+# ---- checking --------------------------------------------------------------------------------
+
+
+def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        if "." in key:
+            section, name = key.split(".")
+            nested.setdefault(section, {})[name] = value
+        else:
+            nested[key] = value
+    try:
+        return Settings.model_validate(nested)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"][:2])
+        source = sources.get(key, DEFAULT)
+        given = first.get("input")
+        raise ConfigurationError(
+            f"setting {_file_key(key)} = {given!r} (from {source}) is not allowed: "
+            f"{_allowed(key) or first['msg']}"
+        ) from error
+
+
+def _allowed(key: str) -> str:
+    """What a key accepts, in words, from its bounds."""
+    info = _field(key)
+    if info is None:
+        return ""
+    low = high = None
+    for bound in info.metadata:
+        if isinstance(bound, Ge):
+            low = f"at least {bound.ge}"
+        elif isinstance(bound, Gt):
+            low = f"more than {bound.gt}"
+        elif isinstance(bound, Le):
+            high = f"at most {bound.le}"
+        elif isinstance(bound, Lt):
+            high = f"less than {bound.lt}"
+        elif isinstance(bound, MinLen | MaxLen):
+            low = low or (
+                f"at least {bound.min_length} long" if isinstance(bound, MinLen) else None
+            )
+            high = high or (
+                f"at most {bound.max_length} long" if isinstance(bound, MaxLen) else None
+            )
+    kind = _kind(info.annotation)
+    limits = " and ".join(part for part in (low, high) if part)
+    return f"{kind} {limits}".strip() if limits else kind
+
+
+def _kind(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(annotation))
+    if origin is tuple:
+        return "a list (comma separated in a variable)"
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(
+            _kind(arg) for arg in typing.get_args(annotation) if arg is not type(None)
+        )
+    names = {
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+        bool: "true or false",
+        Path: "a path",
+    }
+    return names.get(annotation, str(annotation))
+
+
+def _field(key: str) -> FieldInfo | None:
+    if "." not in key:
+        return Settings.model_fields.get(key)
+    section, name = key.split(".")
+    model = _section_model(section)
+    return model.model_fields.get(name) if model else None
+
+
+def _section_model(section: str) -> type[BaseModel] | None:
+    info = Settings.model_fields.get(section)
+    annotation = info.annotation if info else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _section_names() -> set[str]:
+    return {name for name in Settings.model_fields if _section_model(name)} | {"kiosk", "database"}
+
+
+def _file_key(key: str) -> str:
+    """A Settings key as the file spells it."""
+    inverse = {value: f"kiosk.{name}" for name, value in _KIOSK_KEYS.items()}
+    return inverse.get(key, key)

@@ -1,0 +1,59 @@
+"""Structured logs: one JSON object per line, in rotating files in the data folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigurationError
+from core.settings import TelemetrySettings
+
+LOG_FILE = "kiosk.log.jsonl"
+# The attributes every LogRecord has; anything else was passed in ``extra``.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """time, level, logger, message, then the record's ``extra`` fields (event_id...)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def log_to_files(data_dir: Path, telemetry: TelemetrySettings) -> Path:
+    """Send every log record at ``telemetry.log_level`` and above to the rotating JSON
+    log in ``data_dir/logs``; returns the file's path."""
+    folder = data_dir / "logs"
+    path = folder / LOG_FILE
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            path,
+            maxBytes=telemetry.log_file_max_mb * 1024 * 1024,
+            backupCount=telemetry.log_files_kept,
+            encoding="utf-8",
+        )
+    except OSError as error:
+        raise ConfigurationError(
+            f"cannot write the log file {path} ({error.strerror}); "
+            "choose a data folder this user may write (--data-dir or KIOSK_DATA_DIR)"
+        ) from error
+    handler.setFormatter(JsonFormatter())
+    handler.setLevel(telemetry.log_level.upper())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level or logging.WARNING, handler.level))
+    return path

@@ -1,0 +1,118 @@
+"""Prometheus metrics of one kiosk, served on 127.0.0.1 when a port is configured."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from core.door import FrameOutcome
+from core.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+# Seconds; the kiosk's stages take milliseconds, a decision up to a few seconds.
+_STAGE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0)
+_DECISION_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+
+class KioskMetrics:
+    """Counters and histograms for one kiosk, in a registry of their own (tests make
+    several). Updated from the recognition and capture threads; prometheus_client's
+    metrics are thread-safe."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.frames_read = Counter("kiosk_frames_read", "Frames read from the camera", registry=r)
+        self.frames_dropped = Counter(
+            "kiosk_frames_dropped", "Frames replaced before recognition took them", registry=r
+        )
+        self.frames_recognized = Counter(
+            "kiosk_frames_recognized", "Frames the recognition worker processed", registry=r
+        )
+        self.decisions = Counter(
+            "kiosk_decisions", "Door decisions by outcome", ["outcome"], registry=r
+        )
+        self.stage_seconds = Histogram(
+            "kiosk_stage_seconds",
+            "Time per frame in each stage: detect, embed, search, record, total",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.decision_seconds = Histogram(
+            "kiosk_decision_seconds",
+            "From a face's first frame to its decision",
+            buckets=_DECISION_BUCKETS,
+            registry=r,
+        )
+        self.throttle_pauses = Counter(
+            "kiosk_throttle_pauses", "Frames refused during a recognition cooldown", registry=r
+        )
+        self.camera_reconnects = Counter(
+            "kiosk_camera_reconnects", "Times the camera was lost and opened again", registry=r
+        )
+        self.database_errors = Counter(
+            "kiosk_database_errors",
+            "Searches the database failed: offline or busy",
+            ["kind"],
+            registry=r,
+        )
+        self.recognition_faults = Counter(
+            "kiosk_recognition_faults",
+            "Frames on which recognition failed unexpectedly",
+            registry=r,
+        )
+        self.spooled_events = Gauge(
+            "kiosk_spooled_events",
+            "Events waiting in the local spool for the database",
+            registry=r,
+        )
+        self._frames_read_seen = 0
+        self._frames_dropped_seen = 0
+        self._server: Any = None
+
+    def observe_frame(self, outcome: FrameOutcome) -> None:
+        self.frames_recognized.inc()
+        timings = outcome.timings
+        for stage, ms in (
+            ("detect", timings.detect_ms),
+            ("embed", timings.embed_ms),
+            ("search", timings.search_ms),
+            ("record", timings.record_ms),
+            ("total", timings.total_ms),
+        ):
+            if ms > 0:
+                self.stage_seconds.labels(stage).observe(ms / 1000)
+        if outcome.decision is not None:
+            self.decisions.labels(outcome.decision.outcome.value).inc()
+            self.decision_seconds.observe(outcome.decision.latency_ms / 1000)
+            if outcome.decision.outcome.value == "offline":
+                self.database_errors.labels("offline").inc()
+
+    def catch_up_frames(self, read: int, dropped: int) -> None:
+        """The capture thread and the frame slot count for themselves; add what is new."""
+        self.frames_read.inc(max(0, read - self._frames_read_seen))
+        self.frames_dropped.inc(max(0, dropped - self._frames_dropped_seen))
+        self._frames_read_seen = max(read, self._frames_read_seen)
+        self._frames_dropped_seen = max(dropped, self._frames_dropped_seen)
+
+    def serve(self, port: int) -> None:
+        """Serve /metrics on 127.0.0.1 only: operators reach it through their own
+        agent or a tunnel, never from the door's network directly."""
+        try:
+            self._server, _ = start_http_server(port, addr="127.0.0.1", registry=self.registry)
+        except OSError as error:
+            raise ConfigurationError(
+                f"cannot serve metrics on 127.0.0.1:{port} ({error.strerror}); "
+                "choose another telemetry.metrics_port, or 0 to turn metrics off"
+            ) from error
+        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

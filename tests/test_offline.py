@@ -1,0 +1,192 @@
+"""No access or audit event is lost while the database is down: spooled, then sent once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from core.consent import current_consent
+from core.door import DoorRecognizer
+from core.engine import FaceEngine
+from core.identity import IdentityService
+from core.imagefile import read_image_file
+from core.records import AccessEvent, AccessOutcome, KioskAuditEvent, Role
+from core.settings import DoorSettings, ImageLimits, SecuritySettings, Settings
+from core.throttle import RecognitionThrottle
+from storage import schema
+from storage.database import connect, ensure_database
+from storage.embedded import DATABASE_NAME, EmbeddedServer
+from storage.event_log import OFFLINE_ACTION, ONLINE_ACTION, ResilientEventLog
+from storage.identity_store import SqlIdentityStore
+from storage.migrate import upgrade
+from storage.operator_store import SqlOperatorStore
+from storage.spool import EventSpool
+
+
+def load(path: Path) -> np.ndarray:
+    return read_image_file(path, ImageLimits())
+
+
+def stored_access_events(engine: Engine) -> list[schema.AccessEvent]:
+    with Session(engine) as session:
+        query = select(schema.AccessEvent).order_by(schema.AccessEvent.occurred_at)
+        return list(session.scalars(query))
+
+
+def audit_actions(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        query = select(schema.AuditEvent.action).order_by(schema.AuditEvent.id)
+        return list(session.scalars(query))
+
+
+# ---- the spool file on its own --------------------------------------------------------------
+
+
+def test_the_spool_keeps_events_in_order_across_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "spool" / "events.jsonl"
+    events = [
+        AccessEvent("door-1", AccessOutcome.OFFLINE, None, None, 12.5),
+        KioskAuditEvent("door-1", OFFLINE_ACTION, {"reason": "connection refused"}),
+        AccessEvent("door-1", AccessOutcome.GRANTED, uuid.uuid4(), 0.61, 80.0),
+    ]
+    for event in events:
+        EventSpool(path).append(event)
+    reopened = EventSpool(path)
+    assert reopened.read() == events
+    assert len(reopened) == 3
+    reopened.remove_first(2)
+    assert reopened.read() == events[2:]
+    reopened.remove_first(1)
+    assert not path.exists()
+    assert reopened.read() == []
+
+
+def test_a_torn_or_edited_line_is_set_aside_and_the_rest_kept(tmp_path: Path) -> None:
+    spool = EventSpool(tmp_path / "events.jsonl")
+    first = AccessEvent("door-1", AccessOutcome.UNKNOWN, None, 0.2, 40.0)
+    last = AccessEvent("door-1", AccessOutcome.OFFLINE, None, None, 5.0)
+    spool.append(first)
+    with spool.path.open("a", encoding="utf-8") as stream:
+        stream.write('{"kind": "access", "event_id": "not-a-uuid"}\n')
+        stream.write('{"kind": "access", "outcome": "gran\n')  # a write cut short
+    spool.append(last)
+    assert spool.read() == [first, last]
+    assert len(spool.rejected_path.read_text("utf-8").splitlines()) == 2
+    assert spool.read() == [first, last]  # set aside once, not again
+
+
+# ---- the real door, models and an embedded server that stops --------------------------------
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
+    """A server of this test's own, which it may stop and start."""
+    server = EmbeddedServer(tmp_path / "postgres")
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def own_engine(own_server: EmbeddedServer) -> Iterator[Engine]:
+    ensure_database(own_server.admin_url(), DATABASE_NAME)
+    engine = connect(own_server.admin_url().replace("/postgres?", f"/{DATABASE_NAME}?"))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def visit(door: DoorRecognizer, face: np.ndarray, empty: np.ndarray) -> list[uuid.UUID]:
+    """One person steps up, is decided, and walks away; the event ids decided."""
+    decided = []
+    for dx in (0, 2, 4, 6):
+        shifted = cv2.warpAffine(face, np.float32([[1, 0, dx], [0, 1, 0]]), face.shape[1::-1])
+        outcome = door.process(shifted)
+        if outcome.decision is not None:
+            decided.append(outcome.decision)
+    for _ in range(8):  # long enough for the track to end
+        door.process(empty)
+    assert len(decided) == 1, "each visit is decided exactly once"
+    return [decided[0].event_id]
+
+
+@pytest.mark.slow
+def test_stopping_the_database_mid_run_loses_no_access_event(
+    own_server: EmbeddedServer,
+    own_engine: Engine,
+    face_engine: FaceEngine,
+    settings: Settings,
+    photos: Path,
+    yaoming_jpg: Path,
+    tmp_path: Path,
+) -> None:
+    admin = SqlOperatorStore(own_engine).add_first_operator("alice", "bcrypt$unused", Role.ADMIN)
+    store = SqlIdentityStore(own_engine)
+    events = ResilientEventLog(own_engine, EventSpool(tmp_path / "spool.jsonl"), "door-1")
+    throttle = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
+    identity = IdentityService(
+        face_engine, store, settings.matching, throttle, "door-1", events=events
+    )
+    identity.enroll(admin, "Yao Ming", None, [("y", load(yaoming_jpg))], current_consent(), True)
+    door_settings = DoorSettings(offline_retry_s=0.001)
+    door = DoorRecognizer(face_engine, identity, door_settings, settings.quality, throttle)
+    face = load(photos / "yaoming_in_players.jpg")
+    empty = np.full_like(face, 90)
+
+    decided = []
+    for _ in range(3):
+        decided += visit(door, face, empty)
+    own_server.close()  # the database goes away in the middle of the run
+    offline_outcomes = []
+    for _ in range(4):
+        ids = visit(door, face, empty)
+        decided += ids
+        offline_outcomes.append(ids)
+    assert events.pending >= 5  # the four denials and the note that the kiosk went offline
+    assert events.flush() == 0  # still down: nothing sent, nothing dropped
+    own_server.start()
+    for _ in range(2):  # back: the first new event sends the spool first, in order
+        decided += visit(door, face, empty)
+    assert events.pending == 0
+
+    stored = stored_access_events(own_engine)
+    assert [event.event_id for event in stored] == decided
+    assert [event.outcome for event in stored] == ["granted"] * 3 + ["offline"] * 4 + [
+        "granted"
+    ] * 2
+    assert all(event.kiosk_id == "door-1" for event in stored)
+    actions = audit_actions(own_engine)
+    assert actions[-2:] == [OFFLINE_ACTION, ONLINE_ACTION]
+
+
+def test_an_event_sent_twice_is_stored_once(own_engine: Engine, tmp_path: Path) -> None:
+    """The kiosk may stop after the database committed a batch and before the spool
+    forgot it; sending that batch again adds nothing."""
+    spool = EventSpool(tmp_path / "spool.jsonl")
+    events = ResilientEventLog(own_engine, spool, "door-1")
+    access = AccessEvent("door-1", AccessOutcome.UNKNOWN, None, 0.1, 30.0)
+    note = KioskAuditEvent("door-1", OFFLINE_ACTION, {"reason": "test"})
+    events.record_access(access)
+    for event in (access, note, note, access):
+        spool.append(event)
+    assert events.flush() == 4
+    assert [event.event_id for event in stored_access_events(own_engine)] == [access.event_id]
+    assert audit_actions(own_engine).count(OFFLINE_ACTION) == 1
+
+
+def test_a_spooled_grant_of_a_person_deleted_since_is_kept_without_them(
+    own_engine: Engine, tmp_path: Path
+) -> None:
+    spool = EventSpool(tmp_path / "spool.jsonl")
+    spool.append(AccessEvent("door-1", AccessOutcome.GRANTED, uuid.uuid4(), 0.7, 50.0))
+    assert ResilientEventLog(own_engine, spool, "door-1").flush() == 1
+    (stored,) = stored_access_events(own_engine)
+    assert stored.outcome == "granted"
+    assert stored.person_id is None
