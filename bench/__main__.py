@@ -52,7 +52,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         help="another model pack to measure beside buffalo_sc (repeatable)",
     )
-    parser.add_argument("--only", help="sections, comma separated: inference,search,e2e,kiosks")
+    parser.add_argument(
+        "--only", help="sections, comma separated: inference,search,e2e,kiosks,liveness"
+    )
     args = parser.parse_args(argv)
     try:
         args.sizes = (
@@ -82,7 +84,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-SECTIONS = ("inference", "search", "e2e", "kiosks")
+SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness")
 
 
 def _integers(text: str) -> list[int]:
@@ -133,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(_end_to_end(args, results))
         if "kiosks" in args.sections:
             sections.append(_kiosks(args, results, Path(scratch)))
+        if "liveness" in args.sections:
+            sections.append(_liveness(args, results))
     seconds = time.perf_counter() - began
     results["seconds"] = seconds
     head = [
@@ -204,6 +208,18 @@ def _kiosks(args: argparse.Namespace, results: dict[str, Any], scratch: Path) ->
     return report.kiosks_section(found, gallery)
 
 
+def _liveness(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    from bench import liveness
+    from core.insightface_backend import load_engine
+    from core.settings import LivenessMode, LivenessSettings, Settings
+
+    settings = Settings(liveness=LivenessSettings(mode=LivenessMode.BOTH))
+    engine = load_engine(settings, detector_input_size=settings.models.camera_detector_input_size)
+    found = liveness.run(engine, 1 if args.quick else 20, progress)
+    results["liveness"] = found
+    return report.liveness_section(found)
+
+
 def _summary(results: dict[str, Any]) -> str:
     lines = [f"kiosk-bench finished in {results['seconds'] / 60:.1f} min"]
     for row in results.get("inference", []):
@@ -228,6 +244,10 @@ def _summary(results: dict[str, Any]) -> str:
         lines.append(
             f"  {row.kiosks:>2} kiosks: {row.per_second:.0f}/s, p95 {row.latency.p95_ms:.1f} ms, "
             f"busy {row.busy}, events {row.events_stored}/{row.events_expected}"
+        )
+    for row in results.get("liveness", []):
+        lines.append(
+            f"  liveness {row.mode:<5} {row.sequence:<11}: {row.passed}/{row.attempts} passed"
         )
     return "\n".join(lines)
 

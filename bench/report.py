@@ -11,6 +11,7 @@ from typing import Any
 from bench.end_to_end import EndToEndResult
 from bench.inference import InferenceResult
 from bench.kiosks import KiosksResult
+from bench.liveness import LivenessRow
 from bench.search import SizeResult
 
 
@@ -222,6 +223,30 @@ def kiosks_section(results: list[KiosksResult], gallery_size: int) -> str:
                 rows,
             ),
             "![kiosks](kiosks.png)",
+        ]
+    )
+
+
+def liveness_section(rows: list[LivenessRow]) -> str:
+    """Pass rates of live-like sequences, and how often each synthetic attack passed."""
+    body = table(
+        ["mode", "sequence", "attempts", "passed", "pass rate"],
+        [[r.mode, r.sequence, r.attempts, r.passed, f"{r.pass_rate:.0%}"] for r in rows],
+    )
+    return "\n\n".join(
+        [
+            "## Liveness (synthetic sequences from the package photos)",
+            "Live sequences are package faces with camera noise whose real 106-point "
+            "landmarks get a synthetic blink or head turn when asked: the check's logic is "
+            "measured, not real people. Attacks: the same frame repeated (still photo), the "
+            "photo rotated, scaled, sheared and shifted frame by frame (moved photo), and a "
+            "recording of a passed attempt played to a new attempt (replay). A live "
+            "sequence should pass; an attack should not.",
+            body,
+            "A replay of a real pass beats the challenge whenever the new random challenge "
+            "is the one recorded: always for blink alone, about half the time for a turn, a "
+            "quarter for both. Neither passive signal sees a recording of a real person; "
+            "only a presentation-attack model (or a depth camera) would.",
         ]
     )
 

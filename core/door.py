@@ -6,18 +6,25 @@ with each newest frame and shows what comes back.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+import cv2
+import numpy as np
+import numpy.typing as npt
+
 from core.engine import FaceEngine
 from core.errors import StoreBusy, StoreError
-from core.faces import BGRImage, DetectedFace
+from core.faces import BGRImage, DetectedFace, Embedding
 from core.identity import IdentityService
-from core.records import AccessOutcome
-from core.settings import DoorSettings, QualitySettings
+from core.liveness import LivenessCheck, LivenessState, Observation
+from core.liveness import Verdict as LivenessVerdict
+from core.records import AccessOutcome, Candidate
+from core.settings import DoorSettings, LivenessMode, LivenessSettings, QualitySettings
 from core.throttle import RecognitionThrottle
 from core.tracking import ConsecutiveVotes, FaceTracker, Verdict
 
@@ -69,6 +76,8 @@ class FrameOutcome:
     """Set on the one frame where this face's decision is reached."""
     searched: bool
     timings: FrameTimings
+    liveness: LivenessState | None = None
+    """While a matched face is being challenged: what to do, and how far it got."""
 
 
 class DoorRecognizer:
@@ -83,6 +92,10 @@ class DoorRecognizer:
     faces too without trying the database again: a dead server must not hold
     each person at the door for a connection timeout.
 
+    With liveness on, a confirmed match is not yet a grant: the same tracked
+    face must meet a random challenge (core.liveness) first, each frame still
+    the matched person; a failed or abandoned challenge is denied and recorded.
+
     Not thread-safe: owned by the kiosk's one recognition thread.
     """
 
@@ -94,7 +107,11 @@ class DoorRecognizer:
         quality: QualitySettings,
         throttle: RecognitionThrottle,
         clock: Callable[[], float] = time.perf_counter,
+        liveness: LivenessSettings | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        self._liveness = liveness or LivenessSettings()
+        self._rng = rng or random.SystemRandom()
         self._engine = engine
         self._identity = identity
         self._door = door
@@ -113,6 +130,7 @@ class DoorRecognizer:
         self._tracker = FaceTracker(self._door.track_min_overlap, self._door.track_max_missed)
         self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
         self._decided = False
+        self._challenge: _Challenge | None = None
 
     def process(self, frame: BGRImage) -> FrameOutcome:
         """Raises RecognitionPaused while the throttle's cooldown lasts."""
@@ -121,16 +139,23 @@ class DoorRecognizer:
         detected = self._clock()
         timings = FrameTimings(detect_ms=(detected - started) * 1000)
         largest = max(faces, key=lambda face: face.area) if faces else None
-        if self._tracker.update(largest):
-            self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
-            self._decided = False
-            self._track_started = started
+        new_track = self._tracker.update(largest)
+        if self._challenge is not None and (new_track or self._tracker.track_id is None):
+            # The challenged face left, or another took its place: denied, and said so.
+            self._throttle.record(granted=False)
+            abandoned = self._record(AccessOutcome.LIVENESS_FAILED, self._challenge.match, started)
+            self._start_track(started)
+            return FrameOutcome(faces, largest, None, abandoned, False, timings)
+        if new_track:
+            self._start_track(started)
         if largest is None or self._decided:
             # A face already decided is neither embedded nor searched again.
             return FrameOutcome(faces, largest, None, None, False, timings)
         guidance = self._blocking_guidance(faces, largest)
         if guidance is not None:
             return FrameOutcome(faces, largest, guidance, None, False, timings)
+        if self._challenge is not None:
+            return self._challenged(frame, faces, largest, timings, detected)
         if started < self._offline_until:
             return self._offline(faces, largest, timings, started)
         self._throttle.check()
@@ -155,8 +180,13 @@ class DoorRecognizer:
         )
         if confirmation.verdict is Verdict.PENDING:
             return FrameOutcome(faces, largest, advice, None, True, timings)
-        self._decided = True
         granted = confirmation.verdict is Verdict.GRANTED
+        if granted and self._liveness.mode is not LivenessMode.OFF:
+            assert decision.matched is not None
+            check = LivenessCheck(self._liveness, self._rng, self._clock)
+            self._challenge = _Challenge(check, decision.matched, sample.embedding)
+            return FrameOutcome(faces, largest, None, None, True, timings, check.state)
+        self._decided = True
         self._throttle.record(granted=granted)
         matched = decision.matched if granted else None
         best = decision.best
@@ -181,6 +211,54 @@ class DoorRecognizer:
             True,
             timings,
         )
+
+    def _start_track(self, started: float) -> None:
+        self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
+        self._decided = False
+        self._challenge = None
+        self._track_started = started
+
+    def _challenged(
+        self,
+        frame: BGRImage,
+        faces: tuple[DetectedFace, ...],
+        largest: DetectedFace,
+        timings: FrameTimings,
+        detected: float,
+    ) -> FrameOutcome:
+        """One frame of the liveness challenge: no search, the same person checked
+        against the matched template, the landmarks read."""
+        assert self._challenge is not None
+        sample = self._engine.sample(frame, largest)
+        observation = Observation(
+            self._engine.landmarks_106(frame, largest),
+            face_patch(frame, largest),
+            float(np.dot(sample.embedding, self._challenge.embedding)),
+        )
+        state = self._challenge.check.observe(observation)
+        checked = self._clock()
+        timings = replace(timings, embed_ms=(checked - detected) * 1000)
+        if state.verdict is LivenessVerdict.PENDING:
+            return FrameOutcome(faces, largest, None, None, False, timings, state)
+        outcome = (
+            AccessOutcome.GRANTED
+            if state.verdict is LivenessVerdict.PASSED
+            else AccessOutcome.LIVENESS_FAILED
+        )
+        match = self._challenge.match
+        self._challenge = None
+        self._decided = True
+        self._throttle.record(granted=outcome is AccessOutcome.GRANTED)
+        decision = self._record(outcome, match, checked)
+        return FrameOutcome(faces, largest, None, decision, False, timings, state)
+
+    def _record(self, outcome: AccessOutcome, match: Candidate, now: float) -> DoorDecision:
+        latency_ms = (now - self._track_started) * 1000
+        # A failed check keeps whose face was shown: the security team wants to know.
+        person_id = match.person_id
+        event_id = self._identity.record_decision(outcome, person_id, match.similarity, latency_ms)
+        name = match.display_name if outcome is AccessOutcome.GRANTED else None
+        return DoorDecision(outcome, person_id, name, match.similarity, latency_ms, event_id)
 
     def _offline(
         self,
@@ -209,3 +287,25 @@ class DoorRecognizer:
             if face is not largest and face.area >= self._door.crowd_area_ratio * largest.area
         ]
         return Guidance.ONE_AT_A_TIME if crowd else None
+
+
+@dataclass(frozen=True)
+class _Challenge:
+    check: LivenessCheck
+    match: Candidate
+    embedding: Embedding
+    """The matched frame's template: every challenged frame must stay this person."""
+
+
+# The grey patch the liveness check compares between frames: small, so cheap.
+_PATCH_SIDE = 32
+
+
+def face_patch(frame: BGRImage, face: DetectedFace) -> npt.NDArray[np.uint8]:
+    height, width = frame.shape[:2]
+    x1, y1, x2, y2 = (round(v) for v in face.box)
+    crop = frame[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+    if crop.size == 0:
+        return np.zeros((_PATCH_SIDE, _PATCH_SIDE), np.uint8)
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    return np.asarray(cv2.resize(grey, (_PATCH_SIDE, _PATCH_SIDE)), dtype=np.uint8)

@@ -8,8 +8,8 @@ from typing import Protocol
 import numpy as np
 
 from core.alignment import align_face
-from core.errors import InputRejected, QualityRejected
-from core.faces import BGRImage, DetectedFace, Embedding
+from core.errors import ConfigurationError, InputRejected, QualityRejected
+from core.faces import BGRImage, DetectedFace, Embedding, Points106
 from core.quality import (
     FaceMeasurements,
     QualityCheck,
@@ -39,6 +39,12 @@ class FaceEmbedder(Protocol):
 
     def embed(self, aligned: BGRImage) -> Embedding:
         """Raw embedding of a 112x112 aligned face. Must be safe to call from several threads."""
+        ...
+
+
+class FaceLandmarker(Protocol):
+    def landmarks_106(self, image: BGRImage, face: DetectedFace) -> Points106:
+        """106 landmarks of ``face`` in image pixels. Safe from several threads."""
         ...
 
 
@@ -74,9 +80,11 @@ class FaceEngine:
         quality: QualitySettings,
         template_model: str,
         max_pixels: int,
+        landmarker: FaceLandmarker | None = None,
     ) -> None:
         self._detector = detector
         self._embedder = embedder
+        self._landmarker = landmarker
         self._quality = quality
         self._max_pixels = max_pixels
         self.template_model = template_model
@@ -95,7 +103,31 @@ class FaceEngine:
             self._quality,
             self.template_model,
             self._max_pixels,
+            self._landmarker,
         )
+
+    def with_landmarker(self, landmarker: FaceLandmarker) -> FaceEngine:
+        """This engine with another source of 106-point landmarks; the models are shared."""
+        return FaceEngine(
+            self._detector,
+            self._embedder,
+            self._quality,
+            self.template_model,
+            self._max_pixels,
+            landmarker,
+        )
+
+    @property
+    def has_landmarks(self) -> bool:
+        return self._landmarker is not None
+
+    def landmarks_106(self, frame: BGRImage, face: DetectedFace) -> Points106:
+        if self._landmarker is None:
+            raise ConfigurationError(
+                "the liveness check needs the 106-point landmark model (2d106det.onnx) "
+                "in the model pack"
+            )
+        return self._landmarker.landmarks_106(frame, face)
 
     def sample(self, frame: BGRImage, face: DetectedFace) -> FaceSample:
         aligned = align_face(frame, face.landmarks)

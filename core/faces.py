@@ -11,6 +11,8 @@ BGRImage = npt.NDArray[np.uint8]
 Embedding = npt.NDArray[np.float32]
 Landmarks = npt.NDArray[np.float32]
 """Five points, (x, y) each: left eye, right eye, nose tip, left and right mouth corner."""
+Points106 = npt.NDArray[np.float32]
+"""106 (x, y) landmarks in image pixels, in InsightFace 2d106det's order."""
 
 
 @dataclass(frozen=True)

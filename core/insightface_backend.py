@@ -16,9 +16,9 @@ import numpy as np
 
 from core.engine import FaceEngine
 from core.errors import ConfigurationError, ModelPackError
-from core.faces import BGRImage, DetectedFace, Embedding
-from core.modelpack import EMBEDDING_DIMENSION, ModelPack, resolve_model_pack
-from core.settings import ModelSettings, Settings
+from core.faces import BGRImage, DetectedFace, Embedding, Points106
+from core.modelpack import EMBEDDING_DIMENSION, LANDMARKS_FILE, ModelPack, resolve_model_pack
+from core.settings import LivenessMode, ModelSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,18 @@ class ArcFaceEmbedder:
         return np.asarray(self._model.get_feat(aligned), dtype=np.float32).ravel()
 
 
+class Landmarker106:
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def landmarks_106(self, image: BGRImage, face: DetectedFace) -> Points106:
+        from insightface.app.common import Face
+
+        # The model crops around the box itself; the Face dict is only its argument.
+        found = self._model.get(image, Face(bbox=np.asarray(face.box, dtype=np.float32)))
+        return np.asarray(found, dtype=np.float32).reshape(106, 2)
+
+
 def load_engine(
     settings: Settings, pack: ModelPack | None = None, detector_input_size: int | None = None
 ) -> FaceEngine:
@@ -86,12 +98,22 @@ def load_engine(
             f"{pack.recognition.path.name} gives {output_shape[-1]}-d embeddings; "
             f"the store holds {EMBEDDING_DIMENSION}-d templates"
         )
+    landmarker = None
+    if settings.liveness.mode is not LivenessMode.OFF:
+        if pack.landmarks is None:
+            raise ModelPackError(
+                f"liveness.mode is {settings.liveness.mode.value}, which needs the 106-point "
+                f"landmark model {LANDMARKS_FILE} in {pack.directory}; add it, or set "
+                "liveness.mode = off"
+            )
+        landmarker = Landmarker106(_load(pack.landmarks.path, "landmark_2d_106", providers, models))
     engine = FaceEngine(
         ScrfdDetector(detector_model, input_size, models.detection_threshold),
         ArcFaceEmbedder(recognizer_model),
         settings.quality,
         pack.template_model,
         settings.images.max_pixels,
+        landmarker,
     )
     warm_up = np.zeros((input_size, input_size, 3), np.uint8)
     engine.detect(warm_up)

@@ -25,7 +25,7 @@ BUNDLED_PACK = "buffalo_sc"
 CHECKSUM_FILE = "SHA256SUMS"
 EMBEDDING_DIMENSION = 512
 
-Role = Literal["detection", "recognition"]
+Role = Literal["detection", "recognition", "landmarks_106"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class ModelPack:
     recognition: ModelFile
     verified_by: str | None
     """The manifest that pinned the hashes, or None for an unpinned user pack."""
+    landmarks: ModelFile | None = None
+    """106-point landmarks (2d106det), which the liveness check needs; optional."""
 
     @property
     def template_model(self) -> str:
@@ -59,6 +61,10 @@ class _Manifest:
     name: str
     origin: str
     files: dict[str, tuple[str, str]]  # role -> (file name, sha256)
+
+
+# The 106-point landmark model's file name in InsightFace's packs.
+LANDMARKS_FILE = "2d106det.onnx"
 
 
 def resolve_model_pack(pack_dir: Path | None) -> ModelPack:
@@ -109,12 +115,16 @@ def _user_pack(directory: Path) -> ModelPack:
         directory, "recognition", [p for p in onnx_files if _role(p) == "recognition"]
     )
     pinned = _read_checksums(directory)
+    landmarks = directory / LANDMARKS_FILE
     return ModelPack(
         name=directory.name,
         directory=directory,
         detection=ModelFile("detection", detection, _pinned_hash(detection, pinned)),
         recognition=ModelFile("recognition", recognition, _pinned_hash(recognition, pinned)),
         verified_by=str(directory / CHECKSUM_FILE) if pinned is not None else None,
+        landmarks=ModelFile("landmarks_106", landmarks, _pinned_hash(landmarks, pinned))
+        if landmarks.is_file()
+        else None,
     )
 
 
@@ -143,6 +153,11 @@ def _pack_from_manifest(name: str, directory: Path, manifest: _Manifest) -> Mode
         detection=_manifest_file("detection", directory, manifest),
         recognition=_manifest_file("recognition", directory, manifest),
         verified_by=manifest.origin,
+        # Optional: a pack without it runs, only the liveness check needs it.
+        landmarks=_manifest_file("landmarks_106", directory, manifest)
+        if "landmarks_106" in manifest.files
+        and (directory / manifest.files["landmarks_106"][0]).is_file()
+        else None,
     )
 
 

@@ -27,6 +27,8 @@ class AccessOutcome(StrEnum):
     NO_FACE = "no_face"
     OFFLINE = "offline"
     """Denied because the gallery could not be searched: the database was unreachable."""
+    LIVENESS_FAILED = "liveness_failed"
+    """Matched, but the liveness challenge was not met: denied."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ reads the environment itself.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -230,6 +231,75 @@ class CameraSettings(_Section):
     )
 
 
+class LivenessMode(StrEnum):
+    OFF = "off"
+    BLINK = "blink"
+    TURN = "turn"
+    BOTH = "both"
+
+
+class LivenessSettings(_Section):
+    """The challenge a matched face must meet before the door opens (core.liveness)."""
+
+    mode: LivenessMode = Field(
+        LivenessMode.OFF, description="off, blink, turn (left or right, at random) or both."
+    )
+    time_limit_s: float = Field(
+        6.0, gt=0, le=60, description="Time to meet every challenge of one attempt."
+    )
+    blink_closed_share: float = Field(
+        0.6, gt=0, lt=1, description="Eye opening, as a share of the open eye's, that is shut."
+    )
+    blink_reopened_share: float = Field(
+        0.85, gt=0, le=1, description="Eye opening, as a share of the open eye's, that is open."
+    )
+    blink_shape_tolerance: float = Field(
+        0.12,
+        gt=0,
+        le=1,
+        description="Change in the face's height to width allowed during a blink; "
+        "more is a squashed photo.",
+    )
+    turn_yaw: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="Nose offset from the eyes' midpoint, in eye distances, that is a turn.",
+    )
+    turn_eye_asymmetry: float = Field(
+        0.12,
+        gt=0,
+        le=1,
+        description="Change in the ratio of the two eyes' widths a real turn makes; "
+        "a flat photo warped any way keeps it.",
+    )
+    turn_hold_frames: int = Field(
+        2, ge=1, le=30, description="Frames in a row the turn must be held."
+    )
+    still_difference: float = Field(
+        0.8,
+        ge=0,
+        le=50,
+        description="Mean grey-level change of the face between frames below which "
+        "the frames count as identical.",
+    )
+    still_frames: int = Field(
+        4, ge=1, le=300, description="Identical frames in a row that mean a still image."
+    )
+    min_landmark_motion: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Largest landmark movement, in face widths, below which the face never moved.",
+    )
+    min_identity_similarity: float = Field(
+        0.35,
+        gt=-1,
+        le=1,
+        description="Similarity to the matched template each frame of the check must keep.",
+    )
+
+
 class TelemetrySettings(_Section):
     """What the kiosk tells the people who run it: logs and metrics."""
 
@@ -260,6 +330,7 @@ class Settings(_Section):
     enrollment: EnrollmentSettings = EnrollmentSettings()
     camera: CameraSettings = CameraSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    liveness: LivenessSettings = LivenessSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

@@ -124,7 +124,14 @@ class KioskController(QObject):
             settings.kiosk_id,
             events=self.services.events,
         )
-        return DoorRecognizer(engine, identity, settings.door, settings.quality, throttle)
+        return DoorRecognizer(
+            engine,
+            identity,
+            settings.door,
+            settings.quality,
+            throttle,
+            liveness=settings.liveness,
+        )
 
     def _start_capture(self) -> None:
         assert self.recognition is not None

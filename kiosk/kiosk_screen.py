@@ -21,6 +21,7 @@ OFFLINE_TEXT = "offline"
 OFFLINE_DENIED_TEXT = "offline: the door stays closed"
 BUSY_TEXT = "busy, please try again"
 FAULT_TEXT = "recognition error, trying again"
+LIVENESS_FAILED_TEXT = "liveness check failed"
 _BOX_COLOUR = QColor("#38bdf8")
 
 
@@ -77,6 +78,10 @@ class KioskScreen(QWidget):
         self.guidance.setText(outcome.guidance.value if outcome.guidance else "")
         if outcome.decision is not None:
             self.show_decision(outcome.decision)
+        elif outcome.liveness is not None and outcome.liveness.instruction is not None:
+            state = outcome.liveness
+            step = f" ({state.done + 1} of {state.total})" if state.total > 1 else ""
+            self._set_banner(f"{outcome.liveness.instruction.value}{step}", "wait")
         self._render()
 
     def show_decision(self, decision: DoorDecision) -> None:
@@ -84,6 +89,8 @@ class KioskScreen(QWidget):
             self._set_banner(f"{decision.display_name}\n{GRANTED_TEXT}", "granted")
         elif decision.outcome is AccessOutcome.OFFLINE:
             self._set_banner(OFFLINE_DENIED_TEXT, "fault")
+        elif decision.outcome is AccessOutcome.LIVENESS_FAILED:
+            self._set_banner(LIVENESS_FAILED_TEXT, "denied")
         else:
             self._set_banner(DENIED_TEXT, "denied")
         self._back_to_idle.start()

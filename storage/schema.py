@@ -174,7 +174,10 @@ class KioskLoginThrottle(Base):
 class AccessEvent(Base):
     __tablename__ = "access_events"
     __table_args__ = (
-        CheckConstraint("outcome IN ('granted', 'unknown', 'no_face', 'offline')", name="outcome"),
+        CheckConstraint(
+            "outcome IN ('granted', 'unknown', 'no_face', 'offline', 'liveness_failed')",
+            name="outcome",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from config.environment import Location
 from core.consent import current_consent
@@ -21,7 +23,14 @@ from core.engine import FaceEngine
 from core.identity import IdentityService
 from core.imagefile import read_image_file
 from core.records import AccessOutcome, Role
-from core.settings import ImageLimits, SecuritySettings, Settings, TelemetrySettings
+from core.settings import (
+    ImageLimits,
+    LivenessMode,
+    LivenessSettings,
+    SecuritySettings,
+    Settings,
+    TelemetrySettings,
+)
 from core.throttle import RecognitionThrottle
 from kiosk.app import KioskWindow, stylesheet
 from kiosk.kiosk_screen import (
@@ -29,9 +38,11 @@ from kiosk.kiosk_screen import (
     FAULT_TEXT,
     GRANTED_TEXT,
     IDLE_TEXT,
+    LIVENESS_FAILED_TEXT,
     OFFLINE_DENIED_TEXT,
     KioskScreen,
 )
+from storage import schema
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from tests.conftest import dispose_windows
@@ -196,3 +207,23 @@ def test_an_offline_denial_and_a_fault_say_what_happened(qtbot: QtBot) -> None:
     assert screen.banner.text() == FAULT_TEXT
     assert screen.status.text() == "RuntimeError: onnxruntime failed"
     qtbot.waitUntil(lambda: screen.banner.text() == IDLE_TEXT, timeout=2000)
+
+
+@pytest.mark.usefixtures("enrolled")
+def test_with_liveness_on_a_still_photo_at_the_camera_is_asked_to_blink_and_refused(
+    qtbot: QtBot, run_kiosk, photos: Path, tmp_path: Path, db_engine: Engine
+) -> None:
+    settings = Settings(liveness=LivenessSettings(mode=LivenessMode.BLINK))
+    crop = read_image_file(photos / "yaoming_in_players.jpg", ImageLimits())
+    screen = run_kiosk(camera_folder(tmp_path / "photo", crop), settings)
+    seen: set[str] = set()
+    watch = QTimer()
+    watch.timeout.connect(lambda: seen.add(screen.banner.text()))
+    watch.start(10)
+    qtbot.waitUntil(lambda: screen.banner.text() == LIVENESS_FAILED_TEXT, timeout=30_000)
+    watch.stop()
+    assert "blink" in seen
+    assert not any(GRANTED_TEXT in text for text in seen)
+    with Session(db_engine) as session:
+        outcomes = list(session.scalars(select(schema.AccessEvent.outcome)))
+    assert outcomes == ["liveness_failed"]

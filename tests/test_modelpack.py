@@ -11,7 +11,7 @@ import pytest
 from core.errors import ConfigurationError, ModelPackError
 from core.insightface_backend import check_providers, load_engine
 from core.modelpack import resolve_model_pack, sha256_of
-from core.settings import ModelSettings, Settings
+from core.settings import LivenessMode, LivenessSettings, ModelSettings, Settings
 
 
 def test_bundled_pack_is_found_and_verified_without_importing_the_wheel() -> None:
@@ -99,3 +99,22 @@ def test_unavailable_provider_gives_a_clear_message() -> None:
 def test_engine_loads_from_a_user_pack(pack_copy: Path) -> None:
     engine = load_engine(Settings(models=ModelSettings(pack_dir=pack_copy, intra_op_threads=1)))
     assert engine.template_model == "w600k_mbf@9cc6e4a75f0e"
+
+
+def test_the_landmark_model_is_optional_and_checked_when_present(pack_copy: Path) -> None:
+    assert resolve_model_pack(pack_copy).landmarks is None
+    bundled = resolve_model_pack(None)
+    assert bundled.landmarks is not None
+    target = pack_copy / bundled.landmarks.path.name
+    target.write_bytes(bundled.landmarks.path.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ModelPackError, match=r"2d106det\.onnx in .*my_pack is corrupt"):
+        resolve_model_pack(pack_copy)
+
+
+def test_liveness_without_the_landmark_model_is_refused_at_start(pack_copy: Path) -> None:
+    settings = Settings(
+        models=ModelSettings(pack_dir=pack_copy),
+        liveness=LivenessSettings(mode=LivenessMode.BLINK),
+    )
+    with pytest.raises(ModelPackError, match=r"needs the 106-point landmark model 2d106det\.onnx"):
+        load_engine(settings)

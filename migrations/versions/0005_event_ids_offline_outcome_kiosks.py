@@ -1,4 +1,5 @@
-"""Events carry the id their kiosk gave them; an offline outcome; a row per kiosk.
+"""Events carry the id their kiosk gave them; offline and liveness-failed outcomes;
+a row per kiosk.
 
 A kiosk that cannot reach the database keeps its access and audit events in a
 local spool and sends them later, perhaps twice if it stopped between sending
@@ -38,7 +39,7 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_access_events_outcome"),
         "access_events",
-        "outcome IN ('granted', 'unknown', 'no_face', 'offline')",
+        "outcome IN ('granted', 'unknown', 'no_face', 'offline', 'liveness_failed')",
     )
     op.create_table(
         "kiosks",
@@ -63,7 +64,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("kiosks")
-    op.execute("DELETE FROM access_events WHERE outcome = 'offline'")
+    op.execute("DELETE FROM access_events WHERE outcome IN ('offline', 'liveness_failed')")
     op.drop_constraint(op.f("ck_access_events_outcome"), "access_events", type_="check")
     op.create_check_constraint(
         op.f("ck_access_events_outcome"),
