@@ -39,7 +39,9 @@ class EventSpool:
 
     def append(self, event: SpooledEvent) -> None:
         line = json.dumps(encode(event), separators=(",", ":")) + "\n"
-        with self.path.open("a", encoding="utf-8") as stream:
+        # Owner-only: the events name people and kiosks.
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as stream:
             stream.write(line)
             stream.flush()
             os.fsync(stream.fileno())
@@ -86,7 +88,8 @@ class EventSpool:
             self.path.unlink(missing_ok=True)
             return
         partial = self.path.with_name(self.path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as stream:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
             stream.write("".join(f"{line}\n" for line in lines))
             stream.flush()
             os.fsync(stream.fileno())

@@ -61,6 +61,7 @@ def test_the_spool_keeps_events_in_order_across_reopening(tmp_path: Path) -> Non
     reopened = EventSpool(path)
     assert reopened.read() == events
     assert len(reopened) == 3
+    assert path.stat().st_mode & 0o777 == 0o600
     reopened.remove_first(2)
     assert reopened.read() == events[2:]
     reopened.remove_first(1)
