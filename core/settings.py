@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -48,6 +48,11 @@ class ModelSettings(_Section):
     detection_threshold: float = Field(
         0.5, gt=0, lt=1, description="Minimum detector score for a face to be reported at all."
     )
+
+    @field_validator("pack_dir")
+    @classmethod
+    def _home_expanded(cls, folder: Path | None) -> Path | None:
+        return folder.expanduser() if folder is not None else None
 
 
 class QualitySettings(_Section):

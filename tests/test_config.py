@@ -91,6 +91,12 @@ def test_a_bad_value_names_its_key_where_it_was_set_and_what_is_allowed(
     assert message in str(raised.value)
 
 
+def test_a_model_folder_may_start_at_home(tmp_path: Path) -> None:
+    environ = {"KIOSK_MODELS__PACK_DIR": "~/packs/buffalo_l"}
+    settings = load_local_config(tmp_path, environ, CommandLine()).settings
+    assert settings.models.pack_dir == Path.home() / "packs" / "buffalo_l"
+
+
 def test_variables_that_are_not_settings_are_left_alone(tmp_path: Path) -> None:
     environ = {
         "KIOSK_PASSWORD": "x",
