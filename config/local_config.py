@@ -9,6 +9,7 @@ also kept in the database (``kiosk-admin settings``) take the database's value.
 
 from __future__ import annotations
 
+import enum
 import tomllib
 import types
 import typing
@@ -273,6 +274,8 @@ def _allowed(key: str) -> str:
 
 def _kind(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "one of " + ", ".join(repr(choice.value) for choice in annotation)
     if origin is typing.Literal:
         return "one of " + ", ".join(repr(choice) for choice in typing.get_args(annotation))
     if origin is tuple:

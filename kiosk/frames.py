@@ -13,8 +13,8 @@ from core.faces import BGRImage
 from core.imagefile import IMAGE_SUFFIXES, SUPPORTED_FORMATS, read_image_file
 from core.settings import ImageLimits
 
-# OpenCV prints its own warnings for a missing camera; the kiosk reports that itself.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# OpenCV prints its own errors for a missing camera; the kiosk reports that itself.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 class CameraLost(Exception):

@@ -79,6 +79,7 @@ def test_no_file_gives_the_defaults_and_the_front_ends_id(tmp_path: Path) -> Non
         ("", {"KIOSK_DOOR__FRAMES": "3"}, "unknown setting door.frames in KIOSK_DOOR__FRAMES"),
         ("", {"KIOSK_MATCHING_THRESHOLD": "0.4"}, "e.g. KIOSK_MATCHING__THRESHOLD"),
         ("[telemetry]\nlog_level = 'loud'\n", {}, "one of 'debug', 'info', 'warning', 'error'"),
+        ("", {"KIOSK_LIVENESS__MODE": "wink"}, "one of 'off', 'blink', 'turn', 'both'"),
         ("[kiosk]\nid = 'door 1!'\n", {}, "kiosk.id = 'door 1!' (from kiosk.toml)"),
     ],
 )
