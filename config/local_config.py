@@ -78,6 +78,11 @@ def load_local_config(
         if value:
             values[key], sources[key] = value, option
     database_url = values.pop("database.url", None)
+    if database_url is not None and not isinstance(database_url, str):
+        raise ConfigurationError(
+            f"setting database.url = {database_url!r} (from {sources['database.url']}) is not "
+            "allowed: text like postgresql://user@host:5432/kiosk"
+        )
     settings = _validated(values, sources)
     return LocalConfig(settings, database_url, sources, read_file)
 

@@ -63,6 +63,7 @@ def test_no_file_gives_the_defaults_and_the_front_ends_id(tmp_path: Path) -> Non
         ("[kiosk]\nlocation = 'hall'\n", {}, "unknown setting kiosk.location"),
         ("[database]\npassword = 'x'\n", {}, "KIOSK_DATABASE_PASSWORD or the OS keyring"),
         ("threshold = 0.4\n", {}, "must be inside a section"),
+        ("[database]\nurl = 5432\n", {}, "database.url = 5432 (from kiosk.toml) is not allowed"),
         ("[matching\n", {}, "is not valid TOML"),
         (
             "[matching]\nthreshold = 1.5\n",
