@@ -28,7 +28,7 @@ from core.door import face_patch
 from core.engine import FaceEngine
 from core.faces import BGRImage, Points106
 from core.imagefile import read_image_file
-from core.liveness import Challenge, LivenessCheck, Observation, Verdict
+from core.liveness import EYES, Challenge, LivenessCheck, Observation, Verdict
 from core.settings import ImageLimits, LivenessMode, LivenessSettings
 
 FPS = 15
@@ -152,16 +152,7 @@ def _act(points: Points106, acting: tuple[Challenge, int] | None, number: int) -
     step = number - acting[1]
     moved = points.copy()
     if acting[0] is Challenge.BLINK:
-        openness = {0: 0.5, 1: 0.15, 2: 0.1, 3: 0.5}.get(step, 1.0)
-        for centre, lids in (
-            (38, ((41, 36), (40, 33), (42, 37))),
-            (92, ((95, 90), (94, 87), (96, 91))),
-        ):
-            middle = moved[centre][1]
-            for upper, lower in lids:
-                moved[upper][1] = middle - (middle - moved[upper][1]) * openness
-                moved[lower][1] = middle + (moved[lower][1] - middle) * openness
-        return moved
+        return eyes_opened(moved, {0: 0.5, 1: 0.15, 2: 0.1, 3: 0.5}.get(step, 1.0))
     # A turn: the nose swings sideways and the far eye narrows, over a few frames.
     amount = min(step / 4, 1.0)
     sign = 1.0 if acting[0] is Challenge.TURN_LEFT else -1.0
@@ -170,6 +161,17 @@ def _act(points: Points106, acting: tuple[Challenge, int] | None, number: int) -
     far = slice(87, 97) if sign > 0 else slice(33, 43)
     centre = moved[far].mean(axis=0)
     moved[far, 0] = centre[0] + (moved[far, 0] - centre[0]) * (1 - 0.35 * amount)
+    return moved
+
+
+def eyes_opened(points: Points106, openness: float) -> Points106:
+    """``points`` with both eyes' lids opened to ``openness`` (1: as they were, 0: shut)."""
+    moved = points.copy()
+    for _, pairs in EYES:
+        for upper, lower in pairs:
+            middle = (moved[upper][1] + moved[lower][1]) / 2
+            moved[upper][1] = middle - (middle - moved[upper][1]) * openness
+            moved[lower][1] = middle + (moved[lower][1] - middle) * openness
     return moved
 
 

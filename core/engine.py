@@ -117,10 +117,6 @@ class FaceEngine:
             landmarker,
         )
 
-    @property
-    def has_landmarks(self) -> bool:
-        return self._landmarker is not None
-
     def landmarks_106(self, frame: BGRImage, face: DetectedFace) -> Points106:
         if self._landmarker is None:
             raise ConfigurationError(

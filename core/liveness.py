@@ -20,7 +20,7 @@ from core.faces import Points106
 from core.settings import LivenessMode, LivenessSettings
 
 # 2d106det's eye contours: two corners, and three upper/lower lid pairs.
-_EYES: tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...] = (
+EYES: tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...] = (
     ((35, 39), ((41, 36), (40, 33), (42, 37))),  # image-left eye: corners, upper/lower lids
     ((89, 93), ((95, 90), (94, 87), (96, 91))),  # image-right eye
 )
@@ -65,7 +65,7 @@ class LivenessState:
 def eye_aspect_ratio(points: Points106) -> float:
     """Mean lid opening over eye width of both eyes: about 0.25 open, under 0.1 shut."""
     ratios = []
-    for (a, b), pairs in _EYES:
+    for (a, b), pairs in EYES:
         width = float(np.linalg.norm(points[a] - points[b]))
         lids = [float(np.linalg.norm(points[u] - points[d])) for u, d in pairs]
         ratios.append(sum(lids) / (len(lids) * width) if width > 0 else 0.0)

@@ -79,8 +79,8 @@ class KioskScreen(QWidget):
         if outcome.decision is not None:
             self.show_decision(outcome.decision)
         elif outcome.liveness is not None and outcome.liveness.instruction is not None:
-            state = outcome.liveness
-            step = f" ({state.done + 1} of {state.total})" if state.total > 1 else ""
+            done, total = outcome.liveness.done, outcome.liveness.total
+            step = f" ({done + 1} of {total})" if total > 1 else ""
             self._set_banner(f"{outcome.liveness.instruction.value}{step}", "wait")
         self._render()
 

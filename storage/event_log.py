@@ -50,14 +50,7 @@ class ResilientEventLog:
         with self._lock:
             return len(self._spool)
 
-    @property
-    def offline(self) -> bool:
-        return self._offline_since is not None
-
     def record_access(self, event: AccessEvent) -> None:
-        self._record(event)
-
-    def record_audit(self, event: KioskAuditEvent) -> None:
         self._record(event)
 
     def flush(self) -> int:
@@ -91,17 +84,19 @@ class ResilientEventLog:
         )
 
     def _flush(self) -> int:
+        waiting = self._spool.read()
         sent = 0
-        while events := self._spool.read()[:_FLUSH_BATCH]:
+        for start in range(0, len(waiting), _FLUSH_BATCH):
+            batch = waiting[start : start + _FLUSH_BATCH]
             try:
                 with transaction(self._sessions) as session:
-                    for event in events:
+                    for event in batch:
                         _store(session, event)
             except StoreError as error:
                 self._went_offline(str(error))
                 return sent
-            self._spool.remove_first(len(events))
-            sent += len(events)
+            self._spool.remove_first(len(batch))
+            sent += len(batch)
         if self._offline_since is not None:
             self._back_online(sent)
         return sent

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from core.door import FrameOutcome
 from core.errors import ConfigurationError
+from core.records import AccessOutcome
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class KioskMetrics:
         if outcome.decision is not None:
             self.decisions.labels(outcome.decision.outcome.value).inc()
             self.decision_seconds.observe(outcome.decision.latency_ms / 1000)
-            if outcome.decision.outcome.value == "offline":
+            if outcome.decision.outcome is AccessOutcome.OFFLINE:
                 self.database_errors.labels("offline").inc()
 
     def catch_up_frames(self, read: int, dropped: int) -> None:

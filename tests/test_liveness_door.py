@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bench.liveness import eyes_opened
 from core.consent import current_consent
 from core.door import DoorRecognizer
 from core.engine import FaceEngine
@@ -155,18 +156,9 @@ class BlinkingLandmarks:
         self.calls = 0
 
     def landmarks_106(self, image: np.ndarray, face: DetectedFace) -> np.ndarray:
-        points = self._real.landmarks_106(image, face).copy()
         self.calls += 1
         openness = {4: 0.5, 5: 0.15, 6: 0.1, 7: 0.5}.get(self.calls, 1.0)
-        for centre, lids in (
-            (38, ((41, 36), (40, 33), (42, 37))),
-            (92, ((95, 90), (94, 87), (96, 91))),
-        ):
-            middle = points[centre][1]
-            for upper, lower in lids:
-                points[upper][1] = middle - (middle - points[upper][1]) * openness
-                points[lower][1] = middle + (points[lower][1] - middle) * openness
-        return points
+        return eyes_opened(self._real.landmarks_106(image, face), openness)
 
 
 @pytest.mark.slow
