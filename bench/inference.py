@@ -1,8 +1,9 @@
 """Per-frame inference latency and the loaded engine's memory.
 
-Each (model pack, onnxruntime threads) pair runs in a fresh process, so its
-resident memory is the engine's alone and thread settings cannot leak between
-runs.
+Each (model pack, onnxruntime threads, PReLU rewrite) runs in a fresh
+process, so its resident memory is the engine's alone and settings cannot leak
+between runs. One run per pack loads the models unchanged (1 thread), the
+baseline for the PReLU rewrite the kiosk makes at load.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ GROUP_PHOTOS = {"t1.jpg": 6, "players.jpg": 22}
 class InferenceResult:
     pack: str
     threads: int
+    prelu_rewritten: bool
     detector_size: int
     detect: Latency
     embed: Latency
@@ -43,11 +45,13 @@ def run(
     packs: list[Path | None], threads: list[int], sizes: list[int], frames: int
 ) -> list[InferenceResult]:
     results = []
+    configurations = [(count, True) for count in threads] + [(1, False)]
     for pack in packs:
-        for count in threads:
+        for count, rewrite in configurations:
             request = {
                 "pack": str(pack) if pack else None,
                 "threads": count,
+                "rewrite_prelu": rewrite,
                 "sizes": sizes,
                 "frames": frames,
             }
@@ -70,6 +74,7 @@ def _result(row: dict[str, Any]) -> InferenceResult:
     return InferenceResult(
         row["pack"],
         row["threads"],
+        row["prelu_rewritten"],
         row["detector_size"],
         latencies["detect"],
         latencies["embed"],
@@ -93,7 +98,11 @@ def _measure(request: dict[str, Any]) -> list[dict[str, Any]]:
     pack = resolve_model_pack(pack_dir)
     before = resident_mb()
     settings = Settings(
-        models=ModelSettings(pack_dir=pack_dir, intra_op_threads=request["threads"])
+        models=ModelSettings(
+            pack_dir=pack_dir,
+            intra_op_threads=request["threads"],
+            rewrite_prelu=request["rewrite_prelu"],
+        )
     )
     engine = load_engine(settings, pack)
     engine_mb = resident_mb() - before
@@ -119,6 +128,7 @@ def _measure(request: dict[str, Any]) -> list[dict[str, Any]]:
             {
                 "pack": pack.name,
                 "threads": request["threads"],
+                "prelu_rewritten": request["rewrite_prelu"],
                 "detector_size": size,
                 "detect": summarize(detect_ms).as_dict(),
                 "embed": summarize(embed_ms).as_dict(),

@@ -66,7 +66,11 @@ def recall_tradeoff(size: SizeResult, path: Path) -> None:
 
 def inference(results: list[InferenceResult], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    labels = [f"{r.pack}\n{r.detector_size}px, {r.threads}t" for r in results]
+    labels = [
+        f"{r.pack}\n{r.detector_size}px, {r.threads}t"
+        + ("" if r.prelu_rewritten else "\nas shipped")
+        for r in results
+    ]
     detect = [r.detect.p50_ms for r in results]
     embed = [r.embed.p50_ms for r in results]
     axes.bar(labels, detect, label="detection")

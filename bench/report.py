@@ -46,6 +46,7 @@ def inference_section(results: list[InferenceResult]) -> str:
             r.pack,
             r.detector_size,
             r.threads,
+            "rewritten" if r.prelu_rewritten else "as shipped",
             r.detect.p50_ms,
             r.detect.p95_ms,
             r.embed.p50_ms,
@@ -65,13 +66,16 @@ def inference_section(results: list[InferenceResult]) -> str:
             "at the given input size; embedding includes alignment and the quality measurements. "
             "*Similarity to 640* compares the face's template with the one made at 640: what a "
             "smaller detector input costs in landmark precision. *Faces found* counts detections "
-            "in two group photos (6 and 22 faces) at that size. *Engine MB* is the resident memory "
-            "the loaded models added to a fresh process.",
+            "in two group photos (6 and 22 faces) at that size. *PReLU rewritten* is how the "
+            "kiosk loads models (`models.rewrite_prelu`, see `core/prelu_rewrite.py`); "
+            "*as shipped* runs the ONNX files unchanged, for comparison. *Engine MB* is the "
+            "resident memory the loaded models added to a fresh process.",
             table(
                 [
                     "pack",
                     "size",
                     "threads",
+                    "PReLU",
                     "detect p50",
                     "detect p95",
                     "embed p50",

