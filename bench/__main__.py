@@ -66,7 +66,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         args.ef_values = (
             _integers(args.ef_search)
             if args.ef_search
-            else ([40, 100, 200] if args.quick else [40, 100, 200, 400])
+            else ([40, 100] if args.quick else [40, 100, 200, 400])
         )
         args.sections = set(args.only.split(",")) if args.only else set(SECTIONS)
         unknown = args.sections - set(SECTIONS)

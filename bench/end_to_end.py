@@ -52,22 +52,33 @@ class EndToEndResult:
 
 
 def run(gallery_size: int, seconds: float, camera_fps: float) -> EndToEndResult:
-    request = {"gallery": gallery_size, "seconds": seconds, "fps": camera_fps}
-    environment = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.end_to_end", json.dumps(request)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=seconds + 600,
-        env=environment,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"end-to-end run failed:\n{done.stderr[-3000:]}")
-    row = json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as folder:
+        request = {
+            "folder": folder,
+            "gallery": gallery_size,
+            "seconds": seconds,
+            "fps": camera_fps,
+        }
+        # The gallery is made in a process of its own, so the kiosk's memory is its own.
+        _child("prepare", request, 1800)
+        row = json.loads(_child("measure", request, seconds + 600).strip().splitlines()[-1])
     for key in ("searched_frame", "any_frame", "decision_latency"):
         row[key] = Latency(**row[key])
     return EndToEndResult(**row)
+
+
+def _child(stage: str, request: dict[str, Any], timeout: float) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.end_to_end", stage, json.dumps(request)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"end-to-end {stage} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def _prepare(data: Path, camera: Path, gallery_size: int, fps: float) -> None:
@@ -111,6 +122,12 @@ def _prepare(data: Path, camera: Path, gallery_size: int, fps: float) -> None:
         cv2.imwrite(str(camera / f"{number:04d}.png"), frame)
 
 
+def _folders(request: dict[str, Any]) -> tuple[Path, Path]:
+    """The kiosk's data folder and its camera folder, inside the run's folder."""
+    folder = Path(request["folder"])
+    return folder / "data", folder / "camera"
+
+
 def _measure(request: dict[str, Any]) -> dict[str, Any]:
     from kiosk.qt_environment import undo_opencv_qt_paths
 
@@ -124,41 +141,39 @@ def _measure(request: dict[str, Any]) -> dict[str, Any]:
     from core.settings import Settings
     from kiosk.app import KioskWindow
 
-    with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as folder:
-        data, camera = Path(folder) / "data", Path(folder) / "camera"
-        _prepare(data, camera, request["gallery"], request["fps"])
-        app = QApplication([])
-        window = KioskWindow(
-            Settings(kiosk_id="bench"), Location(data, None), str(camera), request["fps"]
-        )
-        seen: list[tuple[float, FrameOutcome, float]] = []
+    data, camera = _folders(request)
+    app = QApplication([])
+    window = KioskWindow(
+        Settings(kiosk_id="bench"), Location(data, None), str(camera), request["fps"]
+    )
+    seen: list[tuple[float, FrameOutcome, float]] = []
 
-        def observe(outcome: FrameOutcome, waited_ms: float) -> None:
-            seen.append((time.perf_counter(), outcome, waited_ms))
+    def observe(outcome: FrameOutcome, waited_ms: float) -> None:
+        seen.append((time.perf_counter(), outcome, waited_ms))
 
-        window.controller.frame_observer = observe
-        window.show()
-        window.controller.start()
-        deadline = time.perf_counter() + 300
-        while not seen and time.perf_counter() < deadline:
-            app.processEvents()
-            time.sleep(0.01)
-        if not seen:
-            raise RuntimeError("the kiosk processed no frame within 5 minutes")
-        marks: dict[str, float] = {}
-
-        def begin_measuring() -> None:
-            marks["start"] = time.perf_counter()
-            marks["dropped"] = window.controller.latest.dropped
-
-        QTimer.singleShot(int(WARM_UP_S * 1000), begin_measuring)
-        QTimer.singleShot(int((WARM_UP_S + request["seconds"]) * 1000), app.quit)
-        app.exec()
-        ended = time.perf_counter()
-        dropped = window.controller.latest.dropped - int(marks["dropped"])
-        rss, peak = resident_mb(), resident_mb("VmHWM")
-        window.close()
+    window.controller.frame_observer = observe
+    window.show()
+    window.controller.start()
+    deadline = time.perf_counter() + 300
+    while not seen and time.perf_counter() < deadline:
         app.processEvents()
+        time.sleep(0.01)
+    if not seen:
+        raise RuntimeError("the kiosk processed no frame within 5 minutes")
+    marks: dict[str, float] = {}
+
+    def begin_measuring() -> None:
+        marks["start"] = time.perf_counter()
+        marks["dropped"] = window.controller.latest.dropped
+
+    QTimer.singleShot(int(WARM_UP_S * 1000), begin_measuring)
+    QTimer.singleShot(int((WARM_UP_S + request["seconds"]) * 1000), app.quit)
+    app.exec()
+    ended = time.perf_counter()
+    dropped = window.controller.latest.dropped - int(marks["dropped"])
+    rss, peak = resident_mb(), resident_mb("VmHWM")
+    window.close()
+    app.processEvents()
     started = marks["start"]
     measured = [entry for entry in seen if entry[0] >= started]
     return _summary(request, measured, ended - started, dropped, rss, peak)
@@ -207,4 +222,8 @@ def _summary(
 
 
 if __name__ == "__main__":
-    print(json.dumps(_measure(json.loads(sys.argv[1]))))  # noqa: T201 - the parent reads it
+    stage, arguments = sys.argv[1], json.loads(sys.argv[2])
+    if stage == "prepare":
+        _prepare(*_folders(arguments), arguments["gallery"], arguments["fps"])
+    else:
+        print(json.dumps(_measure(arguments)))  # noqa: T201 - the parent reads it

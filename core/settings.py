@@ -122,7 +122,7 @@ class MatchSettings(_Section):
         description="Required lead of the best person over the second-best person.",
     )
     ef_search: int = Field(
-        200, ge=1, le=1000, description="pgvector hnsw.ef_search: candidates the index explores."
+        100, ge=1, le=1000, description="pgvector hnsw.ef_search: candidates the index explores."
     )
     candidates: int = Field(
         20,

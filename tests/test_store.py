@@ -216,6 +216,53 @@ def test_identify_uses_the_hnsw_index_at_1000_templates(
     assert found == sorted(found, key=lambda c: -c.similarity)
 
 
+def index_options(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        options = connection.scalar(
+            text(
+                "SELECT reloptions FROM pg_class WHERE relname = 'ix_face_templates_embedding_hnsw'"
+            )
+        )
+    return set(options or [])
+
+
+def test_upgrading_from_0005_rebuilds_the_index_as_chosen_and_search_still_finds(
+    pg_server, admin_engine: Engine
+) -> None:
+    from storage.database import connect
+    from tests.conftest import url_for
+
+    with admin_engine.connect() as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS kiosk_at_0005"))
+        connection.execute(text("CREATE DATABASE kiosk_at_0005"))
+    engine = connect(url_for(pg_server, "kiosk_at_0005"))
+    try:
+        with engine.connect() as connection:
+            command.upgrade(alembic_config(connection), "0005")
+            connection.commit()
+        assert index_options(engine) == {"m=16", "ef_construction=64"}
+        templates = [random_unit() for _ in range(300)]
+        with Session(engine) as session, session.begin():
+            people = [schema.Person(display_name=f"person {i}") for i in range(300)]
+            session.add_all(people)
+            session.flush()
+            session.add_all(
+                schema.FaceTemplate(person_id=p.id, embedding=t, model=MODEL, quality=0.9)
+                for p, t in zip(people, templates, strict=True)
+            )
+            wanted = people[123].id
+        upgrade(engine)
+        assert index_options(engine) == {
+            f"m={DEFAULT_INDEX.m}",
+            f"ef_construction={DEFAULT_INDEX.ef_construction}",
+        }
+        found = SqlIdentityStore(engine).nearest_people(templates[123], MODEL, 20, 100)
+        assert found[0].person_id == wanted
+        assert found[0].similarity == pytest.approx(1.0, abs=1e-5)
+    finally:
+        engine.dispose()
+
+
 def test_upgrading_a_database_with_events_chains_them(pg_server, admin_engine: Engine) -> None:
     from core.audit import verify_chain
     from storage.database import connect
