@@ -3,7 +3,9 @@
 Runs the real ``KioskWindow`` (offscreen) in a fresh process, on an image
 folder as its camera: Yao Ming's photo for two seconds, then an empty doorway
 for one, over and over, against a gallery of synthetic people plus him. Each
-frame's outcome comes from the recognition thread's observer hook.
+frame's outcome comes from the recognition thread's observer hook. Another
+process makes the gallery and the folder first, so the kiosk's resident
+memory is its own.
 """
 
 from __future__ import annotations

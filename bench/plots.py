@@ -77,7 +77,7 @@ def inference(results: list[InferenceResult], path: Path) -> None:
     axes.bar(labels, embed, bottom=detect, label="alignment + embedding")
     axes.set(ylabel="p50 per frame (ms)", title="Inference per frame, one face")
     axes.tick_params(axis="x", labelsize=7)
-    axes.legend()
+    axes.legend(loc="upper center")
     _save(figure, path)
 
 
