@@ -44,6 +44,10 @@ def rewrite_prelu(model_bytes: bytes) -> bytes | None:
     unread = [t for t in graph.initializer if t.name not in still_read]
     for tensor in unread:
         graph.initializer.remove(tensor)
+    # Models before IR version 4 also list each initializer as a graph input.
+    unread_names = {t.name for t in unread}
+    for value in [v for v in graph.input if v.name in unread_names]:
+        graph.input.remove(value)
     return bytes(model.SerializeToString())
 
 

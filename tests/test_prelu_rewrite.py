@@ -22,8 +22,9 @@ from core.settings import ImageLimits, LivenessMode, LivenessSettings, ModelSett
 CHANNELS = 4
 
 
-def conv_prelu_model(slope: np.ndarray) -> bytes:
-    """A 3x3 convolution over 4 channels followed by a per-channel PReLU."""
+def conv_prelu_model(slope: np.ndarray, old_ir: bool = False) -> bytes:
+    """A 3x3 convolution over 4 channels followed by a per-channel PReLU; ``old_ir``
+    lists the weights among the graph's inputs too, as models before IR 4 did."""
     rng = np.random.default_rng(1)
     weight = rng.normal(size=(CHANNELS, 3, 3, 3)).astype(np.float32)
     graph = helper.make_graph(
@@ -32,14 +33,26 @@ def conv_prelu_model(slope: np.ndarray) -> bytes:
             helper.make_node("PRelu", ["x", "slope"], ["output"], name="act"),
         ],
         "conv_prelu",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 16, 16])]
+        + (
+            [
+                helper.make_tensor_value_info("w", TensorProto.FLOAT, [CHANNELS, 3, 3, 3]),
+                helper.make_tensor_value_info("slope", TensorProto.FLOAT, [CHANNELS, 1, 1]),
+            ]
+            if old_ir
+            else []
+        ),
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, CHANNELS, 16, 16])],
         [
             numpy_helper.from_array(weight, "w"),
             numpy_helper.from_array(slope.astype(np.float32).reshape(CHANNELS, 1, 1), "slope"),
         ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 9 if old_ir else 13)],
+        ir_version=3 if old_ir else 8,
+    )
     return bytes(model.SerializeToString())
 
 
@@ -63,6 +76,15 @@ def test_negative_and_fractional_slopes_give_the_same_output_without_prelu() -> 
     assert (want < 0).any()
     assert (want > 0).any()
     np.testing.assert_allclose(run(rewritten, values), want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_listing_its_weights_as_inputs_needs_no_slope_input_afterwards() -> None:
+    original = conv_prelu_model(np.array([-0.5, 0.1, 0.2, 0.3]), old_ir=True)
+    rewritten = rewrite_prelu(original)
+    assert rewritten is not None
+    assert "slope" not in {value.name for value in onnx.load_from_string(rewritten).graph.input}
+    values = np.random.default_rng(3).normal(size=(1, 3, 16, 16)).astype(np.float32)
+    np.testing.assert_allclose(run(rewritten, values), run(original, values), rtol=1e-5, atol=1e-5)
 
 
 def test_a_slope_of_one_or_more_is_left_alone() -> None:

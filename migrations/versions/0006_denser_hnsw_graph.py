@@ -1,9 +1,9 @@
 """A denser HNSW graph over the templates: m 32, ef_construction 128 (was 16 and 64).
 
-In the benchmark (PERFORMANCE.md) the denser graph finds the right person more
-often for the same search time at every gallery size: at 100,000 templates,
-recall@1 0.964 against 0.902 at about 7 ms, and 0.992 against 0.958 at about
-12 ms. It costs a build four times as long (about 4 minutes at 100,000 on 2
+In two full benchmark runs (PERFORMANCE.md) the denser graph found the right
+person more often for the same search time at every gallery size: at 100,000
+templates, recall@1 0.964-0.968 against 0.898-0.902 at about 8 ms p50, and
+0.992-0.998 against 0.958-0.968 at about 12 ms. It costs a build four times as long (about 4 minutes at 100,000 on 2
 cores, once, here) and a fifth more space. The kiosk's ef_search default goes
 from 200 to 100 with it.
 
