@@ -5,7 +5,9 @@ person more often for the same search time at every gallery size: at 100,000
 templates, recall@1 0.964-0.968 against 0.898-0.902 at about 8 ms p50, and
 0.992-0.998 against 0.958-0.968 at about 12 ms. It costs a build four times as long (about 4 minutes at 100,000 on 2
 cores, once, here) and a fifth more space. The kiosk's ef_search default goes
-from 200 to 100 with it.
+from 200 to 100 with it. The table is locked while the index builds, so
+searches on a shared server answer "busy" until it is done
+(docs/central-server.md).
 
 Revision ID: 0006
 Revises: 0005
