@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -226,20 +228,32 @@ def index_options(engine: Engine) -> set[str]:
     return set(options or [])
 
 
-def test_upgrading_from_0005_rebuilds_the_index_as_chosen_and_search_still_finds(
-    pg_server, admin_engine: Engine
-) -> None:
+@contextmanager
+def database_at(pg_server, admin_engine: Engine, revision: str) -> Iterator[Engine]:
+    """A database of its own, migrated only up to ``revision``; dropped afterwards."""
     from storage.database import connect
     from tests.conftest import url_for
 
+    name = f"kiosk_at_{revision}"
     with admin_engine.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS kiosk_at_0005"))
-        connection.execute(text("CREATE DATABASE kiosk_at_0005"))
-    engine = connect(url_for(pg_server, "kiosk_at_0005"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine = connect(url_for(pg_server, name))
     try:
         with engine.connect() as connection:
-            command.upgrade(alembic_config(connection), "0005")
+            command.upgrade(alembic_config(connection), revision)
             connection.commit()
+        yield engine
+    finally:
+        engine.dispose()
+        with admin_engine.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+
+
+def test_upgrading_from_0005_rebuilds_the_index_as_chosen_and_search_still_finds(
+    pg_server, admin_engine: Engine
+) -> None:
+    with database_at(pg_server, admin_engine, "0005") as engine:
         assert index_options(engine) == {"m=16", "ef_construction=64"}
         templates = [random_unit() for _ in range(300)]
         with Session(engine) as session, session.begin():
@@ -259,23 +273,12 @@ def test_upgrading_from_0005_rebuilds_the_index_as_chosen_and_search_still_finds
         found = SqlIdentityStore(engine).nearest_people(templates[123], MODEL, 20, 100)
         assert found[0].person_id == wanted
         assert found[0].similarity == pytest.approx(1.0, abs=1e-5)
-    finally:
-        engine.dispose()
 
 
 def test_upgrading_a_database_with_events_chains_them(pg_server, admin_engine: Engine) -> None:
     from core.audit import verify_chain
-    from storage.database import connect
-    from tests.conftest import url_for
 
-    with admin_engine.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS kiosk_at_0001"))
-        connection.execute(text("CREATE DATABASE kiosk_at_0001"))
-    engine = connect(url_for(pg_server, "kiosk_at_0001"))
-    try:
-        with engine.connect() as connection:
-            command.upgrade(alembic_config(connection), "0001")
-            connection.commit()
+    with database_at(pg_server, admin_engine, "0001") as engine:
         with engine.begin() as connection:
             for i in range(3):
                 connection.execute(
@@ -286,10 +289,6 @@ def test_upgrading_a_database_with_events_chains_them(pg_server, admin_engine: E
         report = verify_chain(SqlAuditLog(engine).audit_chain())
         assert report.broken is None
         assert report.checked == 3
-    finally:
-        engine.dispose()
-        with admin_engine.connect() as connection:
-            connection.execute(text("DROP DATABASE kiosk_at_0001 WITH (FORCE)"))
 
 
 def test_a_search_the_database_cannot_answer_in_time_is_busy_not_offline(
