@@ -8,6 +8,7 @@ under ``~/.insightface``.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,30 @@ log = logging.getLogger(__name__)
 _ORT_LOG_ERRORS_ONLY = 3
 
 
+# SCRFD's coarsest feature map has stride 32: both input sides must be multiples of it.
+_SCRFD_STRIDE = 32
+
+
+def detector_input(height: int, width: int, side: int) -> tuple[int, int]:
+    """(width, height) of the detector input for an image of ``height`` x ``width``.
+
+    The longer edge is scaled to ``side`` and the shorter edge is rounded up to the
+    stride. A square input would pad a 4:3 camera frame with a fifth of black rows,
+    which the detector searches too; the image is scaled exactly as in a square input.
+    """
+    if width >= height:
+        return side, min(side, _stride_multiple(side * height / width))
+    return min(side, _stride_multiple(side * width / height)), side
+
+
+def _stride_multiple(length: float) -> int:
+    return max(1, math.ceil(length / _SCRFD_STRIDE)) * _SCRFD_STRIDE
+
+
 class ScrfdDetector:
     def __init__(self, model: Any, input_size: int, threshold: float) -> None:
         self._model = model
-        self._input_size = (input_size, input_size)
+        self._side = input_size
         self._threshold = threshold
 
     def with_input_size(self, size: int) -> ScrfdDetector:
@@ -38,8 +59,11 @@ class ScrfdDetector:
 
     def detect(self, image: BGRImage) -> list[DetectedFace]:
         # Size and threshold go with each call: SCRFD keeps no per-call state then.
+        height, width = image.shape[:2]
         boxes, landmarks = self._model.detect(
-            image, input_size=self._input_size, det_thresh=self._threshold
+            image,
+            input_size=detector_input(height, width, self._side),
+            det_thresh=self._threshold,
         )
         if landmarks is None:
             raise ModelPackError(
@@ -116,7 +140,7 @@ def load_engine(
         settings.images.max_pixels,
         landmarker,
     )
-    warm_up = np.zeros((input_size, input_size, 3), np.uint8)
+    warm_up = np.zeros((input_size * 3 // 4, input_size, 3), np.uint8)  # a 4:3 camera frame
     engine.detect(warm_up)
     log.info("loaded model pack %s from %s on %s", pack.name, pack.directory, providers)
     return engine

@@ -41,7 +41,8 @@ class ModelSettings(_Section):
         ge=160,
         le=1280,
         multiple_of=32,
-        description="Square side in pixels that photos are resized to for detection.",
+        description="Longer side in pixels that photos are resized to for detection; the "
+        "shorter side keeps the photo's shape.",
     )
     camera_detector_input_size: int = Field(
         320,

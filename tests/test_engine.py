@@ -5,12 +5,14 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from core.engine import FaceEngine
 from core.errors import InputRejected, QualityRejected
 from core.imagefile import read_image_file
+from core.insightface_backend import detector_input
 from core.quality import QualityCheck
 from core.settings import ImageLimits
 
@@ -101,3 +103,38 @@ def test_one_engine_serves_several_threads_with_identical_results(
         concurrent = list(pool.map(embed, images))
     for alone, together in zip(sequential, concurrent, strict=True):
         np.testing.assert_allclose(alone, together, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "side", "expected"),
+    [
+        (480, 640, 320, (320, 256)),  # a 4:3 camera frame: 240 rows, rounded up to the stride
+        (480, 640, 640, (640, 480)),
+        (640, 480, 320, (256, 320)),  # portrait
+        (500, 500, 320, (320, 320)),
+        (10, 1000, 320, (320, 32)),  # never below one stride
+    ],
+)
+def test_detector_input_follows_the_image_shape(
+    height: int, width: int, side: int, expected: tuple[int, int]
+) -> None:
+    assert detector_input(height, width, side) == expected
+
+
+@pytest.mark.parametrize("side", [320, 640])
+def test_detection_without_padding_rows_finds_the_same_faces(
+    face_engine: FaceEngine, t1_jpg: Path, side: int
+) -> None:
+    # A frame padded with black rows to a square is what the detector searched before
+    # its input followed the frame's shape; the faces must not depend on the padding.
+    frame = cv2.resize(load(t1_jpg), (640, 480))
+    square = np.zeros((640, 640, 3), np.uint8)
+    square[:480] = frame
+    detector = face_engine.with_detector_size(side)
+    fitted = sorted(detector.detect(frame), key=lambda face: face.box)
+    padded = sorted(detector.detect(square), key=lambda face: face.box)
+    assert len(fitted) == len(padded) == 6
+    for ours, theirs in zip(fitted, padded, strict=True):
+        assert np.allclose(ours.box, theirs.box, atol=1.0)
+        assert np.allclose(ours.landmarks, theirs.landmarks, atol=1.0)
+        assert ours.score == pytest.approx(theirs.score, abs=0.02)
