@@ -113,6 +113,7 @@ def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
     """One simulated kiosk: the same store calls the door makes, in a loop."""
     from core.errors import StoreBusy, StoreError
     from core.matching import decide
+    from core.people_search import search_people
     from core.records import AccessEvent, AccessOutcome
     from core.settings import MatchSettings
     from storage.database import connect
@@ -122,7 +123,7 @@ def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
     engine = connect(request["url"])
     store = SqlIdentityStore(engine)
     matching = MatchSettings()
-    store.nearest_people(queries[0], MODEL, matching.candidates, matching.ef_search)  # warm
+    search_people(store, queries[0], MODEL, matching)  # warm
     time.sleep(max(0.0, request["start_at"] - time.time()))
     latencies, busy, errors, written = [], 0, 0, 0
     rng = np.random.default_rng(abs(hash(request["kiosk"])) % 2**32)
@@ -131,7 +132,7 @@ def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
         query = queries[rng.integers(len(queries))]
         started = time.perf_counter()
         try:
-            found = store.nearest_people(query, MODEL, matching.candidates, matching.ef_search)
+            found = search_people(store, query, MODEL, matching)
         except StoreBusy:
             busy += 1
             continue

@@ -15,6 +15,7 @@ from core.engine import FaceEngine, FaceSample
 from core.errors import InvalidValue, NotAllowed, QualityRejected
 from core.faces import BGRImage, DetectedFace
 from core.matching import MatchDecision, decide
+from core.people_search import search_people
 from core.permissions import Permission, authorize
 from core.records import (
     AccessEvent,
@@ -136,13 +137,10 @@ class IdentityService:
 
     def search(self, sample: FaceSample) -> MatchDecision:
         """The 1:N decision for one face, without recording it."""
-        candidates = self._store.nearest_people(
-            sample.embedding,
-            self._engine.template_model,
-            self._matching.candidates,
-            self._matching.ef_search,
+        found = search_people(
+            self._store, sample.embedding, self._engine.template_model, self._matching
         )
-        return decide(candidates, self._matching)
+        return decide(found, self._matching)
 
     def _check_same_person(self, samples: Sequence[tuple[str, FaceSample]]) -> None:
         first_label, first = samples[0]

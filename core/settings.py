@@ -123,7 +123,18 @@ class MatchSettings(_Section):
         description="Required lead of the best person over the second-best person.",
     )
     ef_search: int = Field(
-        100, ge=1, le=1000, description="pgvector hnsw.ef_search: candidates the index explores."
+        100,
+        ge=1,
+        le=1000,
+        description="pgvector hnsw.ef_search: candidates the index explores when the quick "
+        "search found no match.",
+    )
+    quick_ef_search: int = Field(
+        40,
+        ge=1,
+        le=1000,
+        description="hnsw.ef_search of the first, quick search; its match stands, anything "
+        "else is searched again with ef_search. Equal to ef_search: one search.",
     )
     candidates: int = Field(
         20,
@@ -131,6 +142,15 @@ class MatchSettings(_Section):
         le=1000,
         description="Nearest templates fetched before grouping them by person.",
     )
+
+    @model_validator(mode="after")
+    def _quick_search_is_quicker(self) -> MatchSettings:
+        if self.quick_ef_search > self.ef_search:
+            raise ValueError(
+                f"quick_ef_search ({self.quick_ef_search}) must not exceed "
+                f"ef_search ({self.ef_search})"
+            )
+        return self
 
 
 class ImageLimits(_Section):
