@@ -177,7 +177,8 @@ def end_to_end_section(result: EndToEndResult) -> str:
     return "\n\n".join(
         [
             "## End to end, through the kiosk",
-            f"The real kiosk window (offscreen) with an image folder as its camera at "
+            f"The real kiosk window (offscreen, {r.screen[0]}x{r.screen[1]}) with an image "
+            f"folder as its camera at "
             f"{r.camera_fps:.0f} fps: Yao Ming for 2 s, an empty doorway for 1 s, repeated, for "
             f"{r.seconds:.0f} s, against {r.gallery_size:,} synthetic people plus him. "
             "A *searched* frame is detected, embedded and searched; once a face is decided, "

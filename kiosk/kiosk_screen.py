@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from core.door import DoorDecision, FrameOutcome
 from core.records import AccessOutcome
+from kiosk.camera_view import CameraView
 
 log = logging.getLogger(__name__)
 IDLE_TEXT = "Look at the camera"
@@ -22,7 +23,6 @@ OFFLINE_DENIED_TEXT = "offline: the door stays closed"
 BUSY_TEXT = "busy, please try again"
 FAULT_TEXT = "recognition error, trying again"
 LIVENESS_FAILED_TEXT = "liveness check failed"
-_BOX_COLOUR = QColor("#38bdf8")
 
 
 class KioskScreen(QWidget):
@@ -34,8 +34,7 @@ class KioskScreen(QWidget):
         super().__init__()
         self.setObjectName("kioskScreen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.preview = _label("", "preview")
-        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.preview = CameraView()
         self.guidance = _label("", "guidance")
         self.banner = _label(IDLE_TEXT, "banner")
         self.banner.setWordWrap(True)
@@ -54,8 +53,6 @@ class KioskScreen(QWidget):
         layout.addWidget(self.guidance)
         layout.addWidget(self.banner)
         layout.addLayout(footer)
-        self._frame: QImage | None = None
-        self._outcome: FrameOutcome | None = None
         self._back_to_idle = QTimer(self)
         self._back_to_idle.setSingleShot(True)
         self._back_to_idle.setInterval(int(decision_display_s * 1000))
@@ -70,11 +67,10 @@ class KioskScreen(QWidget):
         self._set_banner(IDLE_TEXT, "")
 
     def show_frame(self, frame: QImage) -> None:
-        self._frame = frame
-        self._render()
+        self.preview.show_frame(frame)
 
     def show_outcome(self, outcome: FrameOutcome) -> None:
-        self._outcome = outcome
+        self.preview.show_box(outcome.tracked.box if outcome.tracked is not None else None)
         self.guidance.setText(outcome.guidance.value if outcome.guidance else "")
         if outcome.decision is not None:
             self.show_decision(outcome.decision)
@@ -82,7 +78,6 @@ class KioskScreen(QWidget):
             done, total = outcome.liveness.done, outcome.liveness.total
             step = f" ({done + 1} of {total})" if total > 1 else ""
             self._set_banner(f"{outcome.liveness.instruction.value}{step}", "wait")
-        self._render()
 
     def show_decision(self, decision: DoorDecision) -> None:
         if decision.granted:
@@ -104,7 +99,6 @@ class KioskScreen(QWidget):
             if self.banner.text() == CAMERA_LOST_TEXT:
                 self.show_idle()
         else:
-            self._frame = None
             self.preview.clear()
             self._set_banner(CAMERA_LOST_TEXT, "fault")
 
@@ -137,24 +131,6 @@ class KioskScreen(QWidget):
         self.banner.setProperty("state", state)
         self.banner.style().unpolish(self.banner)
         self.banner.style().polish(self.banner)
-
-    def _render(self) -> None:
-        if self._frame is None:
-            return
-        pixmap = QPixmap.fromImage(self._frame)
-        if self._outcome is not None and self._outcome.tracked is not None:
-            painter = QPainter(pixmap)
-            painter.setPen(QPen(_BOX_COLOUR, max(2, pixmap.width() // 200)))
-            x1, y1, x2, y2 = self._outcome.tracked.box
-            painter.drawRect(int(x1), int(y1), int(x2 - x1), int(y2 - y1))
-            painter.end()
-        self.preview.setPixmap(
-            pixmap.scaled(
-                self.preview.size(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        )
 
 
 def _label(text: str, name: str) -> QLabel:

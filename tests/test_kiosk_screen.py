@@ -12,14 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.environment import Location
 from core.consent import current_consent
-from core.door import DoorDecision
+from core.door import DoorDecision, FrameOutcome, FrameTimings
 from core.engine import FaceEngine
+from core.faces import DetectedFace
 from core.identity import IdentityService
 from core.imagefile import read_image_file
 from core.records import AccessOutcome, Role
@@ -33,6 +35,7 @@ from core.settings import (
 )
 from core.throttle import RecognitionThrottle
 from kiosk.app import KioskWindow, stylesheet
+from kiosk.camera import to_qimage
 from kiosk.kiosk_screen import (
     DENIED_TEXT,
     FAULT_TEXT,
@@ -227,3 +230,28 @@ def test_with_liveness_on_a_still_photo_at_the_camera_is_asked_to_blink_and_refu
     with Session(db_engine) as session:
         outcomes = list(session.scalars(select(schema.AccessEvent.outcome)))
     assert outcomes == ["liveness_failed"]
+
+
+def test_the_preview_shows_the_frame_fitted_with_the_tracked_face_boxed(qtbot: QtBot) -> None:
+    screen = KioskScreen()
+    qtbot.addWidget(screen)
+    screen.resize(800, 600)
+    screen.show()
+    preview = screen.preview
+    frame = np.full((480, 640, 3), (40, 160, 40), np.uint8)  # green, in BGR
+    screen.show_frame(to_qimage(frame))
+    face = DetectedFace((240.0, 120.0, 400.0, 360.0), np.zeros((5, 2), np.float32), 0.9)
+    screen.show_outcome(FrameOutcome((face,), face, None, None, True, FrameTimings(0.0)))
+    shown = preview.grab().toImage()
+    width, height = shown.width(), shown.height()
+    assert width > height * 4 / 3, "the test needs black bars left and right"
+    scale = height / 480
+    left = (width - 640 * scale) / 2
+    assert shown.pixelColor(width // 2, height // 2).getRgb()[:3] == (40, 160, 40)
+    assert shown.pixelColor(int(left / 2), height // 2).getRgb()[:3] == (0, 0, 0)
+    assert shown.pixelColor(width - int(left / 2), height // 2).getRgb()[:3] == (0, 0, 0)
+    box_left = shown.pixelColor(round(left + 240 * scale), height // 2)
+    assert box_left.getRgb()[:3] == QColor("#38bdf8").getRgb()[:3]
+    screen.show_camera(False)
+    assert preview.frame is None
+    assert preview.grab().toImage().pixelColor(width // 2, height // 2).getRgb()[:3] == (0, 0, 0)
