@@ -241,13 +241,30 @@ def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
         return Settings.model_validate(nested)
     except ValidationError as error:
         first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"][:2])
+        loc = first["loc"]
+        if len(loc) == 1 and _section_model(str(loc[0])) is not None:
+            # A rule across the settings of one section, such as a range's two ends.
+            raise ConfigurationError(_conflict(str(loc[0]), first["msg"], sources)) from error
+        key = ".".join(str(part) for part in loc[:2])
         source = sources.get(key, DEFAULT)
         given = first.get("input")
         raise ConfigurationError(
             f"setting {_file_key(key)} = {given!r} (from {source}) is not allowed: "
             f"{_allowed(key) or first['msg']}"
         ) from error
+
+
+def _conflict(section: str, message: str, sources: dict[str, str]) -> str:
+    given = [
+        f"{_file_key(key)} from {source}"
+        for key, source in sorted(sources.items())
+        if key.startswith(f"{section}.") and source != DEFAULT
+    ]
+    where = f" ({'; '.join(given)})" if given else ""
+    return (
+        f"settings in [{section}] do not fit together{where}: "
+        f"{message.removeprefix('Value error, ')}"
+    )
 
 
 def _allowed(key: str) -> str:

@@ -148,7 +148,7 @@ class MatchSettings(_Section):
         if self.quick_ef_search > self.ef_search:
             raise ValueError(
                 f"quick_ef_search ({self.quick_ef_search}) must not exceed "
-                f"ef_search ({self.ef_search})"
+                f"ef_search ({self.ef_search}); lower quick_ef_search or raise ef_search"
             )
         return self
 

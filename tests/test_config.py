@@ -82,6 +82,18 @@ def test_no_file_gives_the_defaults_and_the_front_ends_id(tmp_path: Path) -> Non
         ("[telemetry]\nlog_level = 'loud'\n", {}, "one of 'debug', 'info', 'warning', 'error'"),
         ("", {"KIOSK_LIVENESS__MODE": "wink"}, "one of 'off', 'blink', 'turn', 'both'"),
         ("[kiosk]\nid = 'door 1!'\n", {}, "kiosk.id = 'door 1!' (from kiosk.toml)"),
+        (
+            "[matching]\nef_search = 30\n",
+            {},
+            "settings in [matching] do not fit together (matching.ef_search from kiosk.toml): "
+            "quick_ef_search (40) must not exceed ef_search (30)",
+        ),
+        (
+            "",
+            {"KIOSK_QUALITY__PITCH_RANGE": "0.9, 0.2"},
+            "settings in [quality] do not fit together (quality.pitch_range from "
+            "KIOSK_QUALITY__PITCH_RANGE): pitch_range must be (low, high) with low < high",
+        ),
     ],
 )
 def test_a_bad_value_names_its_key_where_it_was_set_and_what_is_allowed(
