@@ -22,6 +22,9 @@ def search_people(
 ) -> list[Candidate]:
     """The quick search's people if they make a match, else the thorough search's."""
     found = store.nearest_people(embedding, model, settings.candidates, settings.quick_ef_search)
-    if settings.quick_ef_search >= settings.ef_search or decide(found, settings).matched:
+    if (
+        settings.quick_ef_search >= settings.ef_search
+        or decide(found, settings).matched is not None
+    ):
         return found
     return store.nearest_people(embedding, model, settings.candidates, settings.ef_search)
