@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 Box = tuple[float, float, float, float]
 _BACKGROUND = QColor("#000000")
 _BOX_COLOUR = QColor("#38bdf8")
+# A stuck or paused recognition must not freeze the preview: it is painted at
+# least this often (10 frames per second) whatever recognition does.
+LONGEST_UNPAINTED_MS = 100
 
 
 class CameraView(QWidget):
@@ -17,6 +20,14 @@ class CameraView(QWidget):
     Each camera frame is painted once, scaled straight onto the screen: no
     scaled copy of every frame is made on the GUI thread, which shares the
     cores with recognition.
+
+    A new frame waits for ``present()``, which the door calls when recognition
+    has finished a frame, or after ``LONGEST_UNPAINTED_MS`` at the latest.
+    Scaling a frame to a full-HD screen keeps both cores busy for a few
+    milliseconds (Qt's painter uses threads). Painted as the frame arrived, it
+    slowed that very frame's detection and embedding; painted once recognition
+    is done with it, it falls in the pause before the next frame, and the box
+    is drawn on the frame it was found in.
     """
 
     def __init__(self) -> None:
@@ -25,22 +36,40 @@ class CameraView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # every pixel is painted
         self._frame: QImage | None = None
+        self._waiting: QImage | None = None
         self._box: Box | None = None
+        self._deadline = QTimer(self)
+        self._deadline.setSingleShot(True)
+        self._deadline.setInterval(LONGEST_UNPAINTED_MS)
+        self._deadline.timeout.connect(self.present)
 
     @property
     def frame(self) -> QImage | None:
+        """The frame painted, not one waiting for ``present()``."""
         return self._frame
 
     def show_frame(self, frame: QImage) -> None:
-        self._frame = frame
-        self.update()
+        """Painted at ``present()``, or ``LONGEST_UNPAINTED_MS`` from now at the latest."""
+        self._waiting = frame
+        if not self._deadline.isActive():
+            self._deadline.start()
 
     def show_box(self, box: Box | None) -> None:
-        """Drawn with the next frame: one paint per camera frame, not two."""
+        """Drawn with the next frame presented: one paint per camera frame, not two."""
         self._box = box
 
+    def present(self) -> None:
+        """Paint the newest frame now, if one is waiting."""
+        self._deadline.stop()
+        if self._waiting is None:
+            return
+        self._frame, self._waiting = self._waiting, None
+        self.update()
+
     def clear(self) -> None:
+        self._deadline.stop()
         self._frame = None
+        self._waiting = None
         self._box = None
         self.update()
 

@@ -91,6 +91,7 @@ class KioskController(QObject):
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
         self.recognition.adopt(self.enrollment)
         worker.outcome_ready.connect(self._screen.show_outcome)
+        worker.frame_done.connect(self._screen.frame_done)
         worker.paused.connect(self._screen.show_paused)
         worker.offline.connect(self._screen.show_offline)
         worker.busy.connect(self._screen.show_busy)

@@ -69,6 +69,10 @@ class KioskScreen(QWidget):
     def show_frame(self, frame: QImage) -> None:
         self.preview.show_frame(frame)
 
+    def frame_done(self) -> None:
+        """Recognition has finished a frame: paint the newest one before the next begins."""
+        self.preview.present()
+
     def show_outcome(self, outcome: FrameOutcome) -> None:
         self.preview.show_box(outcome.tracked.box if outcome.tracked is not None else None)
         self.guidance.setText(outcome.guidance.value if outcome.guidance else "")

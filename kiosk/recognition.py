@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.door import DoorRecognizer, FrameOutcome
 from core.errors import StoreBusy, StoreError
+from core.faces import BGRImage
 from core.throttle import RecognitionPaused
 from kiosk.latest_frame import LatestFrame
 
@@ -22,6 +23,7 @@ class RecognitionWorker(QObject):
     so the newest frame always wins."""
 
     outcome_ready = Signal(object)  # core.door.FrameOutcome
+    frame_done = Signal()  # after each frame taken, whatever came of it
     paused = Signal(float)
     offline = Signal(str)
     busy = Signal(str)
@@ -67,6 +69,12 @@ class RecognitionWorker(QObject):
         if taken is None:
             return
         frame, waited_ms = taken
+        try:
+            self._process(frame, waited_ms)
+        finally:
+            self.frame_done.emit()
+
+    def _process(self, frame: BGRImage, waited_ms: float) -> None:
         with self._recognizer_lock:
             recognizer = self._recognizer
         if self._resumed.is_set():

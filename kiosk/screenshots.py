@@ -136,6 +136,7 @@ class Screenshots:
                 QApplication.processEvents()
                 screen.show_frame(picture)
                 screen.show_outcome(outcome)
+                screen.frame_done()
                 self._save(screen, f"door-{name}-{width}x{height}")
 
     def _new_door(self, identity: IdentityService) -> DoorRecognizer:

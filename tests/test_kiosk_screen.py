@@ -36,6 +36,7 @@ from core.settings import (
 from core.throttle import RecognitionThrottle
 from kiosk.app import KioskWindow, stylesheet
 from kiosk.camera import to_qimage
+from kiosk.camera_view import LONGEST_UNPAINTED_MS
 from kiosk.kiosk_screen import (
     DENIED_TEXT,
     FAULT_TEXT,
@@ -107,13 +108,18 @@ def test_the_enrolled_person_is_greeted_by_name_and_the_screen_stays_responsive(
     timer = QTimer()
     timer.setInterval(50)
     timer.timeout.connect(tick)
-    timer.start()
     screen = run_kiosk(camera_folder(tmp_path / "yao", crop))
+    # Measured from when the door runs: loading the models may hold the
+    # interpreter for a moment while the screen still says "starting".
+    qtbot.waitUntil(lambda: not screen.banner.text().startswith("starting"), timeout=30_000)
+    expected[0] = time.monotonic() + 0.05
+    timer.start()
     qtbot.waitUntil(lambda: GRANTED_TEXT in screen.banner.text(), timeout=30_000)
     assert screen.banner.text() == f"Yao Ming\n{GRANTED_TEXT}"
     assert screen.banner.property("state") == "granted"
     qtbot.wait(1000)  # keep measuring while frames of the decided face still arrive
     timer.stop()
+    assert screen.preview.frame is not None, "frames are painted as recognition finishes them"
     assert len(lateness) > 20
     assert max(lateness) <= 0.1, f"the event loop was late by {max(lateness) * 1000:.0f} ms"
 
@@ -242,6 +248,8 @@ def test_the_preview_shows_the_frame_fitted_with_the_tracked_face_boxed(qtbot: Q
     screen.show_frame(to_qimage(frame))
     face = DetectedFace((240.0, 120.0, 400.0, 360.0), np.zeros((5, 2), np.float32), 0.9)
     screen.show_outcome(FrameOutcome((face,), face, None, None, True, FrameTimings(0.0)))
+    assert preview.frame is None, "a frame waits until recognition is done with it"
+    screen.frame_done()
     shown = preview.grab().toImage()
     width, height = shown.width(), shown.height()
     assert width > height * 4 / 3, "the test needs black bars left and right"
@@ -255,3 +263,20 @@ def test_the_preview_shows_the_frame_fitted_with_the_tracked_face_boxed(qtbot: Q
     screen.show_camera(False)
     assert preview.frame is None
     assert preview.grab().toImage().pixelColor(width // 2, height // 2).getRgb()[:3] == (0, 0, 0)
+
+
+def test_the_preview_is_painted_even_when_recognition_never_finishes_a_frame(
+    qtbot: QtBot,
+) -> None:
+    screen = KioskScreen()
+    qtbot.addWidget(screen)
+    screen.show()
+    first = to_qimage(np.full((480, 640, 3), 90, np.uint8))
+    second = to_qimage(np.full((480, 640, 3), 200, np.uint8))
+    screen.show_frame(first)
+    screen.show_frame(second)  # replaces the first before either is painted
+    assert screen.preview.frame is None
+    qtbot.waitUntil(lambda: screen.preview.frame is not None, timeout=20 * LONGEST_UNPAINTED_MS)
+    assert screen.preview.frame is second
+    screen.frame_done()  # nothing new waits: the painted frame stays
+    assert screen.preview.frame is second
