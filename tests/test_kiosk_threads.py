@@ -1,4 +1,4 @@
-"""The capture thread and the one-slot hand-off, with image-folder cameras."""
+"""The capture thread, the one-slot hand-off and the recognition worker's signals."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from pytestqt.qtbot import QtBot
 
+from core.errors import StoreBusy, StoreError
 from core.settings import ImageLimits
+from core.throttle import RecognitionPaused
 from kiosk.camera import CaptureThread
 from kiosk.frames import ImageFolderSource
 from kiosk.latest_frame import LatestFrame
+from kiosk.recognition import RecognitionWorker
 
 
 def test_latest_frame_keeps_only_the_newest_and_counts_drops() -> None:
@@ -67,3 +71,36 @@ def test_a_lost_camera_is_reported_and_reconnected(
     with qtbot.waitSignal(capture.camera_available, check_params_cb=lambda ok: ok, timeout=5000):
         pass
     capture.stop()
+
+
+class _FailingRecognizer:
+    """Stands in for DoorRecognizer: every frame ends in ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.frames = 0
+
+    def process(self, frame: np.ndarray) -> None:
+        self.frames += 1
+        raise self.error
+
+    def forget(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "error", [StoreBusy("slow"), StoreError("down"), RecognitionPaused(5.0), ValueError("x")]
+)
+def test_every_frame_taken_is_reported_done_even_when_recognition_fails(error: Exception) -> None:
+    """The preview paints on ``frame_done``: a busy or unreachable database must not
+    leave it waiting for its deadline on every frame."""
+    latest = LatestFrame()
+    recognizer = _FailingRecognizer(error)
+    worker = RecognitionWorker(recognizer, latest)  # type: ignore[arg-type]
+    done: list[bool] = []
+    worker.frame_done.connect(lambda: done.append(True))
+    worker.process_latest()  # an empty slot: nothing was taken, nothing is done
+    latest.put(np.zeros((4, 4, 3), np.uint8))
+    worker.process_latest()
+    assert recognizer.frames == 1
+    assert done == [True]
