@@ -130,7 +130,7 @@ class MatchSettings(_Section):
         "search found no match.",
     )
     quick_ef_search: int = Field(
-        40,
+        50,
         ge=1,
         le=1000,
         description="hnsw.ef_search of the first, quick search; its match stands, anything "

@@ -33,8 +33,8 @@ class HnswParameters:
         return f"{self.precision.value} m={self.m} ef_construction={self.ef_construction}"
 
 
-# Chosen from the benchmark in PERFORMANCE.md; migration 0006 builds this index.
-DEFAULT_INDEX = HnswParameters(Precision.HALF, m=32, ef_construction=128)
+# Chosen from the benchmark in PERFORMANCE.md; migration 0007 builds this index.
+DEFAULT_INDEX = HnswParameters(Precision.HALF, m=32, ef_construction=400)
 
 
 def index_order(precision: Precision, query: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from bench import synthetic
 from bench.__main__ import parse_arguments
 from bench.stats import summarize
-from storage.vector_index import HnswParameters, Precision
+from storage.vector_index import DEFAULT_INDEX, HnswParameters, Precision
 
 
 @pytest.mark.parametrize("generator", synthetic.GENERATORS)
@@ -54,6 +54,17 @@ def test_command_line_reads_indexes_and_sizes() -> None:
     args = parse_arguments(["--sizes", "500,2000", "--index", "halfvec:24:96", "--quick"])
     assert args.sizes == [500, 2000]
     assert args.indexes == [HnswParameters(Precision.HALF, 24, 96)]
+
+
+def test_every_run_compares_the_kiosks_index_with_a_vector_one() -> None:
+    full = parse_arguments([]).indexes
+    assert full == [
+        HnswParameters(precision, DEFAULT_INDEX.m, DEFAULT_INDEX.ef_construction)
+        for precision in Precision
+    ]
+    quick = parse_arguments(["--quick"]).indexes
+    assert DEFAULT_INDEX in quick
+    assert [p.precision for p in quick] == [Precision.SINGLE, Precision.HALF]
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def test_no_file_gives_the_defaults_and_the_front_ends_id(tmp_path: Path) -> Non
             "[matching]\nef_search = 30\n",
             {},
             "settings in [matching] do not fit together (matching.ef_search from kiosk.toml): "
-            "quick_ef_search (40) must not exceed ef_search (30)",
+            "quick_ef_search (50) must not exceed ef_search (30)",
         ),
         (
             "",
