@@ -5,9 +5,9 @@ neighbours, so a search finds the right person after fewer steps. On the same
 100,000 synthetic templates and the same 500 genuine queries, recall@1 at
 ef_search 40 went from 0.958 (128) to 0.988 (256) and 0.990 (400), and at
 ef_search 60 from 0.984 to 0.996 and 1.000 (PERFORMANCE.md); the search time at
-a given ef_search stays that of the same m. The kiosk's quick search goes from
-ef_search 40 to 50 with it. The build takes about three times as long as 0006's
-(about 11 minutes at 100,000 templates on 2 cores, once, here), and the table
+a given ef_search changes little. The kiosk's quick search goes from ef_search
+40 to 50 with it. The build takes two to three times as long as 0006's
+(8-11 minutes at 100,000 templates on 2 cores, once, here), and the table
 is locked while it builds, so searches on a shared server answer "busy" until
 it is done (docs/central-server.md). Each enrollment's insert searches the
 graph as widely, a few tens of milliseconds at 100,000.
