@@ -68,8 +68,8 @@ def inference_section(results: list[InferenceResult]) -> str:
             "smaller detector input costs in landmark precision. *Faces found* counts detections "
             "in two group photos (6 and 22 faces) at that size. *PReLU rewritten* is how the "
             "kiosk loads models (`models.rewrite_prelu`, see `core/prelu_rewrite.py`); "
-            "*as shipped* runs the ONNX files unchanged, for comparison. *Engine MB* is the "
-            "resident memory the loaded models added to a fresh process.",
+            "*as shipped* (not in a quick run) runs the ONNX files unchanged, for comparison. "
+            "*Engine MB* is the resident memory the loaded models added to a fresh process.",
             table(
                 [
                     "pack",
