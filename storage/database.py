@@ -40,11 +40,11 @@ def connect(url: str, password: str | None = None) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "face-kiosk"},
     )
-    event.listen(engine, "connect", _register_vector_types)
+    event.listen(engine, "connect", register_vector_types)
     return engine
 
 
-def _register_vector_types(connection: Any, _record: Any) -> None:
+def register_vector_types(connection: Any, _record: Any) -> None:
     """Let psycopg send numpy embeddings as binary pgvector values: the search's
     hand-written SQL binds them directly, without a text round trip."""
     from pgvector.psycopg import register_vector

@@ -17,11 +17,11 @@ from core.errors import NotAllowed, NotFound, StoreError
 from core.faces import Embedding
 from storage import schema
 from storage.audit_log import append_audit
-from storage.transactions import first_line, transaction
+from storage.search_pool import run_search, search_engine
+from storage.transactions import database_failures, first_line, transaction
 from storage.vector_index import DEFAULT_INDEX, Precision, index_order
 
 _EXTERNAL_REF_INDEX = "uq_people_external_ref_active"
-SEARCH_TIMEOUT_MS = 2000
 _ACTIVE = records.PersonStatus.ACTIVE.value
 
 
@@ -30,6 +30,7 @@ class SqlIdentityStore:
 
     def __init__(self, engine: Engine, precision: Precision = DEFAULT_INDEX.precision) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._search = search_engine(engine)
         self._precision = precision
 
     def enroll(self, enrollment: records.Enrollment) -> uuid.UUID:
@@ -83,12 +84,13 @@ class SqlIdentityStore:
     def nearest_people(
         self, embedding: Embedding, model: str, candidates: int, ef_search: int
     ) -> list[records.Candidate]:
-        with transaction(self._sessions) as session:
-            tune_hnsw(session, max(ef_search, candidates))
-            rows = session.execute(
+        with database_failures():
+            rows = run_search(
+                self._search,
                 nearest_people_query(self._precision),
                 {"query": embedding, "model": model, "candidates": candidates},
-            ).all()
+                max(ef_search, candidates),
+            )
         return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
 
     def record_access(self, event: records.AccessEvent) -> None:
@@ -238,25 +240,6 @@ def nearest_people_query(precision: Precision) -> TextClause:
         GROUP BY people.id, people.display_name
         ORDER BY distance
         """
-    )
-
-
-_SEARCH_SETTINGS = text(
-    "SELECT set_config('statement_timeout', :timeout, true),"
-    " set_config('hnsw.ef_search', :ef_search, true),"
-    # The model filter may drop index candidates; keep scanning until enough remain.
-    " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-    # Below some ten thousand rows the planner prices a full scan lower than the
-    # index; searching through HNSW always keeps latency flat as the gallery grows.
-    " set_config('enable_seqscan', 'off', true)"
-)
-
-
-def tune_hnsw(session: Session, ef_search: int) -> None:
-    """Settings for the search transaction only: pooled connections keep nothing.
-    A search that waits longer than SEARCH_TIMEOUT_MS is answered "busy"."""
-    session.execute(
-        _SEARCH_SETTINGS, {"timeout": str(SEARCH_TIMEOUT_MS), "ef_search": str(ef_search)}
     )
 
 

@@ -15,9 +15,15 @@ from core.errors import StoreBusy, StoreError
 
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with database_failures(), sessions.begin() as session:
+        yield session
+
+
+@contextmanager
+def database_failures() -> Iterator[None]:
+    """Turn what the database or the pool raises into StoreBusy or StoreError."""
     try:
-        with sessions.begin() as session:
-            yield session
+        yield
     except PoolTimeout as error:
         raise StoreBusy(
             "the database is busy: every connection of this kiosk stayed in use; try again"

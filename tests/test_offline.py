@@ -17,7 +17,15 @@ from core.door import DoorRecognizer
 from core.engine import FaceEngine
 from core.identity import IdentityService
 from core.imagefile import read_image_file
-from core.records import AccessEvent, AccessOutcome, KioskAuditEvent, Role
+from core.records import (
+    AccessEvent,
+    AccessOutcome,
+    ConsentGrant,
+    Enrollment,
+    KioskAuditEvent,
+    NewTemplate,
+    Role,
+)
 from core.settings import DoorSettings, ImageLimits, SecuritySettings, Settings
 from core.throttle import RecognitionThrottle
 from storage import schema
@@ -165,6 +173,30 @@ def test_stopping_the_database_mid_run_loses_no_access_event(
     assert all(event.kiosk_id == "door-1" for event in stored)
     actions = audit_actions(own_engine)
     assert actions[-2:] == [OFFLINE_ACTION, ONLINE_ACTION]
+
+
+def test_the_first_search_after_the_database_restarted_finds_the_person(
+    own_server: EmbeddedServer, own_engine: Engine
+) -> None:
+    """Search connections skip the liveness ping at checkout; the one the restart
+    cut off fails once, and the search runs again on a new connection."""
+    admin = SqlOperatorStore(own_engine).add_first_operator("alice", "bcrypt$unused", Role.ADMIN)
+    store = SqlIdentityStore(own_engine)
+    template = np.random.default_rng(3).standard_normal(512).astype(np.float32)
+    template /= np.linalg.norm(template)
+    model = "test-model@000000000000"
+    person = store.enroll(
+        Enrollment(
+            "Test Person",
+            None,
+            ConsentGrant("v1", "ab" * 32, admin),
+            (NewTemplate(template, model, 0.9),),
+        )
+    )
+    assert store.nearest_people(template, model, 20, 50)[0].person_id == person
+    own_server.close()
+    own_server.start()
+    assert store.nearest_people(template, model, 20, 50)[0].person_id == person
 
 
 def test_an_event_sent_twice_is_stored_once(own_engine: Engine, tmp_path: Path) -> None:

@@ -19,9 +19,10 @@ from core.errors import NotAllowed, NotFound, StoreError
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator, PersonStatus, Role
 from storage import schema
 from storage.audit_log import SqlAuditLog
-from storage.identity_store import SqlIdentityStore, nearest_people_query, tune_hnsw
+from storage.identity_store import SqlIdentityStore, nearest_people_query
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade
 from storage.operator_store import SqlOperatorStore
+from storage.search_pool import SEARCH_TIMEOUT_MS, search_engine, use_ef_search
 from storage.vector_index import DEFAULT_INDEX
 
 MODEL = "test-model@000000000000"
@@ -206,9 +207,9 @@ def test_identify_uses_the_hnsw_index_at_1000_templates(
         connection.commit()
     query = random_unit()
     search = nearest_people_query(DEFAULT_INDEX.precision)
-    with Session(db_engine) as session, session.begin():
-        tune_hnsw(session, 100)
-        rows = session.execute(
+    with search_engine(db_engine).connect() as connection:
+        use_ef_search(connection, 100)
+        rows = connection.execute(
             text(f"EXPLAIN {search.text}"), {"query": query, "model": MODEL, "candidates": 20}
         )
         plan = "\n".join(row[0] for row in rows)
@@ -295,7 +296,6 @@ def test_a_search_the_database_cannot_answer_in_time_is_busy_not_offline(
     identity_store: SqlIdentityStore, db_engine: Engine
 ) -> None:
     from core.errors import StoreBusy
-    from storage.identity_store import SEARCH_TIMEOUT_MS
 
     with db_engine.connect() as blocker:
         # Another session holds the templates (as a long rebuild would).
@@ -310,3 +310,45 @@ def test_a_search_the_database_cannot_answer_in_time_is_busy_not_offline(
     assert identity_store.nearest_people(random_unit(), MODEL, 20, 100) == []
     with db_engine.connect() as connection:
         assert connection.scalar(text("SHOW statement_timeout")) == "0"
+
+
+def search_settings(engine: Engine) -> tuple[str, ...]:
+    with engine.connect() as connection:
+        return tuple(
+            str(connection.scalar(text("SELECT current_setting(:name, true)"), {"name": name}))
+            for name in ("statement_timeout", "enable_seqscan", "hnsw.iterative_scan")
+        )
+
+
+def test_searches_run_on_connections_of_their_own_and_only_those_keep_search_settings(
+    identity_store: SqlIdentityStore, admin: Operator, db_engine: Engine
+) -> None:
+    template = random_unit()
+    person = identity_store.enroll(enrollment(admin, template))
+    assert identity_store.nearest_people(template, MODEL, 20, 50)[0].person_id == person
+    searches = search_engine(db_engine)
+    assert searches is search_engine(db_engine)  # one search pool per engine
+    assert search_settings(searches) == (f"{SEARCH_TIMEOUT_MS // 1000}s", "off", "relaxed_order")
+    with searches.connect() as connection:
+        assert connection.scalar(text("SHOW hnsw.ef_search")) == "50"
+    # A thorough search on the same connection explores more, then a quick one less again.
+    assert identity_store.nearest_people(template, MODEL, 20, 100)[0].person_id == person
+    with searches.connect() as connection:
+        assert connection.scalar(text("SHOW hnsw.ef_search")) == "100"
+    assert identity_store.nearest_people(template, MODEL, 20, 40)[0].person_id == person
+    with searches.connect() as connection:
+        assert connection.scalar(text("SHOW hnsw.ef_search")) == "40"
+    # Nothing reaches the kiosk's other connections.
+    with db_engine.connect() as connection:
+        assert connection.scalar(text("SHOW hnsw.ef_search")) == "40"  # pgvector's default
+    assert search_settings(db_engine)[:2] == ("0", "on")
+
+
+def test_disposing_the_engine_closes_the_search_connections(
+    identity_store: SqlIdentityStore, db_engine: Engine
+) -> None:
+    identity_store.nearest_people(random_unit(), MODEL, 20, 50)
+    searches = search_engine(db_engine)
+    assert searches.pool.checkedin() == 1
+    db_engine.dispose()
+    assert searches.pool.checkedin() == 0

@@ -1,0 +1,114 @@
+"""The connections the 1:N search runs on: kept apart, and set up for searching.
+
+The door searches on every camera frame. On the shared pool, a search paid for a
+liveness ping at checkout, then BEGIN, a statement for its settings and COMMIT
+around the one query that matters: 1.6 ms of a 4.2 ms search at 2,000 templates
+(PERFORMANCE.md). These connections get the search's settings once, when they
+open, and run in autocommit, so a search is one statement and one round trip.
+Nothing else runs on them, so their settings reach no other query.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, TextClause, create_engine, event
+from sqlalchemy.exc import DBAPIError
+
+from storage.database import CONNECT_TIMEOUT_S, POOL_TIMEOUT_S, register_vector_types
+
+SEARCH_TIMEOUT_MS = 2000
+# The door searches one frame at a time; a second connection covers an overlap.
+SEARCH_POOL_SIZE = 1
+SEARCH_POOL_OVERFLOW = 1
+
+_SETTINGS = (
+    # A search that waits longer is answered "busy" (storage.transactions).
+    f"SET statement_timeout = {SEARCH_TIMEOUT_MS}",
+    # The model filter may drop index candidates; keep scanning until enough remain.
+    "SET hnsw.iterative_scan = relaxed_order",
+    # Below some ten thousand rows the planner prices a full scan lower than the
+    # index; searching through HNSW always keeps latency flat as the gallery grows.
+    "SET enable_seqscan = off",
+)
+_EF_SEARCH = "hnsw.ef_search"
+
+_pools: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_pools_lock = threading.Lock()
+
+
+def search_engine(engine: Engine) -> Engine:
+    """The search connections to ``engine``'s database: opened on first use,
+    disposed with ``engine``."""
+    with _pools_lock:
+        pool = _pools.get(engine)
+        if pool is None:
+            pool = _pools[engine] = _open(engine)
+            event.listen(engine, "engine_disposed", _disposer(pool))
+        return pool
+
+
+def run_search(
+    pool: Engine, statement: TextClause, parameters: Mapping[str, Any], ef_search: int
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """``statement``'s rows, explored with ``ef_search``.
+
+    With no liveness ping, a connection the server dropped (it restarted) fails
+    on its next use; SQLAlchemy then discards the pool's old connections, and
+    the search runs once more on a new one."""
+    try:
+        return _search_once(pool, statement, parameters, ef_search)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return _search_once(pool, statement, parameters, ef_search)
+
+
+def use_ef_search(connection: Connection, ef_search: int) -> None:
+    """Set ``hnsw.ef_search`` on a search connection, unless it already has it."""
+    if connection.info.get(_EF_SEARCH) != ef_search:
+        connection.exec_driver_sql(f"SET {_EF_SEARCH} = {int(ef_search)}")
+        connection.info[_EF_SEARCH] = ef_search
+
+
+def _search_once(
+    pool: Engine, statement: TextClause, parameters: Mapping[str, Any], ef_search: int
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    with pool.connect() as connection:
+        use_ef_search(connection, ef_search)
+        return connection.execute(statement, parameters).all()
+
+
+def _open(engine: Engine) -> Engine:
+    pool = create_engine(
+        engine.url,
+        pool_size=SEARCH_POOL_SIZE,
+        max_overflow=SEARCH_POOL_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT_S,
+        isolation_level="AUTOCOMMIT",
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "application_name": "face-kiosk search",
+        },
+    )
+    event.listen(pool, "connect", register_vector_types)
+    event.listen(pool, "connect", _set_up_for_search)
+    return pool
+
+
+def _set_up_for_search(connection: Any, _record: Any) -> None:
+    with connection.cursor() as cursor:
+        for setting in _SETTINGS:
+            cursor.execute(setting)
+    # Settings made inside a transaction would end with it.
+    connection.commit()
+
+
+def _disposer(pool: Engine) -> Any:
+    def dispose(_engine: Engine) -> None:
+        pool.dispose()
+
+    return dispose
