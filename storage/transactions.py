@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from psycopg.errors import QueryCanceled
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -28,8 +29,10 @@ def database_failures() -> Iterator[None]:
         raise StoreBusy(
             "the database is busy: every connection of this kiosk stayed in use; try again"
         ) from error
-    except OperationalError as error:
-        if isinstance(error.orig, QueryCanceled):
+    except (OperationalError, psycopg.OperationalError) as error:
+        # Raw driver errors come from the search, which runs on the driver itself.
+        cause = error.orig if isinstance(error, OperationalError) else error
+        if isinstance(cause, QueryCanceled):
             raise StoreBusy(f"the database is busy: {first_line(error)}; try again") from error
         raise StoreError(
             f"the database is unreachable or failed ({first_line(error)}); "
@@ -37,5 +40,6 @@ def database_failures() -> Iterator[None]:
         ) from error
 
 
-def first_line(error: DBAPIError) -> str:
-    return str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+def first_line(error: DBAPIError | psycopg.Error) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return str(cause).strip().splitlines()[0] if cause else str(error)
