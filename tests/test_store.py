@@ -306,7 +306,7 @@ def test_a_search_the_database_cannot_answer_in_time_is_busy_not_offline(
         waited_ms = (time.perf_counter() - started) * 1000
         blocker.rollback()
     assert SEARCH_TIMEOUT_MS * 0.9 <= waited_ms < SEARCH_TIMEOUT_MS * 3
-    # The pooled connection is fine afterwards, and keeps no timeout.
+    # The search connection is fine afterwards; the kiosk's other connections have no timeout.
     assert identity_store.nearest_people(random_unit(), MODEL, 20, 100) == []
     with db_engine.connect() as connection:
         assert connection.scalar(text("SHOW statement_timeout")) == "0"
