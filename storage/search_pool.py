@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import psycopg
@@ -144,7 +144,7 @@ def _set_up_for_search(connection: Any, _record: Any) -> None:
     connection.commit()
 
 
-def _disposer(pool: Engine) -> Any:
+def _disposer(pool: Engine) -> Callable[[Engine], None]:
     def dispose(_engine: Engine) -> None:
         pool.dispose()
 
