@@ -210,10 +210,13 @@ def _load(path: Path, role: str, providers: list[str], models: ModelSettings) ->
     onnxruntime.set_default_logger_severity(_ORT_LOG_ERRORS_ONLY)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = models.intra_op_threads
-    # Idle pool threads would spin for the next call and take the core that the
-    # other session, the camera and the GUI need: off, detection plus embedding
-    # went from 33 to 20 ms with 2 threads on a 2-core machine.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # The pool's threads spin while a run lasts, and stop when it ends. A thread that
+    # sleeps between operators must be woken by the kernel, which in a virtual machine
+    # costs more than the operator; one that spins on after the run takes the core the
+    # other session, the camera, the GUI and PostgreSQL need (33 against 20 ms for
+    # detection plus embedding with 2 threads, when spinning went on after each run).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     options.log_severity_level = _ORT_LOG_ERRORS_ONLY
     try:
         model = model_zoo.get_model(str(path), providers=providers, sess_options=options)
