@@ -15,7 +15,16 @@ from admin.calibration_results import ModelRun, run_summary
 from admin.context import CommandContext
 from admin.embedding_cache import EmbeddingCache
 from admin.output import Report, progress
-from core.calibration import (
+from core.accounts.permissions import Permission, authorize
+from core.calibration.dataset import (
+    Identity,
+    Pair,
+    read_lfw_pairs,
+    scan_dataset,
+    scores_for_dataset,
+    scores_for_pairs,
+)
+from core.calibration.rates import (
     REPORTED_FMRS,
     checked_scores,
     equal_error_rate,
@@ -24,23 +33,14 @@ from core.calibration import (
     fnmr_at,
     threshold_for_fmr,
 )
-from core.calibration_set import (
-    Identity,
-    Pair,
-    read_lfw_pairs,
-    scan_dataset,
-    scores_for_dataset,
-    scores_for_pairs,
-)
-from core.engine import FaceEngine
 from core.errors import ImageRejected, InputRejected, InvalidValue
 from core.faces import Embedding
-from core.imagefile import decode_image_bytes
-from core.modelpack import resolve_model_pack
-from core.permissions import Permission, authorize
-from core.quality import enrollment_issues
+from core.inference.modelpack import resolve_model_pack
 from core.records import Operator
 from core.settings import Settings
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import decode_image_bytes
+from core.vision.quality import enrollment_issues
 
 _PROGRESS_EVERY = 25
 
@@ -59,7 +59,7 @@ def calibrate(args: argparse.Namespace, ctx: CommandContext) -> Report:
     )
     current = ctx.effective.matching.threshold
     cache_dir = None if args.no_cache else ctx.location.data_dir / "calibration-cache"
-    from core.insightface_backend import load_engine
+    from core.inference.insightface_backend import load_engine
 
     runs: list[ModelRun] = []
     for pack_dir in [ctx.settings.models.pack_dir, *(args.compare_model_dir or [])]:

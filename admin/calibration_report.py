@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from admin.calibration_results import ModelRun, run_summary
-from core.calibration import RULE_OF_THREE, error_curve
-from core.calibration_set import Identity
+from core.calibration.dataset import Identity
+from core.calibration.rates import RULE_OF_THREE, error_curve
 
 _HISTOGRAM_BINS = 60
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.calibration import OperatingPoint, Scores
+from core.calibration.rates import OperatingPoint, Scores
 
 
 @dataclass(frozen=True)

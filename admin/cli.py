@@ -37,9 +37,9 @@ from core.errors import (
     KioskError,
     NotAllowed,
     NotFound,
+    RecognitionPaused,
 )
 from core.records import AccessOutcome, Role
-from core.throttle import RecognitionPaused
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from admin.context import CommandContext
 from admin.output import Report
-from core.consent import current_consent
-from core.imagefile import read_image_file
-from core.matching import MatchReason
-from core.operators import normalise_username
-from core.permissions import Permission, authorize
+from core.accounts.operators import normalise_username
+from core.accounts.permissions import Permission, authorize
+from core.enrollment.consent import current_consent
+from core.matching.match_rule import MatchReason
+from core.vision.imagefile import read_image_file
 from storage import kiosk_registry
 
 

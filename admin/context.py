@@ -11,16 +11,16 @@ from types import TracebackType
 
 from config.environment import Location
 from config.local_config import LocalConfig
-from core.audit import AuditService
-from core.engine import FaceEngine
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.operators import Authenticator, OperatorService
+from core.administration.audit import AuditService
+from core.administration.shared_settings import SettingsService
 from core.errors import AuthenticationFailed
 from core.identity import IdentityService
-from core.operators import Authenticator, OperatorService
-from core.people import PeopleService
+from core.people.people import PeopleService
 from core.records import Operator
 from core.settings import Settings
-from core.shared_settings import SettingsService
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
 from storage.store import OpenStore, open_store
 
 
@@ -54,7 +54,7 @@ class CommandContext:
 
     @cached_property
     def engine(self) -> FaceEngine:
-        from core.insightface_backend import load_engine
+        from core.inference.insightface_backend import load_engine
 
         return load_engine(self.settings)
 

@@ -11,7 +11,7 @@ from typing import Any
 from admin.context import CommandContext
 from admin.output import Report
 from core.errors import KioskError
-from core.modelpack import resolve_model_pack
+from core.inference.modelpack import resolve_model_pack
 from storage.migrate import current_revision, head_revision
 
 EXIT_UNHEALTHY = 1
@@ -68,7 +68,7 @@ def _database(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
 
 
 def _models(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
-    from core.insightface_backend import load_engine
+    from core.inference.insightface_backend import load_engine
 
     pack = resolve_model_pack(ctx.settings.models.pack_dir)
     load_engine(ctx.settings, pack)  # loading the models is the check; the pack is hashed once
@@ -91,7 +91,7 @@ def _models(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
 
 
 def _camera(ctx: CommandContext, spec: str) -> tuple[str, dict[str, Any]]:
-    from kiosk.frames import CameraLost, source_from_spec
+    from frames.sources import CameraLost, source_from_spec
 
     source = source_from_spec(spec, ctx.settings.images, ctx.settings.camera.folder_fps)
     started = time.monotonic()

@@ -6,7 +6,7 @@ import argparse
 
 from admin.context import CommandContext
 from admin.output import Report
-from core.permissions import Permission, authorize
+from core.accounts.permissions import Permission, authorize
 from core.records import Role
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from admin.context import CommandContext
 from admin.output import Report
-from core.people import PersonView
+from core.people.people import PersonView
 from core.records import Deletion, PersonSummary
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from admin.context import CommandContext
 from admin.output import Report
-from core.shared_settings import EDITABLE, parse_assignment, value_of
+from core.administration.shared_settings import EDITABLE, parse_assignment, value_of
 
 
 def show(args: argparse.Namespace, ctx: CommandContext) -> Report:

@@ -223,7 +223,7 @@ def _kiosks(args: argparse.Namespace, results: dict[str, Any], scratch: Path) ->
 
 def _liveness(args: argparse.Namespace, results: dict[str, Any]) -> str:
     from bench import liveness
-    from core.insightface_backend import load_engine
+    from core.inference.insightface_backend import load_engine
     from core.settings import LivenessMode, LivenessSettings, Settings
 
     settings = Settings(liveness=LivenessSettings(mode=LivenessMode.BOTH))

@@ -95,12 +95,12 @@ def _prepare(data: Path, camera: Path, gallery_size: int, fps: float) -> None:
     from bench import synthetic
     from bench.database import load_gallery, restore_default_index
     from bench.photos import door_frame, empty_frame
-    from core.consent import current_consent
+    from core.access.recognition_throttle import RecognitionThrottle
+    from core.accounts.operators import Authenticator
+    from core.enrollment.consent import current_consent
     from core.identity import IdentityService
-    from core.insightface_backend import load_engine
-    from core.operators import Authenticator
+    from core.inference.insightface_backend import load_engine
     from core.settings import Settings
-    from core.throttle import RecognitionThrottle
     from storage.store import open_store
 
     settings = Settings(kiosk_id="bench")
@@ -149,7 +149,7 @@ def _measure(request: dict[str, Any]) -> dict[str, Any]:
 
     from bench.memory import resident_mb
     from config.environment import Location
-    from core.door import FrameOutcome
+    from core.access.door import FrameOutcome
     from core.settings import Settings
     from kiosk.app import KioskWindow
 

@@ -95,10 +95,10 @@ def _result(row: dict[str, Any]) -> InferenceResult:
 def _measure(request: dict[str, Any]) -> list[dict[str, Any]]:
     from bench.memory import resident_mb
     from bench.photos import door_frame, package_photo
-    from core.imagefile import read_image_file
-    from core.insightface_backend import load_engine
-    from core.modelpack import resolve_model_pack
+    from core.inference.insightface_backend import load_engine
+    from core.inference.modelpack import resolve_model_pack
     from core.settings import ImageLimits, ModelSettings, Settings
+    from core.vision.imagefile import read_image_file
 
     pack_dir = Path(request["pack"]) if request["pack"] else None
     pack = resolve_model_pack(pack_dir)

@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 
 from bench.photos import package_photo
-from core.door import face_patch
-from core.engine import FaceEngine
+from core.access.door import face_patch
+from core.access.liveness import EYES, Challenge, LivenessCheck, Observation, Verdict
 from core.faces import BGRImage, Points106
-from core.imagefile import read_image_file
-from core.liveness import EYES, Challenge, LivenessCheck, Observation, Verdict
 from core.settings import ImageLimits, LivenessMode, LivenessSettings
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
 
 FPS = 15
 SECONDS = 8

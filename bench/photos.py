@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from core.faces import BGRImage
-from core.imagefile import read_image_file
 from core.settings import ImageLimits
+from core.vision.imagefile import read_image_file
 
 FRAME_SIZE = (640, 480)
 

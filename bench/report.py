@@ -67,7 +67,7 @@ def inference_section(results: list[InferenceResult]) -> str:
             "*Similarity to 640* compares the face's template with the one made at 640: what a "
             "smaller detector input costs in landmark precision. *Faces found* counts detections "
             "in two group photos (6 and 22 faces) at that size. *PReLU rewritten* is how the "
-            "kiosk loads models (`models.rewrite_prelu`, see `core/prelu_rewrite.py`); "
+            "kiosk loads models (`models.rewrite_prelu`, see `core/inference/prelu_rewrite.py`); "
             "*as shipped* (not in a quick run) runs the ONNX files unchanged, for comparison. "
             "*Engine MB* is the resident memory the loaded models added to a fresh process.",
             table(

@@ -5,7 +5,7 @@
 (c) HNSW over ``vector(512)``; (d) HNSW over ``halfvec(512)``.
 (c) and (d) run the kiosk's own query (``SqlIdentityStore.nearest_people``) at each
 ef_search; on the kiosk's index, one more row runs its whole search: quick, then
-thorough when the quick one finds no match (``core.people_search``).
+thorough when the quick one finds no match (``core.matching.people_search``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench import synthetic
 from bench.database import MODEL, IndexBuild, bench_database, build_index, load_gallery
 from bench.stats import Latency, summarize
-from core.matching import MatchDecision, decide
-from core.people_search import search_people
+from core.matching.match_rule import MatchDecision, decide
+from core.matching.people_search import search_people
 from core.records import Candidate
 from core.settings import MatchSettings
 from storage.identity_store import SqlIdentityStore, nearest_people_query

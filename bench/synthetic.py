@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from core.modelpack import EMBEDDING_DIMENSION
+from core.inference.modelpack import EMBEDDING_DIMENSION
 
 Vectors = npt.NDArray[np.float32]
 GENERATORS = ("face-like", "uniform")

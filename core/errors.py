@@ -7,22 +7,28 @@ KioskError
 ├── ConfigurationError      a setting is invalid
 ├── InvalidValue            a value given by a person is malformed
 ├── ModelPackError          model files missing, corrupt or unusable
-├── InputRejected           an image or frame cannot be used
+├── InputRejected           an image, frame or password cannot be used
 │   ├── ImageRejected       unreadable, oversized or not an image
-│   └── QualityRejected     faces found, but not good enough (has .reasons)
+│   ├── QualityRejected     faces found, but not good enough (has .reasons)
+│   └── PasswordRejected    a new password breaks the password policy
 ├── AuthenticationFailed    wrong username or password
+│   ├── LoginLocked         too many failures: refused until .retry_at
+│   └── SessionExpired      the operator's session ended; log in again
 ├── NotAllowed              the action is refused in the current state
 ├── NotFound                no such person or operator
-└── StoreError              the database cannot serve the request
+├── RecognitionPaused       too many denied faces: no search for .retry_after_s
+└── StoreError              the database cannot serve the request (unreachable)
+    └── StoreBusy           the database is up but did not answer in time
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.quality import QualityIssue
+    from core.vision.quality import QualityIssue
 
 
 class KioskError(Exception):
@@ -57,7 +63,23 @@ class QualityRejected(InputRejected):
         self.reasons = tuple(reasons)
 
 
+class PasswordRejected(InputRejected):
+    pass
+
+
 class AuthenticationFailed(KioskError):
+    pass
+
+
+class LoginLocked(AuthenticationFailed):
+    """Logins are refused until ``retry_at``; the message says when."""
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class SessionExpired(AuthenticationFailed):
     pass
 
 
@@ -67,6 +89,16 @@ class NotAllowed(KioskError):
 
 class NotFound(KioskError):
     pass
+
+
+class RecognitionPaused(KioskError):
+    """Too many denied recognitions: no search runs until the cooldown ends."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(
+            f"too many unrecognised attempts; please wait {retry_after_s:.0f} s and try again"
+        )
+        self.retry_after_s = retry_after_s
 
 
 class StoreError(KioskError):

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.consent import ConsentText
-from core.engine import FaceEngine, FaceSample
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.permissions import Permission, authorize
+from core.enrollment.consent import ConsentText
 from core.errors import InvalidValue, NotAllowed, QualityRejected
 from core.faces import BGRImage, DetectedFace
-from core.matching import MatchDecision, decide
-from core.people_search import search_people
-from core.permissions import Permission, authorize
+from core.matching.match_rule import MatchDecision, decide
+from core.matching.people_search import search_people
 from core.records import (
     AccessEvent,
     AccessOutcome,
@@ -27,7 +27,7 @@ from core.records import (
 )
 from core.settings import MatchSettings
 from core.store import AccessEventSink, IdentityStore
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine, FaceSample
 
 MAX_NAME_LENGTH = 200
 MAX_EXTERNAL_REF_LENGTH = 64

@@ -270,7 +270,7 @@ class LivenessMode(StrEnum):
 
 
 class LivenessSettings(_Section):
-    """The challenge a matched face must meet before the door opens (core.liveness)."""
+    """The challenge a matched face must meet before the door opens (core.access.liveness)."""
 
     mode: LivenessMode = Field(
         LivenessMode.OFF, description="off, blink, turn (left or right, at random) or both."

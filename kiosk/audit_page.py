@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.audit import AuditService, ChainReport
-from core.permissions import ROLE_PERMISSIONS, Permission
+from core.accounts.permissions import ROLE_PERMISSIONS, Permission
+from core.administration.audit import AuditService, ChainReport
 from core.records import AccessEntry, AccessOutcome, AuditEntry, LogFilter, Role
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import MessageLabel

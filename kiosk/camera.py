@@ -12,7 +12,7 @@ from PySide6.QtCore import QThread, Signal
 from PySide6.QtGui import QImage
 
 from core.faces import BGRImage
-from kiosk.frames import CameraLost, FrameSource
+from frames.sources import CameraLost, FrameSource
 from kiosk.latest_frame import LatestFrame
 
 log = logging.getLogger(__name__)

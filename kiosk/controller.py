@@ -11,14 +11,14 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QStackedWidget
 
 from config.environment import Location
-from core.door import DoorRecognizer, FrameOutcome
+from core.access.door import DoorRecognizer, FrameOutcome
+from core.access.recognition_throttle import RecognitionThrottle
 from core.errors import KioskError
 from core.identity import IdentityService
 from core.settings import Settings
-from core.throttle import RecognitionThrottle
+from frames.sources import FrameSource, source_from_spec
 from kiosk.camera import CaptureThread
 from kiosk.enrollment_worker import EnrollmentWorker
-from kiosk.frames import FrameSource, source_from_spec
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
 from kiosk.operator_mode import OperatorMode

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.consent import ConsentText
-from core.enrollment_capture import CapturedEnrollment, CaptureProgress
+from core.enrollment.capture import CapturedEnrollment, CaptureProgress
+from core.enrollment.consent import ConsentText
 from core.errors import InvalidValue
 from core.faces import BGRImage, DetectedFace
 from core.identity import EnrollmentResult, clean_display_name, clean_external_ref

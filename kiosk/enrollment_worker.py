@@ -7,10 +7,10 @@ import threading
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from core.engine import FaceEngine
-from core.enrollment_capture import EnrollmentCapture
+from core.enrollment.capture import EnrollmentCapture
 from core.errors import KioskError
 from core.settings import Settings
+from core.vision.engine import FaceEngine
 from kiosk.camera import to_qimage
 from kiosk.latest_frame import LatestFrame
 
@@ -26,7 +26,7 @@ class EnrollmentWorker(QObject):
     """
 
     progress = Signal(object, object)  # CaptureProgress, the judged frame as a QImage
-    completed = Signal(object)  # core.enrollment_capture.CapturedEnrollment
+    completed = Signal(object)  # core.enrollment.capture.CapturedEnrollment
     failed = Signal(str)
 
     def __init__(self, engine: FaceEngine, settings: Settings, latest: LatestFrame) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from core.door import DoorDecision, FrameOutcome
+from core.access.door import DoorDecision, FrameOutcome
 from core.records import AccessOutcome
 from kiosk.camera_view import CameraView
 

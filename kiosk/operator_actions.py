@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from core.accounts.sessions import OperatorSession
 from core.records import Operator
-from core.sessions import OperatorSession
 from kiosk.tasks import TaskRunner
 
 T = TypeVar("T")

@@ -11,17 +11,17 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStackedWidget, QWidget
 
-from core.audit import AuditService
-from core.consent import current_consent
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.operators import Authenticator, OperatorService
+from core.accounts.permissions import ROLE_PERMISSIONS, Permission
+from core.accounts.sessions import OperatorSession
+from core.administration.audit import AuditService
+from core.administration.shared_settings import SettingsService
+from core.enrollment.consent import current_consent
 from core.identity import EnrollmentResult, IdentityService
-from core.operators import Authenticator, OperatorService
-from core.people import PeopleService
-from core.permissions import ROLE_PERMISSIONS, Permission
+from core.people.people import PeopleService
 from core.records import Operator
-from core.sessions import OperatorSession
 from core.settings import Settings
-from core.shared_settings import SettingsService
-from core.throttle import RecognitionThrottle
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
 from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard

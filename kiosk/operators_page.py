@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.operators import OperatorService
+from core.accounts.operators import OperatorService
 from core.records import OperatorSummary, Role
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import MessageLabel, password_field

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.people import PersonView
+from core.people.people import PersonView
 from core.records import PersonSummary
 
 SEARCH_LIMIT = 200

@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.door import DoorRecognizer, FrameOutcome
-from core.errors import StoreBusy, StoreError
+from core.access.door import DoorRecognizer, FrameOutcome
+from core.errors import RecognitionPaused, StoreBusy, StoreError
 from core.faces import BGRImage
-from core.throttle import RecognitionPaused
 from kiosk.latest_frame import LatestFrame
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ class RecognitionWorker(QObject):
     newest frame. Notifications that find the slot already emptied cost nothing,
     so the newest frame always wins."""
 
-    outcome_ready = Signal(object)  # core.door.FrameOutcome
+    outcome_ready = Signal(object)  # core.access.door.FrameOutcome
     frame_done = Signal()  # after each frame taken, whatever came of it
     paused = Signal(float)
     offline = Signal(str)

@@ -21,19 +21,19 @@ import cv2
 import numpy as np
 from PySide6.QtWidgets import QApplication, QWidget
 
-from core.consent import current_consent
-from core.door import DoorRecognizer, FrameOutcome
-from core.engine import FaceEngine
-from core.enrollment_capture import EnrollmentCapture
+from core.access.door import DoorRecognizer, FrameOutcome
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.operators import Authenticator
+from core.enrollment.capture import EnrollmentCapture
+from core.enrollment.consent import current_consent
 from core.errors import AuthenticationFailed
 from core.faces import BGRImage
 from core.identity import IdentityService
-from core.insightface_backend import load_engine
-from core.operators import Authenticator
-from core.people import PeopleService
+from core.inference.insightface_backend import load_engine
+from core.people.people import PeopleService
 from core.records import Operator
 from core.settings import EnrollmentSettings, Settings
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
 from kiosk.app import stylesheet
 from kiosk.camera import to_qimage
 from kiosk.enrollment_wizard import EnrollmentWizard

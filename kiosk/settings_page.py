@@ -7,10 +7,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from core.errors import ConfigurationError, InvalidValue
-from core.records import Operator
-from core.settings import Settings
-from core.shared_settings import (
+from core.administration.shared_settings import (
     EDITABLE,
     SettingChange,
     SettingsService,
@@ -18,7 +15,10 @@ from core.shared_settings import (
     value_of,
     with_overrides,
 )
-from kiosk.frames import source_from_spec
+from core.errors import ConfigurationError, InvalidValue
+from core.records import Operator
+from core.settings import Settings
+from frames.sources import source_from_spec
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import MessageLabel, title_label
 

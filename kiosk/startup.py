@@ -12,10 +12,10 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from config.environment import Location
-from core.engine import FaceEngine
+from core.administration.shared_settings import SettingsService, with_overrides
 from core.errors import KioskError
 from core.settings import Settings
-from core.shared_settings import SettingsService, with_overrides
+from core.vision.engine import FaceEngine
 from storage.event_log import ResilientEventLog
 from storage.kiosk_registry import register_kiosk
 from storage.spool import EventSpool
@@ -74,7 +74,7 @@ class Startup(QThread):
                 importlib.metadata.version("face-kiosk"),
             )
             self.progress.emit("models")
-            from core.insightface_backend import load_engine
+            from core.inference.insightface_backend import load_engine
 
             # The kiosk only judges camera frames: one near face.
             engine = load_engine(

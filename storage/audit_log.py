@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
-from core.audit import GENESIS_HASH, chain_hash
+from core.administration.audit import GENESIS_HASH, chain_hash
 from storage import schema
 from storage.transactions import transaction
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text, update
@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
+from core.accounts.login_throttle import KioskFailures, LoginGate, kiosk_after_failure, user_lock
 from core.errors import NotAllowed, NotFound
 from core.settings import SecuritySettings
-from core.throttle import LoginGate, user_lock
 from storage import schema
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.transactions import transaction
@@ -136,15 +136,15 @@ class SqlOperatorStore:
                 {"kiosk_id": kiosk_id},
                 window_started_at=now,
             )
-            if kiosk.window_started_at + timedelta(seconds=policy.kiosk_login_window_s) < now:
-                kiosk.window_started_at = now
-                kiosk.failures = 0
-            kiosk.failures += 1
-            already_locked = kiosk.locked_until is not None and kiosk.locked_until > now
-            if kiosk.failures >= policy.kiosk_login_max_failures and not already_locked:
-                kiosk.locked_until = now + timedelta(seconds=policy.kiosk_login_lock_s)
-                kiosk.failures = 0
-                kiosk.window_started_at = now
+            counted, locked = kiosk_after_failure(
+                KioskFailures(kiosk.window_started_at, kiosk.failures, kiosk.locked_until),
+                now,
+                policy,
+            )
+            kiosk.window_started_at = counted.window_started_at
+            kiosk.failures = counted.failures
+            kiosk.locked_until = counted.locked_until
+            if locked:
                 append_audit(
                     session,
                     SYSTEM_ACTOR,

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, text
 
-from core.modelpack import EMBEDDING_DIMENSION
+from core.inference.modelpack import EMBEDDING_DIMENSION
 
 INDEX_NAME = "ix_face_templates_embedding_hnsw"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from core.door import FrameOutcome
+from core.access.door import FrameOutcome
 from core.errors import ConfigurationError
 from core.records import AccessOutcome
 

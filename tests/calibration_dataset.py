@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.engine import FaceEngine
 from core.faces import BGRImage
+from core.vision.engine import FaceEngine
 
 
 def variants(face: BGRImage) -> dict[str, BGRImage]:

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 import kiosk  # noqa: F401
-from core.engine import FaceEngine
 from core.faces import BGRImage
-from core.insightface_backend import load_engine
+from core.inference.insightface_backend import load_engine
 from core.settings import Settings
+from core.vision.engine import FaceEngine
 from storage.audit_log import SqlAuditLog
 from storage.database import connect
 from storage.embedded import EmbeddedServer

@@ -12,7 +12,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from config.environment import Location
-from core.operators import Authenticator, OperatorService
+from core.accounts.operators import Authenticator, OperatorService
 from core.records import Operator, Role
 from core.settings import SecuritySettings, Settings
 from kiosk.app import KioskWindow, stylesheet

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from pytestqt.qtbot import QtBot
 
+from core.accounts.operators import Authenticator
+from core.accounts.passwords import verify_password
 from core.errors import AuthenticationFailed
-from core.operators import Authenticator
-from core.passwords import verify_password
 from core.records import AccessEvent, AccessOutcome, Operator, Role
 from core.settings import SecuritySettings
 from storage.audit_log import SqlAuditLog

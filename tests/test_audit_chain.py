@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
-from core.audit import AuditService
-from core.operators import Authenticator
+from core.accounts.operators import Authenticator
+from core.administration.audit import AuditService
 from core.records import Operator
 from core.settings import SecuritySettings
 from storage.audit_log import SqlAuditLog

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.calibration import (
+from core.calibration.dataset import read_lfw_pairs, scan_dataset, scores_for_dataset
+from core.calibration.rates import (
     equal_error_rate,
     error_curve,
     false_positive_identification_rate,
@@ -19,7 +20,6 @@ from core.calibration import (
     threshold_for_fmr,
     upper_95,
 )
-from core.calibration_set import read_lfw_pairs, scan_dataset, scores_for_dataset
 from core.errors import InvalidValue
 from tests.cli_fixtures import as_json
 
@@ -255,7 +255,7 @@ def test_calibrate_refuses_a_bad_target_and_a_missing_dataset(admin_cli, tmp_pat
 def test_model_packs_are_compared_side_by_side(
     admin_cli, calibration_dataset: Path, tmp_path: Path
 ) -> None:
-    from core.modelpack import resolve_model_pack
+    from core.inference.modelpack import resolve_model_pack
 
     bundled = resolve_model_pack(None)
     user_pack = tmp_path / "site_pack"

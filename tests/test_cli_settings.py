@@ -90,9 +90,9 @@ def test_log_filters_on_the_command_line(admin_cli) -> None:
 def test_a_bad_row_in_the_database_is_an_error_naming_its_key(db_engine) -> None:
     from sqlalchemy import text
 
+    from core.administration.shared_settings import SettingsService
     from core.errors import ConfigurationError
     from core.settings import Settings
-    from core.shared_settings import SettingsService
     from storage.settings_store import SqlSettingsStore
 
     with db_engine.begin() as connection:
@@ -108,9 +108,9 @@ def test_a_bad_row_in_the_database_is_an_error_naming_its_key(db_engine) -> None
 
 
 def test_a_kiosks_own_value_goes_over_the_shared_one(db_engine) -> None:
+    from core.administration.shared_settings import SettingsService
     from core.records import Operator, Role
     from core.settings import Settings
-    from core.shared_settings import SettingsService
     from storage.settings_store import SqlSettingsStore
 
     store = SqlSettingsStore(db_engine)

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.consent import current_consent
-from core.door import DoorRecognizer, Guidance
-from core.engine import FaceEngine
+from core.access.door import DoorRecognizer, Guidance
+from core.access.recognition_throttle import RecognitionThrottle
+from core.enrollment.consent import current_consent
 from core.identity import IdentityService
-from core.imagefile import read_image_file
 from core.records import Operator, Role
 from core.settings import ImageLimits, SecuritySettings, Settings
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
 from storage import schema
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore

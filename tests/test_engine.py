@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from core.engine import FaceEngine
 from core.errors import InputRejected, QualityRejected
-from core.imagefile import read_image_file
-from core.insightface_backend import detector_input
-from core.quality import QualityCheck
+from core.inference.insightface_backend import detector_input
 from core.settings import ImageLimits
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
+from core.vision.quality import QualityCheck
 
 LIMITS = ImageLimits()
 

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.engine import FaceEngine
-from core.enrollment_capture import DIFFERENT_PERSON_ADVICE, EnrollmentCapture
+from core.enrollment.capture import DIFFERENT_PERSON_ADVICE, EnrollmentCapture
 from core.settings import EnrollmentSettings
+from core.vision.engine import FaceEngine
 from tests.conftest import good_stranger
 
 

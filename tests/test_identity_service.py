@@ -9,17 +9,17 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from core.consent import current_consent
-from core.engine import FaceEngine
-from core.errors import AuthenticationFailed, NotAllowed, QualityRejected
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.operators import Authenticator
+from core.enrollment.consent import current_consent
+from core.errors import AuthenticationFailed, NotAllowed, QualityRejected, RecognitionPaused
 from core.faces import DetectedFace
 from core.identity import IdentityService
-from core.imagefile import read_image_file
-from core.matching import MatchReason
-from core.operators import Authenticator
+from core.matching.match_rule import MatchReason
 from core.records import Operator
 from core.settings import ImageLimits, MatchSettings, SecuritySettings, Settings
-from core.throttle import RecognitionPaused, RecognitionThrottle
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
 from storage import schema
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from core.errors import ImageRejected
-from core.imagefile import read_image_file
 from core.settings import ImageLimits
+from core.vision.imagefile import read_image_file
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.environment import Location
-from core.consent import current_consent
-from core.door import DoorDecision, FrameOutcome, FrameTimings
-from core.engine import FaceEngine
+from core.access.door import DoorDecision, FrameOutcome, FrameTimings
+from core.access.recognition_throttle import RecognitionThrottle
+from core.enrollment.consent import current_consent
 from core.faces import DetectedFace
 from core.identity import IdentityService
-from core.imagefile import read_image_file
 from core.records import AccessOutcome, Role
 from core.settings import (
     ImageLimits,
@@ -33,7 +32,8 @@ from core.settings import (
     Settings,
     TelemetrySettings,
 )
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
 from kiosk.app import KioskWindow, stylesheet
 from kiosk.camera import to_qimage
 from kiosk.camera_view import LONGEST_UNPAINTED_MS

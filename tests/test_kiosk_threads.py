@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.errors import StoreBusy, StoreError
+from core.errors import RecognitionPaused, StoreBusy, StoreError
 from core.settings import ImageLimits
-from core.throttle import RecognitionPaused
+from frames.sources import ImageFolderSource
 from kiosk.camera import CaptureThread
-from kiosk.frames import ImageFolderSource
 from kiosk.latest_frame import LatestFrame
 from kiosk.recognition import RecognitionWorker
 

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from core.liveness import (
+from core.access.liveness import (
     Challenge,
     LivenessCheck,
     Observation,

@@ -13,16 +13,16 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bench.liveness import eyes_opened
-from core.consent import current_consent
-from core.door import DoorRecognizer
-from core.engine import FaceEngine
+from core.access.door import DoorRecognizer
+from core.access.recognition_throttle import RecognitionThrottle
+from core.enrollment.consent import current_consent
 from core.faces import DetectedFace
 from core.identity import IdentityService
-from core.imagefile import read_image_file
-from core.insightface_backend import load_engine
+from core.inference.insightface_backend import load_engine
 from core.records import AccessOutcome, Operator, Role
 from core.settings import ImageLimits, LivenessMode, LivenessSettings, SecuritySettings, Settings
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
 from storage import schema
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore

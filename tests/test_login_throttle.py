@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
-from core.errors import AuthenticationFailed
-from core.operators import Authenticator, OperatorService
+from core.accounts.operators import Authenticator, OperatorService
+from core.errors import AuthenticationFailed, LoginLocked
 from core.records import Operator, Role
 from core.settings import SecuritySettings
-from core.throttle import LoginLocked
 from storage.audit_log import SqlAuditLog
 from storage.database import connect
 from storage.operator_store import SqlOperatorStore

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigurationError, ModelPackError
-from core.insightface_backend import check_providers, load_engine
-from core.modelpack import resolve_model_pack, sha256_of
+from core.inference.insightface_backend import check_providers, load_engine
+from core.inference.modelpack import resolve_model_pack, sha256_of
 from core.settings import LivenessMode, LivenessSettings, ModelSettings, Settings
 
 

@@ -12,11 +12,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from core.consent import current_consent
-from core.door import DoorRecognizer
-from core.engine import FaceEngine
+from core.access.door import DoorRecognizer
+from core.access.recognition_throttle import RecognitionThrottle
+from core.enrollment.consent import current_consent
 from core.identity import IdentityService
-from core.imagefile import read_image_file
 from core.records import (
     AccessEvent,
     AccessOutcome,
@@ -27,7 +26,8 @@ from core.records import (
     Role,
 )
 from core.settings import DoorSettings, ImageLimits, SecuritySettings, Settings
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
 from storage import schema
 from storage.database import connect, ensure_database
 from storage.embedded import DATABASE_NAME, EmbeddedServer

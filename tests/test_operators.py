@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import AuthenticationFailed, InvalidValue, NotAllowed, NotFound
-from core.operators import Authenticator, OperatorService
-from core.passwords import PasswordRejected
+from core.accounts.operators import Authenticator, OperatorService
+from core.errors import AuthenticationFailed, InvalidValue, NotAllowed, NotFound, PasswordRejected
 from core.records import Operator, Role
 from core.settings import SecuritySettings
 from storage.audit_log import SqlAuditLog

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from core.faces import Embedding
-from core.matching import MatchDecision, MatchReason, decide
-from core.people_search import search_people
+from core.matching.match_rule import MatchDecision, MatchReason, decide
+from core.matching.people_search import search_people
 from core.records import Candidate
 from core.settings import MatchSettings
 from storage import schema

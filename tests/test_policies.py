@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from core.alignment import ARCFACE_TEMPLATE, similarity_transform
-from core.errors import InvalidValue
+from core.accounts.passwords import check_password_policy, hash_password, verify_password
+from core.errors import InvalidValue, PasswordRejected
 from core.identity import clean_display_name, clean_external_ref
-from core.matching import MatchReason, decide
-from core.passwords import PasswordRejected, check_password_policy, hash_password, verify_password
-from core.quality import FaceMeasurements, QualityCheck, enrollment_issues, face_count_issue
+from core.matching.match_rule import MatchReason, decide
 from core.records import Candidate
 from core.settings import MatchSettings, QualitySettings
+from core.vision.alignment import ARCFACE_TEMPLATE, similarity_transform
+from core.vision.quality import FaceMeasurements, QualityCheck, enrollment_issues, face_count_issue
 
 SETTINGS = MatchSettings(threshold=0.4, margin=0.05)
 

@@ -11,13 +11,13 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import core.insightface_backend as backend
-from core.engine import FaceEngine
-from core.imagefile import read_image_file
-from core.insightface_backend import load_engine
-from core.modelpack import resolve_model_pack
-from core.prelu_rewrite import rewrite_prelu
+import core.inference.insightface_backend as backend
+from core.inference.insightface_backend import load_engine
+from core.inference.modelpack import resolve_model_pack
+from core.inference.prelu_rewrite import rewrite_prelu
 from core.settings import ImageLimits, LivenessMode, LivenessSettings, ModelSettings, Settings
+from core.vision.engine import FaceEngine
+from core.vision.imagefile import read_image_file
 
 CHANNELS = 4
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
-from core.people import PeopleService
+from core.people.people import PeopleService
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator, PersonStatus, Role
 from core.settings import SecuritySettings
 from storage.audit_log import SqlAuditLog

@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from core.audit import AuditService
-from core.consent import current_consent
-from core.engine import FaceEngine
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.operators import Authenticator, OperatorService
+from core.accounts.permissions import ROLE_PERMISSIONS, Permission
+from core.administration.audit import AuditService
+from core.administration.shared_settings import SettingsService
+from core.enrollment.consent import current_consent
 from core.errors import KioskError, NotAllowed
 from core.identity import IdentityService
-from core.operators import Authenticator, OperatorService
-from core.people import PeopleService
-from core.permissions import ROLE_PERMISSIONS, Permission
+from core.people.people import PeopleService
 from core.records import Operator, Role
 from core.settings import SecuritySettings, Settings
-from core.shared_settings import SettingsService
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
 from storage.audit_log import SqlAuditLog
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore

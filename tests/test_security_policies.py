@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.audit import GENESIS_HASH, chain_hash, verify_chain
-from core.passwords import calibrated_rounds
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.login_throttle import LoginGate, user_lock
+from core.accounts.passwords import calibrated_rounds
+from core.accounts.sessions import OperatorSession
+from core.administration.audit import GENESIS_HASH, chain_hash, verify_chain
+from core.errors import LoginLocked, RecognitionPaused, SessionExpired
 from core.records import AuditEntry, Operator, Role
-from core.sessions import OperatorSession, SessionExpired
 from core.settings import SecuritySettings
-from core.throttle import LoginGate, LoginLocked, RecognitionPaused, RecognitionThrottle, user_lock
 
 POLICY = SecuritySettings()
 

@@ -277,7 +277,7 @@ def test_upgrading_from_0005_rebuilds_the_index_as_chosen_and_search_still_finds
 
 
 def test_upgrading_a_database_with_events_chains_them(pg_server, admin_engine: Engine) -> None:
-    from core.audit import verify_chain
+    from core.administration.audit import verify_chain
 
     with database_at(pg_server, admin_engine, "0001") as engine:
         with engine.begin() as connection:

@@ -7,10 +7,10 @@ import uuid
 import numpy as np
 import pytest
 
+from core.access.tracking import ConsecutiveVotes, FaceTracker, Verdict, box_overlap
 from core.faces import DetectedFace
-from core.matching import MatchDecision, MatchReason
+from core.matching.match_rule import MatchDecision, MatchReason
 from core.records import Candidate
-from core.tracking import ConsecutiveVotes, FaceTracker, Verdict, box_overlap
 
 ANN, BOB = uuid.uuid4(), uuid.uuid4()
 

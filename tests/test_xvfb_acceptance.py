@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
-from core.consent import current_consent
-from core.engine import FaceEngine
+from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.operators import Authenticator
+from core.enrollment.consent import current_consent
 from core.identity import IdentityService
-from core.operators import Authenticator
 from core.settings import SecuritySettings, Settings
-from core.throttle import RecognitionThrottle
+from core.vision.engine import FaceEngine
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from tests.conftest import good_stranger

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from core.audit import GENESIS_HASH, chain_hash
+from core.administration.audit import GENESIS_HASH, chain_hash
 
 revision = "0002"
 down_revision = "0001"

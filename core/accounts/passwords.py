@@ -11,17 +11,13 @@ from functools import cache
 
 import bcrypt
 
-from core.errors import InputRejected
+from core.errors import PasswordRejected
 
 SCHEME = "bcrypt-sha256$"
 MIN_PASSWORD_LENGTH = 12
 DEFAULT_ROUNDS = 12
 _PROBE_ROUNDS = 10
 _MAX_ROUNDS = 20
-
-
-class PasswordRejected(InputRejected):
-    pass
 
 
 def check_password_policy(password: str, username: str) -> None:

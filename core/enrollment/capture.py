@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.engine import FaceEngine
 from core.faces import BGRImage, DetectedFace, Embedding
-from core.quality import ADVICE
 from core.settings import EnrollmentSettings
+from core.vision.engine import FaceEngine
+from core.vision.quality import ADVICE
 
 DIFFERENT_PERSON_ADVICE = "only the person being enrolled, please"
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from core.errors import AuthenticationFailed, InvalidValue, NotAllowed
-from core.passwords import (
+from core.accounts.passwords import (
     calibrated_rounds,
     check_password_policy,
     hash_for_policy,
     hash_password,
     verify_password,
 )
-from core.permissions import Permission, authorize
+from core.accounts.permissions import Permission, authorize
+from core.accounts.store import OperatorStore
+from core.errors import AuthenticationFailed, InvalidValue, LoginLocked, NotAllowed
 from core.records import Operator, OperatorSummary, Role
 from core.settings import SecuritySettings
-from core.store import OperatorStore
-from core.throttle import LoginLocked
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MAX_USERNAME_LENGTH = 63

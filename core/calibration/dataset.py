@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.calibration import Scores
+from core.calibration.rates import Scores
 from core.errors import InvalidValue
 from core.faces import Embedding
-from core.imagefile import IMAGE_SUFFIXES
+from core.vision.imagefile import IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core.accounts.permissions import Permission, authorize
 from core.errors import InvalidValue
-from core.permissions import Permission, authorize
 from core.records import AccessEntry, AuditEntry, LogFilter, Operator
 from core.store import AuditLog
 

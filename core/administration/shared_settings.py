@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core.accounts.permissions import Permission, authorize
 from core.errors import ConfigurationError, InvalidValue
-from core.permissions import Permission, authorize
 from core.records import Operator
 from core.settings import Settings
 from core.store import SettingsStore

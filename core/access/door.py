@@ -17,16 +17,16 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from core.engine import FaceEngine
+from core.access.liveness import LivenessCheck, LivenessState, Observation
+from core.access.liveness import Verdict as LivenessVerdict
+from core.access.recognition_throttle import RecognitionThrottle
+from core.access.tracking import ConsecutiveVotes, FaceTracker, Verdict
 from core.errors import StoreBusy, StoreError
 from core.faces import BGRImage, DetectedFace, Embedding
 from core.identity import IdentityService
-from core.liveness import LivenessCheck, LivenessState, Observation
-from core.liveness import Verdict as LivenessVerdict
 from core.records import AccessOutcome, Candidate
 from core.settings import DoorSettings, LivenessMode, LivenessSettings, QualitySettings
-from core.throttle import RecognitionThrottle
-from core.tracking import ConsecutiveVotes, FaceTracker, Verdict
+from core.vision.engine import FaceEngine
 
 
 class Guidance(StrEnum):
@@ -93,7 +93,7 @@ class DoorRecognizer:
     each person at the door for a connection timeout.
 
     With liveness on, a confirmed match is not yet a grant: the same tracked
-    face must meet a random challenge (core.liveness) first, each frame still
+    face must meet a random challenge (core.access.liveness) first, each frame still
     the matched person; a failed or abandoned challenge is denied and recorded.
 
     Not thread-safe: owned by the kiosk's one recognition thread.

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.permissions import Permission, authorize
+from core.accounts.permissions import Permission, authorize
 from core.records import Deletion, Operator, PersonDetail, PersonSummary
 from core.settings import SecuritySettings
 from core.store import IdentityStore

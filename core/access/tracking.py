@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.faces import DetectedFace
-from core.matching import MatchDecision
+from core.matching.match_rule import MatchDecision
 
 
 def box_overlap(

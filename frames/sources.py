@@ -10,8 +10,8 @@ import numpy as np
 
 from core.errors import ConfigurationError, ImageRejected
 from core.faces import BGRImage
-from core.imagefile import IMAGE_SUFFIXES, SUPPORTED_FORMATS, read_image_file
 from core.settings import ImageLimits
+from core.vision.imagefile import IMAGE_SUFFIXES, SUPPORTED_FORMATS, read_image_file
 
 # OpenCV prints its own errors for a missing camera; the kiosk reports that itself.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)

@@ -15,7 +15,7 @@ with exact search's as often as those of one search at the full ``ef_search``.
 from __future__ import annotations
 
 from core.faces import Embedding
-from core.matching import decide
+from core.matching.match_rule import decide
 from core.records import Candidate
 from core.settings import MatchSettings
 from core.store import IdentityStore

@@ -15,12 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from core.engine import FaceEngine
 from core.errors import ConfigurationError, ModelPackError
 from core.faces import BGRImage, DetectedFace, Embedding, Points106
-from core.modelpack import EMBEDDING_DIMENSION, LANDMARKS_FILE, ModelPack, resolve_model_pack
-from core.prelu_rewrite import rewrite_prelu
+from core.inference.modelpack import (
+    EMBEDDING_DIMENSION,
+    LANDMARKS_FILE,
+    ModelPack,
+    resolve_model_pack,
+)
+from core.inference.prelu_rewrite import rewrite_prelu
 from core.settings import LivenessMode, ModelSettings, Settings
+from core.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
 

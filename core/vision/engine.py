@@ -7,10 +7,11 @@ from typing import Protocol
 
 import numpy as np
 
-from core.alignment import align_face
 from core.errors import ConfigurationError, InputRejected, QualityRejected
 from core.faces import BGRImage, DetectedFace, Embedding, Points106
-from core.quality import (
+from core.settings import QualitySettings
+from core.vision.alignment import align_face
+from core.vision.quality import (
     FaceMeasurements,
     QualityCheck,
     QualityIssue,
@@ -18,7 +19,6 @@ from core.quality import (
     face_count_issue,
     measure,
 )
-from core.settings import QualitySettings
 
 MIN_FRAME_SIDE = 32
 

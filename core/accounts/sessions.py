@@ -5,12 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from core.errors import AuthenticationFailed
+from core.errors import SessionExpired
 from core.records import Operator
-
-
-class SessionExpired(AuthenticationFailed):
-    pass
 
 
 class OperatorSession:
