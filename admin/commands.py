@@ -33,7 +33,7 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
     authorize(operator, Permission.ENROLL)  # before the models load; the service checks again
     images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
     consent = current_consent()
-    result = ctx.identity.enroll(
+    result = ctx.enrollment.enroll(
         operator, args.name, args.external_ref, images, consent, consent_given=args.consent
     )
     return Report(
@@ -50,13 +50,13 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
     image = read_image_file(args.image, ctx.settings.images)
-    outcome = ctx.identity.identify(image, args.image.name)
-    decision = outcome.decision
+    outcome = ctx.identification.identify(image, args.image.name, ctx.recognition_throttle)
+    decision = outcome.match
     best = decision.best
     data: dict[str, object] = {
         "result": "match" if decision.matched else "unknown",
         "reason": decision.reason.value,
-        "latency_ms": round(outcome.latency_ms, 1),
+        "latency_ms": round(outcome.decision.latency_ms, 1),
     }
     if decision.matched is not None:
         match = decision.matched

@@ -11,17 +11,21 @@ from types import TracebackType
 
 from config.environment import Location
 from config.local_config import LocalConfig
+from core.access.identification import IdentificationService
 from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.operators import Authenticator, OperatorService
 from core.administration.audit import AuditService
 from core.administration.shared_settings import SettingsService
+from core.enrollment.enrollment import EnrollmentService
 from core.errors import AuthenticationFailed
-from core.identity import IdentityService
 from core.people.people import PeopleService
 from core.records import Operator
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.store import OpenStore, open_store
+
+# The kiosk id under which kiosk-admin identify records its decisions.
+CLI_KIOSK_ID = "kiosk-admin"
 
 
 class CommandContext:
@@ -59,14 +63,20 @@ class CommandContext:
         return load_engine(self.settings)
 
     @cached_property
-    def identity(self) -> IdentityService:
-        return IdentityService(
-            self.engine,
-            self.store.identity,
-            self.effective.matching,
-            RecognitionThrottle(self.effective.security),
-            self.settings.kiosk_id,
+    def enrollment(self) -> EnrollmentService:
+        return EnrollmentService(self.engine, self.store.identity, self.effective.matching)
+
+    @cached_property
+    def identification(self) -> IdentificationService:
+        # Recorded under a name of its own, never the door's: a CLI identification is
+        # not a door decision (DecisionSource.CLI) and does not extend retention.
+        return IdentificationService(
+            self.engine, self.store.identity, self.effective.matching, CLI_KIOSK_ID
         )
+
+    @cached_property
+    def recognition_throttle(self) -> RecognitionThrottle:
+        return RecognitionThrottle(self.effective.security)
 
     @cached_property
     def authenticator(self) -> Authenticator:

@@ -95,10 +95,9 @@ def _prepare(data: Path, camera: Path, gallery_size: int, fps: float) -> None:
     from bench import synthetic
     from bench.database import load_gallery, restore_default_index
     from bench.photos import door_frame, empty_frame
-    from core.access.recognition_throttle import RecognitionThrottle
     from core.accounts.operators import Authenticator
     from core.enrollment.consent import current_consent
-    from core.identity import IdentityService
+    from core.enrollment.enrollment import EnrollmentService
     from core.inference.insightface_backend import load_engine
     from core.settings import Settings
     from storage.store import open_store
@@ -113,14 +112,8 @@ def _prepare(data: Path, camera: Path, gallery_size: int, fps: float) -> None:
         admin = Authenticator(store.operators, settings.security, "bench").create_first_admin(
             "bench-admin", "a long benchmark passphrase 7"
         )
-        identity = IdentityService(
-            engine,
-            store.identity,
-            settings.matching,
-            RecognitionThrottle(settings.security),
-            "bench",
-        )
-        identity.enroll(admin, "Yao Ming", None, [("yao", door_frame())], current_consent(), True)
+        enrollment = EnrollmentService(engine, store.identity, settings.matching)
+        enrollment.enroll(admin, "Yao Ming", None, [("yao", door_frame())], current_consent(), True)
         # As on a kiosk that has run a while: autovacuum must not visit the fresh
         # table (and its index) in the middle of the measurement.
         with store.engine.connect() as connection:

@@ -114,7 +114,7 @@ def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
     from core.errors import StoreBusy, StoreError
     from core.matching.match_rule import decide
     from core.matching.people_search import search_people
-    from core.records import AccessEvent, AccessOutcome
+    from core.records import AccessOutcome, access_decision
     from core.settings import MatchSettings
     from storage.database import connect
     from storage.identity_store import SqlIdentityStore
@@ -141,12 +141,12 @@ def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
             continue
         decision = decide(found, matching)
         matched = decision.matched
-        event = AccessEvent(
-            request["kiosk"],
-            AccessOutcome.GRANTED if matched else AccessOutcome.UNKNOWN,
-            matched.person_id if matched else None,
-            decision.best.similarity if decision.best else None,
-            (time.perf_counter() - started) * 1000,
+        event = access_decision(
+            kiosk_id=request["kiosk"],
+            outcome=AccessOutcome.GRANTED if matched else AccessOutcome.UNKNOWN,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            match=matched,
+            similarity=decision.best.similarity if decision.best else None,
         )
         try:
             store.record_access(event)

@@ -24,8 +24,7 @@ import cv2
 import numpy as np
 
 from bench.photos import package_photo
-from core.access.door import face_patch
-from core.access.liveness import EYES, Challenge, LivenessCheck, Observation, Verdict
+from core.access.liveness import EYES, Challenge, LivenessCheck, Observation, Verdict, face_patch
 from core.faces import BGRImage, Points106
 from core.settings import ImageLimits, LivenessMode, LivenessSettings
 from core.vision.engine import FaceEngine

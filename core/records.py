@@ -99,16 +99,90 @@ class PersonDetail:
     template_models: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class AccessEvent:
+class DecisionSource(StrEnum):
+    """Where a decision was made: only a door's decision counts as the person seen."""
+
+    DOOR = "door"
+    CLI = "cli"
+    """``kiosk-admin identify``: recorded as such, never as a door decision, and it
+    does not extend the person's retention."""
+
+
+# What a person is told, and the log says, for each refusal.
+REFUSAL_REASONS: dict[AccessOutcome, str] = {
+    AccessOutcome.UNKNOWN: "not recognized",
+    AccessOutcome.NO_FACE: "no usable face",
+    AccessOutcome.OFFLINE: "the database cannot be reached: the door stays closed",
+    AccessOutcome.LIVENESS_FAILED: "the liveness challenge was not met",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageTimings:
+    """Where a decision's last frame spent its time, in milliseconds; 0 for a stage
+    not run (a challenged frame is detected and embedded, never searched)."""
+
+    detect_ms: float = 0.0
+    embed_ms: float = 0.0
+    """Alignment, embedding and the quality measurements."""
+    search_ms: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessDecision:
+    """One access decision, made once where it happens and read by every consumer:
+    the store and the spool, the screen, the JSON log, the metrics.
+
+    ``display_name`` is for the screen only (set on a grant); the store and the
+    spool keep the person's id, never the name.
+    """
+
     kiosk_id: str
     outcome: AccessOutcome
-    person_id: uuid.UUID | None
-    similarity: float | None
     latency_ms: float
+    """From the first frame of this face to the decision (ms)."""
+    person_id: uuid.UUID | None = None
+    """The matched person; kept for a failed liveness check too (whose face was shown)."""
+    display_name: str | None = None
+    similarity: float | None = None
+    """Cosine similarity of the best candidate, -1..1; None when nothing was searched."""
+    reason: str | None = None
+    """Why the door refused, in a few plain words; None for a grant."""
+    timings: StageTimings = field(default_factory=StageTimings)
+    source: DecisionSource = DecisionSource.DOOR
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    """Given here, where the event happens: the same event sent twice is stored once."""
+    """Given here, where the decision happens: the same decision sent twice is stored once."""
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def granted(self) -> bool:
+        return self.outcome is AccessOutcome.GRANTED
+
+
+def access_decision(
+    *,
+    kiosk_id: str,
+    outcome: AccessOutcome,
+    latency_ms: float,
+    match: Candidate | None = None,
+    similarity: float | None = None,
+    timings: StageTimings | None = None,
+    source: DecisionSource = DecisionSource.DOOR,
+) -> AccessDecision:
+    """The decision for ``outcome``: the name only on a grant, the refusal's reason
+    otherwise, and the match's similarity unless ``similarity`` is given."""
+    granted = outcome is AccessOutcome.GRANTED
+    return AccessDecision(
+        kiosk_id=kiosk_id,
+        outcome=outcome,
+        latency_ms=latency_ms,
+        person_id=match.person_id if match is not None else None,
+        display_name=match.display_name if match is not None and granted else None,
+        similarity=similarity if similarity is not None or match is None else match.similarity,
+        reason=None if granted else REFUSAL_REASONS[outcome],
+        timings=timings or StageTimings(),
+        source=source,
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +217,7 @@ class AccessEntry:
     person_id: uuid.UUID | None
     similarity: float | None
     latency_ms: float
+    source: DecisionSource = DecisionSource.DOOR
 
 
 @dataclass(frozen=True)

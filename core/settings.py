@@ -236,6 +236,13 @@ class DoorSettings(_Section):
         description="After the database failed to answer, faces are denied as offline "
         "for this long before it is tried again.",
     )
+    decision_queue: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Decisions waiting for each slow consumer (log, door hardware, "
+        "integrations); past it the newest are dropped and counted, never the door stopped.",
+    )
 
 
 class EnrollmentSettings(_Section):

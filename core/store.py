@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from core.faces import Embedding
 from core.records import (
+    AccessDecision,
     AccessEntry,
-    AccessEvent,
     AuditEntry,
     Candidate,
     Deletion,
@@ -26,7 +26,7 @@ from core.records import (
 
 
 class AccessEventSink(Protocol):
-    def record_access(self, event: AccessEvent) -> None:
+    def record_access(self, decision: AccessDecision) -> None:
         """Keep the event; raises StoreError only if it could not be kept at all."""
         ...
 
@@ -42,7 +42,7 @@ class IdentityStore(Protocol):
         """Active people among the ``candidates`` nearest templates, best similarity each."""
         ...
 
-    def record_access(self, event: AccessEvent) -> None: ...
+    def record_access(self, decision: AccessDecision) -> None: ...
 
     def people(self, search: str | None, limit: int) -> list[PersonSummary]: ...
 

@@ -11,10 +11,11 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QStackedWidget
 
 from config.environment import Location
-from core.access.door import DoorRecognizer, FrameOutcome
-from core.access.recognition_throttle import RecognitionThrottle
+from core.access.consumers import DecisionRelay
+from core.access.door import DoorRecognizer
+from core.access.door_builder import build_door
+from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
-from core.identity import IdentityService
 from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
 from kiosk.camera import CaptureThread
@@ -25,6 +26,7 @@ from kiosk.operator_mode import OperatorMode
 from kiosk.recognition import RecognitionThread, RecognitionWorker
 from kiosk.spool_flusher import SpoolFlusher
 from kiosk.startup import Services, Startup
+from telemetry.decision_log import DecisionLog
 from telemetry.metrics import KioskMetrics
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class KioskController(QObject):
         # Called on the recognition thread with each frame's outcome and wait (ms).
         self.frame_observer: Callable[[FrameOutcome, float], None] | None = None
         self.metrics = KioskMetrics()
+        # The door's slow decision consumers (the log, the metrics), off the recognition path.
+        self.decisions: DecisionRelay | None = None
         self._camera_was_lost = False
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
@@ -115,23 +119,17 @@ class KioskController(QObject):
 
     def _door_recognizer(self, settings: Settings) -> DoorRecognizer:
         assert self.services is not None
-        engine = self.services.engine
-        throttle = RecognitionThrottle(settings.security)
-        identity = IdentityService(
-            engine,
-            self.services.store.identity,
-            settings.matching,
-            throttle,
-            settings.kiosk_id,
+        if self.decisions is None:
+            # Made once: a new recognizer (new settings) hands its decisions to the same lanes.
+            self.decisions = DecisionRelay(
+                [("log", DecisionLog()), ("metrics", self.metrics)], settings.door.decision_queue
+            )
+        return build_door(
+            engine=self.services.engine,
+            store=self.services.store.identity,
+            settings=settings,
             events=self.services.events,
-        )
-        return DoorRecognizer(
-            engine,
-            identity,
-            settings.door,
-            settings.quality,
-            throttle,
-            liveness=settings.liveness,
+            consumers=[self.decisions],
         )
 
     def _start_capture(self) -> None:
@@ -175,20 +173,8 @@ class KioskController(QObject):
         if self.capture is not None:
             self.metrics.catch_up_frames(self.capture.frames_read, self.latest.dropped)
         self.metrics.observe_frame(outcome)
-        decision = outcome.decision
-        if decision is not None:
-            log.info(
-                "door decision: %s",
-                decision.outcome.value,
-                extra={
-                    "event_id": str(decision.event_id),
-                    "outcome": decision.outcome.value,
-                    "person_id": str(decision.person_id) if decision.person_id else None,
-                    "similarity": decision.similarity,
-                    "latency_ms": round(decision.latency_ms, 1),
-                    "kiosk_id": self.settings.kiosk_id,
-                },
-            )
+        if self.decisions is not None and outcome.decision is not None:
+            self.metrics.observe_consumers(self.decisions.counts)
         if self.frame_observer is not None:
             self.frame_observer(outcome, waited_ms)
 
@@ -236,6 +222,8 @@ class KioskController(QObject):
             self.recognition.stop()
         if self.flusher is not None:
             self.flusher.stop()
+        if self.decisions is not None:
+            self.decisions.close()
         self._startup.wait()
         self._resources.close()
         self.metrics.close()

@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 
 from core.enrollment.capture import CapturedEnrollment, CaptureProgress
 from core.enrollment.consent import ConsentText
+from core.enrollment.enrollment import EnrollmentResult
+from core.enrollment.names import clean_display_name, clean_external_ref
 from core.errors import InvalidValue
 from core.faces import BGRImage, DetectedFace
-from core.identity import EnrollmentResult, clean_display_name, clean_external_ref
 from kiosk.camera import to_qimage
 from kiosk.widgets import MessageLabel, secondary_button, title_label
 

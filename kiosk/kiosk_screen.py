@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from core.access.door import DoorDecision, FrameOutcome
-from core.records import AccessOutcome
+from core.access.frame_outcome import FrameOutcome
+from core.records import AccessDecision, AccessOutcome
 from kiosk.camera_view import CameraView
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class KioskScreen(QWidget):
             step = f" ({done + 1} of {total})" if total > 1 else ""
             self._set_banner(f"{outcome.liveness.instruction.value}{step}", "wait")
 
-    def show_decision(self, decision: DoorDecision) -> None:
+    def show_decision(self, decision: AccessDecision) -> None:
         if decision.granted:
             self._set_banner(f"{decision.display_name}\n{GRANTED_TEXT}", "granted")
         elif decision.outcome is AccessOutcome.OFFLINE:

@@ -11,14 +11,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStackedWidget, QWidget
 
-from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.operators import Authenticator, OperatorService
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.accounts.sessions import OperatorSession
 from core.administration.audit import AuditService
 from core.administration.shared_settings import SettingsService
 from core.enrollment.consent import current_consent
-from core.identity import EnrollmentResult, IdentityService
+from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.people.people import PeopleService
 from core.records import Operator
 from core.settings import Settings
@@ -242,7 +241,7 @@ class OperatorMode(QObject):
 
         def enroll(operator: Operator) -> EnrollmentResult:
             images = [(f"capture {i}", frame) for i, frame in enumerate(request.frames, 1)]
-            return self._identity.enroll(
+            return self._enroller.enroll(
                 operator, request.display_name, request.external_ref, images, consent, True
             )
 
@@ -263,17 +262,10 @@ class OperatorMode(QObject):
         self._authenticator = Authenticator(
             self._store.operators, settings.security, settings.kiosk_id
         )
-        self._identity = self._identity_service(settings)
+        self._enroller = self._enrollment_service(settings)
 
-    def _identity_service(self, settings: Settings) -> IdentityService:
-        # Enrollment never runs the recognition throttle; it only needs one to exist.
-        return IdentityService(
-            self._engine,
-            self._store.identity,
-            settings.matching,
-            RecognitionThrottle(settings.security),
-            settings.kiosk_id,
-        )
+    def _enrollment_service(self, settings: Settings) -> EnrollmentService:
+        return EnrollmentService(self._engine, self._store.identity, settings.matching)
 
     # --- inactivity ---------------------------------------------------------------------
 

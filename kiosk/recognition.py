@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from core.access.door import DoorRecognizer, FrameOutcome
+from core.access.door import DoorRecognizer
+from core.access.frame_outcome import FrameOutcome
 from core.errors import RecognitionPaused, StoreBusy, StoreError
 from core.faces import BGRImage
 from kiosk.latest_frame import LatestFrame

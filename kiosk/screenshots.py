@@ -22,17 +22,18 @@ import numpy as np
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core.access.door import DoorRecognizer, FrameOutcome
-from core.access.recognition_throttle import RecognitionThrottle
+from core.access.door_builder import build_door
 from core.accounts.operators import Authenticator
 from core.enrollment.capture import EnrollmentCapture
 from core.enrollment.consent import current_consent
+from core.enrollment.enrollment import EnrollmentService
 from core.errors import AuthenticationFailed
 from core.faces import BGRImage
-from core.identity import IdentityService
 from core.inference.insightface_backend import load_engine
 from core.people.people import PeopleService
 from core.records import Operator
 from core.settings import EnrollmentSettings, Settings
+from core.store import IdentityStore
 from core.vision.engine import FaceEngine
 from kiosk.app import stylesheet
 from kiosk.camera import to_qimage
@@ -90,25 +91,19 @@ class Screenshots:
         admin = Authenticator(
             store.operators, self._settings.security, self._settings.kiosk_id
         ).create_first_admin("alice", PASSWORD)
-        identity = IdentityService(
-            self._engine,
-            store.identity,
-            self._settings.matching,
-            RecognitionThrottle(self._settings.security),
-            self._settings.kiosk_id,
-        )
+        enrollment = EnrollmentService(self._engine, store.identity, self._settings.matching)
         consent = current_consent()
-        identity.enroll(admin, "Yao Ming", "B-0042", [("photo", yao)], consent, True)
+        enrollment.enroll(admin, "Yao Ming", "B-0042", [("photo", yao)], consent, True)
         for name, face in zip(("Ada Example", "Ben Example"), strangers[:2], strict=False):
-            identity.enroll(admin, name, None, [("photo", face)], consent, True)
-        self._door(identity, yao, _read(photos["gdp"]))
+            enrollment.enroll(admin, name, None, [("photo", face)], consent, True)
+        self._door(store.identity, yao, _read(photos["gdp"]))
         self._login(store)
         self._wizard(yao, admin)
         self._people(store, admin)
 
     # --- the door -------------------------------------------------------------------
 
-    def _door(self, identity: IdentityService, person: BGRImage, stranger: BGRImage) -> None:
+    def _door(self, identity: IdentityStore, person: BGRImage, stranger: BGRImage) -> None:
         empty = np.full_like(person, 40)
         idle = (empty, self._new_door(identity).process(empty))
         granted = self._decided(identity, person)
@@ -139,17 +134,11 @@ class Screenshots:
                 screen.frame_done()
                 self._save(screen, f"door-{name}-{width}x{height}")
 
-    def _new_door(self, identity: IdentityService) -> DoorRecognizer:
-        return DoorRecognizer(
-            self._engine,
-            identity,
-            self._settings.door,
-            self._settings.quality,
-            RecognitionThrottle(self._settings.security),
-        )
+    def _new_door(self, identity: IdentityStore) -> DoorRecognizer:
+        return build_door(engine=self._engine, store=identity, settings=self._settings)
 
     def _decided(
-        self, identity: IdentityService, frame: BGRImage
+        self, identity: IdentityStore, frame: BGRImage
     ) -> tuple[BGRImage, FrameOutcome] | None:
         """The frame and the door's decision on it, if a person alone is seen in it."""
         door = self._new_door(identity)

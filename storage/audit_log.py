@@ -113,6 +113,7 @@ class SqlAuditLog:
                     e.person_id,
                     e.similarity,
                     e.latency_ms,
+                    records.DecisionSource(e.source),
                 )
                 for e in session.scalars(query)
             ]

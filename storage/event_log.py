@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StoreError
-from core.records import AccessEvent, KioskAuditEvent
+from core.records import AccessDecision, KioskAuditEvent
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.identity_store import insert_access_event
 from storage.spool import EventSpool, SpooledEvent
@@ -50,8 +50,8 @@ class ResilientEventLog:
         with self._lock:
             return len(self._spool)
 
-    def record_access(self, event: AccessEvent) -> None:
-        self._record(event)
+    def record_access(self, decision: AccessDecision) -> None:
+        self._record(decision)
 
     def flush(self) -> int:
         """Send what the spool holds; returns how many events were sent. Never
@@ -116,7 +116,7 @@ class ResilientEventLog:
 
 
 def _store(session: Session, event: SpooledEvent) -> None:
-    if isinstance(event, AccessEvent):
+    if isinstance(event, AccessDecision):
         insert_access_event(session, event)
     else:
         details = {"at": event.occurred_at.isoformat(), **event.details}

@@ -93,9 +93,9 @@ class SqlIdentityStore:
             )
         return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
 
-    def record_access(self, event: records.AccessEvent) -> None:
+    def record_access(self, decision: records.AccessDecision) -> None:
         with transaction(self._sessions) as session:
-            insert_access_event(session, event)
+            insert_access_event(session, decision)
 
     def people(self, search: str | None, limit: int) -> list[records.PersonSummary]:
         query = _summary_query().where(schema.Person.status == _ACTIVE)
@@ -276,11 +276,13 @@ def _refused(error: DBAPIError) -> StoreError:
     return StoreError(f"enrollment was refused by the database: {first_line(error)}")
 
 
-def insert_access_event(session: Session, event: records.AccessEvent) -> bool:
+def insert_access_event(session: Session, event: records.AccessDecision) -> bool:
     """Store ``event`` unless its id is already stored; True if it was new.
 
     A spooled event may reach the database long after it happened: a person
-    deleted since is recorded as no one, and the event still stored.
+    deleted since is recorded as no one, and the event still stored. Only a
+    door's grant counts as the person being seen (their retention runs from it).
+    The name is never stored with the event.
     """
     existing_person = (
         select(schema.Person.id).where(schema.Person.id == event.person_id).scalar_subquery()
@@ -295,13 +297,15 @@ def insert_access_event(session: Session, event: records.AccessEvent) -> bool:
             person_id=existing_person if event.person_id is not None else None,
             similarity=event.similarity,
             latency_ms=event.latency_ms,
+            source=event.source.value,
         )
         .on_conflict_do_nothing(index_elements=[schema.AccessEvent.event_id])
         .returning(schema.AccessEvent.id)
     )
     if inserted is None:
         return False
-    if event.outcome is records.AccessOutcome.GRANTED and event.person_id is not None:
+    seen_at_door = event.granted and event.source is records.DecisionSource.DOOR
+    if seen_at_door and event.person_id is not None:
         session.execute(
             update(schema.Person)
             .where(schema.Person.id == event.person_id)

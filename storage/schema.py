@@ -178,6 +178,7 @@ class AccessEvent(Base):
             "outcome IN ('granted', 'unknown', 'no_face', 'offline', 'liveness_failed')",
             name="outcome",
         ),
+        CheckConstraint("source IN ('door', 'cli')", name="source"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -192,6 +193,7 @@ class AccessEvent(Base):
     )
     similarity: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(8), server_default="door")
 
 
 class StoredSetting(Base):

@@ -11,11 +11,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.records import AccessEvent, AccessOutcome, KioskAuditEvent
+from core.records import (
+    REFUSAL_REASONS,
+    AccessDecision,
+    AccessOutcome,
+    DecisionSource,
+    KioskAuditEvent,
+)
 
 log = logging.getLogger(__name__)
 
-SpooledEvent = AccessEvent | KioskAuditEvent
+SpooledEvent = AccessDecision | KioskAuditEvent
 
 
 class SpoolError(ValueError):
@@ -98,7 +104,8 @@ class EventSpool:
 
 def encode(event: SpooledEvent) -> dict[str, Any]:
     common = {"event_id": str(event.event_id), "occurred_at": event.occurred_at.isoformat()}
-    if isinstance(event, AccessEvent):
+    if isinstance(event, AccessDecision):
+        # The name and the timings stay out: the spool keeps what the database keeps.
         return {
             "kind": "access",
             **common,
@@ -107,6 +114,7 @@ def encode(event: SpooledEvent) -> dict[str, Any]:
             "person_id": str(event.person_id) if event.person_id else None,
             "similarity": event.similarity,
             "latency_ms": event.latency_ms,
+            "source": event.source.value,
         }
     return {
         "kind": "audit",
@@ -128,14 +136,18 @@ def decode(raw: Any) -> SpooledEvent:
     kiosk_id = _text(raw, "kiosk_id")
     if raw.get("kind") == "access":
         person = raw["person_id"]
-        return AccessEvent(
-            kiosk_id,
-            AccessOutcome(_text(raw, "outcome")),
-            uuid.UUID(person) if person is not None else None,
-            _number(raw, "similarity", optional=True),
-            _number(raw, "latency_ms", optional=False) or 0.0,
-            event_id,
-            occurred_at,
+        outcome = AccessOutcome(_text(raw, "outcome"))
+        return AccessDecision(
+            kiosk_id=kiosk_id,
+            outcome=outcome,
+            person_id=uuid.UUID(person) if person is not None else None,
+            similarity=_number(raw, "similarity", optional=True),
+            latency_ms=_number(raw, "latency_ms", optional=False) or 0.0,
+            reason=REFUSAL_REASONS.get(outcome),
+            # Spools written before decisions had a source came from the door.
+            source=DecisionSource(raw.get("source", DecisionSource.DOOR.value)),
+            event_id=event_id,
+            occurred_at=occurred_at,
         )
     if raw.get("kind") == "audit":
         details = raw["details"]

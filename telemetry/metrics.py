@@ -7,9 +7,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from core.access.door import FrameOutcome
+from core.access.consumers import ConsumerCounts
+from core.access.frame_outcome import FrameOutcome
 from core.errors import ConfigurationError
-from core.records import AccessOutcome
+from core.records import AccessDecision, AccessOutcome
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,12 @@ class KioskMetrics:
             "Events waiting in the local spool for the database",
             registry=r,
         )
+        self.consumer_problems = Gauge(
+            "kiosk_decision_consumer_problems",
+            "Decisions a consumer (log, metrics, door, integrations) failed on or dropped",
+            ["consumer", "kind"],
+            registry=r,
+        )
         self._frames_read_seen = 0
         self._frames_dropped_seen = 0
         self._server: Any = None
@@ -87,11 +94,18 @@ class KioskMetrics:
         ):
             if ms > 0:
                 self.stage_seconds.labels(stage).observe(ms / 1000)
-        if outcome.decision is not None:
-            self.decisions.labels(outcome.decision.outcome.value).inc()
-            self.decision_seconds.observe(outcome.decision.latency_ms / 1000)
-            if outcome.decision.outcome is AccessOutcome.OFFLINE:
-                self.database_errors.labels("offline").inc()
+
+    def consume(self, decision: AccessDecision) -> None:
+        """A decision consumer: counts decisions by outcome and their latency."""
+        self.decisions.labels(decision.outcome.value).inc()
+        self.decision_seconds.observe(decision.latency_ms / 1000)
+        if decision.outcome is AccessOutcome.OFFLINE:
+            self.database_errors.labels("offline").inc()
+
+    def observe_consumers(self, counts: dict[str, ConsumerCounts]) -> None:
+        for name, count in counts.items():
+            self.consumer_problems.labels(name, "failed").set(count.failed)
+            self.consumer_problems.labels(name, "dropped").set(count.dropped)
 
     def catch_up_frames(self, read: int, dropped: int) -> None:
         """The capture thread and the frame slot count for themselves; add what is new."""

@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 from core.accounts.operators import Authenticator
 from core.accounts.passwords import verify_password
 from core.errors import AuthenticationFailed
-from core.records import AccessEvent, AccessOutcome, Operator, Role
+from core.records import AccessOutcome, Operator, Role, access_decision
 from core.settings import SecuritySettings
 from storage.audit_log import SqlAuditLog
 from storage.identity_store import SqlIdentityStore
@@ -97,7 +97,9 @@ def test_audit_and_access_filters(
     identity_store: SqlIdentityStore,
 ) -> None:
     for outcome in (AccessOutcome.GRANTED, AccessOutcome.UNKNOWN, AccessOutcome.UNKNOWN):
-        identity_store.record_access(AccessEvent("door-2", outcome, None, 0.5, 12.0))
+        identity_store.record_access(
+            access_decision(kiosk_id="door-2", outcome=outcome, latency_ms=12.0, similarity=0.5)
+        )
     window = open_window()
     mode = logged_in(qtbot, window, "otto", PASSWORDS[Role.AUDITOR])
     page = mode.audit_page
@@ -138,8 +140,12 @@ def test_log_filters_in_the_store(
 ) -> None:
     from core.records import LogFilter
 
-    identity_store.record_access(AccessEvent("door-1", AccessOutcome.NO_FACE, None, None, 3.0))
-    identity_store.record_access(AccessEvent("door-2", AccessOutcome.NO_FACE, None, None, 3.0))
+    identity_store.record_access(
+        access_decision(kiosk_id="door-1", outcome=AccessOutcome.NO_FACE, latency_ms=3.0)
+    )
+    identity_store.record_access(
+        access_decision(kiosk_id="door-2", outcome=AccessOutcome.NO_FACE, latency_ms=3.0)
+    )
     only_door_2 = audit_log.access_events(10, LogFilter(kiosk_id="door-2"))
     assert [e.kiosk_id for e in only_door_2] == ["door-2"]
     future = datetime.now().astimezone() + timedelta(hours=1)

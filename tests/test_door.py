@@ -11,9 +11,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from core.access.door import DoorRecognizer, Guidance
-from core.access.recognition_throttle import RecognitionThrottle
+from core.access.door_builder import build_door
 from core.enrollment.consent import current_consent
-from core.identity import IdentityService
+from core.enrollment.enrollment import EnrollmentService
 from core.records import Operator, Role
 from core.settings import ImageLimits, SecuritySettings, Settings
 from core.vision.engine import FaceEngine
@@ -45,10 +45,12 @@ def door(
     admin: Operator,
     yaoming_jpg: Path,
 ) -> DoorRecognizer:
-    throttle = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
-    identity = IdentityService(face_engine, identity_store, settings.matching, throttle, "door-1")
-    identity.enroll(admin, "Yao Ming", None, [("y", load(yaoming_jpg))], current_consent(), True)
-    return DoorRecognizer(face_engine, identity, settings.door, settings.quality, throttle)
+    enrollment = EnrollmentService(face_engine, identity_store, settings.matching)
+    enrollment.enroll(admin, "Yao Ming", None, [("y", load(yaoming_jpg))], current_consent(), True)
+    door_settings = settings.model_copy(
+        update={"kiosk_id": "door-1", "security": SecuritySettings(recognition_max_denied=1000)}
+    )
+    return build_door(engine=face_engine, store=identity_store, settings=door_settings)
 
 
 def access_events(engine: Engine) -> list[schema.AccessEvent]:

@@ -1,20 +1,22 @@
-"""IdentityService on the real models and the real embedded PostgreSQL."""
+"""Enrollment and identification on the real models and the real embedded PostgreSQL."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from core.access.identification import Identification, IdentificationService
 from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.operators import Authenticator
 from core.enrollment.consent import current_consent
+from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.errors import AuthenticationFailed, NotAllowed, QualityRejected, RecognitionPaused
 from core.faces import DetectedFace
-from core.identity import IdentityService
 from core.matching.match_rule import MatchReason
 from core.records import Operator
 from core.settings import ImageLimits, MatchSettings, SecuritySettings, Settings
@@ -36,6 +38,28 @@ def admin(operator_store: SqlOperatorStore) -> Operator:
     return Authenticator(operator_store, SecuritySettings(), "test-kiosk").create_first_admin(
         "Alice", PASSWORD
     )
+
+
+class IdentityService:
+    """Both services over one store, as kiosk-admin has them."""
+
+    def __init__(
+        self,
+        engine: FaceEngine,
+        store: SqlIdentityStore,
+        matching: MatchSettings,
+        throttle: RecognitionThrottle,
+        kiosk_id: str,
+    ) -> None:
+        self._enrollment = EnrollmentService(engine, store, matching)
+        self._identification = IdentificationService(engine, store, matching, kiosk_id)
+        self._throttle = throttle
+
+    def enroll(self, *args: Any, **kwargs: Any) -> EnrollmentResult:
+        return self._enrollment.enroll(*args, **kwargs)
+
+    def identify(self, frame: np.ndarray, label: str) -> Identification:
+        return self._identification.identify(frame, label, self._throttle)
 
 
 @pytest.fixture
@@ -77,7 +101,7 @@ def test_every_stranger_in_the_group_photos_is_unknown(
         faces = [f for f in face_engine.detect(image) if f.short_side >= 24]
         assert len(faces) >= 3
         for face in faces:
-            decision = service.identify(only_face(image, face, faces), group.name).decision
+            decision = service.identify(only_face(image, face, faces), group.name).match
             assert decision.matched is None
             assert decision.reason is MatchReason.BELOW_THRESHOLD
 
@@ -87,15 +111,18 @@ def test_the_enrolled_face_is_found_among_the_players(
 ) -> None:
     enroll_yao(service, admin, yaoming_jpg)
     result = service.identify(load(photos / "yaoming_in_players.jpg"), "crop")
-    assert result.decision.matched is not None
-    assert result.decision.matched.display_name == "Yao Ming"
+    assert result.match.matched is not None
+    assert result.match.matched.display_name == "Yao Ming"
     with Session(db_engine) as session:
         event = session.scalars(select(schema.AccessEvent)).one()
         person = session.scalars(select(schema.Person)).one()
     assert event.outcome == "granted"
     assert event.kiosk_id == "test-kiosk"
     assert event.person_id == person.id
-    assert person.last_recognized_at is not None
+    # Recorded as what it is: an identification by kiosk-admin, not a door's decision,
+    # so it does not count as the person being seen (their retention runs on).
+    assert event.source == "cli"
+    assert person.last_recognized_at is None
 
 
 def test_a_higher_threshold_turns_the_match_into_unknown(
@@ -113,7 +140,7 @@ def test_a_higher_threshold_turns_the_match_into_unknown(
         "k",
     )
     enroll_yao(strict, admin, yaoming_jpg)
-    decision = strict.identify(load(photos / "yaoming_in_players.jpg"), "crop").decision
+    decision = strict.identify(load(photos / "yaoming_in_players.jpg"), "crop").match
     assert decision.reason is MatchReason.BELOW_THRESHOLD
 
 
@@ -201,7 +228,7 @@ def test_recognition_pauses_after_repeated_denials_without_searching(
     enroll_yao(throttled, admin, yaoming_jpg)
     stranger = load(gdp_jpg)
     for _ in range(settings.security.recognition_max_denied):
-        assert throttled.identify(stranger, "gdp.jpg").decision.matched is None
+        assert throttled.identify(stranger, "gdp.jpg").match.matched is None
     with pytest.raises(RecognitionPaused, match="please wait"):
         throttled.identify(stranger, "gdp.jpg")
     with Session(db_engine) as session:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,17 +17,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config.environment import Location
-from core.access.door import DoorDecision, FrameOutcome, FrameTimings
-from core.access.recognition_throttle import RecognitionThrottle
+from core.access.frame_outcome import FrameOutcome, FrameTimings
 from core.enrollment.consent import current_consent
+from core.enrollment.enrollment import EnrollmentService
 from core.faces import DetectedFace
-from core.identity import IdentityService
-from core.records import AccessOutcome, Role
+from core.records import AccessOutcome, Role, access_decision
 from core.settings import (
     ImageLimits,
     LivenessMode,
     LivenessSettings,
-    SecuritySettings,
     Settings,
     TelemetrySettings,
 )
@@ -62,11 +59,9 @@ def enrolled(
     yaoming_jpg: Path,
 ) -> None:
     admin = operator_store.add_first_operator("alice", "bcrypt-sha256$unused", Role.ADMIN)
-    identity = IdentityService(
-        face_engine, identity_store, settings.matching, RecognitionThrottle(SecuritySettings()), "t"
-    )
+    enrollment = EnrollmentService(face_engine, identity_store, settings.matching)
     image = read_image_file(yaoming_jpg, ImageLimits())
-    identity.enroll(admin, "Yao Ming", None, [("y", image)], current_consent(), True)
+    enrollment.enroll(admin, "Yao Ming", None, [("y", image)], current_consent(), True)
 
 
 @pytest.fixture
@@ -207,7 +202,7 @@ def test_the_kiosk_serves_metrics_of_what_it_did(
 def test_an_offline_denial_and_a_fault_say_what_happened(qtbot: QtBot) -> None:
     screen = KioskScreen(decision_display_s=0.2)
     qtbot.addWidget(screen)
-    offline = DoorDecision(AccessOutcome.OFFLINE, None, None, None, 40.0, uuid.uuid4())
+    offline = access_decision(kiosk_id="t", outcome=AccessOutcome.OFFLINE, latency_ms=40.0)
     screen.show_decision(offline)
     assert screen.banner.text() == OFFLINE_DENIED_TEXT
     assert screen.banner.property("state") == "fault"
@@ -247,7 +242,9 @@ def test_the_preview_shows_the_frame_fitted_with_the_tracked_face_boxed(qtbot: Q
     frame = np.full((480, 640, 3), (40, 160, 40), np.uint8)  # green, in BGR
     screen.show_frame(to_qimage(frame))
     face = DetectedFace((240.0, 120.0, 400.0, 360.0), np.zeros((5, 2), np.float32), 0.9)
-    screen.show_outcome(FrameOutcome((face,), face, None, None, True, FrameTimings(0.0)))
+    screen.show_outcome(
+        FrameOutcome(faces=(face,), tracked=face, timings=FrameTimings(), searched=True)
+    )
     assert preview.frame is None, "a frame waits until recognition is done with it"
     screen.frame_done()
     shown = preview.grab().toImage()

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from bench.liveness import eyes_opened
 from core.access.door import DoorRecognizer
-from core.access.recognition_throttle import RecognitionThrottle
+from core.access.door_builder import build_door
 from core.enrollment.consent import current_consent
+from core.enrollment.enrollment import EnrollmentService
 from core.faces import DetectedFace
-from core.identity import IdentityService
 from core.inference.insightface_backend import load_engine
 from core.records import AccessOutcome, Operator, Role
 from core.settings import ImageLimits, LivenessMode, LivenessSettings, SecuritySettings, Settings
@@ -52,31 +52,24 @@ def enrolled(
     identity_store: SqlIdentityStore,
     operator_store: SqlOperatorStore,
     yaoming_jpg: Path,
-) -> IdentityService:
+) -> SqlIdentityStore:
     admin: Operator = operator_store.add_first_operator("alice", "bcrypt$unused", Role.ADMIN)
-    throttle = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
-    identity = IdentityService(
-        engine_with_landmarks, identity_store, Settings().matching, throttle, "door-1"
-    )
+    enrollment = EnrollmentService(engine_with_landmarks, identity_store, Settings().matching)
     photo = read_image_file(yaoming_jpg, ImageLimits())
-    identity.enroll(admin, "Yao Ming", None, [("y", photo)], current_consent(), True)
-    return identity
+    enrollment.enroll(admin, "Yao Ming", None, [("y", photo)], current_consent(), True)
+    return identity_store
 
 
 def door_for(
-    mode: LivenessMode, engine: FaceEngine, identity: IdentityService, clock: FrameClock
+    mode: LivenessMode, engine: FaceEngine, identity: SqlIdentityStore, clock: FrameClock
 ) -> DoorRecognizer:
-    settings = Settings()
-    throttle = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
-    return DoorRecognizer(
-        engine,
-        identity,
-        settings.door,
-        settings.quality,
-        throttle,
-        clock=clock,
+    settings = Settings(
+        kiosk_id="door-1",
+        security=SecuritySettings(recognition_max_denied=1000),
         liveness=LivenessSettings(mode=mode),
-        rng=random.Random(5),
+    )
+    return build_door(
+        engine=engine, store=identity, settings=settings, clock=clock, rng=random.Random(5)
     )
 
 
@@ -119,7 +112,7 @@ def photo_held_up(photo: np.ndarray, seconds: float, kind: str, seed: int) -> It
 def test_a_photo_of_the_enrolled_person_shown_for_10_s_is_never_granted(
     mode: LivenessMode,
     kind: str,
-    enrolled: IdentityService,
+    enrolled: SqlIdentityStore,
     engine_with_landmarks: FaceEngine,
     photos: Path,
     db_engine: Engine,
@@ -163,7 +156,7 @@ class BlinkingLandmarks:
 
 @pytest.mark.slow
 def test_a_live_like_blink_of_the_enrolled_person_opens_the_door(
-    enrolled: IdentityService, engine_with_landmarks: FaceEngine, photos: Path
+    enrolled: SqlIdentityStore, engine_with_landmarks: FaceEngine, photos: Path
 ) -> None:
     """Real frames with sensor noise, real identity; only the blink is synthetic,
     since no package photo holds a closed-eye frame of the same person."""

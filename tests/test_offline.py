@@ -13,11 +13,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.access.door import DoorRecognizer
-from core.access.recognition_throttle import RecognitionThrottle
+from core.access.door_builder import build_door
 from core.enrollment.consent import current_consent
-from core.identity import IdentityService
+from core.enrollment.enrollment import EnrollmentService
 from core.records import (
-    AccessEvent,
+    AccessDecision,
     AccessOutcome,
     ConsentGrant,
     Enrollment,
@@ -36,6 +36,22 @@ from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
 from storage.spool import EventSpool
+
+
+def decision(
+    kiosk_id: str,
+    outcome: AccessOutcome,
+    person_id: uuid.UUID | None,
+    similarity: float | None,
+    latency_ms: float,
+) -> AccessDecision:
+    return AccessDecision(
+        kiosk_id=kiosk_id,
+        outcome=outcome,
+        person_id=person_id,
+        similarity=similarity,
+        latency_ms=latency_ms,
+    )
 
 
 def load(path: Path) -> np.ndarray:
@@ -60,9 +76,9 @@ def audit_actions(engine: Engine) -> list[str]:
 def test_the_spool_keeps_events_in_order_across_reopening(tmp_path: Path) -> None:
     path = tmp_path / "spool" / "events.jsonl"
     events = [
-        AccessEvent("door-1", AccessOutcome.OFFLINE, None, None, 12.5),
+        decision("door-1", AccessOutcome.OFFLINE, None, None, 12.5),
         KioskAuditEvent("door-1", OFFLINE_ACTION, {"reason": "connection refused"}),
-        AccessEvent("door-1", AccessOutcome.GRANTED, uuid.uuid4(), 0.61, 80.0),
+        decision("door-1", AccessOutcome.GRANTED, uuid.uuid4(), 0.61, 80.0),
     ]
     for event in events:
         EventSpool(path).append(event)
@@ -79,8 +95,8 @@ def test_the_spool_keeps_events_in_order_across_reopening(tmp_path: Path) -> Non
 
 def test_a_torn_or_edited_line_is_set_aside_and_the_rest_kept(tmp_path: Path) -> None:
     spool = EventSpool(tmp_path / "events.jsonl")
-    first = AccessEvent("door-1", AccessOutcome.UNKNOWN, None, 0.2, 40.0)
-    last = AccessEvent("door-1", AccessOutcome.OFFLINE, None, None, 5.0)
+    first = decision("door-1", AccessOutcome.UNKNOWN, None, 0.2, 40.0)
+    last = decision("door-1", AccessOutcome.OFFLINE, None, None, 5.0)
     spool.append(first)
     with spool.path.open("a", encoding="utf-8") as stream:
         stream.write('{"kind": "access", "event_id": "not-a-uuid"}\n')
@@ -139,13 +155,16 @@ def test_stopping_the_database_mid_run_loses_no_access_event(
     admin = SqlOperatorStore(own_engine).add_first_operator("alice", "bcrypt$unused", Role.ADMIN)
     store = SqlIdentityStore(own_engine)
     events = ResilientEventLog(own_engine, EventSpool(tmp_path / "spool.jsonl"), "door-1")
-    throttle = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
-    identity = IdentityService(
-        face_engine, store, settings.matching, throttle, "door-1", events=events
+    enrollment = EnrollmentService(face_engine, store, settings.matching)
+    enrollment.enroll(admin, "Yao Ming", None, [("y", load(yaoming_jpg))], current_consent(), True)
+    door_settings = settings.model_copy(
+        update={
+            "kiosk_id": "door-1",
+            "door": DoorSettings(offline_retry_s=0.001),
+            "security": SecuritySettings(recognition_max_denied=1000),
+        }
     )
-    identity.enroll(admin, "Yao Ming", None, [("y", load(yaoming_jpg))], current_consent(), True)
-    door_settings = DoorSettings(offline_retry_s=0.001)
-    door = DoorRecognizer(face_engine, identity, door_settings, settings.quality, throttle)
+    door = build_door(engine=face_engine, store=store, settings=door_settings, events=events)
     face = load(photos / "yaoming_in_players.jpg")
     empty = np.full_like(face, 90)
 
@@ -204,7 +223,7 @@ def test_an_event_sent_twice_is_stored_once(own_engine: Engine, tmp_path: Path) 
     forgot it; sending that batch again adds nothing."""
     spool = EventSpool(tmp_path / "spool.jsonl")
     events = ResilientEventLog(own_engine, spool, "door-1")
-    access = AccessEvent("door-1", AccessOutcome.UNKNOWN, None, 0.1, 30.0)
+    access = decision("door-1", AccessOutcome.UNKNOWN, None, 0.1, 30.0)
     note = KioskAuditEvent("door-1", OFFLINE_ACTION, {"reason": "test"})
     events.record_access(access)
     for event in (access, note, note, access):
@@ -218,7 +237,7 @@ def test_a_spooled_grant_of_a_person_deleted_since_is_kept_without_them(
     own_engine: Engine, tmp_path: Path
 ) -> None:
     spool = EventSpool(tmp_path / "spool.jsonl")
-    spool.append(AccessEvent("door-1", AccessOutcome.GRANTED, uuid.uuid4(), 0.7, 50.0))
+    spool.append(decision("door-1", AccessOutcome.GRANTED, uuid.uuid4(), 0.7, 50.0))
     assert ResilientEventLog(own_engine, spool, "door-1").flush() == 1
     (stored,) = stored_access_events(own_engine)
     assert stored.outcome == "granted"

@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.operators import Authenticator, OperatorService
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.audit import AuditService
 from core.administration.shared_settings import SettingsService
 from core.enrollment.consent import current_consent
+from core.enrollment.enrollment import EnrollmentService
 from core.errors import KioskError, NotAllowed
-from core.identity import IdentityService
 from core.people.people import PeopleService
 from core.records import Operator, Role
 from core.settings import SecuritySettings, Settings
@@ -63,9 +62,7 @@ def actions(
     db_engine: Engine,
     settings: Settings,
 ) -> list[tuple[str, Permission, Action]]:
-    identity = IdentityService(
-        face_engine, identity_store, settings.matching, RecognitionThrottle(POLICY), "door"
-    )
+    enrollment = EnrollmentService(face_engine, identity_store, settings.matching)
     people = PeopleService(identity_store, POLICY)
     operators = OperatorService(operator_store, POLICY)
     audit = AuditService(audit_log)
@@ -75,7 +72,7 @@ def actions(
         (
             "enroll",
             Permission.ENROLL,
-            lambda op: identity.enroll(op, "Name", None, [], consent, True),
+            lambda op: enrollment.enroll(op, "Name", None, [], consent, True),
         ),
         ("find people", Permission.VIEW_PEOPLE, lambda op: people.find(op, None, 10)),
         ("show person", Permission.VIEW_PEOPLE, lambda op: people.show(op, NOBODY)),

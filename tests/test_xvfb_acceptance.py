@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
-from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.operators import Authenticator
 from core.enrollment.consent import current_consent
-from core.identity import IdentityService
+from core.enrollment.enrollment import EnrollmentService
 from core.settings import SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from storage.identity_store import SqlIdentityStore
@@ -69,15 +68,9 @@ def door_with_yao(
     admin = Authenticator(operator_store, SecuritySettings(), "t").create_first_admin(
         "alice", ADMIN_PASSWORD
     )
-    identity = IdentityService(
-        face_engine,
-        identity_store,
-        Settings().matching,
-        RecognitionThrottle(SecuritySettings()),
-        "t",
-    )
+    enrollment = EnrollmentService(face_engine, identity_store, Settings().matching)
     image = cv2.imread(str(yaoming_jpg))
-    identity.enroll(admin, "Yao Ming", None, [("photo", image)], current_consent(), True)
+    enrollment.enroll(admin, "Yao Ming", None, [("photo", image)], current_consent(), True)
 
 
 def arriving(folder: Path, person: np.ndarray) -> Path:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
-from core.faces import Points106
+from core.faces import BGRImage, DetectedFace, Points106
 from core.settings import LivenessMode, LivenessSettings
 
 # 2d106det's eye contours: two corners, and three upper/lower lid pairs.
@@ -216,3 +217,18 @@ class LivenessCheck:
         if self._largest_motion < self._settings.min_landmark_motion:
             return "the face did not move: a photo"
         return "the challenge was not met in time"
+
+
+# The grey patch the liveness check compares between frames: small, so cheap.
+_PATCH_SIDE = 32
+
+
+def face_patch(frame: BGRImage, face: DetectedFace) -> npt.NDArray[np.uint8]:
+    """The face's box, grey, resized to a _PATCH_SIDE square (zeros if off-frame)."""
+    height, width = frame.shape[:2]
+    x1, y1, x2, y2 = (round(v) for v in face.box)
+    crop = frame[max(y1, 0) : min(y2, height), max(x1, 0) : min(x2, width)]
+    if crop.size == 0:
+        return np.zeros((_PATCH_SIDE, _PATCH_SIDE), np.uint8)
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    return np.asarray(cv2.resize(grey, (_PATCH_SIDE, _PATCH_SIDE)), dtype=np.uint8)

@@ -1,0 +1,107 @@
+"""Handing each decision to the consumers that may be slow, off the recognition path."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.access.door import DecisionConsumer
+from core.records import AccessDecision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerCounts:
+    """What became of the decisions handed to one consumer."""
+
+    consumed: int = 0
+    failed: int = 0
+    """It raised; logged, and the next decision is handed over as usual."""
+    dropped: int = 0
+    """Its queue was full (it fell behind by ``queue_size``): the decision was skipped."""
+
+
+class DecisionRelay:
+    """Exists so that a slow or failing consumer (a log file on a full disk, a door
+    controller that does not answer, a webhook) never delays or stops recognition.
+
+    Each consumer gets its own thread and a queue of at most ``queue_size``
+    decisions; ``consume`` only enqueues, so it returns at once. A consumer that
+    raises is logged and counted, and keeps receiving decisions; one that falls
+    behind loses the newest decisions past its queue, counted as dropped.
+    ``close`` hands over what is queued, within ``timeout_s`` per consumer.
+    """
+
+    def __init__(self, consumers: Sequence[tuple[str, DecisionConsumer]], queue_size: int) -> None:
+        """``consumers``: (name for the logs and counts, consumer) pairs."""
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        self.counts = {name: ConsumerCounts() for name, _ in consumers}
+        self._lanes = [
+            _Lane(name, consumer, queue_size, self.counts[name]) for name, consumer in consumers
+        ]
+        for lane in self._lanes:
+            lane.start()
+
+    def consume(self, decision: AccessDecision) -> None:
+        for lane in self._lanes:
+            lane.offer(decision)
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Stop every lane after what it holds; safe to call more than once."""
+        for lane in self._lanes:
+            lane.stop(timeout_s)
+
+
+_STOP = object()
+
+
+class _Lane(threading.Thread):
+    def __init__(
+        self, name: str, consumer: DecisionConsumer, queue_size: int, counts: ConsumerCounts
+    ) -> None:
+        super().__init__(name=f"decisions-{name}", daemon=True)
+        self._consumer = consumer
+        self._counts = counts
+        self._queue: queue.Queue[object] = queue.Queue(queue_size)
+        self._counts_lock = threading.Lock()
+
+    def offer(self, decision: AccessDecision) -> None:
+        try:
+            self._queue.put_nowait(decision)
+        except queue.Full:
+            with self._counts_lock:
+                self._counts.dropped += 1
+            log.warning(
+                "decision consumer %s fell behind; %s skipped", self.name, decision.event_id
+            )
+
+    def run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            assert isinstance(item, AccessDecision)
+            try:
+                self._consumer.consume(item)
+            except Exception:  # logged and counted; the next decision goes on
+                with self._counts_lock:
+                    self._counts.failed += 1
+                log.exception("decision consumer %s failed on %s", self.name, item.event_id)
+            else:
+                with self._counts_lock:
+                    self._counts.consumed += 1
+
+    def stop(self, timeout_s: float) -> None:
+        if not self.is_alive():
+            return
+        try:
+            self._queue.put(_STOP, timeout=timeout_s)
+        except queue.Full:
+            log.warning("decision consumer %s did not drain in %.1f s", self.name, timeout_s)
+            return
+        self.join(timeout_s)

@@ -1,0 +1,43 @@
+"""The one place a door is put together from an engine, a store and the settings."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+
+from core.access.door import DecisionConsumer, DoorRecognizer
+from core.access.identification import IdentificationService
+from core.access.recognition_throttle import RecognitionThrottle
+from core.settings import Settings
+from core.store import AccessEventSink, IdentityStore
+from core.vision.engine import FaceEngine
+
+
+def build_door(
+    *,
+    engine: FaceEngine,
+    store: IdentityStore,
+    settings: Settings,
+    events: AccessEventSink | None = None,
+    consumers: Sequence[DecisionConsumer] = (),
+    clock: Callable[[], float] = time.perf_counter,
+    throttle_clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+) -> DoorRecognizer:
+    """A door for ``settings.kiosk_id``: the gallery in ``store``, its decisions kept
+    by ``events`` (the store itself unless given) and then handed to ``consumers``."""
+    identifier = IdentificationService(
+        engine, store, settings.matching, settings.kiosk_id, events=events
+    )
+    return DoorRecognizer(
+        faces=engine,
+        identifier=identifier,
+        door=settings.door,
+        quality=settings.quality,
+        throttle=RecognitionThrottle(settings.security, throttle_clock),
+        liveness=settings.liveness,
+        consumers=consumers,
+        clock=clock,
+        rng=rng,
+    )

@@ -1,0 +1,105 @@
+"""Enrolling a person: consent, the quality gate, one face one identity, then the store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.accounts.permissions import Permission, authorize
+from core.enrollment.consent import ConsentText
+from core.enrollment.names import clean_display_name, clean_external_ref
+from core.errors import InvalidValue, NotAllowed, QualityRejected
+from core.faces import BGRImage
+from core.matching.match_rule import decide
+from core.matching.people_search import search_people
+from core.records import ConsentGrant, Enrollment, NewTemplate, Operator
+from core.settings import MatchSettings
+from core.store import IdentityStore
+from core.vision.engine import FaceEngine, FaceSample
+
+MAX_ENROLLMENT_IMAGES = 20
+
+
+@dataclass(frozen=True)
+class EnrollmentResult:
+    person_id: uuid.UUID
+    templates: int
+
+
+class EnrollmentService:
+    """Enrolls people after recorded consent. Thread-safe if the store is."""
+
+    def __init__(self, engine: FaceEngine, store: IdentityStore, matching: MatchSettings) -> None:
+        self._engine = engine
+        self._store = store
+        self._matching = matching
+
+    def enroll(
+        self,
+        operator: Operator,
+        display_name: str,
+        external_ref: str | None,
+        images: Sequence[tuple[str, BGRImage]],
+        consent: ConsentText,
+        consent_given: bool,
+    ) -> EnrollmentResult:
+        """Every image must pass the quality gate, or nothing is stored.
+
+        Raises NotAllowed (no permission, no consent, the face already enrolled),
+        InvalidValue (name, badge, no images or more than MAX_ENROLLMENT_IMAGES)
+        and QualityRejected (an image fails the gate, or shows someone else)."""
+        authorize(operator, Permission.ENROLL)
+        if not consent_given:
+            raise NotAllowed(
+                "enrollment needs the person's recorded consent: read them the consent "
+                f"text ({consent.version}) and confirm it"
+            )
+        name = clean_display_name(display_name)
+        reference = clean_external_ref(external_ref)
+        if not images:
+            raise InvalidValue("enrollment needs at least one image")
+        if len(images) > MAX_ENROLLMENT_IMAGES:
+            raise InvalidValue(
+                f"{len(images)} images; enrollment takes at most {MAX_ENROLLMENT_IMAGES}"
+            )
+        samples = [(label, self._engine.enrollment_sample(image, label)) for label, image in images]
+        self._check_same_person(samples)
+        self._check_not_enrolled(samples)
+        enrollment = Enrollment(
+            display_name=name,
+            external_ref=reference,
+            consent=ConsentGrant(consent.version, consent.sha256, operator),
+            templates=tuple(
+                NewTemplate(sample.embedding, self._engine.template_model, sample.face.score)
+                for _, sample in samples
+            ),
+        )
+        return EnrollmentResult(self._store.enroll(enrollment), len(samples))
+
+    def _check_same_person(self, samples: Sequence[tuple[str, FaceSample]]) -> None:
+        first_label, first = samples[0]
+        for label, sample in samples[1:]:
+            similarity = float(np.dot(first.embedding, sample.embedding))
+            if similarity < self._matching.threshold:
+                raise QualityRejected(
+                    f"{label} does not look like the same person as {first_label} "
+                    f"(similarity {similarity:.2f}); use photos of one person only",
+                    [],
+                )
+
+    def _check_not_enrolled(self, samples: Sequence[tuple[str, FaceSample]]) -> None:
+        # A second identity for one face would make both ambiguous at the door.
+        for label, sample in samples:
+            found = search_people(
+                self._store, sample.embedding, self._engine.template_model, self._matching
+            )
+            best = decide(found, self._matching).best
+            if best is not None and best.similarity >= self._matching.threshold:
+                raise NotAllowed(
+                    f"{label} already matches enrolled person {best.display_name} "
+                    f"({best.person_id}, similarity {best.similarity:.2f}); "
+                    "delete that person before enrolling again"
+                )
