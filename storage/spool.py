@@ -22,6 +22,8 @@ from core.records import (
 log = logging.getLogger(__name__)
 
 SpooledEvent = AccessDecision | KioskAuditEvent
+# A refusal's reason is a few words; anything longer was not written by a kiosk.
+_MAX_REASON = 200
 
 
 class SpoolError(ValueError):
@@ -114,6 +116,7 @@ def encode(event: SpooledEvent) -> dict[str, Any]:
             "person_id": str(event.person_id) if event.person_id else None,
             "similarity": event.similarity,
             "latency_ms": event.latency_ms,
+            "reason": event.reason,
             "source": event.source.value,
         }
     return {
@@ -143,7 +146,7 @@ def decode(raw: Any) -> SpooledEvent:
             person_id=uuid.UUID(person) if person is not None else None,
             similarity=_number(raw, "similarity", optional=True),
             latency_ms=_number(raw, "latency_ms", optional=False) or 0.0,
-            reason=REFUSAL_REASONS.get(outcome),
+            reason=_optional_text(raw, "reason", REFUSAL_REASONS.get(outcome)),
             # Spools written before decisions had a source came from the door.
             source=DecisionSource(raw.get("source", DecisionSource.DOOR.value)),
             event_id=event_id,
@@ -161,6 +164,13 @@ def _text(raw: dict[str, Any], key: str) -> str:
     value = raw[key]
     if not isinstance(value, str) or not value:
         raise SpoolError(f"{key} is not text")
+    return value
+
+
+def _optional_text(raw: dict[str, Any], key: str, default: str | None) -> str | None:
+    value = raw.get(key, default)
+    if value is not None and (not isinstance(value, str) or len(value) > _MAX_REASON):
+        raise SpoolError(f"{key} is not text of at most {_MAX_REASON} characters")
     return value
 
 

@@ -2,7 +2,10 @@
 
 Each test that needs the database gets a fresh database cloned from a
 migrated template, so tests are isolated even when the code under test (or a
-kiosk-admin subprocess) commits.
+kiosk-admin subprocess) commits. The models, the server and Qt are imported in
+the fixtures that need them, and every test that uses the models or the
+database is marked ``slow``, so ``pytest -m "not slow"`` runs the pure and
+fake-driven tests without any of it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,19 @@ from storage.operator_store import SqlOperatorStore
 pytest_plugins = ["tests.operator_window", "tests.cli_fixtures", "tests.calibration_dataset"]
 TEMPLATE_DATABASE = "kiosk_template"
 _database_numbers = itertools.count()
+
+
+# ---- which tests are slow ---------------------------------------------------------------------
+
+# Using any of these (directly or through another fixture) makes a test slow: it loads
+# the models, starts the embedded server, runs kiosk-admin or a kiosk window.
+SLOW_FIXTURES = frozenset({"face_engine", "pg_server", "own_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 # ---- photos from installed packages, never committed -------------------------------------
@@ -148,6 +164,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def face_engine(settings: Settings) -> FaceEngine:
+
     return load_engine(settings)
 
 
@@ -156,6 +173,8 @@ def face_engine(settings: Settings) -> FaceEngine:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    from storage.embedded import EmbeddedServer
+
     server = EmbeddedServer(tmp_path_factory.mktemp("pg") / "postgres")
     server.start()
     yield server
@@ -164,6 +183,9 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServ
 
 @pytest.fixture(scope="session")
 def admin_engine(pg_server: EmbeddedServer) -> Iterator[Engine]:
+
+    from storage.database import connect
+
     engine = create_engine(pg_server.admin_url(), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE}"))
@@ -182,6 +204,7 @@ def url_for(server: EmbeddedServer, database: str) -> str:
 @pytest.fixture
 def fresh_database(pg_server: EmbeddedServer, admin_engine: Engine) -> Iterator[str]:
     """URL of a new, migrated, empty database, dropped after the test."""
+
     name = f"kiosk_test_{next(_database_numbers)}"
     with admin_engine.connect() as connection:
         connection.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DATABASE}"))
@@ -192,6 +215,7 @@ def fresh_database(pg_server: EmbeddedServer, admin_engine: Engine) -> Iterator[
 
 @pytest.fixture
 def db_engine(fresh_database: str) -> Iterator[Engine]:
+
     engine = connect(fresh_database)
     yield engine
     engine.dispose()
@@ -199,16 +223,22 @@ def db_engine(fresh_database: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def identity_store(db_engine: Engine) -> SqlIdentityStore:
+    from storage.identity_store import SqlIdentityStore
+
     return SqlIdentityStore(db_engine)
 
 
 @pytest.fixture
 def operator_store(db_engine: Engine) -> SqlOperatorStore:
+    from storage.operator_store import SqlOperatorStore
+
     return SqlOperatorStore(db_engine)
 
 
 @pytest.fixture
 def audit_log(db_engine: Engine) -> SqlAuditLog:
+    from storage.audit_log import SqlAuditLog
+
     return SqlAuditLog(db_engine)
 
 

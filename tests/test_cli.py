@@ -14,6 +14,9 @@ from storage.database import connect
 from storage.embedded import EmbeddedServer
 from tests.cli_fixtures import KIOSK_ADMIN, as_json, run
 
+# Each test runs kiosk-admin or the kiosk in a process of its own, on a real server.
+pytestmark = pytest.mark.slow
+
 
 def test_scenario_enroll_identify_delete(
     admin_cli, yaoming_jpg: Path, photos: Path, t1_jpg: Path, gdp_jpg: Path

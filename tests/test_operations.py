@@ -16,6 +16,9 @@ from storage.migrate import current_revision, head_revision, upgrade
 from tests.cli_fixtures import as_json, run
 from tests.conftest import url_for
 
+# Each test runs kiosk-admin or the kiosk in a process of its own, on a real server.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.slow
 def test_health_reports_database_models_and_camera(

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from core.accounts.passwords import check_password_policy, hash_password, verify_password
+from core.enrollment.names import clean_display_name, clean_external_ref
 from core.errors import InvalidValue, PasswordRejected
-from core.identity import clean_display_name, clean_external_ref
 from core.matching.match_rule import MatchReason, decide
 from core.records import Candidate
 from core.settings import MatchSettings, QualitySettings

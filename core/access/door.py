@@ -8,7 +8,6 @@ small protocols below, so every path runs in a test with fakes.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from core.access.frame_outcome import FrameOutcome, FrameTimings, Guidance
-from core.access.liveness import LivenessCheck, LivenessState, Observation, face_patch
+from core.access.liveness import LivenessState, Observation, face_patch
 from core.access.liveness import Verdict as LivenessVerdict
 from core.access.recognition_throttle import RecognitionThrottle
 from core.access.tracking import ConsecutiveVotes, FaceTracker, Verdict
@@ -25,7 +24,7 @@ from core.errors import StoreBusy, StoreError
 from core.faces import BGRImage, DetectedFace, Embedding, Points106
 from core.matching.match_rule import MatchDecision
 from core.records import AccessDecision, AccessOutcome, Candidate, StageTimings, access_decision
-from core.settings import DoorSettings, LivenessMode, LivenessSettings, QualitySettings
+from core.settings import DoorSettings, QualitySettings
 from core.vision.engine import FaceSample
 
 log = logging.getLogger(__name__)
@@ -53,6 +52,15 @@ class Identifier(Protocol):
     def record(self, decision: AccessDecision) -> None:
         """Raises StoreError only if the decision could not be kept at all."""
         ...
+
+
+class LivenessChallenge(Protocol):
+    """One liveness attempt on a matched face (core.access.liveness.LivenessCheck)."""
+
+    @property
+    def state(self) -> LivenessState: ...
+
+    def observe(self, seen: Observation) -> LivenessState: ...
 
 
 class DecisionConsumer(Protocol):
@@ -90,20 +98,20 @@ class DoorRecognizer:
         door: DoorSettings,
         quality: QualitySettings,
         throttle: RecognitionThrottle,
-        liveness: LivenessSettings | None = None,
+        liveness: Callable[[], LivenessChallenge] | None = None,
         consumers: Sequence[DecisionConsumer] = (),
         clock: Callable[[], float] = time.perf_counter,
-        rng: random.Random | None = None,
     ) -> None:
+        """``liveness`` starts a challenge for each confirmed match (None: liveness
+        off, a match is a grant); ``consumers`` are told of each decision."""
         self._faces = faces
         self._identifier = identifier
         self._door = door
         self._quality = quality
         self._throttle = throttle
-        self._liveness = liveness or LivenessSettings()
+        self._liveness = liveness
         self._consumers = tuple(consumers)
         self._clock = clock
-        self._rng = rng or random.SystemRandom()
         self._track_started = 0.0
         self._offline_until = 0.0
         self._challenge: _Challenge | None = None
@@ -171,8 +179,8 @@ class DoorRecognizer:
         if confirmation.verdict is Verdict.DENIED:
             return self._decide(seen, AccessOutcome.UNKNOWN, None, similarity)
         assert match.matched is not None
-        if self._liveness.mode is not LivenessMode.OFF:
-            check = LivenessCheck(self._liveness, self._rng, self._clock)
+        if self._liveness is not None:
+            check = self._liveness()
             self._challenge = _Challenge(check, match.matched, sample.embedding)
             return seen.outcome(liveness=check.state)
         return self._decide(seen, AccessOutcome.GRANTED, match.matched, similarity)
@@ -294,7 +302,7 @@ class _Frame:
 
 @dataclass(frozen=True)
 class _Challenge:
-    check: LivenessCheck
+    check: LivenessChallenge
     match: Candidate
     embedding: Embedding
     """The matched frame's template: every challenged frame must stay this person."""

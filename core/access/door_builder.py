@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from core.access.door import DecisionConsumer, DoorRecognizer
 from core.access.identification import IdentificationService
+from core.access.liveness import LivenessCheck
 from core.access.recognition_throttle import RecognitionThrottle
-from core.settings import Settings
+from core.settings import LivenessMode, Settings
 from core.store import AccessEventSink, IdentityStore
 from core.vision.engine import FaceEngine
 
@@ -27,6 +29,12 @@ def build_door(
 ) -> DoorRecognizer:
     """A door for ``settings.kiosk_id``: the gallery in ``store``, its decisions kept
     by ``events`` (the store itself unless given) and then handed to ``consumers``."""
+    challenges = random.SystemRandom() if rng is None else rng
+    liveness = (
+        None
+        if settings.liveness.mode is LivenessMode.OFF
+        else partial(LivenessCheck, settings.liveness, challenges, clock)
+    )
     identifier = IdentificationService(
         engine, store, settings.matching, settings.kiosk_id, events=events
     )
@@ -36,8 +44,7 @@ def build_door(
         door=settings.door,
         quality=settings.quality,
         throttle=RecognitionThrottle(settings.security, throttle_clock),
-        liveness=settings.liveness,
+        liveness=liveness,
         consumers=consumers,
         clock=clock,
-        rng=rng,
     )
