@@ -22,6 +22,7 @@ from core.errors import KioskError
 from core.settings import Settings
 from frames.sources import source_from_spec
 from kiosk.controller import KioskController
+from kiosk.crash_guard import CrashGuard
 from kiosk.kiosk_screen import KioskScreen
 from telemetry.json_log import log_to_files
 
@@ -146,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.get("KIOSK_DATABASE_PASSWORD") or None,
     )
     controller = window.controller
+    guard = CrashGuard()
+    guard.fault.connect(window.door.show_fault)
+    guard.install()
     if args.windowed:
         window.resize(1280, 800)
         window.show()
@@ -156,4 +160,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller.start()
     code = app.exec()
     controller.shutdown()
+    guard.uninstall()
     return code

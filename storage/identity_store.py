@@ -159,12 +159,14 @@ class SqlIdentityStore:
             return _erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
 
     def purge_expired(self, retention: timedelta, actor: records.Operator) -> list[uuid.UUID]:
-        """Delete everyone not recognised (or enrolled) within ``retention``."""
+        """Delete everyone not recognised (or enrolled) within ``retention``: the rule
+        of core.people.retention.is_expired, in the database's clock."""
         last_seen = func.coalesce(schema.Person.last_recognized_at, schema.Person.created_at)
+        deadline = last_seen + retention
         with transaction(self._sessions) as session:
             expired = session.scalars(
                 select(schema.Person)
-                .where(schema.Person.status == _ACTIVE, last_seen < func.now() - retention)
+                .where(schema.Person.status == _ACTIVE, deadline < func.now())
                 .order_by(schema.Person.created_at)
                 .with_for_update(skip_locked=True)
             ).all()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
 from core.people.people import PeopleService
+from core.people.retention import is_expired
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator, PersonStatus, Role
 from core.settings import SecuritySettings
 from storage.audit_log import SqlAuditLog
@@ -98,3 +101,35 @@ def test_purge_deletes_only_people_past_retention_and_audits_it(
     purge_events = [e for e in audit_log.audit_events(20) if e.action == "person.purge"]
     assert [e.target for e in purge_events] == [str(stale)]
     assert people.purge_expired(admin) == []  # nothing left to purge
+
+
+def test_the_sql_purge_keeps_the_python_retention_rule_at_its_boundary(
+    people: PeopleService,
+    identity_store: SqlIdentityStore,
+    admin: Operator,
+    db_engine: Engine,
+) -> None:
+    """Both sides of the deadline, by both clocks a person can be aged by: the purge
+    deletes exactly those core.people.retention.is_expired calls expired."""
+    retention = timedelta(days=1095)
+    cases = {
+        "enrolled long ago": (1096, False),
+        "enrolled just inside": (1094, False),
+        "seen long ago": (1096, True),
+        "seen just inside": (1094, True),
+    }
+    ids = {}
+    for name, (days, recognised) in cases.items():
+        person_id = enroll(identity_store, admin, name)
+        if recognised:
+            age(db_engine, person_id, 2000)  # enrolled far beyond; seen decides
+        age(db_engine, person_id, days, recognised)
+        ids[name] = person_id
+    with db_engine.connect() as connection:
+        now = connection.execute(text("SELECT now()")).scalar_one()
+        rows = connection.execute(
+            text("SELECT id, last_recognized_at, created_at FROM people")
+        ).all()
+    expected = {pid for pid, seen, made in rows if is_expired(seen, made, retention, now)}
+    assert expected == {ids["enrolled long ago"], ids["seen long ago"]}
+    assert set(people.purge_expired(admin)) == expected

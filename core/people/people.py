@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.accounts.permissions import Permission, authorize
+from core.people.retention import retention_deadline
 from core.records import Deletion, Operator, PersonDetail, PersonSummary
 from core.settings import SecuritySettings
 from core.store import IdentityStore
@@ -33,8 +34,10 @@ class PeopleService:
         detail = self._store.person(person_id)
         if detail.deleted_at is not None:
             return PersonView(detail, None)
-        last_seen = detail.last_recognized_at or detail.summary.created_at
-        return PersonView(detail, last_seen + self._retention)
+        deadline = retention_deadline(
+            detail.last_recognized_at, detail.summary.created_at, self._retention
+        )
+        return PersonView(detail, deadline)
 
     def withdraw_consent(self, actor: Operator, person_id: uuid.UUID) -> Deletion:
         authorize(actor, Permission.WITHDRAW_CONSENT)
