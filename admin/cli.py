@@ -200,9 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--external-ref", metavar="REF", help="e.g. a badge number")
 
-    p = command(
-        sub, "identify", commands.identify, "identify the largest face in a photo", operator=False
-    )
+    p = command(sub, "identify", commands.identify, "identify the largest face in a photo")
     p.add_argument("--image", required=True, type=commands.image_path, metavar="PATH")
 
     p = command(sub, "people", people_commands.people, "list enrolled people")

@@ -49,8 +49,12 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 
 def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    operator = ctx.login(args.operator)
+    authorize(operator, Permission.IDENTIFY)  # before the models load; the service checks again
     image = read_image_file(args.image, ctx.settings.images)
-    outcome = ctx.identification.identify(image, args.image.name, ctx.recognition_throttle)
+    outcome = ctx.identification.identify(
+        operator, image, args.image.name, ctx.recognition_throttle
+    )
     decision = outcome.match
     best = decision.best
     data: dict[str, object] = {

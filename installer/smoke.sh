@@ -51,11 +51,13 @@ step "kiosk-admin enroll"
 run KIOSK_PASSWORD=tall-ladder-orange-77 "$ADMIN" --data-dir "$DATA" enroll --operator alice \
     --name "Yao Ming" --image "$WORK/yaoming.jpg" --consent
 step "kiosk-admin identify (the enrolled person)"
-found=$(run "$ADMIN" --json --data-dir "$DATA" identify --image "$WORK/yaoming.jpg")
+found=$(run KIOSK_PASSWORD=tall-ladder-orange-77 "$ADMIN" --json --data-dir "$DATA" identify \
+    --operator alice --image "$WORK/yaoming.jpg")
 echo "$found"
 echo "$found" | grep -q '"Yao Ming"' || { echo "the enrolled person was not identified"; exit 1; }
 step "kiosk-admin identify (a stranger)"
-stranger=$(run "$ADMIN" --json --data-dir "$DATA" identify --image "$WORK/gdp.jpg")
+stranger=$(run KIOSK_PASSWORD=tall-ladder-orange-77 "$ADMIN" --json --data-dir "$DATA" identify \
+    --operator alice --image "$WORK/gdp.jpg")
 echo "$stranger"
 if echo "$stranger" | grep -q '"Yao Ming"'; then echo "a stranger matched"; exit 1; fi
 step "kiosk-admin health"

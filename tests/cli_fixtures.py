@@ -44,6 +44,11 @@ def admin_cli(fresh_database: str, tmp_path: Path):
     return cli
 
 
+def identify(cli, image: str | Path, *more: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """kiosk-admin identify as alice, whom ``admin_cli`` creates."""
+    return cli("identify", "--operator", "alice", "--image", image, *more)
+
+
 def as_json(result: subprocess.CompletedProcess[str]) -> dict:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

@@ -21,7 +21,7 @@ from core.calibration.rates import (
     upper_95,
 )
 from core.errors import InvalidValue
-from tests.cli_fixtures import as_json
+from tests.cli_fixtures import as_json, identify
 
 GENUINE = np.array([0.9, 0.8, 0.7, 0.3])
 IMPOSTOR = np.array([0.1, 0.2, 0.35, 0.5, 0.6])
@@ -202,7 +202,7 @@ def test_apply_changes_what_identify_decides_for_a_borderline_face(
     recommended = math.ceil(model["recommended"]["threshold"] * 1000) / 1000
     assert recommended < 0.4
     probe = borderline_probe(face_engine, yaoming_jpg, tmp_path, recommended + 0.01, 0.39)
-    assert as_json(admin_cli("identify", "--image", probe, "--json"))["result"] == "unknown"
+    assert as_json(identify(admin_cli, probe, "--json"))["result"] == "unknown"
 
     applied = admin_cli(
         "calibrate",
@@ -218,7 +218,7 @@ def test_apply_changes_what_identify_decides_for_a_borderline_face(
     )
     assert applied.returncode == 0, applied.stderr
     assert f"applied: matching.threshold 0.4 -> {recommended} (audited)" in applied.stdout
-    assert as_json(admin_cli("identify", "--image", probe, "--json"))["result"] == "match"
+    assert as_json(identify(admin_cli, probe, "--json"))["result"] == "match"
 
 
 def borderline_probe(engine, reference: Path, folder: Path, low: float, high: float) -> Path:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from storage.database import connect
 from storage.embedded import EmbeddedServer
-from tests.cli_fixtures import KIOSK_ADMIN, as_json, run
+from tests.cli_fixtures import KIOSK_ADMIN, as_json, identify, run
 
 # Each test runs kiosk-admin or the kiosk in a process of its own, on a real server.
 pytestmark = pytest.mark.slow
@@ -42,17 +42,26 @@ def test_scenario_enroll_identify_delete(
     assert enrolled["templates"] == 2
     assert enrolled["consent_version"] == "v1"
 
-    match = as_json(admin_cli("identify", "--image", photos / "yaoming_in_players.jpg", "--json"))
+    match = as_json(
+        admin_cli(
+            "identify",
+            "--operator",
+            "alice",
+            "--image",
+            photos / "yaoming_in_players.jpg",
+            "--json",
+        )
+    )
     assert match["result"] == "match"
     assert match["person_id"] == person_id
     assert match["name"] == "Yao Ming"
     assert match["similarity"] > 0.5
 
     for stranger in (t1_jpg, gdp_jpg):
-        unknown = as_json(admin_cli("identify", "--image", stranger, "--json"))
+        unknown = as_json(identify(admin_cli, stranger, "--json"))
         assert unknown["result"] == "unknown"
         assert unknown["best_similarity"] < 0.4
-    text = admin_cli("identify", "--image", t1_jpg)
+    text = identify(admin_cli, t1_jpg)
     assert text.stdout.startswith("unknown: best similarity")
 
     shown = as_json(admin_cli("show", person_id, "--json", "--operator", "alice"))
@@ -63,7 +72,16 @@ def test_scenario_enroll_identify_delete(
 
     deleted = as_json(admin_cli("delete", person_id, "--operator", "alice", "--json"))
     assert deleted["templates_deleted"] == 2
-    after = as_json(admin_cli("identify", "--image", photos / "yaoming_in_players.jpg", "--json"))
+    after = as_json(
+        admin_cli(
+            "identify",
+            "--operator",
+            "alice",
+            "--image",
+            photos / "yaoming_in_players.jpg",
+            "--json",
+        )
+    )
     assert after["result"] == "unknown"
     assert as_json(admin_cli("show", person_id, "--json", "--operator", "alice"))["templates"] == 0
     assert admin_cli("delete", person_id, "--operator", "alice").returncode == 5
@@ -112,7 +130,7 @@ def test_rejected_images_exit_3_and_store_nothing(
 
 def test_identify_refuses_bad_images_with_exit_3(admin_cli, photos: Path) -> None:
     for name in ("no_face.png", "truncated.jpg", "empty.jpg"):
-        result = admin_cli("identify", "--image", photos / name, "--json")
+        result = identify(admin_cli, photos / name, "--json")
         assert result.returncode == 3
         assert json.loads(result.stderr)["exit_code"] == 3
 
@@ -157,7 +175,15 @@ def test_exit_codes_for_usage_auth_and_not_found(admin_cli, yaoming_jpg: Path) -
         == 0
     )
     assert (
-        admin_cli("identify", "--image", yaoming_jpg, "--providers", "NoSuchProvider").returncode
+        admin_cli(
+            "identify",
+            "--operator",
+            "alice",
+            "--image",
+            yaoming_jpg,
+            "--providers",
+            "NoSuchProvider",
+        ).returncode
         == 2
     )
 

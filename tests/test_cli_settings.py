@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_fixtures import as_json
+from tests.cli_fixtures import as_json, identify
 
 
 def test_a_raised_threshold_changes_what_identify_decides(
@@ -18,7 +18,7 @@ def test_a_raised_threshold_changes_what_identify_decides(
     )
     assert enrolled.returncode == 0, enrolled.stderr
     probe = photos / "yaoming_in_players.jpg"
-    before = as_json(admin_cli("identify", "--image", probe, "--json"))
+    before = as_json(identify(admin_cli, probe, "--json"))
     assert before["result"] == "match"
 
     changed = admin_cli(
@@ -35,7 +35,7 @@ def test_a_raised_threshold_changes_what_identify_decides(
     assert shown["settings"]["matching.threshold"] == 0.8
     assert shown["settings"]["door.frames_to_confirm"] == 2
 
-    after = as_json(admin_cli("identify", "--image", probe, "--json"))
+    after = as_json(identify(admin_cli, probe, "--json"))
     assert after["result"] != "match"
 
     audit = as_json(

@@ -18,7 +18,7 @@ from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.errors import AuthenticationFailed, NotAllowed, QualityRejected, RecognitionPaused
 from core.faces import DetectedFace
 from core.matching.match_rule import MatchReason
-from core.records import Operator
+from core.records import Operator, Role
 from core.settings import ImageLimits, MatchSettings, SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from core.vision.imagefile import read_image_file
@@ -40,6 +40,10 @@ def admin(operator_store: SqlOperatorStore) -> Operator:
     )
 
 
+# Who runs kiosk-admin identify in these tests.
+IDENTIFIER = Operator(1, "alice", Role.ADMIN, False, "bcrypt$unused")
+
+
 class IdentityService:
     """Both services over one store, as kiosk-admin has them."""
 
@@ -59,7 +63,7 @@ class IdentityService:
         return self._enrollment.enroll(*args, **kwargs)
 
     def identify(self, frame: np.ndarray, label: str) -> Identification:
-        return self._identification.identify(frame, label, self._throttle)
+        return self._identification.identify(IDENTIFIER, frame, label, self._throttle)
 
 
 @pytest.fixture

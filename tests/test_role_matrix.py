@@ -10,9 +10,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
+from core.access.identification import IdentificationService
+from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.operators import Authenticator, OperatorService
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.audit import AuditService
@@ -36,6 +39,8 @@ PASSWORDS = {
     Role.AUDITOR: "brown-cedar-window-9",
 }
 NOBODY = uuid.UUID(int=0)
+# A grey frame: identify finds no face in it (allowed in, then refused as no face).
+NO_FACE = np.full((240, 320, 3), 127, np.uint8)
 
 Action = Callable[[Operator], object]
 
@@ -63,6 +68,7 @@ def actions(
     settings: Settings,
 ) -> list[tuple[str, Permission, Action]]:
     enrollment = EnrollmentService(face_engine, identity_store, settings.matching)
+    identification = IdentificationService(face_engine, identity_store, settings.matching, "t")
     people = PeopleService(identity_store, POLICY)
     operators = OperatorService(operator_store, POLICY)
     audit = AuditService(audit_log)
@@ -76,6 +82,11 @@ def actions(
         ),
         ("find people", Permission.VIEW_PEOPLE, lambda op: people.find(op, None, 10)),
         ("show person", Permission.VIEW_PEOPLE, lambda op: people.show(op, NOBODY)),
+        (
+            "identify",
+            Permission.IDENTIFY,
+            lambda op: identification.identify(op, NO_FACE, "empty", RecognitionThrottle(POLICY)),
+        ),
         (
             "withdraw consent",
             Permission.WITHDRAW_CONSENT,
@@ -142,6 +153,7 @@ def test_each_role_is_refused_exactly_what_it_lacks(
 KIOSK_ADMIN = str(Path(sys.executable).with_name("kiosk-admin"))
 CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.ENROLL, ("enroll", "--name", "X", "--image", "missing.jpg", "--consent")),
+    (Permission.IDENTIFY, ("identify", "--image", "missing.jpg")),
     (Permission.VIEW_PEOPLE, ("people",)),
     (Permission.VIEW_PEOPLE, ("show", str(NOBODY))),
     (Permission.WITHDRAW_CONSENT, ("withdraw-consent", str(NOBODY))),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.access.recognition_throttle import RecognitionThrottle
+from core.accounts.permissions import Permission, authorize
 from core.errors import QualityRejected
 from core.faces import BGRImage, DetectedFace
 from core.matching.match_rule import MatchDecision, decide
@@ -15,6 +16,7 @@ from core.records import (
     AccessDecision,
     AccessOutcome,
     DecisionSource,
+    Operator,
     StageTimings,
     access_decision,
 )
@@ -69,12 +71,15 @@ class IdentificationService:
         self._events.record_access(decision)
 
     def identify(
-        self, frame: BGRImage, label: str, throttle: RecognitionThrottle
+        self, operator: Operator, frame: BGRImage, label: str, throttle: RecognitionThrottle
     ) -> Identification:
-        """Decide on the largest face in ``frame``, recorded as a CLI decision.
+        """Decide on the largest face in ``frame`` for ``operator``, recorded as a CLI
+        decision: it names whoever is in a photo, so it needs the IDENTIFY permission.
 
-        Raises RecognitionPaused, without searching, while ``throttle``'s cooldown
-        lasts, and QualityRejected (recorded as no face) for an unusable frame."""
+        Raises NotAllowed without that permission, RecognitionPaused, without
+        searching, while ``throttle``'s cooldown lasts, and QualityRejected
+        (recorded as no face) for an unusable frame."""
+        authorize(operator, Permission.IDENTIFY)
         throttle.check()
         started = self._clock()
         try:

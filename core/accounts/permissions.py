@@ -10,6 +10,7 @@ from core.records import Operator, Role
 
 class Permission(StrEnum):
     ENROLL = "enroll people"
+    IDENTIFY = "identify a face from a photo"
     VIEW_PEOPLE = "view people"
     WITHDRAW_CONSENT = "record a withdrawal of consent"
     DELETE_PEOPLE = "delete people"
@@ -23,7 +24,7 @@ class Permission(StrEnum):
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.ENROLLER: frozenset({Permission.ENROLL, Permission.VIEW_PEOPLE}),
+    Role.ENROLLER: frozenset({Permission.ENROLL, Permission.IDENTIFY, Permission.VIEW_PEOPLE}),
     Role.AUDITOR: frozenset(
         {Permission.READ_AUDIT, Permission.VERIFY_AUDIT, Permission.READ_ACCESS_LOG}
     ),
