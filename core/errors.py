@@ -18,7 +18,8 @@ KioskError
 ├── NotFound                no such person or operator
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 └── StoreError              the database cannot serve the request (unreachable)
-    └── StoreBusy           the database is up but did not answer in time
+    ├── StoreBusy           the database is up but did not answer in time
+    └── SpoolFull           neither the database nor the full local disk can keep an event
 """
 
 from __future__ import annotations
@@ -107,3 +108,8 @@ class StoreError(KioskError):
 
 class StoreBusy(StoreError):
     """The database is up but did not answer in time: try again shortly."""
+
+
+class SpoolFull(StoreError):
+    """The database is unreachable and the disk holding the spool is full, reserve
+    included: the event was not kept. The message names the folder to free."""

@@ -89,7 +89,7 @@ class KioskController(QObject):
             except KioskError as error:
                 log.error("%s", error)
                 self._screen.show_status(str(error))
-        self.metrics.spooled_events.set_function(lambda: services.events.pending)
+        self.metrics.watch_spool(services.events)
         worker = RecognitionWorker(self._door_recognizer(settings), self.latest, self._observe)
         self.recognition = RecognitionThread(worker)
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
@@ -109,6 +109,7 @@ class KioskController(QObject):
         self.operator_mode.settings_changed.connect(self.apply_settings)
         self.recognition.start()
         self.flusher = SpoolFlusher(services.events, settings.door.offline_retry_s)
+        self.flusher.trouble_changed.connect(self._screen.show_spool_trouble)
         self.flusher.start()
         self._start_capture()
         self._screen.show_idle()

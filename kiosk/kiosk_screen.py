@@ -32,6 +32,8 @@ class KioskScreen(QWidget):
 
     def __init__(self, decision_display_s: float = 3.0) -> None:
         super().__init__()
+        self._status_text = ""
+        self._spool_trouble = ""
         self.setObjectName("kioskScreen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.preview = CameraView()
@@ -124,7 +126,14 @@ class KioskScreen(QWidget):
         self._back_to_idle.start()
 
     def show_status(self, text: str) -> None:
-        self.status.setText(text)
+        self._status_text = text
+        self.status.setText(self._spool_trouble or text)
+
+    def show_spool_trouble(self, trouble: str) -> None:
+        """The event spool needs the operator (a full disk); "" once it is fine again.
+        Stays on the status line over anything else until then."""
+        self._spool_trouble = trouble
+        self.status.setText(trouble or self._status_text)
 
     # --- drawing ------------------------------------------------------------------------
 

@@ -80,6 +80,9 @@ class Startup(QThread):
             engine = load_engine(
                 settings, detector_input_size=settings.models.camera_detector_input_size
             )
+            spool = EventSpool(self._location.data_dir / "spool" / "events.jsonl", settings.spool)
+            events = ResilientEventLog(store.engine, spool, settings.kiosk_id)
+            self._stack.callback(events.close)
         except KioskError as error:
             self.failed.emit(str(error))
             return
@@ -87,6 +90,4 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(f"{type(error).__name__}: {error}")
             return
-        spool = EventSpool(self._location.data_dir / "spool" / "events.jsonl")
-        events = ResilientEventLog(store.engine, spool, settings.kiosk_id)
         self.ready.emit(Services(store, engine, settings, events))
