@@ -356,6 +356,11 @@ class TelemetrySettings(_Section):
     log_files_kept: int = Field(
         5, ge=1, le=100, description="Rotated JSON log files kept besides the current one."
     )
+    log_person_names: bool = Field(
+        False,
+        description="Write the names of the people the door greets into the log; off, the "
+        "log names no one (decisions carry the person's id and the access event's id).",
+    )
 
 
 class SpoolSettings(_Section):

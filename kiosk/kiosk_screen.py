@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWi
 from core.access.frame_outcome import FrameOutcome
 from core.records import AccessDecision, AccessOutcome
 from kiosk.camera_view import CameraView
+from telemetry.json_log import loggable_text
 
 log = logging.getLogger(__name__)
 IDLE_TEXT = "Look at the camera"
@@ -30,8 +31,11 @@ class KioskScreen(QWidget):
 
     operator_requested = Signal()
 
-    def __init__(self, decision_display_s: float = 3.0) -> None:
+    def __init__(self, decision_display_s: float = 3.0, log_person_names: bool = False) -> None:
+        """``log_person_names`` (telemetry.log_person_names): the banner's log line names
+        the person greeted; off, it says "[person]"."""
         super().__init__()
+        self._log_person_names = log_person_names
         self._status_text = ""
         self._spool_trouble = ""
         self.setObjectName("kioskScreen")
@@ -87,7 +91,8 @@ class KioskScreen(QWidget):
 
     def show_decision(self, decision: AccessDecision) -> None:
         if decision.granted:
-            self._set_banner(f"{decision.display_name}\n{GRANTED_TEXT}", "granted")
+            name = decision.display_name
+            self._set_banner(f"{name}\n{GRANTED_TEXT}", "granted", person_name=name)
         elif decision.outcome is AccessOutcome.OFFLINE:
             self._set_banner(OFFLINE_DENIED_TEXT, "fault")
         elif decision.outcome is AccessOutcome.LIVENESS_FAILED:
@@ -137,9 +142,9 @@ class KioskScreen(QWidget):
 
     # --- drawing ------------------------------------------------------------------------
 
-    def _set_banner(self, text: str, state: str) -> None:
-        if text != self.banner.text():
-            log.info("banner: %s", " ".join(text.split()))  # what the door showed, and when
+    def _set_banner(self, text: str, state: str, person_name: str | None = None) -> None:
+        if text != self.banner.text():  # what the door showed, and when
+            log.info("banner: %s", loggable_text(text, person_name, self._log_person_names))
         self.banner.setText(text)
         self.banner.setProperty("state", state)
         self.banner.style().unpolish(self.banner)
