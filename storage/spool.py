@@ -121,6 +121,7 @@ class EventSpool:
 
     def compact(self) -> None:
         """Remove the file once nothing in it waits, and take back the disk reserve."""
+        self._waiting = self._count_waiting()  # read, not trusted: the file is removed
         if self._waiting:
             return
         # The offset first: a file without its offset is only sent again (stored once).
