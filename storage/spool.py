@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import stat
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from core.records import (
 )
 from core.settings import SpoolSettings
 from storage.disk_reserve import DISK_FULL, DiskReserve
+from storage.durable_files import append_synced, private_folder
 from storage.spool_bounds import SpoolError, number, validate
 from storage.spool_slot import SpoolSlot
 
@@ -62,7 +62,7 @@ class EventSpool:
         """``slot``: a file left by a process that has ended, taken over to be sent."""
         self.settings = settings or SpoolSettings()
         self.base = path
-        _private_folder(path.parent)
+        private_folder(path.parent)
         self._slot = slot or SpoolSlot.claim(path, self.settings.writers)
         self.path = self._slot.path
         self.rejected_path = _beside(self.path, ".rejected")
@@ -221,7 +221,7 @@ class EventSpool:
 
     def _write(self, path: Path, data: bytes) -> None:
         try:
-            _append_synced(path, data)
+            append_synced(path, data)
             return
         except OSError as error:
             if error.errno not in DISK_FULL or not self._reserve.give_up():
@@ -231,7 +231,7 @@ class EventSpool:
             "reserve; free space on that disk"
         )
         try:
-            _append_synced(path, data)
+            append_synced(path, data)
         except OSError as error:
             raise self._failure(path, error) from error
 
@@ -304,36 +304,6 @@ class EventSpool:
 
 def _beside(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
-
-
-def _private_folder(folder: Path) -> None:
-    """The spool's folder exists, 0700, and what this account keeps in it is 0600."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    owner = os.geteuid()
-    for entry in (folder, *folder.iterdir()):
-        info = entry.lstat()
-        if info.st_uid != owner or stat.S_ISLNK(info.st_mode) or not info.st_mode & 0o077:
-            continue
-        entry.chmod(0o700 if stat.S_ISDIR(info.st_mode) else 0o600)
-
-
-def _append_synced(path: Path, data: bytes) -> None:
-    """Append ``data`` whole or not at all (a failed write is cut back), fsynced."""
-    descriptor = os.open(
-        path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
-    )
-    try:
-        size = os.fstat(descriptor).st_size
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view) :]
-            os.fsync(descriptor)
-        except OSError:
-            os.ftruncate(descriptor, size)
-            raise
-    finally:
-        os.close(descriptor)
 
 
 def _parse(raw: bytes, limit: int) -> tuple[str, str | None, SpooledEvent | None]:
