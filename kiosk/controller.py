@@ -123,7 +123,11 @@ class KioskController(QObject):
         if self.decisions is None:
             # Made once: a new recognizer (new settings) hands its decisions to the same lanes.
             self.decisions = DecisionRelay(
-                [("log", DecisionLog()), ("metrics", self.metrics)], settings.door.decision_queue
+                [
+                    ("log", DecisionLog(settings.telemetry.log_person_names)),
+                    ("metrics", self.metrics),
+                ],
+                settings.door.decision_queue,
             )
         return build_door(
             engine=self.services.engine,

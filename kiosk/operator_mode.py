@@ -278,4 +278,9 @@ class OperatorMode(QObject):
             self.admin.show_error(message)
         else:
             self._door.show_status(message)
-        log.warning("operator action failed: %s", message)
+        # The message may name a person ("already matches enrolled person ..."): the log
+        # gets it only where the site allows names there.
+        log.warning(
+            "operator action failed: %s",
+            message if self._settings.telemetry.log_person_names else "(message withheld)",
+        )
