@@ -385,7 +385,7 @@ def test_a_decision_that_cannot_be_kept_is_not_made_and_the_face_is_decided_agai
 
     door = make_door([(face(),)] * 4, [match(YAO)] * 4)
     door.identifier = FullSpool([match(YAO)] * 4)
-    door.recognizer._identifier = door.identifier  # noqa: SLF001
+    door.recognizer._identifier = door.identifier
     door.run(2)
     with pytest.raises(StoreError):
         door.recognizer.process(FRAME)
