@@ -97,8 +97,8 @@ class OperatorMode(QObject):
     def begin(self) -> None:
         """First run if no operator exists yet, else the door."""
         self.tasks.run(
-            lambda: len(self._store.operators.operators()),
-            success=lambda count: self.show_door() if count else self._show(self.first_run),
+            self._store.operators.has_operators,
+            success=lambda exist: self.show_door() if exist else self._show(self.first_run),
         )
 
     def request_login(self) -> None:
