@@ -103,7 +103,7 @@ def set_aside_stale_files(pgdata: Path, socket_dir: Path) -> None:
     pid_file = pgdata / PID_FILE
     if pid_file.exists():
         claimed = f"PID {record.pid}" if record else "no readable PID"
-        log.warning("set aside a stale %s (%s, not a server of this folder)", pid_file, claimed)
+        log.warning("set aside %s (%s): no server of this folder runs", pid_file, claimed)
         pid_file.unlink()
     for leftover in socket_dir.glob(".s.PGSQL.*"):
         if leftover.is_socket() or leftover.is_file():

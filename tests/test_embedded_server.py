@@ -219,7 +219,7 @@ def test_the_server_asks_for_the_password_even_locally(folder: Path) -> None:
         without_password = make_url(server.admin_url()).difference_update_query(["passfile"])
         with pytest.raises(Exception, match="password"):
             answers(without_password.render_as_string(hide_password=False))
-        passfile = Path(make_url(server.admin_url()).query["passfile"])  # type: ignore[arg-type]
+        passfile = Path(str(make_url(server.admin_url()).query["passfile"]))
         assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
         assert stat.S_IMODE(passfile.parent.stat().st_mode) == 0o700
         engine = create_engine(server.admin_url())
