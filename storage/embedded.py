@@ -30,7 +30,14 @@ from sqlalchemy.engine import URL
 from core.errors import StoreError
 from core.settings import EmbeddedServerSettings
 from storage import postmaster as pm
-from storage.server_access import SUPERUSER, AccessFiles, is_secured, secure, write_private
+from storage.server_access import (
+    SUPERUSER,
+    AccessFiles,
+    is_secured,
+    same_owner_as_folder,
+    secure,
+    write_private,
+)
 from storage.server_account import (
     ServerAccount,
     give_to,
@@ -171,6 +178,7 @@ class EmbeddedServer:
             self._files.make_folder()
             descriptor = os.open(self._files.lock, os.O_RDWR | os.O_CREAT, 0o600)
             try:
+                same_owner_as_folder(self._files.lock)
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
                 yield
             finally:

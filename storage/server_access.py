@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +50,16 @@ class AccessFiles:
         return cls(folder, folder / "lock", folder / "handles.json", folder / "passfile")
 
     def make_folder(self) -> None:
+        """Make the folder, or check it: a real folder of this user (or, for root, of
+        the data folder's owner), closed to everyone else."""
         self.folder.mkdir(mode=0o700, exist_ok=True)
+        if not self.folder.is_symlink():
+            same_owner_as_folder(self.folder)
         info = self.folder.lstat()
-        if self.folder.is_symlink() or info.st_uid != os.geteuid():
+        owners = {os.geteuid()}
+        if os.geteuid() == 0:  # root at work in a kiosk user's data folder
+            owners.add(self.folder.parent.stat().st_uid)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in owners:
             raise StoreError(
                 f"{self.folder} is not this user's own folder; remove it and start again"
             )
@@ -103,17 +111,29 @@ def secure(pgdata: Path, files: AccessFiles, account: ServerAccount, timeout_s: 
 
 
 def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` atomically with ``text``, readable by its owner only."""
+    """Replace ``path`` atomically with ``text``, readable by its owner only: the
+    folder's owner, so that root working in a kiosk user's folder leaves files that
+    user can still read."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        same_owner_as_folder(Path(temporary))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def same_owner_as_folder(path: Path) -> None:
+    """As root, give ``path`` to the owner of the folder it is in."""
+    if os.geteuid() != 0:
+        return
+    folder = path.parent.stat()
+    if folder.st_uid != 0:
+        os.chown(path, folder.st_uid, folder.st_gid)
 
 
 def _has_secret(files: AccessFiles) -> bool:

@@ -138,17 +138,19 @@ def test_a_pid_file_naming_a_dead_process_is_set_aside(stopped_server_folder: Pa
 
 
 def test_a_pid_file_naming_another_folders_postmaster_leaves_that_server_alone(
-    stopped_server_folder: Path, pg_server: EmbeddedServer
+    stopped_server_folder: Path, folder: Path
 ) -> None:
     """Named postgres, same user, alive: still not this folder's server."""
-    foreign = read_record(pg_server.pgdata.resolve())
-    assert foreign is not None
-    write_pid_file(stopped_server_folder, foreign.pid, stopped_server_folder)
-    with EmbeddedServer(stopped_server_folder) as server:
-        server.start()
-        assert answers(server.admin_url())
-    assert psutil.pid_exists(foreign.pid)
-    assert answers(pg_server.admin_url())
+    with EmbeddedServer(folder / "another-kiosk" / "postgres") as neighbour:
+        neighbour.start()
+        foreign = read_record(neighbour.pgdata.resolve())
+        assert foreign is not None
+        write_pid_file(stopped_server_folder, foreign.pid, stopped_server_folder)
+        with EmbeddedServer(stopped_server_folder) as server:
+            server.start()
+            assert answers(server.admin_url())
+        assert neighbour.postmaster_pid() == foreign.pid
+        assert answers(neighbour.admin_url())
 
 
 def test_a_pid_file_whose_start_time_is_not_the_processs_is_not_trusted(
