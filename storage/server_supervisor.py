@@ -91,7 +91,7 @@ class ServerSupervisor:
             try:
                 restarted = self._server.ensure_running()
                 running = True
-            except StoreError as error:
+            except (StoreError, OSError) as error:
                 log.error("the embedded database is down and did not restart: %s", error)
                 with self._lock:
                     self._supervision.restart_failed(self._clock(), str(error)[:300])
