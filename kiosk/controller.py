@@ -90,6 +90,8 @@ class KioskController(QObject):
                 log.error("%s", error)
                 self._screen.show_status(str(error))
         self.metrics.watch_spool(services.events)
+        if services.database_server is not None:
+            self.metrics.watch_database_server(services.database_server.status)
         worker = RecognitionWorker(self._door_recognizer(settings), self.latest, self._observe)
         self.recognition = RecognitionThread(worker)
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
