@@ -7,6 +7,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -15,8 +16,6 @@ from prometheus_client import generate_latest
 from pytestqt.qtbot import QtBot
 
 from config.environment import Location
-from core.administration.server_supervision import RESTARTED_ACTION
-from core.records import LogFilter
 from core.settings import EmbeddedServerSettings, Settings
 from kiosk.app import KioskWindow
 from storage.server_supervisor import ServerSupervisor
@@ -42,6 +41,10 @@ def folder() -> Iterator[Path]:
 def store(folder: Path) -> Iterator[OpenStore]:
     with open_store(folder / "kiosk-data", None, None, FAST) as opened:
         yield opened
+
+
+# Long before any test: every restart audited so far.
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -73,10 +76,10 @@ def test_a_killed_server_comes_back_and_the_outage_is_audited_and_counted(
         assert store.identity.count_people() == 0  # the store answers again
 
         wait_for(
-            lambda: bool(store.audit.audit_events(10, LogFilter(action=RESTARTED_ACTION))),
+            lambda: bool(store.audit.server_restarts(EPOCH, 10)),
             "the outage to be audited",
         )
-    [event] = store.audit.audit_events(10, LogFilter(action=RESTARTED_ACTION))
+    [event] = store.audit.server_restarts(EPOCH, 10)
     assert event.target == "door-1"
     assert event.actor == "system"
     assert 0 < event.details["down_s"] < SETTLE_S
@@ -114,7 +117,7 @@ def test_health_reports_the_embedded_server_and_its_outages(folder: Path, store:
         kill_postmaster(store)
         wait_for(lambda: supervisor.status().outages == 1, "the server to come back")
         wait_for(
-            lambda: bool(store.audit.audit_events(10, LogFilter(action=RESTARTED_ACTION))),
+            lambda: bool(store.audit.server_restarts(EPOCH, 10)),
             "the outage to be audited",
         )
         report = as_json(run("--json", "health", "--no-camera", data_dir=folder / "kiosk-data"))
