@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from functools import cached_property
 from types import TracebackType
 
+from admin.output import prompt_text
 from config.environment import Location
 from config.local_config import LocalConfig
 from core.access.recognition_throttle import RecognitionThrottle
@@ -105,7 +106,7 @@ class CommandContext:
             raise AuthenticationFailed(
                 f"no password given: set {variable} or run the command in a terminal"
             )
-        typed = getpass.getpass(prompt)
+        typed = getpass.getpass(prompt_text(prompt))
         if confirm and getpass.getpass("again: ") != typed:
             raise AuthenticationFailed("the two passwords differ; run the command again")
         return typed

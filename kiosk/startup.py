@@ -13,7 +13,7 @@ from PySide6.QtCore import QThread, Signal
 
 from config.environment import Location
 from core.administration.shared_settings import SettingsService, with_overrides
-from core.errors import KioskError
+from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.event_log import ResilientEventLog
@@ -32,6 +32,25 @@ class Services:
     """In effect: the local settings, the database's over them, the pinned over those."""
     events: ResilientEventLog
     """Where the door's access events go: the database, or the spool while it is down."""
+
+
+# What the door screen, which anyone walking past can read, says about a failed start;
+# the full message, with its paths and addresses, goes to the log.
+_PUBLIC_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (StoreError, "the database cannot be reached"),
+    (ModelPackError, "the face models cannot be loaded"),
+    (ConfigurationError, "a setting is invalid"),
+)
+
+
+def public_reason(error: Exception) -> str:
+    """Why the kiosk cannot start, in words fit for a public screen: no path, no
+    address, no setting's value."""
+    what = next(
+        (reason for kind, reason in _PUBLIC_REASONS if isinstance(error, kind)),
+        "an unexpected error",
+    )
+    return f"{what}; details in the kiosk's log and from kiosk-admin health"
 
 
 class Startup(QThread):
@@ -81,11 +100,12 @@ class Startup(QThread):
                 settings, detector_input_size=settings.models.camera_detector_input_size
             )
         except KioskError as error:
-            self.failed.emit(str(error))
+            log.error("start-up failed: %s", error)
+            self.failed.emit(public_reason(error))
             return
         except Exception as error:
             log.exception("start-up failed")
-            self.failed.emit(f"{type(error).__name__}: {error}")
+            self.failed.emit(public_reason(error))
             return
         spool = EventSpool(self._location.data_dir / "spool" / "events.jsonl")
         events = ResilientEventLog(store.engine, spool, settings.kiosk_id)
