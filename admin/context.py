@@ -50,8 +50,13 @@ class CommandContext:
 
     @cached_property
     def effective(self) -> Settings:
-        """The local settings with the database's shared and per-kiosk values over them."""
-        return self.shared_settings.effective()
+        """The local settings with the database's shared and per-kiosk values over them.
+
+        The first use audits the values taken from kiosk.toml, variables or options
+        (SettingsService.record_local_values)."""
+        effective = self.shared_settings.effective()
+        self.shared_settings.record_local_values(self.config.sources)
+        return effective
 
     @cached_property
     def engine(self) -> FaceEngine:

@@ -83,9 +83,9 @@ class Startup(QThread):
             store = self._stack.enter_context(
                 open_store(self._location.data_dir, self._location.database_url, self._db_password)
             )
-            settings = with_overrides(
-                SettingsService(store.settings, self._settings).effective(), self._pinned
-            )
+            shared = SettingsService(store.settings, self._settings)
+            settings = with_overrides(shared.effective(), self._pinned)
+            shared.record_local_values(self._location.setting_sources)
             register_kiosk(
                 store.engine,
                 settings.kiosk_id,
