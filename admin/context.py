@@ -76,7 +76,9 @@ class CommandContext:
 
     @cached_property
     def authenticator(self) -> Authenticator:
-        return Authenticator(self.store.operators, self.effective.security, self.settings.kiosk_id)
+        # Not self.effective: an admin must be able to log in to replace a bad stored value.
+        usable = self.shared_settings.usable()
+        return Authenticator(self.store.operators, usable.security, self.settings.kiosk_id)
 
     @cached_property
     def people(self) -> PeopleService:

@@ -244,3 +244,28 @@ def test_the_kiosk_audits_its_local_threshold_at_start_up(
     assert target == "front-door"
     assert details["matching.threshold"]["value"] == 0.45
     assert details["matching.threshold"]["source"] == "KIOSK_MATCHING__THRESHOLD"
+
+
+def test_a_bad_threshold_in_the_database_is_fixed_as_the_error_says(
+    admin_cli, fresh_database: str
+) -> None:
+    engine = connect(fresh_database)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO settings (scope, key, value, updated_by) "
+                    "VALUES ('*', 'matching.threshold', '-0.2', 'mallory')"
+                )
+            )
+    finally:
+        engine.dispose()
+    stopped = admin_cli("settings", "show")
+    assert stopped.returncode == 2
+    assert "fix it with kiosk-admin settings set" in stopped.stderr
+    assert STRANGERS_LET_IN in stopped.stderr
+    fixed = admin_cli("settings", "set", "matching.threshold=0.45", "--operator", "alice")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "matching.threshold: -0.2 -> 0.45" in fixed.stdout
+    shown = as_json(admin_cli("settings", "show", "--json"))
+    assert shown["settings"]["matching.threshold"] == 0.45

@@ -117,6 +117,18 @@ class SettingsService:
                 f"the database holds a bad setting: {error}; fix it with kiosk-admin settings set"
             ) from error
 
+    def usable(self) -> Settings:
+        """The effective settings with any stored value that fails its bounds set aside
+        (the local value stands instead): enough to log an admin in to replace it, where
+        ``effective`` refuses."""
+        settings = self._base
+        for key, value in self._store.stored_settings(self._base.kiosk_id).items():
+            try:
+                settings = with_overrides(settings, {key: value})
+            except InvalidValue:
+                continue  # effective() names it; the admin replaces it with change()
+        return settings
+
     def record_local_values(self, sources: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         """Audit the values this kiosk took from its file, variables or options.
 
@@ -132,16 +144,19 @@ class SettingsService:
         return found
 
     def change(self, actor: Operator, values: Mapping[str, Any]) -> list[SettingChange]:
-        """Store the values that differ from the effective ones; returns what changed."""
+        """Store the values that differ from the effective ones; returns what changed.
+
+        A bad value stored in the database (which stops every kiosk's start) can be
+        replaced this way: the new values go over the stored ones before any is checked."""
         authorize(actor, Permission.CHANGE_SETTINGS)
         if not values:
             raise InvalidValue("no setting given; name at least one key and its value")
-        current = self.effective()
-        updated = with_overrides(current, values)
+        stored = self._store.stored_settings(self._base.kiosk_id)
+        updated = with_overrides(self._base, {**stored, **values})
         changes = [
-            SettingChange(key, value_of(current, key), value_of(updated, key))
+            SettingChange(key, old, value_of(updated, key))
             for key in values
-            if value_of(current, key) != value_of(updated, key)
+            if (old := stored.get(key, value_of(self._base, key))) != value_of(updated, key)
         ]
         if changes:
             self._store.save_settings(
