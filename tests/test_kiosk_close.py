@@ -105,8 +105,9 @@ def test_a_full_screen_kiosk_stops_cleanly_on_sigterm(tmp_path: Path, photos: Pa
     try:
         assert process.stderr is not None
         # Full screen and running its event loop once it has told why it cannot start.
-        waited = _line_with(process.stderr, "cannot start: the database cannot be reached")
-        assert waited is not None, "the kiosk never reached its event loop"
+        seen: list[str] = []
+        waited = _line_with(process.stderr, "cannot start: the database cannot be reached", seen)
+        assert waited is not None, "".join(seen)
         assert "127.0.0.1" not in waited  # the door screen's words, not the address
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -116,7 +117,9 @@ def test_a_full_screen_kiosk_stops_cleanly_on_sigterm(tmp_path: Path, photos: Pa
             process.wait()
 
 
-def _line_with(stream: IO[str], text: str, timeout_s: float = 120) -> str | None:
+def _line_with(stream: IO[str], text: str, seen: list[str], timeout_s: float = 120) -> str | None:
+    """The first line holding ``text``; None at the end of the stream or after
+    ``timeout_s``. Every line read is added to ``seen``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         ready, _, _ = select.select([stream], [], [], 1.0)
@@ -124,6 +127,7 @@ def _line_with(stream: IO[str], text: str, timeout_s: float = 120) -> str | None
             line = stream.readline()
             if not line:
                 return None
+            seen.append(line)
             if text in line:
                 return line
     return None
