@@ -40,6 +40,7 @@ from core.errors import (
     RecognitionPaused,
 )
 from core.records import AccessOutcome, Role
+from telemetry.json_log import log_to_console
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -64,9 +65,8 @@ Command = Callable[[argparse.Namespace, CommandContext], Report]
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+    log_to_console(
+        logging.INFO if args.verbose else logging.WARNING, "%(levelname)s %(name)s: %(message)s"
     )
     if not args.verbose:
         # Library chatter (e.g. platformdirs on XDG_RUNTIME_DIR) is not for operators.

@@ -11,8 +11,10 @@ from admin.output import Report
 from core.accounts.operators import normalise_username
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import current_consent
+from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES
+from core.errors import InvalidValue
 from core.matching.match_rule import MatchReason
-from core.vision.imagefile import read_image_file
+from core.vision.imagefile import check_image_file, read_image_file
 from storage import kiosk_registry
 
 
@@ -29,8 +31,17 @@ def init(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 
 def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    # Too many images are refused before a password is asked, and any file too big or not
+    # an image from its size and header: no image is decoded before all of them passed.
+    if len(args.image) > MAX_ENROLLMENT_IMAGES:
+        raise InvalidValue(
+            f"{len(args.image)} images; enrollment takes at most {MAX_ENROLLMENT_IMAGES}: "
+            "choose the best ones"
+        )
     operator = ctx.login(args.operator)
     authorize(operator, Permission.ENROLL)  # before the models load; the service checks again
+    for path in args.image:
+        check_image_file(path, ctx.settings.images)
     images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
     consent = current_consent()
     result = ctx.enrollment.enroll(

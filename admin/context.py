@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from functools import cached_property
 from types import TracebackType
 
+from admin.output import prompt_text
 from config.environment import Location, secure_data_dir
 from config.local_config import LocalConfig
 from core.access.identification import IdentificationService
@@ -55,8 +56,13 @@ class CommandContext:
 
     @cached_property
     def effective(self) -> Settings:
-        """The local settings with the database's shared and per-kiosk values over them."""
-        return self.shared_settings.effective()
+        """The local settings with the database's shared and per-kiosk values over them.
+
+        The first use audits the values taken from kiosk.toml, variables or options
+        (SettingsService.record_local_values)."""
+        effective = self.shared_settings.effective()
+        self.shared_settings.record_local_values(self.config.sources)
+        return effective
 
     @cached_property
     def engine(self) -> FaceEngine:
@@ -82,7 +88,9 @@ class CommandContext:
 
     @cached_property
     def authenticator(self) -> Authenticator:
-        return Authenticator(self.store.operators, self.effective.security, self.settings.kiosk_id)
+        # Not self.effective: an admin must be able to log in to replace a bad stored value.
+        usable = self.shared_settings.usable()
+        return Authenticator(self.store.operators, usable.security, self.settings.kiosk_id)
 
     @cached_property
     def people(self) -> PeopleService:
@@ -117,7 +125,7 @@ class CommandContext:
             raise AuthenticationFailed(
                 f"no password given: set {variable} or run the command in a terminal"
             )
-        typed = getpass.getpass(prompt)
+        typed = getpass.getpass(prompt_text(prompt))
         if confirm and getpass.getpass("again: ") != typed:
             raise AuthenticationFailed("the two passwords differ; run the command again")
         return typed

@@ -1,11 +1,18 @@
-"""Everything kiosk-admin prints: results on stdout, one-line errors on stderr."""
+"""Everything kiosk-admin prints: results on stdout, one-line errors on stderr.
+
+Every text goes through ``telemetry.safe_text`` on its way out, so a name, a file
+name or a configuration value can never act on the terminal (an escape sequence
+that erases the ``error:`` before it, a right-to-left override).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
+
+from telemetry.safe_text import for_json, for_terminal
 
 
 @dataclass(frozen=True)
@@ -18,21 +25,29 @@ class Report:
 
 def emit(report: Report, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(report.data, default=str, ensure_ascii=False))
+        _write(sys.stdout, for_json(json.dumps(report.data, default=str, ensure_ascii=False)))
     else:
-        print(report.text)
+        _write(sys.stdout, for_terminal(report.text))
 
 
 def emit_error(message: str, exit_code: int, as_json: bool, prefix: str = "kiosk-admin") -> None:
     line = " ".join(message.split())
     if as_json:
-        print(
-            json.dumps({"error": line, "exit_code": exit_code}, ensure_ascii=False), file=sys.stderr
-        )
+        error = json.dumps({"error": line, "exit_code": exit_code}, ensure_ascii=False)
+        _write(sys.stderr, for_json(error))
     else:
-        print(f"{prefix}: error: {line}", file=sys.stderr)
+        _write(sys.stderr, for_terminal(f"{prefix}: error: {line}", one_line=True))
 
 
 def progress(message: str) -> None:
     """A long command's progress, on stderr so stdout stays the result."""
-    print(message, file=sys.stderr, flush=True)
+    _write(sys.stderr, for_terminal(message, one_line=True), flush=True)
+
+
+def prompt_text(prompt: str) -> str:
+    """A password prompt (it names the operator) as the terminal may show it."""
+    return for_terminal(prompt, one_line=True)
+
+
+def _write(stream: TextIO, text: str, flush: bool = False) -> None:
+    print(text, file=stream, flush=flush)

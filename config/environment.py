@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.local_config import CommandLine, LocalConfig, load_local_config
@@ -21,6 +21,8 @@ ROOT_DATA_DIR = Path("/var/lib") / APP_NAME
 class Location:
     data_dir: Path
     database_url: str | None
+    setting_sources: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    """Where each local setting came from (LocalConfig.sources): audited at start-up."""
 
 
 def load_configuration(
@@ -35,7 +37,7 @@ def load_configuration(
     chosen = data_dir or environ.get("KIOSK_DATA_DIR") or None
     folder = Path(chosen).expanduser().absolute() if chosen else default_data_dir()
     config = load_local_config(folder, environ, options, default_kiosk_id)
-    return Location(folder, config.database_url), config
+    return Location(folder, config.database_url, config.sources), config
 
 
 def default_data_dir() -> Path:

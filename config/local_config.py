@@ -10,6 +10,8 @@ also kept in the database (``kiosk-admin settings``) take the database's value.
 from __future__ import annotations
 
 import enum
+import os
+import stat
 import tomllib
 import types
 import typing
@@ -23,10 +25,13 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from core.errors import ConfigurationError
-from core.settings import Settings
+from core.errors import ConfigurationError, cut, quoted
+from core.settings import Settings, bound_reason
 
 CONFIG_FILE = "kiosk.toml"
+# A kiosk.toml is a few hundred bytes; a bigger one is a mistake or an attack, refused
+# before it is read (a constant: the settings are what is being read).
+MAX_CONFIG_BYTES = 1024 * 1024
 ENV_PREFIX = "KIOSK_"
 DEFAULT = "default"
 # [kiosk] and [database] in the file; the rest are Settings' own sections.
@@ -64,9 +69,10 @@ def load_local_config(
     sources: dict[str, str] = {}
     path = data_dir / CONFIG_FILE
     read_file = None
-    if path.is_file():
+    text = _config_text(path)
+    if text is not None:
         read_file = path
-        for key, value in _file_values(path).items():
+        for key, value in _file_values(path, text).items():
             values[key], sources[key] = value, CONFIG_FILE
     for key, (value, variable) in _environment_values(environ).items():
         values[key], sources[key] = value, variable
@@ -80,8 +86,8 @@ def load_local_config(
     database_url = values.pop("database.url", None)
     if database_url is not None and not isinstance(database_url, str):
         raise ConfigurationError(
-            f"setting database.url = {database_url!r} (from {sources['database.url']}) is not "
-            "allowed: text like postgresql://user@host:5432/kiosk"
+            f"setting database.url = {quoted(database_url)} (from {sources['database.url']}) "
+            "is not allowed: text like postgresql://user@host:5432/kiosk"
         )
     settings = _validated(values, sources)
     return LocalConfig(settings, database_url, sources, read_file)
@@ -119,18 +125,71 @@ def without_password(url: str) -> str:
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def _file_values(path: Path) -> dict[str, Any]:
+def _config_text(path: Path) -> str | None:
+    """The file's text, or None when there is no file. Anything there that is not a
+    regular file (a FIFO, a device, a folder) or is too big is refused, not taken for
+    "no file": the check is made on the opened file itself, so what is checked is what
+    is read, and opening a FIFO does not wait for a writer."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"cannot read {path}: {error}") from error
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError as error:
+        raise ConfigurationError(_not_a_file(path, "a folder")) from error
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {path}: {error.strerror or error}") from error
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(descriptor)
+        raise ConfigurationError(_not_a_file(path, _file_kind(status.st_mode)))
+    with os.fdopen(descriptor, "rb") as stream:
+        if status.st_size > MAX_CONFIG_BYTES:
+            raise ConfigurationError(
+                f"{path} is {status.st_size:,} bytes; a {CONFIG_FILE} is at most "
+                f"{MAX_CONFIG_BYTES:,}: keep only the settings this kiosk changes"
+            )
+        try:
+            data = stream.read(MAX_CONFIG_BYTES + 1)  # one over: a file that grew is caught
+        except OSError as error:
+            raise ConfigurationError(f"cannot read {path}: {error.strerror or error}") from error
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigurationError(f"{path} grew past {MAX_CONFIG_BYTES:,} bytes while read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(
+            f"{path} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from error
+
+
+def _not_a_file(path: Path, kind: str) -> str:
+    return (
+        f"{path} is {kind}, not a regular file; remove it, or put the settings "
+        "in a plain text file of that name"
+    )
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "not a file")
+
+
+def _file_values(path: Path, text: str) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path} is not valid TOML: {error}") from error
     values: dict[str, Any] = {}
     for section, body in raw.items():
         if not isinstance(body, dict):
             raise ConfigurationError(
-                f"{path}: {section} = ... must be inside a section; "
+                f"{path}: {cut(section)} = ... must be inside a section; "
                 f"the sections are {', '.join(sorted(_section_names()))}"
             )
         for name, value in body.items():
@@ -153,8 +212,8 @@ def _environment_values(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]
             guess = f"{ENV_PREFIX}{section.upper()}__{rest[len(section) + 1 :].upper()}"
             if variable not in _SHORTCUTS and variable not in _OTHER_VARIABLES:
                 raise ConfigurationError(
-                    f"{variable} is not a setting; a setting's variable has two underscores "
-                    f"after its section, e.g. {guess}"
+                    f"{cut(variable)} is not a setting; a setting's variable has two "
+                    f"underscores after its section, e.g. {cut(guess)}"
                 )
     for variable, key in _SHORTCUTS.items():
         if environ.get(variable):
@@ -180,28 +239,32 @@ _SHORTCUTS = {
 
 
 def _settings_key(section: str, name: str, where: str) -> str:
+    """``where`` is the file or the variable, for the message; what a person wrote is
+    cut to a readable length in it."""
+    where = cut(where)
     if section == "kiosk":
         if name not in _KIOSK_KEYS:
             raise ConfigurationError(
-                f"unknown setting kiosk.{name} in {where}; [kiosk] has: {', '.join(_KIOSK_KEYS)}"
+                f"unknown setting kiosk.{cut(name)} in {where}; "
+                f"[kiosk] has: {', '.join(_KIOSK_KEYS)}"
             )
         return _KIOSK_KEYS[name]
     if section == "database":
         if name not in _DATABASE_KEYS:
             raise ConfigurationError(
-                f"unknown setting database.{name} in {where}; [database] has: url "
+                f"unknown setting database.{cut(name)} in {where}; [database] has: url "
                 "(its password comes from KIOSK_DATABASE_PASSWORD or the OS keyring)"
             )
         return f"database.{name}"
     model = _section_model(section)
     if model is None:
         raise ConfigurationError(
-            f"unknown section [{section}] in {where}; "
+            f"unknown section [{cut(section)}] in {where}; "
             f"the sections are: {', '.join(sorted(_section_names()))}"
         )
     if name not in model.model_fields:
         raise ConfigurationError(
-            f"unknown setting {section}.{name} in {where}; "
+            f"unknown setting {section}.{cut(name)} in {where}; "
             f"[{section}] has: {', '.join(model.model_fields)}"
         )
     return f"{section}.{name}"
@@ -248,9 +311,10 @@ def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
         key = ".".join(str(part) for part in loc[:2])
         source = sources.get(key, DEFAULT)
         given = first.get("input")
+        reason = bound_reason(key, first["type"])
         raise ConfigurationError(
-            f"setting {_file_key(key)} = {given!r} (from {source}) is not allowed: "
-            f"{_allowed(key) or first['msg']}"
+            f"setting {_file_key(key)} = {quoted(given)} (from {cut(source)}) is not allowed: "
+            f"{_allowed(key) or first['msg']}{f'; {reason}' if reason else ''}"
         ) from error
 
 

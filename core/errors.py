@@ -113,3 +113,22 @@ class StoreBusy(StoreError):
 class SpoolFull(StoreError):
     """The database is unreachable and the disk holding the spool is full, reserve
     included: the event was not kept. The message names the folder to free."""
+
+
+# What an error message shows of a value a person gave: enough to recognise it.
+# A constant, not a setting: it is used while the settings themselves are refused.
+QUOTED_CHARS = 60
+
+
+def quoted(value: object) -> str:
+    """``repr(value)`` for an error message, cut by ``cut``: a 10 MB value is named, not
+    echoed (repr also escapes control characters)."""
+    return cut(repr(value))
+
+
+def cut(text: str) -> str:
+    """``text`` as an error message shows it: at most QUOTED_CHARS, with its length
+    said when longer."""
+    if len(text) <= QUOTED_CHARS:
+        return text
+    return f"{text[:QUOTED_CHARS]}... ({len(text):,} characters in all)"

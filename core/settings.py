@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN fails every comparison, so a NaN threshold would be below nothing: refused.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelSettings(_Section):
@@ -109,18 +111,56 @@ class QualitySettings(_Section):
         return self
 
 
+# The lowest match threshold any site may set, and its reason. Measured with
+# ``kiosk-admin calibrate`` (core/calibration) on buffalo_sc (w600k_mbf@9cc6e4a75f0e) and
+# the labelled set cut from the package photos (tests/calibration_dataset.py: 33 people,
+# 126 usable images, 7,508 different-person comparisons): different people score 0.068 on
+# average (standard deviation 0.088; PERFORMANCE.md's synthetic galleries copy them);
+# 1 % of them reach 0.30 (FMR 1e-2, the least strict rate the calibration reports), 2.7 %
+# reach 0.25 and 13.7 % reach 0.16, the similarity at which a stranger was let in through a
+# threshold of -0.2. Same-person scores there are 0.90 and more; at the door 0.6-0.7.
+MIN_MATCH_THRESHOLD = 0.30
+THRESHOLD_FLOOR_REASON = (
+    "below 0.30 strangers are let in: with buffalo_sc one comparison of two different "
+    "people in 100 already reaches 0.30 and one in 7 reaches 0.16 (core/settings.py); "
+    "measure a higher value for your site with kiosk-admin calibrate"
+)
+_THRESHOLD_REASONS: JsonDict = {"reason_below": THRESHOLD_FLOOR_REASON}
+# The least lead over the second-best person. Measured on the same set: one face's
+# similarity to another person's template moves by 0.024 (median; sd 0.008) across seven
+# looks at it (blur, an 8 degree turn, 80 % scale, JPEG quality 25, darker, brighter), so a
+# smaller lead decides between two people by chance.
+MIN_MATCH_MARGIN = 0.02
+_MARGIN_REASONS: JsonDict = {
+    "reason_below": "a lead under 0.02 is smaller than how much one face's similarity "
+    "moves between two looks at it, so which of two people matched would be chance",
+    "reason_above": "over 0.5 even a clear match (0.6-0.7) fails to lead an average "
+    "stranger (0.07), and nobody is let in",
+}
+
+
 class MatchSettings(_Section):
+    """The 1:N decision's rule (core.matching.match_rule).
+
+    ``threshold`` is at least MIN_MATCH_THRESHOLD and ``margin`` at least
+    MIN_MATCH_MARGIN, whatever sets them (kiosk.toml, a KIOSK_* variable, an option,
+    the database, kiosk-admin settings or calibrate): the figures behind both floors
+    are measured with kiosk-admin calibrate on buffalo_sc and the package photos, and
+    written out above their constants in this module."""
+
     threshold: float = Field(
         0.40,
-        gt=-1,
+        ge=MIN_MATCH_THRESHOLD,
         le=1,
         description="Cosine similarity at or above which the best person is a match.",
+        json_schema_extra=_THRESHOLD_REASONS,
     )
     margin: float = Field(
         0.05,
-        ge=0,
-        le=2,
+        ge=MIN_MATCH_MARGIN,
+        le=0.5,
         description="Required lead of the best person over the second-best person.",
+        json_schema_extra=_MARGIN_REASONS,
     )
     ef_search: int = Field(
         100,
@@ -332,9 +372,10 @@ class LivenessSettings(_Section):
     )
     min_identity_similarity: float = Field(
         0.35,
-        gt=-1,
+        ge=MIN_MATCH_THRESHOLD,
         le=1,
         description="Similarity to the matched template each frame of the check must keep.",
+        json_schema_extra=_THRESHOLD_REASONS,
     )
 
 
@@ -452,3 +493,25 @@ class Settings(_Section):
         max_length=128,
         description='What people call this kiosk ("Main entrance"); empty uses its id.',
     )
+
+
+_SIDES = {
+    "greater_than": "reason_below",
+    "greater_than_equal": "reason_below",
+    "less_than": "reason_above",
+    "less_than_equal": "reason_above",
+}
+
+
+def bound_reason(key: str, error_type: str) -> str:
+    """Why ``key`` (section.field) may not pass the bound that pydantic's ``error_type``
+    names, for the message refusing a value; "" when the bound speaks for itself."""
+    section, _, name = key.partition(".")
+    info = Settings.model_fields.get(section)
+    model = info.annotation if info is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    field = model.model_fields.get(name)
+    extra = field.json_schema_extra if field is not None else None
+    reason = extra.get(_SIDES.get(error_type, "")) if isinstance(extra, dict) else None
+    return reason if isinstance(reason, str) else ""

@@ -98,3 +98,10 @@ class SettingsStore(Protocol):
         """key -> (scope, old, new), stored and audited in one transaction; scope "*"
         is every kiosk, else a kiosk id."""
         ...
+
+    def record_local_values(self, kiosk_id: str, values: dict[str, Any]) -> bool:
+        """Audit the values ``kiosk_id`` took from outside the database (key -> details),
+        unless they are what was last recorded for it (nothing at all: nothing to
+        record); the check and the append are one serialised step. Returns whether an
+        event was added."""
+        ...

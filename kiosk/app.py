@@ -24,10 +24,12 @@ from frames.sources import source_from_spec
 from kiosk.controller import KioskController
 from kiosk.crash_guard import CrashGuard
 from kiosk.kiosk_screen import KioskScreen
-from telemetry.json_log import log_to_files
+from telemetry.json_log import log_to_console, log_to_files
+from telemetry.safe_text import for_terminal
 
 log = logging.getLogger(__name__)
 EXIT_USAGE = 2
+CLOSE_KEYS = "Ctrl+Shift+Q"  # windowed kiosks only
 
 
 def stylesheet() -> str:
@@ -35,7 +37,11 @@ def stylesheet() -> str:
 
 
 class KioskWindow(QMainWindow):
-    """The door screen and, stacked behind it, the operator's screens."""
+    """The door screen and, stacked behind it, the operator's screens.
+
+    At the door (full screen) nobody closes the window: not Ctrl+Shift+Q, not the window
+    manager's close. It stops as a service does, on SIGTERM or SIGINT (``stop``). A
+    windowed kiosk, for setting up and trying out, closes with Ctrl+Shift+Q."""
 
     def __init__(
         self,
@@ -44,9 +50,13 @@ class KioskWindow(QMainWindow):
         camera: str | None = None,
         camera_fps: float | None = None,
         db_password: str | None = None,
+        *,
+        at_the_door: bool = False,
     ) -> None:
-        """``camera`` and ``camera_fps``, when given, win over the database's settings."""
+        """``camera`` and ``camera_fps``, when given, win over the database's settings.
+        ``at_the_door``: the full-screen kiosk, which only ``stop`` closes."""
         super().__init__()
+        self._closable = not at_the_door
         self.setWindowTitle("Door kiosk")
         self.stack = QStackedWidget()
         self.door = KioskScreen(log_person_names=settings.telemetry.log_person_names)
@@ -62,19 +72,34 @@ class KioskWindow(QMainWindow):
         )
         login = QShortcut(QKeySequence("Ctrl+Shift+O"), self)
         login.activated.connect(self.controller.request_login)
-        leave = QShortcut(QKeySequence("Ctrl+Shift+Q"), self)
-        leave.activated.connect(self.close)
+        if not at_the_door:
+            leave = QShortcut(QKeySequence(CLOSE_KEYS), self)
+            leave.activated.connect(self.close)
+
+    def stop(self) -> None:
+        """Close the window, at the door too: what SIGTERM and SIGINT do."""
+        self._closable = True
+        self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # Qt's name for the override
+        if not self._closable:
+            log.warning("a request to close the door's window was refused")
+            event.ignore()
+            return
         self.controller.shutdown()
         super().closeEvent(event)
 
 
-def _quit_on_signals(app: QApplication) -> None:
+def _quit_on_signals(app: QApplication, window: KioskWindow) -> None:
     """SIGTERM (a service stop) and Ctrl+C leave through the normal shutdown, which
     stops the threads and the embedded database."""
+
+    def leave(*_: object) -> None:
+        window.stop()  # the door's window refuses every other close, and Qt's quit asks it
+        app.quit()
+
     for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: app.quit())
+        signal.signal(number, leave)
     # Python runs signal handlers only when it gets the interpreter; Qt's loop is C++.
     wake = QTimer(app)
     wake.timeout.connect(lambda: None)
@@ -88,7 +113,12 @@ def default_kiosk_id() -> str:
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="kiosk", description="The face-recognition door kiosk.")
-    parser.add_argument("--windowed", action="store_true", help="a window, not full screen")
+    parser.add_argument(
+        "--windowed",
+        action="store_true",
+        help=f"a window, not full screen; {CLOSE_KEYS} closes it (a full-screen kiosk "
+        "stops only on SIGTERM or Ctrl+C in its terminal)",
+    )
     parser.add_argument(
         "--camera",
         default=os.environ.get("KIOSK_CAMERA") or None,
@@ -115,12 +145,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    log_to_console(
+        logging.INFO if args.verbose else logging.WARNING,
+        "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for console in logging.getLogger().handlers:  # the file below may want more than this
-        console.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         location, config = load_configuration(
             args.data_dir,
@@ -133,19 +161,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.camera is not None:  # refuse a bad spec now, before any window
             source_from_spec(args.camera, settings.images, 1.0)
     except KioskError as error:
-        print(f"kiosk: error: {error}", file=sys.stderr)  # noqa: T201 - before any window
+        message = for_terminal(f"kiosk: error: {error}", one_line=True)
+        print(message, file=sys.stderr)  # noqa: T201 - before any window
         return EXIT_USAGE
     log.info("kiosk %s starting; JSON log in %s", settings.kiosk_id, log_file)
     app = QApplication(sys.argv[:1])
     app.setStyleSheet(stylesheet())
-    _quit_on_signals(app)
     window = KioskWindow(
         settings,
         location,
         args.camera,
         args.camera_fps,
         os.environ.get("KIOSK_DATABASE_PASSWORD") or None,
+        at_the_door=not args.windowed,
     )
+    _quit_on_signals(app, window)
     controller = window.controller
     guard = CrashGuard()
     guard.fault.connect(window.door.show_fault)

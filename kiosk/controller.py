@@ -116,9 +116,7 @@ class KioskController(QObject):
         self._start_capture()
         self._screen.show_idle()
         self.operator_mode.begin()
-        self._screen.show_status(
-            f"{settings.kiosk_name or settings.kiosk_id} · {services.store.location}"
-        )
+        self._screen.show_status(settings.kiosk_name or settings.kiosk_id)  # never a path
 
     def _door_recognizer(self, settings: Settings) -> DoorRecognizer:
         assert self.services is not None

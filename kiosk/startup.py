@@ -13,7 +13,7 @@ from PySide6.QtCore import QThread, Signal
 
 from config.environment import Location, secure_data_dir
 from core.administration.shared_settings import SettingsService, with_overrides
-from core.errors import KioskError
+from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.event_log import ResilientEventLog
@@ -35,6 +35,25 @@ class Services:
     """Where the door's access events go: the database, or the spool while it is down."""
     database_server: ServerSupervisor | None = None
     """Watches the embedded server and restarts it; None on an external database."""
+
+
+# What the door screen, which anyone walking past can read, says about a failed start;
+# the full message, with its paths and addresses, goes to the log.
+_PUBLIC_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (StoreError, "the database cannot be reached"),
+    (ModelPackError, "the face models cannot be loaded"),
+    (ConfigurationError, "a setting is invalid"),
+)
+
+
+def public_reason(error: Exception) -> str:
+    """Why the kiosk cannot start, in words fit for a public screen: no path, no
+    address, no setting's value."""
+    what = next(
+        (reason for kind, reason in _PUBLIC_REASONS if isinstance(error, kind)),
+        "an unexpected error",
+    )
+    return f"{what}; details in the kiosk's log and from kiosk-admin health"
 
 
 class Startup(QThread):
@@ -73,9 +92,9 @@ class Startup(QThread):
                 )
             )
             secure_data_dir(self._location.data_dir)  # the embedded server opened it up
-            settings = with_overrides(
-                SettingsService(store.settings, self._settings).effective(), self._pinned
-            )
+            shared = SettingsService(store.settings, self._settings)
+            settings = with_overrides(shared.effective(), self._pinned)
+            shared.record_local_values(self._location.setting_sources)
             supervisor = None
             if store.server is not None:
                 # Closed before the store (the stack unwinds in reverse): it must not
@@ -102,10 +121,11 @@ class Startup(QThread):
             events = ResilientEventLog(store.engine, spool, settings.kiosk_id)
             self._stack.callback(events.close)
         except KioskError as error:
-            self.failed.emit(str(error))
+            log.error("start-up failed: %s", error)
+            self.failed.emit(public_reason(error))
             return
         except Exception as error:
             log.exception("start-up failed")
-            self.failed.emit(f"{type(error).__name__}: {error}")
+            self.failed.emit(public_reason(error))
             return
         self.ready.emit(Services(store, engine, settings, events, supervisor))

@@ -11,11 +11,14 @@ from sqlalchemy.orm import sessionmaker
 from core.accounts.permissions import Permission
 from core.records import Operator
 from storage import schema
-from storage.audit_log import append_audit
+from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.operator_authority import act_as
 from storage.transactions import transaction
 
 ALL_KIOSKS = "*"
+LOCAL_VALUES_ACTION = "settings.local"
+# Any fixed number: kiosks starting together record their local values one at a time.
+_LOCAL_VALUES_LOCK = 7_301_520_116
 
 
 class SqlSettingsStore:
@@ -57,3 +60,17 @@ class SqlSettingsStore:
                     for key, (scope, old, new) in changes.items()
                 },
             )
+
+    def record_local_values(self, kiosk_id: str, values: dict[str, Any]) -> bool:
+        table = schema.AuditEvent
+        last_recorded = (
+            select(table.details)
+            .where(table.action == LOCAL_VALUES_ACTION, table.target == kiosk_id)
+            .order_by(table.id.desc())
+            .limit(1)
+        )
+        with transaction(self._sessions) as session:
+            session.execute(select(func.pg_advisory_xact_lock(_LOCAL_VALUES_LOCK)))
+            if (session.scalar(last_recorded) or {}) == values:
+                return False
+            return append_audit(session, SYSTEM_ACTOR, LOCAL_VALUES_ACTION, kiosk_id, values)

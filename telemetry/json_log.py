@@ -15,6 +15,7 @@ from config.environment import secure_data_dir
 from config.private_files import FILE_MODE
 from core.errors import ConfigurationError
 from core.settings import TelemetrySettings
+from telemetry.safe_text import for_json, for_terminal
 
 LOG_FILE = "kiosk.log.jsonl"
 NAME_WITHHELD = "[person]"
@@ -23,7 +24,10 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 
 class JsonFormatter(logging.Formatter):
-    """time, level, logger, message, then the record's ``extra`` fields (event_id...)."""
+    """time, level, logger, message, then the record's ``extra`` fields (event_id...).
+
+    Control and format characters in any field are JSON escapes, so a log read with
+    ``tail`` or ``less`` shows a hostile name instead of obeying it."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -35,7 +39,29 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return for_json(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+class ConsoleFormatter(logging.Formatter):
+    """The console's plain lines (and tracebacks), every unsafe character escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
+
+
+def log_to_console(level: int, fmt: str) -> None:
+    """Log records at ``level`` and above to stderr through a ConsoleFormatter.
+
+    Does nothing when the root logger already has handlers: a host (pytest, an
+    embedding program) owns logging then."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    console = logging.StreamHandler()
+    console.setFormatter(ConsoleFormatter(fmt))
+    console.setLevel(level)  # the file handler may let the root pass more than this
+    root.addHandler(console)
+    root.setLevel(level)
 
 
 class OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):

@@ -38,7 +38,12 @@ from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
 
-pytest_plugins = ["tests.operator_window", "tests.cli_fixtures", "tests.calibration_dataset"]
+pytest_plugins = [
+    "tests.isolation",
+    "tests.operator_window",
+    "tests.cli_fixtures",
+    "tests.calibration_dataset",
+]
 TEMPLATE_DATABASE = "kiosk_template"
 _database_numbers = itertools.count()
 

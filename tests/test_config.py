@@ -69,7 +69,7 @@ def test_no_file_gives_the_defaults_and_the_front_ends_id(tmp_path: Path) -> Non
             "[matching]\nthreshold = 1.5\n",
             {},
             "matching.threshold = 1.5 (from kiosk.toml) is not allowed: "
-            "a number more than -1 and at most 1",
+            "a number at least 0.3 and at most 1",
         ),
         (
             "",

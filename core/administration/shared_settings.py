@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from core.accounts.permissions import Permission, authorize
-from core.errors import ConfigurationError, InvalidValue
+from core.errors import ConfigurationError, InvalidValue, quoted
 from core.records import Operator
-from core.settings import Settings
+from core.settings import Settings, bound_reason
 from core.store import SettingsStore
 
 
@@ -53,6 +53,11 @@ EDITABLE: tuple[EditableSetting, ...] = (
 EDITABLE_KEYS = {setting.key: setting for setting in EDITABLE}
 
 
+# Sections that decide who is let in or who may act; a value for one of their settings
+# from kiosk.toml, a KIOSK_* variable or an option is audited like a change in the database.
+AUDITED_SECTIONS = ("matching", "door", "liveness", "security", "quality", "models")
+
+
 @dataclass(frozen=True)
 class SettingChange:
     key: str
@@ -74,7 +79,7 @@ def with_overrides(base: Settings, values: Mapping[str, Any]) -> Settings:
     for key, value in values.items():
         if key not in EDITABLE_KEYS:
             raise InvalidValue(
-                f"unknown setting {key!r}; the settings are: {', '.join(EDITABLE_KEYS)}"
+                f"unknown setting {quoted(key)}; the settings are: {', '.join(EDITABLE_KEYS)}"
             )
         section, name = key.split(".")
         by_section.setdefault(section, {})[name] = value
@@ -85,8 +90,13 @@ def with_overrides(base: Settings, values: Mapping[str, Any]) -> Settings:
             sections[section] = type(current).model_validate(current.model_dump() | changes)
         except ValidationError as error:
             first = error.errors()[0]
-            key = f"{section}.{first['loc'][0]}" if first["loc"] else section
-            raise InvalidValue(f"setting {key} = {first.get('input')!r}: {first['msg']}") from error
+            name = str(first["loc"][0]) if first["loc"] else ""
+            key = f"{section}.{name}" if name else section
+            reason = bound_reason(key, first["type"])
+            raise InvalidValue(
+                f"setting {key} = {quoted(first.get('input'))}: {first['msg']}"
+                f"{f'; {reason}' if reason else ''}"
+            ) from error
     return base.model_copy(update=sections)
 
 
@@ -107,17 +117,46 @@ class SettingsService:
                 f"the database holds a bad setting: {error}; fix it with kiosk-admin settings set"
             ) from error
 
+    def usable(self) -> Settings:
+        """The effective settings with any stored value that fails its bounds set aside
+        (the local value stands instead): enough to log an admin in to replace it, where
+        ``effective`` refuses."""
+        settings = self._base
+        for key, value in self._store.stored_settings(self._base.kiosk_id).items():
+            try:
+                settings = with_overrides(settings, {key: value})
+            except InvalidValue:
+                continue  # effective() names it; the admin replaces it with change()
+        return settings
+
+    def record_local_values(self, sources: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Audit the values this kiosk took from its file, variables or options.
+
+        ``sources`` maps section.field to where its value came from (LocalConfig.sources).
+        Returns, and records in the audit log under this kiosk's id, every audited
+        setting given there that differs from its default or from the database's value:
+        key -> {"value", "source", "default", "stored" (if the database has one),
+        "in_effect" (False when the database's value goes over it)}. The store records
+        nothing when that is what it last recorded for this kiosk."""
+        stored = self._store.stored_settings(self._base.kiosk_id)
+        found = local_values(self._base, sources, stored)
+        self._store.record_local_values(self._base.kiosk_id, found)
+        return found
+
     def change(self, actor: Operator, values: Mapping[str, Any]) -> list[SettingChange]:
-        """Store the values that differ from the effective ones; returns what changed."""
+        """Store the values that differ from the effective ones; returns what changed.
+
+        A bad value stored in the database (which stops every kiosk's start) can be
+        replaced this way: the new values go over the stored ones before any is checked."""
         authorize(actor, Permission.CHANGE_SETTINGS)
         if not values:
             raise InvalidValue("no setting given; name at least one key and its value")
-        current = self.effective()
-        updated = with_overrides(current, values)
+        stored = self._store.stored_settings(self._base.kiosk_id)
+        updated = with_overrides(self._base, {**stored, **values})
         changes = [
-            SettingChange(key, value_of(current, key), value_of(updated, key))
+            SettingChange(key, old, value_of(updated, key))
             for key in values
-            if value_of(current, key) != value_of(updated, key)
+            if (old := stored.get(key, value_of(self._base, key))) != value_of(updated, key)
         ]
         if changes:
             self._store.save_settings(
@@ -130,14 +169,44 @@ class SettingsService:
         return "*" if EDITABLE_KEYS[key].scope is Scope.ALL_KIOSKS else self._base.kiosk_id
 
 
+def local_values(
+    base: Settings, sources: Mapping[str, str], stored: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The audited settings ``sources`` gave a value that differs from the default or
+    from ``stored`` (the database's values), as SettingsService.record_local_values
+    describes them; values in their JSON form."""
+    defaults = Settings()
+    found: dict[str, dict[str, Any]] = {}
+    for key, source in sorted(sources.items()):
+        section, _, name = key.partition(".")
+        if section not in AUDITED_SECTIONS or not name:
+            continue
+        value, default = _json_value(base, key), _json_value(defaults, key)
+        if value == default and stored.get(key, value) == value:
+            continue
+        entry: dict[str, Any] = {"value": value, "source": source, "default": default}
+        if key in stored:
+            entry["stored"] = stored[key]
+        entry["in_effect"] = key not in stored
+        found[key] = entry
+    return found
+
+
+def _json_value(settings: Settings, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(settings, section).model_dump(mode="json")[name]
+
+
 def parse_assignment(text: str, base: Settings) -> tuple[str, Any]:
     """``key=value`` as typed by a person; the value takes the setting's own type."""
     key, equals, raw = text.partition("=")
     key, raw = key.strip(), raw.strip()
     if not equals or not key or not raw:
-        raise InvalidValue(f"{text!r} is not KEY=VALUE, e.g. matching.threshold=0.45")
+        raise InvalidValue(f"{quoted(text)} is not KEY=VALUE, e.g. matching.threshold=0.45")
     if key not in EDITABLE_KEYS:
-        raise InvalidValue(f"unknown setting {key!r}; the settings are: {', '.join(EDITABLE_KEYS)}")
+        raise InvalidValue(
+            f"unknown setting {quoted(key)}; the settings are: {', '.join(EDITABLE_KEYS)}"
+        )
     current = value_of(base, key)
     if isinstance(current, str):
         return key, raw
@@ -145,4 +214,4 @@ def parse_assignment(text: str, base: Settings) -> tuple[str, Any]:
         return key, type(current)(raw)
     except ValueError as error:
         kind = "a whole number" if isinstance(current, int) else "a number"
-        raise InvalidValue(f"setting {key} = {raw!r}: expected {kind}") from error
+        raise InvalidValue(f"setting {key} = {quoted(raw)}: expected {kind}") from error

@@ -27,9 +27,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 def read_image_file(path: Path, limits: ImageLimits) -> npt.NDArray[np.uint8]:
     """Read and decode one image file; raise ImageRejected with the reason."""
     try:
-        if not path.is_file():
-            reason = "is a folder" if path.is_dir() else "does not exist"
-            raise ImageRejected(f"{path} {reason}; give the path of an image file")
+        _check_is_file(path)
         with path.open("rb") as stream:
             # Read one byte past the limit so a file that grows meanwhile is still caught.
             data = stream.read(limits.max_file_bytes + 1)
@@ -40,35 +38,82 @@ def read_image_file(path: Path, limits: ImageLimits) -> npt.NDArray[np.uint8]:
     return decode_image_bytes(data, label=str(path), limits=limits)
 
 
+def check_image_file(path: Path, limits: ImageLimits) -> tuple[int, int]:
+    """(width, height) from the file's size and header alone, no pixel decoded; raise
+    ImageRejected as ``read_image_file`` would for a missing, oversized or unknown file.
+
+    For refusing a batch of files before decoding any of them: each is decoded, and
+    checked again, by ``read_image_file`` afterwards."""
+    try:
+        _check_is_file(path)
+        size = path.stat().st_size
+        if size == 0:
+            raise ImageRejected(f"{path} is empty; give a JPEG, PNG, BMP or WebP photo")
+        if size > limits.max_file_bytes:
+            raise ImageRejected(_too_large(str(path), limits))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=SUPPORTED_FORMATS) as image:  # reads the header
+                return _checked_size(image, str(path), limits)
+    except PermissionError as error:
+        raise ImageRejected(f"{path} cannot be read: permission denied") from error
+    except UnidentifiedImageError as error:
+        raise ImageRejected(_unsupported(str(path))) from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageRejected(_too_many_pixels(str(path), limits)) from error
+    except OSError as error:
+        raise ImageRejected(f"{path} cannot be read: {error.strerror or error}") from error
+
+
+def _check_is_file(path: Path) -> None:
+    if not path.is_file():
+        if path.is_dir():
+            reason = "is a folder"
+        else:
+            reason = "is not a regular file" if path.exists() else "does not exist"
+        raise ImageRejected(f"{path} {reason}; give the path of an image file")
+
+
+def _checked_size(image: Image.Image, label: str, limits: ImageLimits) -> tuple[int, int]:
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise ImageRejected(
+            f"{label} is {width}x{height}: it has more than the "
+            f"{limits.max_pixels:,} pixels allowed; scale it down first"
+        )
+    return width, height
+
+
+def _too_large(label: str, limits: ImageLimits) -> str:
+    mebibytes = limits.max_file_bytes // (1024 * 1024)
+    return f"{label} is larger than {mebibytes} MiB; use a smaller photo"
+
+
+def _too_many_pixels(label: str, limits: ImageLimits) -> str:
+    return f"{label} has more than the {limits.max_pixels:,} pixels allowed; scale it down first"
+
+
+def _unsupported(label: str) -> str:
+    return f"{label} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})"
+
+
 def decode_image_bytes(data: bytes, label: str, limits: ImageLimits) -> npt.NDArray[np.uint8]:
     if not data:
         raise ImageRejected(f"{label} is empty; give a JPEG, PNG, BMP or WebP photo")
     if len(data) > limits.max_file_bytes:
-        raise ImageRejected(
-            f"{label} is larger than {limits.max_file_bytes // (1024 * 1024)} MiB; "
-            "use a smaller photo"
-        )
+        raise ImageRejected(_too_large(label, limits))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS) as image:
-                width, height = image.size
-                if width * height > limits.max_pixels:
-                    raise ImageRejected(
-                        f"{label} is {width}x{height}: it has more than the "
-                        f"{limits.max_pixels:,} pixels allowed; scale it down first"
-                    )
+                _checked_size(image, label, limits)
                 upright = ImageOps.exif_transpose(image)
                 rgb = upright.convert("RGB")
     except UnidentifiedImageError as error:
-        raise ImageRejected(
-            f"{label} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})"
-        ) from error
+        raise ImageRejected(_unsupported(label)) from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         # Pillow's own guard fires at open() for extreme headers, far above our limit.
-        raise ImageRejected(
-            f"{label} has more than the {limits.max_pixels:,} pixels allowed; scale it down first"
-        ) from error
+        raise ImageRejected(_too_many_pixels(label, limits)) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageRejected(
             f"{label} could not be decoded ({error}); the file is truncated or corrupt"
