@@ -79,9 +79,11 @@ def test_everything_kiosk_admin_prints_is_escaped(capsys: pytest.CaptureFixture[
     assert progress_line.endswith(": 1/2 images")
 
 
+@pytest.mark.slow
 def test_a_file_name_cannot_erase_the_error_prefix_of_a_real_refusal(tmp_path: Path) -> None:
     hostile = tmp_path / f"{ERASE_AND_LIE}.jpg"
-    refused = run("identify", "--image", hostile, password=None, data_dir=tmp_path)
+    assert run("init", "--admin", "alice", data_dir=tmp_path).returncode == 0
+    refused = run("identify", "--operator", "alice", "--image", hostile, data_dir=tmp_path)
     assert refused.returncode == 3
     assert refused.stderr.startswith("kiosk-admin: error: ")
     assert "\x1b" not in refused.stderr
