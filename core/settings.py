@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.door_io_settings import DoorIoSettings
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -369,6 +371,7 @@ class Settings(_Section):
     camera: CameraSettings = CameraSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     liveness: LivenessSettings = LivenessSettings()
+    door_io: DoorIoSettings = DoorIoSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,
