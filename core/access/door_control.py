@@ -106,6 +106,13 @@ class DoorControl:
         self._relock_state()
         return [Relocked(at_s=now, cause=RelockCause.STOP)]
 
+    def abandon_unlock(self, now: float) -> list[DoorEvent]:
+        """The hardware did not take the unlock: give it up rather than open late."""
+        if self._unlocked_until is None:
+            return []
+        self._relock_state()
+        return [Relocked(at_s=now, cause=RelockCause.FAULT)]
+
     # ---- requests to unlock ----------------------------------------------------------------
 
     def grant(self, now: float, *, event_id: uuid.UUID, age_s: float) -> list[DoorEvent]:

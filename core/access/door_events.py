@@ -35,6 +35,8 @@ class RelockCause(StrEnum):
     """Forced locked when the door control started."""
     STOP = "stop"
     """Forced locked when the door control stopped cleanly."""
+    FAULT = "fault"
+    """An unlock the hardware did not take is given up, never sent late."""
 
 
 class Alarm(StrEnum):

@@ -1,0 +1,74 @@
+"""A Modbus-TCP relay/IO module for the tests: pymodbus's own server on 127.0.0.1,
+with coils and discrete inputs 0-15, run on an event loop in a thread of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import SimData, SimDevice
+from pymodbus.simulator.simutils import DataType
+
+T = TypeVar("T")
+UNIT = 1
+_COILS = 1
+_DISCRETE_INPUTS = 2
+_START_S = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ModbusModule:
+    """Start with ``start()``; ``stop()`` and ``start()`` again to play a module that
+    goes away and comes back (on the same port, with its coils reset to off)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._server: ModbusTcpServer | None = None
+
+    def start(self) -> None:
+        self._run(self._start())
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._run(self._server.shutdown())
+            self._server = None
+
+    def close(self) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(_START_S)
+        self._loop.close()
+
+    def coil(self, address: int) -> bool:
+        assert self._server is not None
+        return bool(self._run(self._server.async_getValues(UNIT, _COILS, address, 1))[0])
+
+    def set_input(self, address: int, on: bool) -> None:
+        assert self._server is not None
+        self._run(self._server.async_setValues(UNIT, _DISCRETE_INPUTS, address, [on]))
+
+    async def _start(self) -> None:
+        def bits() -> list[SimData]:
+            return [SimData(0, count=16, values=False, datatype=DataType.BITS)]
+
+        def registers() -> list[SimData]:
+            return [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]
+
+        device = SimDevice(UNIT, simdata=(bits(), bits(), registers(), registers()))
+        self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
+        await self._server.serve_forever(background=True)
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(_START_S)
