@@ -12,13 +12,14 @@ from PySide6.QtWidgets import QStackedWidget
 
 from config.environment import Location
 from core.access.consumers import DecisionRelay
-from core.access.door import DoorRecognizer
+from core.access.door import DecisionConsumer, DoorRecognizer
 from core.access.door_builder import build_door
 from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
 from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
 from kiosk.camera import CaptureThread
+from kiosk.door_hardware import DoorHardware, open_door_hardware
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
@@ -69,6 +70,8 @@ class KioskController(QObject):
         self.metrics = KioskMetrics()
         # The door's slow decision consumers (the log, the metrics), off the recognition path.
         self.decisions: DecisionRelay | None = None
+        # The lock, door contact and exit button ([door_io]); None without door hardware.
+        self.door: DoorHardware | None = None
         self._camera_was_lost = False
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
@@ -90,6 +93,10 @@ class KioskController(QObject):
                 log.error("%s", error)
                 self._screen.show_status(str(error))
         self.metrics.spooled_events.set_function(lambda: services.events.pending)
+        self.door = open_door_hardware(settings, services.events.record_audit, self.metrics)
+        if self.door is not None:
+            self.door.show_on(self._screen)
+            self.door.start()
         worker = RecognitionWorker(self._door_recognizer(settings), self.latest, self._observe)
         self.recognition = RecognitionThread(worker)
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
@@ -121,9 +128,13 @@ class KioskController(QObject):
         assert self.services is not None
         if self.decisions is None:
             # Made once: a new recognizer (new settings) hands its decisions to the same lanes.
-            self.decisions = DecisionRelay(
-                [("log", DecisionLog()), ("metrics", self.metrics)], settings.door.decision_queue
-            )
+            lanes: list[tuple[str, DecisionConsumer]] = [
+                ("log", DecisionLog()),
+                ("metrics", self.metrics),
+            ]
+            if self.door is not None:
+                lanes.append(("door", self.door.controller))
+            self.decisions = DecisionRelay(lanes, settings.door.decision_queue)
         return build_door(
             engine=self.services.engine,
             store=self.services.store.identity,
@@ -224,6 +235,8 @@ class KioskController(QObject):
             self.flusher.stop()
         if self.decisions is not None:
             self.decisions.close()
+        if self.door is not None:
+            self.door.stop()  # locked at a clean exit
         self._startup.wait()
         self._resources.close()
         self.metrics.close()

@@ -53,6 +53,10 @@ class ResilientEventLog:
     def record_access(self, decision: AccessDecision) -> None:
         self._record(decision)
 
+    def record_audit(self, event: KioskAuditEvent) -> None:
+        """Something the kiosk itself reports (its door's events): stored, or spooled."""
+        self._record(event)
+
     def flush(self) -> int:
         """Send what the spool holds; returns how many events were sent. Never
         raises for an unreachable database: the events wait for the next try."""
