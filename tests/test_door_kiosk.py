@@ -76,7 +76,7 @@ def test_a_grant_opens_the_door_says_so_and_is_audited(
     audit_log: SqlAuditLog,
     metrics: KioskMetrics,
 ) -> None:
-    hardware_door, screen, relay = door
+    _hardware_door, screen, relay = door
     decision = granted()
     relay.consume(decision)
     qtbot.waitUntil(lambda: DOOR_OPEN_TEXT in screen.banner.text(), timeout=3000)
@@ -101,7 +101,7 @@ def test_a_failed_unlock_tells_the_person_to_call_staff(
     audit_log: SqlAuditLog,
     metrics: KioskMetrics,
 ) -> None:
-    hardware_door, screen, relay = door
+    _hardware_door, screen, relay = door
     hardware.unplug()
     decision = granted()
     relay.consume(decision)
