@@ -93,6 +93,12 @@ class DoorIoSettings(BaseModel):
         description="How often the kiosk reads operators' door commands (kiosk-admin door) "
         "from the database.",
     )
+    max_operator_unlock_s: float = Field(
+        3600.0,
+        ge=1,
+        le=86400,
+        description="Longest unlock an operator may ask for (kiosk-admin door unlock).",
+    )
     modbus_host: str = Field("", max_length=253, description="The Modbus-TCP module's address.")
     modbus_port: int = Field(502, ge=1, le=65535, description="Its TCP port.")
     modbus_unit: int = Field(1, ge=0, le=247, description="Its unit (device) id.")

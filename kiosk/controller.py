@@ -93,7 +93,7 @@ class KioskController(QObject):
                 log.error("%s", error)
                 self._screen.show_status(str(error))
         self.metrics.spooled_events.set_function(lambda: services.events.pending)
-        self.door = open_door_hardware(settings, services.events.record_audit, self.metrics)
+        self.door = open_door_hardware(services, self.metrics)
         if self.door is not None:
             self.door.show_on(self._screen)
             self.door.start()

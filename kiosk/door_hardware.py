@@ -9,6 +9,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.access.door_audit import DoorAuditTrail
+from core.access.door_commands import DoorCommandPoller, DoorCommandStore
 from core.access.door_controller import DoorController, DoorStatus
 from core.access.door_events import (
     DoorEvent,
@@ -22,6 +23,8 @@ from core.records import KioskAuditEvent
 from core.settings import Settings
 from door_io.hardware import open_door_io
 from kiosk.kiosk_screen import KioskScreen
+from kiosk.startup import Services
+from storage.door_commands import SqlDoorCommands
 from telemetry.metrics import KioskMetrics
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,9 @@ class DoorHardware(QObject):
         settings: Settings,
         record_audit: Callable[[KioskAuditEvent], None],
         metrics: KioskMetrics,
+        commands: DoorCommandStore | None = None,
     ) -> None:
+        """``commands``: where operators' door commands are taken from (None: nowhere)."""
         super().__init__()
         self._settings = settings.door_io
         self._metrics = metrics
@@ -50,15 +55,24 @@ class DoorHardware(QObject):
         self.controller = DoorController(
             io, settings.door_io, listeners=[self.audit, self._observe, self.door_event.emit]
         )
+        self.commands = (
+            None
+            if commands is None
+            else DoorCommandPoller(commands, self.controller, settings.door_io, settings.kiosk_id)
+        )
         self._screen: KioskScreen | None = None
 
     def start(self) -> None:
         """The lock is forced locked first, on the door's thread."""
         self.audit.start()
         self.controller.start()
+        if self.commands is not None:
+            self.commands.start()
 
     def stop(self) -> None:
         """Locked, the adapter closed, the last audit events recorded."""
+        if self.commands is not None:
+            self.commands.stop(_STOP_S)
         self.controller.stop(_STOP_S)
         self.audit.stop(_STOP_S)
 
@@ -102,12 +116,12 @@ def describe(status: DoorStatus) -> str:
     return " · ".join(parts)
 
 
-def open_door_hardware(
-    settings: Settings, record_audit: Callable[[KioskAuditEvent], None], metrics: KioskMetrics
-) -> DoorHardware | None:
-    """The door hardware of ``settings.door_io``; None for adapter "none"."""
+def open_door_hardware(services: Services, metrics: KioskMetrics) -> DoorHardware | None:
+    """The door hardware of the settings' ``door_io``; None for adapter "none"."""
+    settings = services.settings
     io = open_door_io(settings.door_io)
     if io is None:
         return None
     log.info("door hardware: %s (fail-%s)", io.name, settings.door_io.fail_mode.value)
-    return DoorHardware(io, settings, record_audit, metrics)
+    commands = SqlDoorCommands(services.store.engine)
+    return DoorHardware(io, settings, services.events.record_audit, metrics, commands)
