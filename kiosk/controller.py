@@ -19,7 +19,7 @@ from core.errors import KioskError
 from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
 from kiosk.camera import CaptureThread
-from kiosk.door_hardware import DoorHardware, open_door_hardware
+from kiosk.door_hardware import DoorHardware, describe, open_door_hardware
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
@@ -114,6 +114,9 @@ class KioskController(QObject):
             self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned
         )
         self.operator_mode.settings_changed.connect(self.apply_settings)
+        if self.door is not None:
+            self.door.state_described.connect(self.operator_mode.show_door_state)
+            self.operator_mode.show_door_state(describe(self.door.status))
         self.recognition.start()
         self.flusher = SpoolFlusher(services.events, settings.door.offline_retry_s)
         self.flusher.start()

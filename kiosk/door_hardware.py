@@ -38,6 +38,7 @@ class DoorHardware(QObject):
     each one to the GUI thread (a queued signal), where the screens show it."""
 
     door_event = Signal(object)  # DoorEvent
+    state_described = Signal(str)  # the door's state in words, after each event
 
     def __init__(
         self,
@@ -93,7 +94,9 @@ class DoorHardware(QObject):
         screen = self._screen
         if screen is None:
             return
-        screen.show_door_state(describe(self.status))
+        described = describe(self.status)
+        screen.show_door_state(described)
+        self.state_described.emit(described)
         if isinstance(event, Unlocked) and event.cause is UnlockCause.GRANT:
             screen.show_door_open(event.until_s - event.at_s)
         elif isinstance(event, UnlockFailed):

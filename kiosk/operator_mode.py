@@ -82,6 +82,8 @@ class OperatorMode(QObject):
         self.first_run = FirstRunScreen()
         self.login = LoginScreen()
         self.admin: AdminScreen | None = None
+        self.door_state = ""
+        """The door hardware's state in words (kiosk.door_hardware), shown to operators."""
         self.session: OperatorSession | None = None
         for screen in (self.first_run, self.login):
             stack.addWidget(screen)
@@ -126,6 +128,12 @@ class OperatorMode(QObject):
         if reason:
             self._door.show_status(reason)
 
+    @Slot(str)
+    def show_door_state(self, text: str) -> None:
+        self.door_state = text
+        if self.admin is not None:
+            self.admin.show_door_state(text)
+
     def shutdown(self) -> None:
         self._session_check.stop()
         self.tasks.shutdown()
@@ -160,6 +168,7 @@ class OperatorMode(QObject):
         )
         self.admin = AdminScreen(operator, self._pages(operator))
         self.admin.logout_requested.connect(self.log_out)
+        self.admin.show_door_state(self.door_state)
         self._stack.addWidget(self.admin)
         self._show(self.admin)
         self._session_check.start()

@@ -12,9 +12,10 @@ from sqlalchemy import Engine
 
 from core.access.consumers import DecisionRelay
 from core.door_io_settings import DoorIoSettings
-from core.records import AccessDecision, AccessOutcome, LogFilter
+from core.records import AccessDecision, AccessOutcome, LogFilter, Operator, Role
 from core.settings import Settings
 from door_io.simulated import SimulatedDoor
+from kiosk.admin_screen import AdminScreen
 from kiosk.door_hardware import DoorHardware, describe
 from kiosk.kiosk_screen import DOOR_FAILED_TEXT, DOOR_OPEN_TEXT, DOOR_REFUSED_TEXT, KioskScreen
 from storage.audit_log import SqlAuditLog
@@ -143,9 +144,13 @@ def test_forced_open_is_shown_and_audited(
     metrics: KioskMetrics,
 ) -> None:
     hardware_door, screen, _relay = door
+    operators = AdminScreen(Operator(1, "ada", Role.ADMIN, False, "-"), [])
+    qtbot.addWidget(operators)
+    hardware_door.state_described.connect(operators.show_door_state)
     wait_until(lambda: hardware_door.status.state.door_open is False)
     hardware.move_door(is_open=True)
     qtbot.waitUntil(lambda: "FORCED OPEN" in screen.door_state.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "FORCED OPEN" in operators.door_state.text(), timeout=3000)
     qtbot.waitUntil(lambda: "door.alarm" in actions(audit_log), timeout=5000)
     (alarm,) = audit_log.audit_events(5, LogFilter(action="door.alarm"))
     assert alarm.details["alarm"] == "forced_open"
