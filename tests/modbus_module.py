@@ -18,6 +18,8 @@ UNIT = 1
 _COILS = 1
 _DISCRETE_INPUTS = 2
 _START_S = 10.0
+_WRITE_COIL = 5
+_WRITE_COILS = 15
 
 
 def free_port() -> int:
@@ -36,6 +38,8 @@ class ModbusModule:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         self._server: ModbusTcpServer | None = None
+        self.coil_writes: list[tuple[int, bool]] = []
+        """Every (coil, value) a client wrote, in order, across restarts."""
 
     def start(self) -> None:
         self._run(self._start())
@@ -66,7 +70,22 @@ class ModbusModule:
         def registers() -> list[SimData]:
             return [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]
 
-        device = SimDevice(UNIT, simdata=(bits(), bits(), registers(), registers()))
+        async def record_writes(
+            function_code: int,
+            _start: int,
+            address: int,
+            _count: int,
+            _registers: list[int],
+            values: list[int] | list[bool] | None,
+        ) -> None:
+            if function_code in (_WRITE_COIL, _WRITE_COILS) and values is not None:
+                self.coil_writes.extend((address + i, bool(v)) for i, v in enumerate(values))
+
+        device = SimDevice(
+            UNIT,
+            simdata=(bits(), bits(), registers(), registers()),
+            action=record_writes,
+        )
         self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
         await self._server.serve_forever(background=True)
 
