@@ -50,6 +50,15 @@ class SerialRelayDoor:
             ) from error
 
     def read_inputs(self) -> DoorInputs:
+        """No inputs; opening the port checks the board is still there."""
+        try:
+            self._open()
+        except (serial.SerialException, OSError) as error:
+            self.close()
+            raise DoorFault(
+                f"the relay board on {self._settings.serial_port} cannot be opened ({error}); "
+                "check its USB cable and door_io.serial_port"
+            ) from error
         return DoorInputs()
 
     def close(self) -> None:
