@@ -25,11 +25,11 @@ from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
 from core.settings import SecuritySettings, Settings
 from core.vision.engine import FaceEngine
+from door_io.modbus_module import ModbusModule
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from tests.conftest import good_stranger
 from tests.door_events_recorder import wait_until
-from tests.modbus_module import ModbusModule
 from tests.operator_window import ADMIN_PASSWORD
 
 KIOSK = str(Path(sys.executable).with_name("kiosk"))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from door_io.modbus_module import ModbusModule
 from tests.cli_fixtures import run
-from tests.modbus_module import ModbusModule
 
 LOCK_COIL = 1
 

@@ -25,8 +25,8 @@ from core.errors import DoorFault
 from core.records import AccessDecision, AccessOutcome
 from door_io.hardware import open_door_io
 from door_io.modbus import ModbusDoor
+from door_io.modbus_module import ModbusModule
 from tests.door_events_recorder import DoorEventRecorder, wait_until
-from tests.modbus_module import ModbusModule
 
 LOCK_COIL = 3
 CONTACT = 4

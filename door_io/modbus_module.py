@@ -1,11 +1,13 @@
-"""A Modbus-TCP relay/IO module for the tests: pymodbus's own server on 127.0.0.1,
-with coils and discrete inputs 0-15, run on an event loop in a thread of its own."""
+"""A Modbus-TCP relay/IO module played by pymodbus's own server on 127.0.0.1, with
+coils and discrete inputs 0-15, on an event loop in a thread of its own: for the
+tests, the benchmark's door section, and demos without hardware."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -40,6 +42,9 @@ class ModbusModule:
         self._server: ModbusTcpServer | None = None
         self.coil_writes: list[tuple[int, bool]] = []
         """Every (coil, value) a client wrote, in order, across restarts."""
+        self.write_times: list[float] = []
+        """When each of ``coil_writes`` was taken (time.perf_counter), just before
+        the module acknowledged it."""
 
     def start(self) -> None:
         self._run(self._start())
@@ -79,7 +84,10 @@ class ModbusModule:
             values: list[int] | list[bool] | None,
         ) -> None:
             if function_code in (_WRITE_COIL, _WRITE_COILS) and values is not None:
-                self.coil_writes.extend((address + i, bool(v)) for i, v in enumerate(values))
+                now = time.perf_counter()
+                for i, value in enumerate(values):
+                    self.coil_writes.append((address + i, bool(value)))
+                    self.write_times.append(now)
 
         device = SimDevice(
             UNIT,
