@@ -19,6 +19,8 @@ class DoorAdapter(StrEnum):
     """A Modbus-TCP relay/IO module (pymodbus)."""
     SERIAL = "serial"
     """A USB-serial relay board of the LCUS type (pyserial)."""
+    GPIO = "gpio"
+    """Linux GPIO character-device lines (libgpiod's gpiod, v2 API)."""
 
 
 class FailMode(StrEnum):
@@ -32,7 +34,8 @@ class DoorIoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     adapter: DoorAdapter = Field(
-        DoorAdapter.NONE, description="The door hardware: none, simulated, modbus or serial."
+        DoorAdapter.NONE,
+        description="The door hardware: none, simulated, modbus, serial or gpio.",
     )
     unlock_s: float = Field(
         5.0, ge=0.5, le=300, description="How long a grant or the exit button releases the lock."
@@ -121,12 +124,32 @@ class DoorIoSettings(BaseModel):
         1.0, gt=0, le=30, description="Longest wait for a command to be written."
     )
 
+    gpio_chip: str = Field(
+        "/dev/gpiochip0", min_length=1, max_length=255, description="The GPIO chip's device."
+    )
+    gpio_lock_line: int | None = Field(
+        None, ge=0, le=1023, description="The line (offset on the chip) driving the lock relay."
+    )
+    gpio_contact_line: int | None = Field(
+        None, ge=0, le=1023, description="The door contact's line; unset: not wired."
+    )
+    gpio_exit_line: int | None = Field(
+        None, ge=0, le=1023, description="The exit button's line; unset: not wired."
+    )
+    gpio_inputs_active_low: bool = Field(
+        True,
+        description="The contact and exit lines are on when pulled low (a switch to ground, "
+        "with the chip's pull-up); false for switches to the supply.",
+    )
+
     @model_validator(mode="after")
     def _adapter_has_its_address(self) -> DoorIoSettings:
         if self.adapter is DoorAdapter.MODBUS and not self.modbus_host:
             raise ValueError("adapter modbus needs modbus_host (the module's address)")
         if self.adapter is DoorAdapter.SERIAL and not self.serial_port:
             raise ValueError("adapter serial needs serial_port (e.g. /dev/ttyUSB0)")
+        if self.adapter is DoorAdapter.GPIO and self.gpio_lock_line is None:
+            raise ValueError("adapter gpio needs gpio_lock_line (the lock relay's line)")
         if self.retry_max_s < self.retry_s:
             raise ValueError(f"retry_max_s ({self.retry_max_s}) must be at least retry_s")
         return self

@@ -21,4 +21,8 @@ def open_door_io(settings: DoorIoSettings) -> DoorIo | None:
         from door_io.serial_relay import SerialRelayDoor
 
         return SerialRelayDoor(settings)
+    if settings.adapter is DoorAdapter.GPIO:
+        from door_io.gpio import GpioDoor
+
+        return GpioDoor(settings)
     return None
