@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from functools import cached_property
 from types import TracebackType
 
-from config.environment import Location
+from config.environment import Location, secure_data_dir
 from config.local_config import LocalConfig
 from core.access.identification import IdentificationService
 from core.access.recognition_throttle import RecognitionThrottle
@@ -38,14 +38,16 @@ class CommandContext:
 
     @cached_property
     def store(self) -> OpenStore:
-        self.location.data_dir.mkdir(parents=True, exist_ok=True)
-        return self._stack.enter_context(
+        secure_data_dir(self.location.data_dir)
+        store = self._stack.enter_context(
             open_store(
                 self.location.data_dir,
                 self.location.database_url,
                 self._environ.get("KIOSK_DATABASE_PASSWORD") or None,
             )
         )
+        secure_data_dir(self.location.data_dir)  # the embedded server opened it up
+        return store
 
     @cached_property
     def shared_settings(self) -> SettingsService:

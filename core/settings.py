@@ -358,6 +358,42 @@ class TelemetrySettings(_Section):
     log_files_kept: int = Field(
         5, ge=1, le=100, description="Rotated JSON log files kept besides the current one."
     )
+    log_person_names: bool = Field(
+        False,
+        description="Write the names of the people the door greets into the log; off, the "
+        "log names no one (decisions carry the person's id and the access event's id).",
+    )
+
+
+class SpoolSettings(_Section):
+    """The local file that keeps access and audit events while the database is down."""
+
+    writers: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Kiosk processes that may spool in one data folder at once, each in a "
+        "file of its own; one more is refused with the reason.",
+    )
+    reserve_kb: int = Field(
+        1024,
+        ge=0,
+        le=1_048_576,
+        description="Disk space kept back for the spool (about 4 events per KB) and given up "
+        "when the disk fills, so events are still kept; 0 keeps none.",
+    )
+    batch_events: int = Field(
+        200,
+        ge=1,
+        le=10_000,
+        description="Spooled events sent per transaction: few round trips, short locks.",
+    )
+    max_event_bytes: int = Field(
+        16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Longest spooled event; a longer line is set aside unread.",
+    )
 
 
 class Settings(_Section):
@@ -370,6 +406,7 @@ class Settings(_Section):
     enrollment: EnrollmentSettings = EnrollmentSettings()
     camera: CameraSettings = CameraSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    spool: SpoolSettings = SpoolSettings()
     liveness: LivenessSettings = LivenessSettings()
     door_io: DoorIoSettings = DoorIoSettings()
     kiosk_id: str = Field(

@@ -1,6 +1,10 @@
 """What the services need from persistent storage; ``storage`` implements it.
 
-Each method is one transaction: it commits whole or not at all.
+Each method is one transaction: it commits whole or not at all. A method an
+operator calls on their behalf takes them as ``actor`` (for an enrollment, the
+consent's witness) and authorizes them against their account as it is in that
+same transaction (``core.accounts.permissions.authorize_current``): raising
+SessionExpired if it changed since their login, NotAllowed if they may not.
 """
 
 from __future__ import annotations
@@ -33,7 +37,11 @@ class AccessEventSink(Protocol):
 
 class IdentityStore(Protocol):
     def enroll(self, enrollment: Enrollment) -> uuid.UUID:
-        """Store the person, their consent and every template, with an audit event."""
+        """Store the person, their consent and every template, with an audit event.
+
+        One enrollment at a time per database: raise NotAllowed, naming the
+        person, if a template is already at or above ``duplicate_threshold`` to
+        an enrolled person's, counting enrollments that finished a moment ago."""
         ...
 
     def nearest_people(
@@ -44,13 +52,13 @@ class IdentityStore(Protocol):
 
     def record_access(self, decision: AccessDecision) -> None: ...
 
-    def people(self, search: str | None, limit: int) -> list[PersonSummary]: ...
+    def people(self, search: str | None, limit: int, *, actor: Operator) -> list[PersonSummary]: ...
 
     def count_people(self) -> int:
         """Active (enrolled, not deleted) people."""
         ...
 
-    def person(self, person_id: uuid.UUID) -> PersonDetail:
+    def person(self, person_id: uuid.UUID, *, actor: Operator) -> PersonDetail:
         """Raise NotFound if no such person was ever enrolled."""
         ...
 
@@ -68,15 +76,15 @@ class IdentityStore(Protocol):
 
 
 class AuditLog(Protocol):
-    def audit_events(self, limit: int, only: LogFilter) -> list[AuditEntry]:
+    def audit_events(self, limit: int, only: LogFilter, *, actor: Operator) -> list[AuditEntry]:
         """The newest matching events first."""
         ...
 
-    def audit_chain(self) -> Iterator[AuditEntry]:
+    def audit_chain(self, *, actor: Operator) -> Iterator[AuditEntry]:
         """Every event, oldest first."""
         ...
 
-    def access_events(self, limit: int, only: LogFilter) -> list[AccessEntry]:
+    def access_events(self, limit: int, only: LogFilter, *, actor: Operator) -> list[AccessEntry]:
         """The newest matching access decisions first."""
         ...
 

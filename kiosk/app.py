@@ -49,7 +49,7 @@ class KioskWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Door kiosk")
         self.stack = QStackedWidget()
-        self.door = KioskScreen()
+        self.door = KioskScreen(log_person_names=settings.telemetry.log_person_names)
         self.stack.addWidget(self.door)
         self.setCentralWidget(self.stack)
         pinned: dict[str, object] = {}

@@ -92,7 +92,7 @@ class KioskController(QObject):
             except KioskError as error:
                 log.error("%s", error)
                 self._screen.show_status(str(error))
-        self.metrics.spooled_events.set_function(lambda: services.events.pending)
+        self.metrics.watch_spool(services.events)
         self.door = open_door_hardware(services, self.metrics)
         if self.door is not None:
             self.door.show_on(self._screen)
@@ -119,6 +119,7 @@ class KioskController(QObject):
             self.operator_mode.show_door_state(describe(self.door.status))
         self.recognition.start()
         self.flusher = SpoolFlusher(services.events, settings.door.offline_retry_s)
+        self.flusher.trouble_changed.connect(self._screen.show_spool_trouble)
         self.flusher.start()
         self._start_capture()
         self._screen.show_idle()
@@ -132,7 +133,7 @@ class KioskController(QObject):
         if self.decisions is None:
             # Made once: a new recognizer (new settings) hands its decisions to the same lanes.
             lanes: list[tuple[str, DecisionConsumer]] = [
-                ("log", DecisionLog()),
+                ("log", DecisionLog(settings.telemetry.log_person_names)),
                 ("metrics", self.metrics),
             ]
             if self.door is not None:

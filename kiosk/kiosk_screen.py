@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWi
 from core.access.frame_outcome import FrameOutcome
 from core.records import AccessDecision, AccessOutcome
 from kiosk.camera_view import CameraView
+from telemetry.json_log import loggable_text
 
 log = logging.getLogger(__name__)
 IDLE_TEXT = "Look at the camera"
@@ -33,8 +34,13 @@ class KioskScreen(QWidget):
 
     operator_requested = Signal()
 
-    def __init__(self, decision_display_s: float = 3.0) -> None:
+    def __init__(self, decision_display_s: float = 3.0, log_person_names: bool = False) -> None:
+        """``log_person_names`` (telemetry.log_person_names): the banner's log line names
+        the person greeted; off, it says "[person]"."""
         super().__init__()
+        self._log_person_names = log_person_names
+        self._status_text = ""
+        self._spool_trouble = ""
         self.setObjectName("kioskScreen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.preview = CameraView()
@@ -90,7 +96,8 @@ class KioskScreen(QWidget):
 
     def show_decision(self, decision: AccessDecision) -> None:
         if decision.granted:
-            self._set_banner(f"{decision.display_name}\n{GRANTED_TEXT}", "granted")
+            name = decision.display_name
+            self._set_banner(f"{name}\n{GRANTED_TEXT}", "granted", person_name=name)
         elif decision.outcome is AccessOutcome.OFFLINE:
             self._set_banner(OFFLINE_DENIED_TEXT, "fault")
         elif decision.outcome is AccessOutcome.LIVENESS_FAILED:
@@ -129,7 +136,14 @@ class KioskScreen(QWidget):
         self._back_to_idle.start()
 
     def show_status(self, text: str) -> None:
-        self.status.setText(text)
+        self._status_text = text
+        self.status.setText(self._spool_trouble or text)
+
+    def show_spool_trouble(self, trouble: str) -> None:
+        """The event spool needs the operator (a full disk); "" once it is fine again.
+        Stays on the status line over anything else until then."""
+        self._spool_trouble = trouble
+        self.status.setText(trouble or self._status_text)
 
     def show_door_state(self, text: str) -> None:
         """The door hardware's state ("door locked · LOCKDOWN"); empty: no door hardware."""
@@ -155,9 +169,9 @@ class KioskScreen(QWidget):
 
     # --- drawing ------------------------------------------------------------------------
 
-    def _set_banner(self, text: str, state: str) -> None:
-        if text != self.banner.text():
-            log.info("banner: %s", " ".join(text.split()))  # what the door showed, and when
+    def _set_banner(self, text: str, state: str, person_name: str | None = None) -> None:
+        if text != self.banner.text():  # what the door showed, and when
+            log.info("banner: %s", loggable_text(text, person_name, self._log_person_names))
         self.banner.setText(text)
         self.banner.setProperty("state", state)
         self.banner.style().unpolish(self.banner)

@@ -111,8 +111,8 @@ class OperatorMode(QObject):
     def begin(self) -> None:
         """First run if no operator exists yet, else the door."""
         self.tasks.run(
-            lambda: len(self._store.operators.operators()),
-            success=lambda count: self.show_door() if count else self._show(self.first_run),
+            self._store.operators.has_operators,
+            success=lambda exist: self.show_door() if exist else self._show(self.first_run),
         )
 
     def request_login(self) -> None:
@@ -310,4 +310,9 @@ class OperatorMode(QObject):
             self.admin.show_error(message)
         else:
             self._door.show_status(message)
-        log.warning("operator action failed: %s", message)
+        # The message may name a person ("already matches enrolled person ..."): the log
+        # gets it only where the site allows names there.
+        log.warning(
+            "operator action failed: %s",
+            message if self._settings.telemetry.log_person_names else "(message withheld)",
+        )

@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
-from config.environment import Location
+from config.environment import Location, secure_data_dir
 from core.administration.shared_settings import SettingsService, with_overrides
 from core.errors import KioskError
 from core.settings import Settings
@@ -60,10 +60,11 @@ class Startup(QThread):
     def run(self) -> None:
         try:
             self.progress.emit("database")
-            self._location.data_dir.mkdir(parents=True, exist_ok=True)
+            secure_data_dir(self._location.data_dir)
             store = self._stack.enter_context(
                 open_store(self._location.data_dir, self._location.database_url, self._db_password)
             )
+            secure_data_dir(self._location.data_dir)  # the embedded server opened it up
             settings = with_overrides(
                 SettingsService(store.settings, self._settings).effective(), self._pinned
             )
@@ -80,6 +81,9 @@ class Startup(QThread):
             engine = load_engine(
                 settings, detector_input_size=settings.models.camera_detector_input_size
             )
+            spool = EventSpool(self._location.data_dir / "spool" / "events.jsonl", settings.spool)
+            events = ResilientEventLog(store.engine, spool, settings.kiosk_id)
+            self._stack.callback(events.close)
         except KioskError as error:
             self.failed.emit(str(error))
             return
@@ -87,6 +91,4 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(f"{type(error).__name__}: {error}")
             return
-        spool = EventSpool(self._location.data_dir / "spool" / "events.jsonl")
-        events = ResilientEventLog(store.engine, spool, settings.kiosk_id)
         self.ready.emit(Services(store, engine, settings, events))

@@ -10,8 +10,10 @@ from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
+from core.accounts.permissions import Permission
 from core.administration.audit import GENESIS_HASH, chain_hash
 from storage import schema
+from storage.operator_authority import act_as
 from storage.transactions import transaction
 
 T = TypeVar("T")
@@ -64,13 +66,14 @@ _ANYTHING = records.LogFilter()
 
 
 class SqlAuditLog:
-    """Reads of the audit and access logs. Thread-safe: a Session per call."""
+    """Reads of the audit and access logs, each by an operator allowed to read them
+    now. Thread-safe: a Session per call."""
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def audit_events(
-        self, limit: int, only: records.LogFilter = _ANYTHING
+        self, limit: int, only: records.LogFilter = _ANYTHING, *, actor: records.Operator
     ) -> list[records.AuditEntry]:
         table = schema.AuditEvent
         query = _in_window(select(table), table.occurred_at, only)
@@ -84,17 +87,19 @@ class SqlAuditLog:
             )
         query = query.order_by(table.id.desc()).limit(limit)
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.READ_AUDIT)
             return [_entry(event) for event in session.scalars(query)]
 
-    def audit_chain(self) -> Iterator[records.AuditEntry]:
+    def audit_chain(self, *, actor: records.Operator) -> Iterator[records.AuditEntry]:
         """Every event in chain order, streamed."""
         query = select(schema.AuditEvent).order_by(schema.AuditEvent.id)
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.VERIFY_AUDIT)
             for event in session.scalars(query.execution_options(yield_per=1000)):
                 yield _entry(event)
 
     def access_events(
-        self, limit: int, only: records.LogFilter = _ANYTHING
+        self, limit: int, only: records.LogFilter = _ANYTHING, *, actor: records.Operator
     ) -> list[records.AccessEntry]:
         table = schema.AccessEvent
         query = _in_window(select(table), table.occurred_at, only)
@@ -104,6 +109,7 @@ class SqlAuditLog:
             query = query.where(table.outcome == only.outcome.value)
         query = query.order_by(table.id.desc()).limit(limit)
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.READ_ACCESS_LOG)
             return [
                 records.AccessEntry(
                     e.id,

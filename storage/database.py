@@ -16,6 +16,24 @@ POOL_SIZE = 4
 MAX_OVERFLOW = 2
 POOL_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 10
+# A server that starts dropping packets under an open connection: libpq gives up on
+# unacknowledged data after TCP_USER_TIMEOUT_MS, and keepalives find a dead peer on
+# an idle one within KEEPALIVES_IDLE_S + KEEPALIVES_COUNT * KEEPALIVES_INTERVAL_S.
+# Without them a pooled connection waits for the kernel's default, many minutes.
+TCP_USER_TIMEOUT_MS = 10_000
+KEEPALIVES_IDLE_S = 5
+KEEPALIVES_INTERVAL_S = 2
+KEEPALIVES_COUNT = 3
+# Every connection of ours, whatever its pool (libpq ignores the TCP ones on a socket).
+CONNECTION_ARGS: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "application_name": "face-kiosk",
+    "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+    "keepalives": 1,
+    "keepalives_idle": KEEPALIVES_IDLE_S,
+    "keepalives_interval": KEEPALIVES_INTERVAL_S,
+    "keepalives_count": KEEPALIVES_COUNT,
+}
 
 
 def connect(url: str, password: str | None = None) -> Engine:
@@ -38,7 +56,7 @@ def connect(url: str, password: str | None = None) -> Engine:
         max_overflow=MAX_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_S,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "face-kiosk"},
+        connect_args=CONNECTION_ARGS,
     )
     event.listen(engine, "connect", register_vector_types)
     return engine

@@ -2,121 +2,381 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StoreError
 from core.records import AccessDecision, KioskAuditEvent
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.identity_store import insert_access_event
-from storage.spool import EventSpool, SpooledEvent
-from storage.transactions import transaction
+from storage.spool import EventSpool, SpooledEvent, SpooledLine, line_of
+from storage.spool_bounds import SpoolError, validate
+from storage.transactions import first_line, transaction
 
 log = logging.getLogger(__name__)
 
 OFFLINE_ACTION = "kiosk.offline"
 ONLINE_ACTION = "kiosk.online"
-# Events sent per transaction when the spool drains: few round trips, short locks.
-_FLUSH_BATCH = 200
+# A kiosk.online note's id is made from its kiosk.offline note's: sent twice, stored once.
+_ONLINE_NOTE_IDS = uuid.UUID("0b7f7c52-4a55-4f0e-9d36-0f2b6f1e8c11")
+
+Outages = dict[str, tuple[KioskAuditEvent, int]]
+"""Per kiosk id: its kiosk.offline note not yet followed by kiosk.online, and the
+access events spooled since."""
 
 
 class ResilientEventLog:
-    """Exists so that no access or audit event is lost while the database is down.
+    """Exists so that no access or audit event is lost while the database is down,
+    and so that the door never waits on an unreachable database to keep one.
 
-    An event goes straight to the database while it answers and nothing waits in
-    the spool; otherwise it joins the end of the spool, so events always arrive
-    in the order they happened. ``flush`` (called by each new event and by the
-    kiosk's flusher thread) sends the spool oldest first and forgets each batch
-    only after the database committed it; an event sent twice is stored once
-    (its id is unique). Going offline and coming back are audit events too.
+    While the database answers and nothing waits, an event goes straight to it.
+    Once a write fails the log is offline: each event joins the end of the spool
+    at once, without touching the network, and only ``flush`` (the kiosk's
+    flusher thread) talks to the database, oldest event first. The log is online
+    again once the spool is empty and a ``kiosk.online`` note, paired with the
+    outage's ``kiosk.offline`` note, has been sent; an outage left open by an
+    earlier run is found in the spool and closed the same way.
 
-    Thread-safe: one lock around the spool and the sending.
+    An event the database refuses (a value it cannot hold: not "unreachable" or
+    "busy") is set aside in the spool's rejected file with the reason, and the
+    events around it are stored.
+
+    Two locks: ``_state`` guards the spool file and the offline state and is
+    held only for local file work; ``_sending`` keeps flushes one at a time and
+    is held across network I/O, so the door never takes it.
     """
 
     def __init__(self, engine: Engine, spool: EventSpool, kiosk_id: str) -> None:
         self._sessions = sessionmaker(engine)
         self._spool = spool
         self._kiosk_id = kiosk_id
-        self._lock = threading.Lock()
-        self._offline_since: datetime | None = None
+        self._batch = spool.settings.batch_events
+        self._state = threading.Lock()
+        self._sending = threading.Lock()
+        self._offline_note: KioskAuditEvent | None = None
         self._spooled_while_offline = 0
+        self._unspooled: list[KioskAuditEvent] = []
+        """Notes due at the end of the spool that the disk could not take yet."""
+        self._lost = 0
+        self._set_aside_elsewhere = 0
+        outages = open_outages(spool.history())
+        if (mine := outages.pop(kiosk_id, None)) is not None:
+            self._offline_note, self._spooled_while_offline = mine
+        # Left by this data folder under another kiosk id: closed, as nobody else will.
+        self._unspooled += [_online_note(note, count, kiosk_id) for note, count in outages.values()]
+
+    # --- what the kiosk reads ---------------------------------------------------------------
 
     @property
     def pending(self) -> int:
-        with self._lock:
-            return len(self._spool)
+        """Events waiting to be sent."""
+        with self._state:
+            return len(self._spool) + len(self._unspooled)
+
+    @property
+    def offline(self) -> bool:
+        with self._state:
+            return self._offline_note is not None
+
+    @property
+    def set_aside(self) -> int:
+        """Events set aside with a reason since start: unreadable, or refused by the database."""
+        with self._state:
+            return self._spool.set_aside_count + self._set_aside_elsewhere
+
+    @property
+    def lost(self) -> int:
+        """Events neither stored nor spooled since start (the database down, the disk full)."""
+        with self._state:
+            return self._lost
+
+    @property
+    def trouble(self) -> str | None:
+        """What the operator must do about the spool (free disk space), else None."""
+        with self._state:
+            return self._spool.trouble
+
+    # --- keeping events ---------------------------------------------------------------------
 
     def record_access(self, decision: AccessDecision) -> None:
+        """Store or spool ``decision``. Raises StoreError (SpoolFull for a full disk) only
+        when it could be neither; a bad one is set aside and never raises."""
         self._record(decision)
 
     def record_audit(self, event: KioskAuditEvent) -> None:
-        """Something the kiosk itself reports (its door's events): stored, or spooled."""
+        """Something the kiosk itself reports (its door's events), kept like an access
+        event: stored, or spooled while the database is down. Raises as record_access."""
         self._record(event)
 
-    def flush(self) -> int:
-        """Send what the spool holds; returns how many events were sent. Never
-        raises for an unreachable database: the events wait for the next try."""
-        with self._lock:
-            return self._flush()
-
     def _record(self, event: SpooledEvent) -> None:
-        with self._lock:
-            if len(self._spool):
-                self._flush()
-            if not len(self._spool):
-                try:
-                    with transaction(self._sessions) as session:
-                        _store(session, event)
-                    return
-                except StoreError as error:
-                    self._went_offline(str(error))
-            self._spool.append(event)
-            self._spooled_while_offline += 1
-
-    def _went_offline(self, reason: str) -> None:
-        if self._offline_since is not None:
+        try:
+            validate(event)
+        except SpoolError as error:
+            self._set_aside_new(event, str(error))
             return
-        self._offline_since = datetime.now(UTC)
-        self._spooled_while_offline = 0
-        log.error("database unreachable, events go to the spool %s: %s", self._spool.path, reason)
-        self._spool.append(
-            KioskAuditEvent(self._kiosk_id, OFFLINE_ACTION, {"reason": reason[:300]})
-        )
-
-    def _flush(self) -> int:
-        waiting = self._spool.read()
-        sent = 0
-        for start in range(0, len(waiting), _FLUSH_BATCH):
-            batch = waiting[start : start + _FLUSH_BATCH]
-            try:
-                with transaction(self._sessions) as session:
-                    for event in batch:
-                        _store(session, event)
-            except StoreError as error:
-                self._went_offline(str(error))
-                return sent
-            self._spool.remove_first(len(batch))
-            sent += len(batch)
-        if self._offline_since is not None:
-            self._back_online(sent)
-        return sent
-
-    def _back_online(self, sent: int) -> None:
-        details: dict[str, object] = {
-            "offline_since": self._offline_since.isoformat() if self._offline_since else None,
-            "events_spooled": self._spooled_while_offline,
-        }
+        with self._state:
+            if self._offline_note is not None or self._unspooled or len(self._spool):
+                self._keep(event)
+                return
+        # Online with nothing waiting: straight to the database, holding no lock.
         try:
             with transaction(self._sessions) as session:
-                _store(session, KioskAuditEvent(self._kiosk_id, ONLINE_ACTION, details))
+                _store(session, event)
+            return
+        except StoreError as error:
+            reason = str(error)
+        except StatementError as error:
+            if _refused(error):
+                self._set_aside_new(event, f"refused by the database: {_reason(error)}")
+                return
+            reason = f"the database failed: {_reason(error)}"
+        with self._state:
+            self._went_offline(reason)
+            self._keep(event)
+
+    def _keep(self, event: SpooledEvent) -> None:
+        """Spool ``event`` after any notes due before it; under ``_state``."""
+        try:
+            self._write_notes()
+            self._spool.append(event)
+        except SpoolError as error:
+            self._set_aside_locked(event, str(error))
+            return
         except StoreError:
-            return  # gone again before we could say so; the next flush says it
-        log.warning("database reachable again; %d spooled events sent", sent)
-        self._offline_since = None
+            self._lost += 1
+            raise
+        if self._offline_note is not None:
+            self._spooled_while_offline += 1
+
+    def _set_aside_new(self, event: SpooledEvent, reason: str) -> None:
+        with self._state:
+            self._set_aside_locked(event, reason)
+
+    def _set_aside_locked(self, event: SpooledEvent, reason: str) -> None:
+        try:
+            self._spool.set_aside([(line_of(event), reason)])
+        except StoreError as error:
+            self._lost += 1
+            log.error("an event could be neither stored nor set aside (%s): %s", reason, error)
+
+    def _write_notes(self) -> None:
+        """Under ``_state``: the notes due, in order; StoreError if the disk refuses one."""
+        while self._unspooled:
+            note = self._unspooled[0]
+            try:
+                self._spool.append(note)
+            except SpoolError as error:  # a note the database could not hold must not block
+                self._set_aside_locked(note, str(error))
+            del self._unspooled[0]
+
+    def _went_offline(self, reason: str) -> None:
+        """Under ``_state``: start an outage, its note due at the end of the spool."""
+        if self._offline_note is not None:
+            return
+        self._offline_note = KioskAuditEvent(
+            self._kiosk_id, OFFLINE_ACTION, {"reason": reason[:300]}
+        )
+        self._spooled_while_offline = 0
+        self._unspooled.append(self._offline_note)
+        log.error("database unreachable, events go to the spool %s: %s", self._spool.path, reason)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Send what the spool holds, oldest first; returns how many events the database
+        committed. Never raises for an unreachable database (the events wait for the
+        next try); StoreError if the spool itself cannot be written."""
+        with self._sending:
+            sent, reachable = self._drain(self._spool)
+            if reachable:
+                more, reachable = self._settle()
+                sent += more
+            if reachable:
+                sent += self._send_orphans()
+            return sent
+
+    def _drain(self, spool: EventSpool) -> tuple[int, bool]:
+        """Send ``spool`` to its end: (events committed, whether the database answered)."""
+        sent = 0
+        while True:
+            with self._state:
+                batch = spool.oldest(self._batch)
+            if not batch:
+                return sent, True
+            stored, rejected, done, failure = self._send(batch)
+            with self._state:
+                spool.set_aside(rejected)
+                spool.forget(batch[:done])
+            sent += stored
+            if failure is not None:
+                self._fail(failure)
+                return sent, False
+
+    def _send(
+        self, batch: Sequence[SpooledLine]
+    ) -> tuple[int, list[tuple[str, str]], int, str | None]:
+        """(committed, refused lines with reasons, lines done, why it stopped or None)."""
+        try:
+            with transaction(self._sessions) as session:
+                for line in batch:
+                    _store(session, line.event)
+            return len(batch), [], len(batch), None
+        except StoreError as error:
+            return 0, [], 0, str(error)
+        except StatementError as error:
+            if not _refused(error):
+                return 0, [], 0, f"the database failed: {_reason(error)}"
+        # Something in the batch was refused: find it, one event per transaction.
+        stored = 0
+        rejected: list[tuple[str, str]] = []
+        for done, line in enumerate(batch):
+            try:
+                with transaction(self._sessions) as session:
+                    _store(session, line.event)
+                stored += 1
+            except StoreError as error:
+                return stored, rejected, done, str(error)
+            except StatementError as error:
+                if not _refused(error):
+                    return stored, rejected, done, f"the database failed: {_reason(error)}"
+                rejected.append((line.text, f"refused by the database: {_reason(error)}"))
+        return stored, rejected, len(batch), None
+
+    def _settle(self) -> tuple[int, bool]:
+        """The spool was sent to its end: close the outage, send what came meanwhile, and
+        forget the file. (events committed, whether the database answered)."""
+        sent = 0
+        while True:
+            notes: list[KioskAuditEvent] = []
+            with self._state:
+                if self._offline_note is not None and not len(self._spool):
+                    note = _online_note(self._offline_note, self._spooled_while_offline)
+                    self._offline_note = None
+                    self._unspooled.append(note)
+                    log.warning("database reachable again; the spooled events were sent")
+                    self._write_notes_quietly()
+                if not len(self._spool):
+                    if not self._unspooled:
+                        self._spool.compact()
+                        return sent, True
+                    # The disk took no note: nothing waits before them, send them as they are.
+                    notes, self._unspooled = self._unspooled, []
+            if notes:
+                failure = self._send_notes(notes)
+                if failure is not None:
+                    with self._state:
+                        self._unspooled[:0] = notes
+                    self._fail(failure)
+                    return sent, False
+                sent += len(notes)
+                continue
+            more, reachable = self._drain(self._spool)
+            sent += more
+            if not reachable:
+                return sent, False
+
+    def _send_orphans(self) -> int:
+        """Send the spool files of kiosk processes that ended, closing their outages."""
+        sent = 0
+        with self._state:
+            orphans = self._spool.take_orphans()
+        try:
+            for orphan in orphans:
+                outages = open_outages(orphan.history())
+                more, reachable = self._drain(orphan)
+                sent += more
+                if not reachable:
+                    break
+                notes = [_online_note(n, count, self._kiosk_id) for n, count in outages.values()]
+                if notes and (failure := self._send_notes(notes)) is not None:
+                    self._fail(failure)
+                    break
+                sent += len(notes)
+                log.warning("sent %d events left in %s by a kiosk that ended", more, orphan.path)
+                with self._state:
+                    orphan.discard()
+        finally:
+            with self._state:
+                for orphan in orphans:
+                    self._set_aside_elsewhere += orphan.set_aside_count
+                    orphan.close()
+        return sent
+
+    def _send_notes(self, notes: Sequence[KioskAuditEvent]) -> str | None:
+        """Send notes straight to the database; why it failed, or None."""
+        try:
+            with transaction(self._sessions) as session:
+                for note in notes:
+                    _store(session, note)
+        except StoreError as error:
+            return str(error)
+        except StatementError as error:
+            return f"the database failed: {_reason(error)}"
+        return None
+
+    def _fail(self, reason: str) -> None:
+        with self._state:
+            self._went_offline(reason)
+            self._write_notes_quietly()
+
+    def _write_notes_quietly(self) -> None:
+        # Kept in memory, then sent before anything else; the spool reports the disk.
+        with contextlib.suppress(StoreError):
+            self._write_notes()
+
+    def close(self) -> None:
+        """Let another kiosk process take the spool over."""
+        with self._state:
+            self._spool.close()
+
+
+def open_outages(events: Iterable[SpooledEvent]) -> Outages:
+    """The outages a spool's history leaves open, per kiosk id."""
+    outages: Outages = {}
+    for event in events:
+        if isinstance(event, KioskAuditEvent):
+            if event.action == OFFLINE_ACTION:
+                outages.setdefault(event.kiosk_id, (event, 0))
+            elif event.action == ONLINE_ACTION:
+                outages.pop(event.kiosk_id, None)
+        elif event.kiosk_id in outages:
+            note, count = outages[event.kiosk_id]
+            outages[event.kiosk_id] = (note, count + 1)
+    return outages
+
+
+def _online_note(
+    offline: KioskAuditEvent, spooled: int, closed_by: str | None = None
+) -> KioskAuditEvent:
+    details: dict[str, object] = {
+        "offline_since": offline.occurred_at.isoformat(),
+        "events_spooled": spooled,
+    }
+    if closed_by is not None and closed_by != offline.kiosk_id:
+        details["closed_by"] = closed_by  # the kiosk that found the outage in a spool file
+    note_id = uuid.uuid5(_ONLINE_NOTE_IDS, str(offline.event_id))
+    return KioskAuditEvent(offline.kiosk_id, ONLINE_ACTION, details, note_id)
+
+
+def _refused(error: StatementError) -> bool:
+    """The database refused the event's values (SQLSTATE classes 22 and 23), or they
+    could not be sent at all; anything else is not the event's fault."""
+    if isinstance(error, DBAPIError):
+        return isinstance(error, DataError | IntegrityError)
+    return True
+
+
+def _reason(error: StatementError) -> str:
+    if isinstance(error, DBAPIError):
+        return first_line(error)
+    return f"{type(error.orig).__name__}: {error.orig}"
 
 
 def _store(session: Session, event: SpooledEvent) -> None:

@@ -13,16 +13,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
+from core.accounts.permissions import Permission
 from core.errors import NotAllowed, NotFound, StoreError
 from core.faces import Embedding
 from storage import schema
 from storage.audit_log import append_audit
+from storage.operator_authority import act_as
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
 from storage.vector_index import DEFAULT_INDEX, Precision, index_order
 
 _EXTERNAL_REF_INDEX = "uq_people_external_ref_active"
 _ACTIVE = records.PersonStatus.ACTIVE.value
+# Any fixed number, other than the audit chain's: one enrollment at a time per database.
+_ENROLLMENT_LOCK = 7_301_520_116
 
 
 class SqlIdentityStore:
@@ -34,8 +38,20 @@ class SqlIdentityStore:
         self._precision = precision
 
     def enroll(self, enrollment: records.Enrollment) -> uuid.UUID:
+        """Store the person, consent and templates; the witness must be allowed to enroll.
+
+        The duplicate check and the insert are one serialised step: under a
+        transaction-level advisory lock, so every process and kiosk on this
+        database enrolls one person at a time, each new template is compared
+        with every active person's (exactly, not through the index), and a
+        template at or above ``enrollment.duplicate_threshold`` refuses the
+        enrollment with NotAllowed naming that person.
+        """
         try:
             with transaction(self._sessions) as session:
+                act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL)
+                session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
+                _refuse_enrolled_face(session, enrollment)
                 person = schema.Person(
                     display_name=enrollment.display_name, external_ref=enrollment.external_ref
                 )
@@ -97,7 +113,9 @@ class SqlIdentityStore:
         with transaction(self._sessions) as session:
             insert_access_event(session, decision)
 
-    def people(self, search: str | None, limit: int) -> list[records.PersonSummary]:
+    def people(
+        self, search: str | None, limit: int, *, actor: records.Operator
+    ) -> list[records.PersonSummary]:
         query = _summary_query().where(schema.Person.status == _ACTIVE)
         if search:
             pattern = f"%{_escape_like(search)}%"
@@ -107,6 +125,7 @@ class SqlIdentityStore:
             )
         query = query.order_by(schema.Person.display_name, schema.Person.id).limit(limit)
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.VIEW_PEOPLE)
             return [_summary(*row) for row in session.execute(query).all()]
 
     def count_people(self) -> int:
@@ -114,8 +133,9 @@ class SqlIdentityStore:
         with transaction(self._sessions) as session:
             return int(session.scalar(query) or 0)
 
-    def person(self, person_id: uuid.UUID) -> records.PersonDetail:
+    def person(self, person_id: uuid.UUID, *, actor: records.Operator) -> records.PersonDetail:
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.VIEW_PEOPLE)
             row = session.execute(
                 _summary_query().where(schema.Person.id == person_id)
             ).one_or_none()
@@ -149,12 +169,14 @@ class SqlIdentityStore:
     def delete_person(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
         """Delete every template, withdraw consent, erase the name; audited."""
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.DELETE_PEOPLE)
             person = _active_person(session, person_id)
             return _erase(session, person, actor, "person.delete", forget_identity=True)
 
     def withdraw_consent(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
         """Delete every template and mark consent withdrawn; the person stays listed."""
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.WITHDRAW_CONSENT)
             person = _active_person(session, person_id)
             return _erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
 
@@ -164,6 +186,7 @@ class SqlIdentityStore:
         last_seen = func.coalesce(schema.Person.last_recognized_at, schema.Person.created_at)
         deadline = last_seen + retention
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.PURGE_EXPIRED)
             expired = session.scalars(
                 select(schema.Person)
                 .where(schema.Person.status == _ACTIVE, deadline < func.now())
@@ -173,6 +196,43 @@ class SqlIdentityStore:
             for person in expired:
                 _erase(session, person, actor, "person.purge", forget_identity=True)
             return [person.id for person in expired]
+
+
+def _refuse_enrolled_face(session: Session, enrollment: records.Enrollment) -> None:
+    """Raise NotAllowed if a new template matches an active person's at or above
+    ``enrollment.duplicate_threshold``; run under the enrollment lock."""
+    for template in enrollment.templates:
+        row = session.execute(
+            ENROLLED_FACE,
+            {
+                "query": template.embedding,
+                "model": template.model,
+                "threshold": enrollment.duplicate_threshold,
+            },
+        ).first()
+        if row is not None:
+            person_id, name, similarity = row
+            raise NotAllowed(
+                f"this face already matches enrolled person {name} ({person_id}, similarity "
+                f"{similarity:.2f}); delete that person before enrolling again"
+            )
+
+
+# Exact: a filter on the distance and an order by the similarity, neither of which
+# an HNSW index serves, so every active template of the model is compared. An
+# index search is approximate and could miss the one template that matters.
+ENROLLED_FACE = text(
+    f"""
+    SELECT people.id, people.display_name,
+           1 - (face_templates.embedding <=> :query) AS similarity
+    FROM face_templates JOIN people ON people.id = face_templates.person_id
+    WHERE face_templates.model = :model
+      AND people.status = '{_ACTIVE}'
+      AND 1 - (face_templates.embedding <=> :query) >= :threshold
+    ORDER BY similarity DESC
+    LIMIT 1
+    """
+)
 
 
 def _active_person(session: Session, person_id: uuid.UUID) -> schema.Person:

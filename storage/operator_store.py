@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
-from core.accounts.login_throttle import KioskFailures, LoginGate, kiosk_after_failure, user_lock
-from core.errors import NotAllowed, NotFound
+from core.accounts.login_throttle import LoginAttempt
+from core.accounts.permissions import Permission, authorize_current, permission_to_change
+from core.errors import NotAllowed, NotFound, StoreError
 from core.settings import SecuritySettings
-from storage import schema
-from storage.audit_log import SYSTEM_ACTOR, append_audit
+from storage import login_attempts, schema
+from storage.audit_log import append_audit
+from storage.operator_authority import act_as, lock_actor_and_target, operator_record
 from storage.transactions import transaction
-
-UNKNOWN_USERNAME = "(unknown username)"
 
 
 class SqlOperatorStore:
@@ -41,6 +39,8 @@ class SqlOperatorStore:
         self, username: str, password_hash: str, role: records.Role, actor: records.Operator
     ) -> records.Operator:
         with transaction(self._sessions) as session:
+            # The actor's row first, then the table: the order every writer keeps.
+            act_as(session, actor, Permission.MANAGE_OPERATORS)
             session.execute(text("LOCK TABLE operators IN SHARE ROW EXCLUSIVE MODE"))
             if _row(session, username) is not None:
                 raise NotAllowed(f"operator {username} already exists")
@@ -49,11 +49,17 @@ class SqlOperatorStore:
     def find_operator(self, username: str) -> records.Operator | None:
         with transaction(self._sessions) as session:
             row = _row(session, username)
-            return _operator(row) if row is not None else None
+            return operator_record(row) if row is not None else None
 
-    def operators(self) -> list[records.OperatorSummary]:
+    def has_operators(self) -> bool:
+        """Whether any operator exists: the kiosk's first run creates the first admin."""
+        with transaction(self._sessions) as session:
+            return session.scalar(select(schema.Operator.id).limit(1)) is not None
+
+    def operators(self, *, actor: records.Operator) -> list[records.OperatorSummary]:
         query = select(schema.Operator).order_by(schema.Operator.username)
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.MANAGE_OPERATORS)
             return [
                 records.OperatorSummary(
                     row.username, records.Role(row.role), row.disabled, row.created_at
@@ -71,24 +77,33 @@ class SqlOperatorStore:
         role: records.Role | None = None,
         disabled: bool | None = None,
     ) -> None:
-        """Change one operator; ``action`` names it in the audit log."""
+        """Change one operator; ``action`` names it in the audit log.
+
+        Disabling, a new role or a new password moves the operator's session
+        epoch on, which ends every session they have open."""
+        needed = permission_to_change(
+            actor, username, only_password=role is None and disabled is None
+        )
         with transaction(self._sessions) as session:
-            row = session.scalar(
-                select(schema.Operator)
-                .where(schema.Operator.username == username)
-                .with_for_update()
-            )
+            actor_row, row = lock_actor_and_target(session, actor, username)
+            authorize_current(actor, operator_record(actor_row) if actor_row else None, needed)
             if row is None:
                 raise NotFound(f"no operator called {username}")
             details: dict[str, Any] = {}
+            ends_sessions = False
             if password_hash is not None:
                 row.password_hash = password_hash
-            if role is not None:
+                ends_sessions = True
+            if role is not None and role.value != row.role:
                 details["role"] = {"from": row.role, "to": role.value}
                 row.role = role.value
+                ends_sessions = True
             if disabled is not None:
-                row.disabled = disabled
                 details["disabled"] = disabled
+                ends_sessions = ends_sessions or disabled != row.disabled
+                row.disabled = disabled
+            if ends_sessions:
+                row.session_epoch += 1
             if password_hash is not None:
                 # A new password lifts a lock: the admin who reset it vouches for the operator.
                 session.execute(
@@ -98,69 +113,26 @@ class SqlOperatorStore:
                 )
             append_audit(session, actor.username, action, username, details)
 
-    def login_gate(self, username: str, kiosk_id: str) -> LoginGate:
-        with transaction(self._sessions) as session:
-            now = _now(session)
-            user = session.get(schema.LoginThrottle, username)
-            kiosk = session.get(schema.KioskLoginThrottle, kiosk_id)
-            return LoginGate(
-                now,
-                user.locked_until if user else None,
-                kiosk.locked_until if kiosk else None,
-            )
+    # --- the login throttle (storage/login_attempts.py) ----------------------------------
 
-    def record_login_failure(
+    def reserve_login_attempt(
         self, username: str, kiosk_id: str, policy: SecuritySettings
-    ) -> LoginGate:
-        with transaction(self._sessions) as session:
-            now = _now(session)
-            user = _locked_row(session, schema.LoginThrottle, {"username": username})
-            user.consecutive_failures += 1
-            user.last_failure_at = now
-            lock = user_lock(user.consecutive_failures, user.locks, policy)
-            if lock is not None:
-                user.locks += 1
-                user.locked_until = now + lock
-                # Typed usernames can be passwords typed in the wrong box: name only real ones.
-                known = _row(session, username) is not None
-                append_audit(
-                    session,
-                    SYSTEM_ACTOR,
-                    "login.locked",
-                    username if known else UNKNOWN_USERNAME,
-                    {"seconds": int(lock.total_seconds()), "failures": user.consecutive_failures},
-                )
-            kiosk = _locked_row(
-                session,
-                schema.KioskLoginThrottle,
-                {"kiosk_id": kiosk_id},
-                window_started_at=now,
-            )
-            counted, locked = kiosk_after_failure(
-                KioskFailures(kiosk.window_started_at, kiosk.failures, kiosk.locked_until),
-                now,
-                policy,
-            )
-            kiosk.window_started_at = counted.window_started_at
-            kiosk.failures = counted.failures
-            kiosk.locked_until = counted.locked_until
-            if locked:
-                append_audit(
-                    session,
-                    SYSTEM_ACTOR,
-                    "login.kiosk_locked",
-                    kiosk_id,
-                    {"seconds": policy.kiosk_login_lock_s},
-                )
-            return LoginGate(now, user.locked_until, kiosk.locked_until)
+    ) -> LoginAttempt:
+        """Count the attempt as a failure before its password is checked.
 
-    def record_login_success(self, username: str) -> None:
+        Raises LoginLocked while locked; StoreError (fail closed: no password may
+        be checked) if the count could not be stored, e.g. lost to a deadlock."""
+        try:
+            with transaction(self._sessions) as session:
+                return login_attempts.reserve(session, username, kiosk_id, policy)
+        except StoreError as error:
+            raise type(error)(
+                f"the login attempt could not be counted, so no password was checked: {error}"
+            ) from error
+
+    def record_login_success(self, attempt: LoginAttempt) -> None:
         with transaction(self._sessions) as session:
-            session.execute(
-                update(schema.LoginThrottle)
-                .where(schema.LoginThrottle.username == username)
-                .values(consecutive_failures=0, locks=0, locked_until=None)
-            )
+            login_attempts.take_back(session, attempt)
 
 
 def _add(
@@ -170,27 +142,8 @@ def _add(
     session.add(row)
     session.flush()
     append_audit(session, actor, "operator.create", username, {"role": role.value})
-    return _operator(row)
+    return operator_record(row)
 
 
 def _row(session: Session, username: str) -> schema.Operator | None:
     return session.scalar(select(schema.Operator).where(schema.Operator.username == username))
-
-
-def _locked_row(session: Session, table: Any, key: dict[str, str], **defaults: Any) -> Any:
-    """The row with primary ``key``, created with ``defaults`` if missing, locked until commit."""
-    session.execute(insert(table).values(**key, **defaults).on_conflict_do_nothing())
-    (value,) = key.values()
-    return session.get(table, value, with_for_update=True, populate_existing=True)
-
-
-def _now(session: Session) -> datetime:
-    now = session.scalar(select(func.now()))
-    assert now is not None
-    return now
-
-
-def _operator(row: schema.Operator) -> records.Operator:
-    return records.Operator(
-        row.id, row.username, records.Role(row.role), row.disabled, row.password_hash
-    )

@@ -109,6 +109,9 @@ class Operator(Base):
     role: Mapped[str] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = _created_at()
+    session_epoch: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    """Moves on when the account is disabled, its role changes or its password is
+    set: every session opened before then is refused at its next action."""
 
 
 class ConsentRecord(Base):

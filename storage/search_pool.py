@@ -29,7 +29,7 @@ from sqlalchemy import (
     event,
 )
 
-from storage.database import CONNECT_TIMEOUT_S, POOL_TIMEOUT_S, register_vector_types
+from storage.database import CONNECTION_ARGS, POOL_TIMEOUT_S, register_vector_types
 
 SEARCH_TIMEOUT_MS = 2000
 # The door searches one frame at a time; a second connection covers an overlap.
@@ -126,10 +126,7 @@ def _open(engine: Engine) -> Engine:
         max_overflow=SEARCH_POOL_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_S,
         isolation_level="AUTOCOMMIT",
-        connect_args={
-            "connect_timeout": CONNECT_TIMEOUT_S,
-            "application_name": "face-kiosk search",
-        },
+        connect_args={**CONNECTION_ARGS, "application_name": "face-kiosk search"},
     )
     event.listen(pool, "connect", register_vector_types)
     event.listen(pool, "connect", _set_up_for_search)

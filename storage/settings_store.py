@@ -8,9 +8,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import sessionmaker
 
+from core.accounts.permissions import Permission
 from core.records import Operator
 from storage import schema
 from storage.audit_log import append_audit
+from storage.operator_authority import act_as
 from storage.transactions import transaction
 
 ALL_KIOSKS = "*"
@@ -34,6 +36,7 @@ class SqlSettingsStore:
     def save_settings(self, changes: dict[str, tuple[str, Any, Any]], actor: Operator) -> None:
         table = schema.StoredSetting
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.CHANGE_SETTINGS)
             for key, (scope, _old, new) in changes.items():
                 statement = insert(table).values(
                     scope=scope, key=key, value=new, updated_by=actor.username

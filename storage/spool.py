@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import uuid
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, BinaryIO
 
+from core.errors import SpoolFull, StoreError
 from core.records import (
     REFUSAL_REASONS,
     AccessDecision,
@@ -18,90 +21,315 @@ from core.records import (
     DecisionSource,
     KioskAuditEvent,
 )
+from core.settings import SpoolSettings
+from storage.disk_reserve import DISK_FULL, DiskReserve
+from storage.durable_files import append_synced, private_folder
+from storage.spool_bounds import SpoolError, number, validate
+from storage.spool_slot import SpoolSlot
 
 log = logging.getLogger(__name__)
 
 SpooledEvent = AccessDecision | KioskAuditEvent
-# A refusal's reason is a few words; anything longer was not written by a kiosk.
-_MAX_REASON = 200
 
 
-class SpoolError(ValueError):
-    """A spooled line that is not an event this kiosk wrote."""
+@dataclass(frozen=True)
+class SpooledLine:
+    event: SpooledEvent
+    text: str
+    end: int
+    """Byte offset just after this line in the spool file."""
 
 
 class EventSpool:
     """Exists so that a kiosk which cannot reach its database loses no event.
 
-    Each event is appended as one JSON line and fsynced before ``append`` returns;
-    it leaves the file only through ``remove_first``, after the database has
-    committed it, by an atomic rewrite. A line that cannot be read back (a write
-    torn by a power cut, an edited file) is moved to ``<name>.rejected`` with a
-    logged error, never silently dropped. Not thread-safe: its owner holds a lock.
+    Each event is appended as one JSON line and fsynced before ``append`` returns.
+    Sending never rewrites the file: ``<file>.sent`` keeps the byte offset up to
+    which the database has committed it, and the file goes only when nothing in
+    it waits (``compact``). A line that cannot be read back, or that the database
+    refuses, is moved to ``<file>.rejected`` with the reason, never dropped.
+
+    One process writes one file (``SpoolSlot``): a second process given the same
+    path writes ``events.1.jsonl``. The folder is owner-only (0700), every file
+    0600. ``<file>.reserve`` keeps ``settings.reserve_kb`` of disk that a full
+    disk gives back to the spool; ``trouble`` then says so for the operator.
+    Not thread-safe: its owner holds a lock.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.rejected_path = path.with_name(path.name + ".rejected")
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def append(self, event: SpooledEvent) -> None:
-        line = json.dumps(encode(event), separators=(",", ":")) + "\n"
-        # Owner-only: the events name people and kiosks.
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(descriptor, "a", encoding="utf-8") as stream:
-            stream.write(line)
-            stream.flush()
-            os.fsync(stream.fileno())
-
-    def read(self) -> list[SpooledEvent]:
-        """Every waiting event, oldest first; unreadable lines are set aside."""
-        if not self.path.exists():
-            return []
-        events: list[SpooledEvent] = []
-        kept: list[str] = []
-        rejected: list[str] = []
-        for number, line in enumerate(self.path.read_text("utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                events.append(decode(json.loads(line)))
-                kept.append(line)
-            except (ValueError, TypeError, KeyError) as error:
-                log.error(
-                    "spool %s line %d is not an event (%s); set aside", self.path, number, error
-                )
-                rejected.append(line)
-        if rejected:
-            with self.rejected_path.open("a", encoding="utf-8") as stream:
-                stream.write("".join(f"{line}\n" for line in rejected))
-                stream.flush()
-                os.fsync(stream.fileno())
-            self._replace(kept)
-        return events
-
-    def remove_first(self, count: int) -> None:
-        """Forget the ``count`` oldest events: the database has them."""
-        lines = [line for line in self.path.read_text("utf-8").splitlines() if line.strip()]
-        self._replace(lines[count:])
+    def __init__(
+        self, path: Path, settings: SpoolSettings | None = None, *, slot: SpoolSlot | None = None
+    ) -> None:
+        """``slot``: a file left by a process that has ended, taken over to be sent."""
+        self.settings = settings or SpoolSettings()
+        self.base = path
+        private_folder(path.parent)
+        self._slot = slot or SpoolSlot.claim(path, self.settings.writers)
+        self.path = self._slot.path
+        self.rejected_path = _beside(self.path, ".rejected")
+        self._sent_path = _beside(self.path, ".sent")
+        self._reserve = DiskReserve(_beside(self.path, ".reserve"), self.settings.reserve_kb * 1024)
+        self.set_aside_count = 0
+        """Events set aside since this spool was opened."""
+        self.trouble: str | None = None
+        """What the operator must know about this spool (a full disk), else None."""
+        self._end_torn_line()
+        self._offset = self._read_offset()
+        self._waiting = self._count_waiting()
+        if slot is None and not self._reserve.ensure():
+            self._report(
+                f"no disk space could be reserved for the event spool in {path.parent}; "
+                "free space on that disk"
+            )
 
     def __len__(self) -> int:
-        if not self.path.exists():
+        """Events waiting to be sent."""
+        return self._waiting
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def append(self, event: SpooledEvent) -> None:
+        """Keep ``event`` at the end. Raises SpoolError for an event the database could
+        not hold, SpoolFull when the disk is full even after giving up the reserve,
+        StoreError when the file cannot be written for another reason."""
+        validate(event)
+        line = (line_of(event) + "\n").encode("ascii")
+        if len(line) > self.settings.max_event_bytes:
+            raise SpoolError(f"longer than spool.max_event_bytes ({self.settings.max_event_bytes})")
+        self._write(self.path, line)
+        self._waiting += 1
+        if self.trouble is not None and self._reserve.ensure():
+            self._report(None)
+
+    def set_aside(self, rejected: Sequence[tuple[str, str]]) -> None:
+        """Move lines (text, reason) to the rejected file; call before ``forget``."""
+        if not rejected:
+            return
+        at = datetime.now(UTC).isoformat()
+        entries = "".join(
+            json.dumps({"set_aside_at": at, "reason": reason, "line": text}) + "\n"
+            for text, reason in rejected
+        )
+        self._write(self.rejected_path, entries.encode("ascii"))
+        self.set_aside_count += len(rejected)
+        for text, reason in rejected:
+            log.error("spool %s: an event was set aside (%s): %.200r", self.path, reason, text)
+
+    def forget(self, done: Sequence[SpooledLine]) -> None:
+        """The database has (or set aside) ``done``, the oldest waiting lines."""
+        if done:
+            self._advance(done[-1].end, len(done))
+
+    def compact(self) -> None:
+        """Remove the file once nothing in it waits, and take back the disk reserve."""
+        self._waiting = self._count_waiting()  # read, not trusted: the file is removed
+        if self._waiting:
+            return
+        # The offset first: a file without its offset is only sent again (stored once).
+        self._sent_path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+        self._offset = 0
+        if self._reserve.ensure():
+            self._report(None)
+
+    def discard(self) -> None:
+        """For a taken-over file, all sent: remove it and its reserve (not the rejected)."""
+        self.compact()
+        self._reserve.remove()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def oldest(self, limit: int) -> list[SpooledLine]:
+        """Up to ``limit`` waiting events, oldest first. A line that is not an event is
+        set aside when it is the oldest; met later, it ends the batch."""
+        batch: list[SpooledLine] = []
+        stream = self._open_reading()
+        if stream is None:
+            return batch
+        with stream:
+            stream.seek(self._offset)
+            while len(batch) < limit:
+                raw = self._read_line(stream)
+                if raw is None:
+                    break
+                text, problem, event = _parse(raw, self.settings.max_event_bytes)
+                if event is not None:
+                    batch.append(SpooledLine(event, text, stream.tell()))
+                elif problem is None:  # a blank line
+                    if not batch:
+                        self._advance(stream.tell(), 0)
+                elif batch:
+                    break
+                else:
+                    self.set_aside([(text, problem)])
+                    self._advance(stream.tell(), 1)
+        return batch
+
+    def history(self) -> Iterator[SpooledEvent]:
+        """Every readable event in the file, sent or not, oldest first: what happened
+        since the spool was last empty (an outage not yet closed, for one)."""
+        stream = self._open_reading()
+        if stream is None:
+            return
+        with stream:
+            while (raw := self._read_line(stream)) is not None:
+                _, _, event = _parse(raw, self.settings.max_event_bytes)
+                if event is not None:
+                    yield event
+
+    def take_orphans(self) -> list[EventSpool]:
+        """Spool files of this folder left by processes that have ended, now ours to send;
+        ``close()`` each when done."""
+        slots = SpoolSlot.take_orphans(self.base, self.settings.writers)
+        return [EventSpool(self.base, self.settings, slot=slot) for slot in slots]
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Let another process take this file over."""
+        self._slot.release()
+
+    def __enter__(self) -> EventSpool:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- the file ---------------------------------------------------------------------------
+
+    def _open_reading(self) -> BinaryIO | None:
+        try:
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        return os.fdopen(descriptor, "rb")
+
+    def _read_line(self, stream: BinaryIO) -> bytes | None:
+        """The next line; a line too long to be an event comes back cut, the rest skipped."""
+        limit = self.settings.max_event_bytes
+        raw = stream.readline(limit + 1)
+        if not raw:
+            return None
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while (rest := stream.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+        return raw
+
+    def _write(self, path: Path, data: bytes) -> None:
+        try:
+            append_synced(path, data)
+            return
+        except OSError as error:
+            if error.errno not in DISK_FULL or not self._reserve.give_up():
+                raise self._failure(path, error) from error
+        self._report(
+            f"the disk holding the event spool {self.path.parent} is full: the spool uses its "
+            "reserve; free space on that disk"
+        )
+        try:
+            append_synced(path, data)
+        except OSError as error:
+            raise self._failure(path, error) from error
+
+    def _failure(self, path: Path, error: OSError) -> StoreError:
+        if error.errno in DISK_FULL:
+            failure: StoreError = SpoolFull(
+                f"the disk holding the event spool {path.parent} is full and its reserve is used "
+                "up: events are not kept while the database is unreachable; free space on that disk"
+            )
+        else:
+            failure = StoreError(
+                f"cannot write the event spool {path} ({error.strerror}); "
+                "check the data folder's disk and permissions"
+            )
+        self._report(str(failure))
+        return failure
+
+    def _report(self, trouble: str | None) -> None:
+        if trouble is not None and trouble != self.trouble:
+            log.error("%s", trouble)
+        elif trouble is None and self.trouble is not None:
+            log.warning("the event spool in %s has disk space again", self.path.parent)
+        self.trouble = trouble
+
+    def _advance(self, end: int, events: int) -> None:
+        partial = _beside(self._sent_path, ".partial")
+        partial.unlink(missing_ok=True)
+        self._write(partial, str(end).encode("ascii"))
+        os.replace(partial, self._sent_path)
+        self._offset = end
+        self._waiting = max(0, self._waiting - events)
+
+    def _read_offset(self) -> int:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            self._sent_path.unlink(missing_ok=True)  # it counted in a file that is gone
             return 0
-        with self.path.open("rb") as stream:
+        try:
+            offset = int(self._sent_path.read_text("ascii").strip())
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError, UnicodeDecodeError):
+            offset = -1
+        if not 0 <= offset <= size:
+            # Sending everything again is safe: the database stores each event once.
+            log.error("spool %s: the sent offset is unreadable; sending it all again", self.path)
+            return 0
+        return offset
+
+    def _count_waiting(self) -> int:
+        stream = self._open_reading()
+        if stream is None:
+            return 0
+        with stream:
+            stream.seek(self._offset)
             return sum(1 for line in stream if line.strip())
 
-    def _replace(self, lines: list[str]) -> None:
-        if not lines:
-            self.path.unlink(missing_ok=True)
+    def _end_torn_line(self) -> None:
+        """A write cut short by a power cut would swallow the next event: end it here."""
+        try:
+            with self.path.open("rb") as stream:
+                stream.seek(-1, os.SEEK_END)
+                torn = stream.read(1) != b"\n"
+        except (FileNotFoundError, OSError):
             return
-        partial = self.path.with_name(self.path.name + ".partial")
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write("".join(f"{line}\n" for line in lines))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(partial, self.path)
+        if torn:
+            self._write(self.path, b"\n")
+
+
+def _beside(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _parse(raw: bytes, limit: int) -> tuple[str, str | None, SpooledEvent | None]:
+    """(the line as text, why it is not an event or None, the event or None)."""
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    if len(raw) > limit and not raw.endswith(b"\n"):
+        return text, f"longer than spool.max_event_bytes ({limit} bytes)", None
+    if not raw.endswith(b"\n"):
+        return text, "cut short: written when the kiosk stopped", None
+    if not text.strip():
+        return text, None, None
+    try:
+        return text, None, decode(json.loads(raw))
+    except SpoolError as error:
+        return text, str(error), None
+    except (ValueError, TypeError, KeyError, RecursionError) as error:
+        return text, f"not an event: {type(error).__name__}: {error}", None
+
+
+# --- one event, one line ----------------------------------------------------------------------
+
+
+def line_of(event: SpooledEvent) -> str:
+    """The event as one line of ASCII JSON (what ``append`` writes, and what a set-aside
+    record quotes)."""
+    return json.dumps(encode(event), separators=(",", ":"), default=str)
 
 
 def encode(event: SpooledEvent) -> dict[str, Any]:
@@ -129,35 +357,43 @@ def encode(event: SpooledEvent) -> dict[str, Any]:
 
 
 def decode(raw: Any) -> SpooledEvent:
-    """The event ``encode`` wrote; SpoolError (a ValueError) for anything else."""
+    """The event ``encode`` wrote; SpoolError (a ValueError) for anything else,
+    including an event the database could not hold."""
     if not isinstance(raw, dict):
         raise SpoolError("not a JSON object")
     event_id = uuid.UUID(_text(raw, "event_id"))
     occurred_at = datetime.fromisoformat(_text(raw, "occurred_at"))
-    if occurred_at.tzinfo is None:
-        raise SpoolError("occurred_at has no time zone")
     kiosk_id = _text(raw, "kiosk_id")
+    event: SpooledEvent
     if raw.get("kind") == "access":
         person = raw["person_id"]
+        if person is not None and not isinstance(person, str):
+            raise SpoolError("person_id is not text")
         outcome = AccessOutcome(_text(raw, "outcome"))
-        return AccessDecision(
+        reason = raw.get("reason", REFUSAL_REASONS.get(outcome))
+        if reason is not None and not isinstance(reason, str):
+            raise SpoolError("reason is not text")
+        event = AccessDecision(
             kiosk_id=kiosk_id,
             outcome=outcome,
             person_id=uuid.UUID(person) if person is not None else None,
-            similarity=_number(raw, "similarity", optional=True),
-            latency_ms=_number(raw, "latency_ms", optional=False) or 0.0,
-            reason=_optional_text(raw, "reason", REFUSAL_REASONS.get(outcome)),
+            similarity=number(raw["similarity"], "similarity", optional=True),
+            latency_ms=number(raw["latency_ms"], "latency_ms", optional=False) or 0.0,
+            reason=reason,
             # Spools written before decisions had a source came from the door.
             source=DecisionSource(raw.get("source", DecisionSource.DOOR.value)),
             event_id=event_id,
             occurred_at=occurred_at,
         )
-    if raw.get("kind") == "audit":
+    elif raw.get("kind") == "audit":
         details = raw["details"]
         if not isinstance(details, dict):
             raise SpoolError("details is not an object")
-        return KioskAuditEvent(kiosk_id, _text(raw, "action"), details, event_id, occurred_at)
-    raise SpoolError(f"unknown kind {raw.get('kind')!r}")
+        event = KioskAuditEvent(kiosk_id, _text(raw, "action"), details, event_id, occurred_at)
+    else:
+        raise SpoolError(f"unknown kind {str(raw.get('kind'))[:40]!r}")
+    validate(event)
+    return event
 
 
 def _text(raw: dict[str, Any], key: str) -> str:
@@ -165,19 +401,3 @@ def _text(raw: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise SpoolError(f"{key} is not text")
     return value
-
-
-def _optional_text(raw: dict[str, Any], key: str, default: str | None) -> str | None:
-    value = raw.get(key, default)
-    if value is not None and (not isinstance(value, str) or len(value) > _MAX_REASON):
-        raise SpoolError(f"{key} is not text of at most {_MAX_REASON} characters")
-    return value
-
-
-def _number(raw: dict[str, Any], key: str, optional: bool) -> float | None:
-    value = raw[key]
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SpoolError(f"{key} is not a finite number")
-    return float(value)

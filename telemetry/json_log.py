@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import logging.handlers
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from config.environment import secure_data_dir
+from config.private_files import FILE_MODE
 from core.errors import ConfigurationError
 from core.settings import TelemetrySettings
 
 LOG_FILE = "kiosk.log.jsonl"
+NAME_WITHHELD = "[person]"
 # The attributes every LogRecord has; anything else was passed in ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -33,14 +38,46 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Exists because the log holds people's ids (and their names where a setting
+    allows): the file, and each new one after a rotation, is created 0600. The
+    rotated files keep the mode through the rename."""
+
+    def _open(self) -> io.TextIOWrapper:
+        stream = open(  # noqa: SIM115 - the handler keeps the stream and closes it
+            self.baseFilename,
+            self.mode,
+            encoding=self.encoding,
+            errors=self.errors,
+            opener=_owner_only,
+        )
+        assert isinstance(stream, io.TextIOWrapper)
+        return stream
+
+
+def _owner_only(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
+
+
+def loggable_text(text: str, name: str | None, names_allowed: bool) -> str:
+    """``text`` (a banner, a message) on one line as a log may carry it: ``name`` in it
+    becomes "[person]" unless ``names_allowed`` (``telemetry.log_person_names``)."""
+    flat = " ".join(text.split())
+    if name and not names_allowed:
+        flat = flat.replace(" ".join(name.split()), NAME_WITHHELD)
+    return flat
+
+
 def log_to_files(data_dir: Path, telemetry: TelemetrySettings) -> Path:
     """Send every log record at ``telemetry.log_level`` and above to the rotating JSON
-    log in ``data_dir/logs``; returns the file's path."""
+    log in ``data_dir/logs``; returns the file's path. The data folder is made
+    owner-only first, and the logs in it (older ones included) 0600."""
     folder = data_dir / "logs"
     path = folder / LOG_FILE
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        secure_data_dir(data_dir)  # tightens a logs folder an older version left open
+        folder.mkdir(mode=0o700, exist_ok=True)
+        handler = OwnerOnlyRotatingFileHandler(
             path,
             maxBytes=telemetry.log_file_max_mb * 1024 * 1024,
             backupCount=telemetry.log_files_kept,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -26,6 +26,22 @@ log = logging.getLogger(__name__)
 # Seconds; the kiosk's stages take milliseconds, a decision up to a few seconds.
 _STAGE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.0)
 _DECISION_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+
+class SpoolStatus(Protocol):
+    """What the event log tells about its spool (storage.event_log.ResilientEventLog)."""
+
+    @property
+    def pending(self) -> int: ...
+
+    @property
+    def set_aside(self) -> int: ...
+
+    @property
+    def lost(self) -> int: ...
+
+    @property
+    def trouble(self) -> str | None: ...
 
 
 class KioskMetrics:
@@ -105,6 +121,23 @@ class KioskMetrics:
         self.door_faults = Counter(
             "kiosk_door_faults", "Times the door hardware stopped answering", registry=r
         )
+        self.spool_set_aside_events = Gauge(
+            "kiosk_spool_set_aside_events",
+            "Events set aside since start, with the reason, in the spool's rejected file: "
+            "unreadable, or refused by the database",
+            registry=r,
+        )
+        self.spool_lost_events = Gauge(
+            "kiosk_spool_lost_events",
+            "Events since start that could be neither stored nor spooled (database down, "
+            "disk full)",
+            registry=r,
+        )
+        self.spool_trouble = Gauge(
+            "kiosk_spool_trouble",
+            "1 while the spool needs the operator (its disk is full), else 0",
+            registry=r,
+        )
         self._frames_read_seen = 0
         self._frames_dropped_seen = 0
         self._server: Any = None
@@ -155,6 +188,13 @@ class KioskMetrics:
             ("fault", status.fault is not None),
         ):
             self.door_state.labels(name).set(1 if on else 0)
+
+    def watch_spool(self, spool: SpoolStatus) -> None:
+        """Read the spool's gauges from ``spool`` at each scrape."""
+        self.spooled_events.set_function(lambda: spool.pending)
+        self.spool_set_aside_events.set_function(lambda: spool.set_aside)
+        self.spool_lost_events.set_function(lambda: spool.lost)
+        self.spool_trouble.set_function(lambda: 0 if spool.trouble is None else 1)
 
     def catch_up_frames(self, read: int, dropped: int) -> None:
         """The capture thread and the frame slot count for themselves; add what is new."""

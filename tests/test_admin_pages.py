@@ -146,16 +146,17 @@ def test_log_filters_in_the_store(
     identity_store.record_access(
         access_decision(kiosk_id="door-2", outcome=AccessOutcome.NO_FACE, latency_ms=3.0)
     )
-    only_door_2 = audit_log.access_events(10, LogFilter(kiosk_id="door-2"))
+    admin = staff[Role.ADMIN]
+    only_door_2 = audit_log.access_events(10, LogFilter(kiosk_id="door-2"), actor=admin)
     assert [e.kiosk_id for e in only_door_2] == ["door-2"]
     future = datetime.now().astimezone() + timedelta(hours=1)
-    assert audit_log.audit_events(10, LogFilter(since=future)) == []
-    assert len(audit_log.audit_events(10, LogFilter(until=future, actor="alice"))) == 3
-    exact = audit_log.audit_events(10, LogFilter(action="operator.create"))
-    prefix = audit_log.audit_events(10, LogFilter(action="operator."))
+    assert audit_log.audit_events(10, LogFilter(since=future), actor=admin) == []
+    assert len(audit_log.audit_events(10, LogFilter(until=future, actor="alice"), actor=admin)) == 3
+    exact = audit_log.audit_events(10, LogFilter(action="operator.create"), actor=admin)
+    prefix = audit_log.audit_events(10, LogFilter(action="operator."), actor=admin)
     assert len(exact) == len(prefix) == 3
     # A LIKE wildcard typed by someone is matched literally.
-    assert audit_log.audit_events(10, LogFilter(action="%.")) == []
+    assert audit_log.audit_events(10, LogFilter(action="%."), actor=admin) == []
 
 
 def test_an_admin_changes_the_threshold_and_the_door_uses_it(
@@ -187,7 +188,11 @@ def test_an_admin_changes_the_threshold_and_the_door_uses_it(
 
     stored = SqlSettingsStore(db_engine).stored_settings("any-kiosk")
     assert stored == {"matching.threshold": 0.45, "door.frames_to_confirm": 2}
-    (change,) = [e for e in audit_log.audit_events(10) if e.action == "settings.change"]
+    (change,) = [
+        e
+        for e in audit_log.audit_events(10, actor=staff[Role.ADMIN])
+        if e.action == "settings.change"
+    ]
     assert change.actor == "alice"
     assert change.details["matching.threshold"] == {"scope": "*", "old": 0.4, "new": 0.45}
 

@@ -109,12 +109,13 @@ def test_a_bad_row_in_the_database_is_an_error_naming_its_key(db_engine) -> None
 
 def test_a_kiosks_own_value_goes_over_the_shared_one(db_engine) -> None:
     from core.administration.shared_settings import SettingsService
-    from core.records import Operator, Role
+    from core.records import Role
     from core.settings import Settings
+    from storage.operator_store import SqlOperatorStore
     from storage.settings_store import SqlSettingsStore
 
     store = SqlSettingsStore(db_engine)
-    admin = Operator(1, "alice", Role.ADMIN, False, "unused")
+    admin = SqlOperatorStore(db_engine).add_first_operator("alice", "unused", Role.ADMIN)
     front = SettingsService(store, Settings(kiosk_id="front-door"))
     back = SettingsService(store, Settings(kiosk_id="back-door"))
     front.change(admin, {"camera.source": "/dev/video2", "matching.threshold": 0.5})

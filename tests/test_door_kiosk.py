@@ -160,3 +160,15 @@ def test_forced_open_is_shown_and_audited(
 def test_the_state_line_in_words() -> None:
     door = DoorHardware(SimulatedDoor(), SETTINGS, lambda _event: None, KioskMetrics())
     assert describe(door.status) == "door locked"
+
+
+def test_door_audit_events_may_wait_in_the_spool() -> None:
+    from core.access.door_events import RelockCause, Relocked
+    from core.records import KioskAuditEvent
+    from storage.spool_bounds import SpoolError, validate
+
+    event = Relocked(at_s=0, cause=RelockCause.START)
+    assert event.action is not None
+    validate(KioskAuditEvent("door-north", event.action, event.details()))  # no SpoolError
+    with pytest.raises(SpoolError, match="not one a kiosk reports"):
+        validate(KioskAuditEvent("door-north", "operator.create", {}))

@@ -373,3 +373,23 @@ def test_the_relay_keeps_a_slow_or_failing_consumer_off_the_recognition_path() -
     # The stuck consumer held one and queued two; the other two were dropped and counted.
     assert relay.counts["stuck"].dropped == 2
     assert relay.counts["stuck"].consumed == 3
+
+
+def test_a_decision_that_cannot_be_kept_is_not_made_and_the_face_is_decided_again() -> None:
+    class FullSpool(FakeIdentifier):
+        def record(self, decision: AccessDecision) -> None:
+            if not self.recorded and not getattr(self, "failed", False):
+                self.failed = True
+                raise StoreError("no space left for the spool")
+            super().record(decision)
+
+    door = make_door([(face(),)] * 4, [match(YAO)] * 4)
+    door.identifier = FullSpool([match(YAO)] * 4)
+    door.recognizer._identifier = door.identifier
+    door.run(2)
+    with pytest.raises(StoreError):
+        door.recognizer.process(FRAME)
+    assert door.consumed == []  # nobody heard of a grant that was never recorded
+    (decision,) = door.decisions(door.run(1))
+    assert decision.granted
+    assert door.identifier.recorded == [decision]

@@ -8,7 +8,7 @@ import cv2
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.records import Role
+from core.records import Operator, Role
 from kiosk.enrollment_wizard import GOOD_FRAME_TEXT
 from kiosk.kiosk_screen import GRANTED_TEXT
 from storage.audit_log import SqlAuditLog
@@ -38,10 +38,10 @@ def fill_in(wizard, name: str = "Yao Ming", badge: str = "B-11") -> None:
     wizard.operator_confirms.setChecked(True)
 
 
-@pytest.mark.usefixtures("staff")
 def test_an_enroller_enrolls_a_person_who_is_then_greeted_at_the_door(
     qtbot: QtBot,
     open_window,
+    staff: dict[Role, Operator],
     yao_at_the_door: Path,
     identity_store: SqlIdentityStore,
     audit_log: SqlAuditLog,
@@ -63,16 +63,18 @@ def test_an_enroller_enrolls_a_person_who_is_then_greeted_at_the_door(
     qtbot.waitUntil(lambda: "enrolled with 3 template(s)" in wizard.message.text(), timeout=10_000)
     assert wizard.steps.currentIndex() == 0
     assert wizard.name.text() == ""
-    (person,) = identity_store.people(None, 10)
+    admin = staff[Role.ADMIN]
+    (person,) = identity_store.people(None, 10, actor=admin)
     assert (person.display_name, person.external_ref, person.template_count) == (
         "Yao Ming",
         "B-11",
         3,
     )
-    (consent,) = identity_store.person(person.id).consents
+    (consent,) = identity_store.person(person.id, actor=admin).consents
     assert consent.witnessed_by == "erin"
     assert any(
-        e.action == "person.enroll" and e.actor == "erin" for e in audit_log.audit_events(10)
+        e.action == "person.enroll" and e.actor == "erin"
+        for e in audit_log.audit_events(10, actor=admin)
     )
     mode.log_out()
     qtbot.waitUntil(lambda: GRANTED_TEXT in window.door.banner.text(), timeout=10_000)
@@ -144,9 +146,12 @@ def test_each_frame_gets_the_gates_reason_in_plain_words(
     assert identity_store.count_people() == 0
 
 
-@pytest.mark.usefixtures("staff")
 def test_a_face_already_enrolled_is_refused_at_save(
-    qtbot: QtBot, open_window, yao_at_the_door: Path, identity_store: SqlIdentityStore
+    qtbot: QtBot,
+    open_window,
+    staff: dict[Role, Operator],
+    yao_at_the_door: Path,
+    identity_store: SqlIdentityStore,
 ) -> None:
     window = open_window(camera=yao_at_the_door)
     mode = logged_in(qtbot, window, "alice", ADMIN_PASSWORD)
@@ -162,4 +167,6 @@ def test_a_face_already_enrolled_is_refused_at_save(
         qtbot.waitUntil(lambda: wizard.message.text() != "", timeout=10_000)
     assert "already matches enrolled person Yao Ming" in wizard.message.text()
     assert wizard.steps.currentWidget() is wizard.review_page
-    assert [p.display_name for p in identity_store.people(None, 10)] == ["Yao Ming"]
+    assert [p.display_name for p in identity_store.people(None, 10, actor=staff[Role.ADMIN])] == [
+        "Yao Ming"
+    ]

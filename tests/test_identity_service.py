@@ -197,8 +197,8 @@ def test_consent_is_required_and_recorded(
             admin, "Yao Ming", None, [("y.jpg", load(yaoming_jpg))], current_consent(), False
         )
     enroll_yao(service, admin, yaoming_jpg)
-    person = identity_store.people(None, 10)[0]
-    consent = identity_store.person(person.id).consents[0]
+    person = identity_store.people(None, 10, actor=admin)[0]
+    consent = identity_store.person(person.id, actor=admin).consents[0]
     assert consent.version == current_consent().version
     assert consent.text_sha256 == current_consent().sha256
     assert consent.witnessed_by == "alice"

@@ -184,14 +184,21 @@ def test_the_kiosk_serves_metrics_of_what_it_did(
     crop = read_image_file(photos / "yaoming_in_players.jpg", ImageLimits())
     screen = run_kiosk(camera_folder(tmp_path / "yao", crop), settings)
     qtbot.waitUntil(lambda: GRANTED_TEXT in screen.banner.text(), timeout=30_000)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        exposed = response.read().decode()
-    samples = {
-        line.split(" ")[0]: float(line.split(" ")[1])
-        for line in exposed.splitlines()
-        if line and not line.startswith("#")
-    }
-    assert samples['kiosk_decisions_total{outcome="granted"}'] == 1
+
+    def scrape() -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            exposed = response.read().decode()
+        return {
+            line.split(" ")[0]: float(line.split(" ")[1])
+            for line in exposed.splitlines()
+            if line and not line.startswith("#")
+        }
+
+    # The metrics hear of a decision on a consumer thread of their own, just after it.
+    granted = 'kiosk_decisions_total{outcome="granted"}'
+    qtbot.waitUntil(lambda: scrape().get(granted) == 1, timeout=5_000)
+    samples = scrape()
+    assert samples[granted] == 1
     assert samples["kiosk_frames_recognized_total"] >= 3
     assert samples["kiosk_frames_read_total"] >= samples["kiosk_frames_recognized_total"] - 1
     assert samples['kiosk_stage_seconds_count{stage="embed"}'] >= 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from core.access.door import DoorRecognizer
@@ -35,7 +36,7 @@ from storage.event_log import OFFLINE_ACTION, ONLINE_ACTION, ResilientEventLog
 from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
-from storage.spool import EventSpool
+from storage.spool import EventSpool, encode
 
 
 def decision(
@@ -70,41 +71,7 @@ def audit_actions(engine: Engine) -> list[str]:
         return list(session.scalars(query))
 
 
-# ---- the spool file on its own --------------------------------------------------------------
-
-
-def test_the_spool_keeps_events_in_order_across_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "spool" / "events.jsonl"
-    events = [
-        decision("door-1", AccessOutcome.OFFLINE, None, None, 12.5),
-        KioskAuditEvent("door-1", OFFLINE_ACTION, {"reason": "connection refused"}),
-        decision("door-1", AccessOutcome.GRANTED, uuid.uuid4(), 0.61, 80.0),
-    ]
-    for event in events:
-        EventSpool(path).append(event)
-    reopened = EventSpool(path)
-    assert reopened.read() == events
-    assert len(reopened) == 3
-    assert path.stat().st_mode & 0o777 == 0o600
-    reopened.remove_first(2)
-    assert reopened.read() == events[2:]
-    reopened.remove_first(1)
-    assert not path.exists()
-    assert reopened.read() == []
-
-
-def test_a_torn_or_edited_line_is_set_aside_and_the_rest_kept(tmp_path: Path) -> None:
-    spool = EventSpool(tmp_path / "events.jsonl")
-    first = decision("door-1", AccessOutcome.UNKNOWN, None, 0.2, 40.0)
-    last = decision("door-1", AccessOutcome.OFFLINE, None, None, 5.0)
-    spool.append(first)
-    with spool.path.open("a", encoding="utf-8") as stream:
-        stream.write('{"kind": "access", "event_id": "not-a-uuid"}\n')
-        stream.write('{"kind": "access", "outcome": "gran\n')  # a write cut short
-    spool.append(last)
-    assert spool.read() == [first, last]
-    assert len(spool.rejected_path.read_text("utf-8").splitlines()) == 2
-    assert spool.read() == [first, last]  # set aside once, not again
+# The spool file on its own: tests/test_spool.py.
 
 
 # ---- the real door, models and an embedded server that stops --------------------------------
@@ -180,7 +147,10 @@ def test_stopping_the_database_mid_run_loses_no_access_event(
     assert events.pending >= 5  # the four denials and the note that the kiosk went offline
     assert events.flush() == 0  # still down: nothing sent, nothing dropped
     own_server.start()
-    for _ in range(2):  # back: the first new event sends the spool first, in order
+    waiting = events.pending
+    assert events.flush() == waiting + 1  # what the flusher does; and the note that it is back
+    assert events.pending == 0
+    for _ in range(2):  # back: straight to the database again
         decided += visit(door, face, empty)
     assert events.pending == 0
 
@@ -192,6 +162,57 @@ def test_stopping_the_database_mid_run_loses_no_access_event(
     assert all(event.kiosk_id == "door-1" for event in stored)
     actions = audit_actions(own_engine)
     assert actions[-2:] == [OFFLINE_ACTION, ONLINE_ACTION]
+
+
+@pytest.mark.slow
+def test_a_spool_line_the_database_refuses_never_stops_the_door(
+    db_engine: Engine,
+    face_engine: FaceEngine,
+    settings: Settings,
+    photos: Path,
+    yaoming_jpg: Path,
+    tmp_path: Path,
+) -> None:
+    """The attack: a line that parses but that the database refuses (a field longer
+    than its column; a rule the kiosk does not know). The enrolled person is still let
+    in, and the lines are set aside with the reason."""
+    admin = SqlOperatorStore(db_engine).add_first_operator("alice", "bcrypt$unused", Role.ADMIN)
+    store = SqlIdentityStore(db_engine)
+    enrollment = EnrollmentService(face_engine, store, settings.matching)
+    enrollment.enroll(admin, "Yao Ming", None, [("y", load(yaoming_jpg))], current_consent(), True)
+    with db_engine.begin() as connection:
+        connection.execute(
+            text("ALTER TABLE access_events ADD CONSTRAINT test_latency CHECK (latency_ms < 1e5)")
+        )
+    spool = EventSpool(tmp_path / "spool" / "events.jsonl")
+    refused = decision("door-1", AccessOutcome.UNKNOWN, None, 0.1, 2e5)
+    spool.append(refused)
+    too_long = encode(decision("door-1", AccessOutcome.UNKNOWN, None, 0.1, 1.0))
+    too_long["kiosk_id"] = "k" * 65
+    with spool.path.open("a", encoding="utf-8") as stream:
+        stream.write(json.dumps(too_long) + "\n")
+    events = ResilientEventLog(db_engine, spool, "door-1")
+    door_settings = settings.model_copy(update={"kiosk_id": "door-1"})
+    door = build_door(engine=face_engine, store=store, settings=door_settings, events=events)
+    face = load(photos / "yaoming_in_players.jpg")
+    empty = np.full_like(face, 90)
+
+    decided = []
+    for _ in range(2):  # the spool is not empty: these wait in it, behind the bad lines
+        decided += visit(door, face, empty)
+    events.flush()
+    assert events.pending == 0
+    assert events.set_aside == 2
+    for _ in range(2):
+        decided += visit(door, face, empty)
+    spool.close()
+
+    stored = stored_access_events(db_engine)
+    assert [event.event_id for event in stored] == decided
+    assert [event.outcome for event in stored] == ["granted"] * 4
+    reasons = [json.loads(line)["reason"] for line in spool.rejected_path.open()]
+    assert any("test_latency" in reason for reason in reasons)
+    assert "kiosk_id has 65 characters; its column holds 64" in reasons
 
 
 def test_the_first_search_after_the_database_restarted_finds_the_person(

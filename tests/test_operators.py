@@ -94,7 +94,7 @@ def test_operator_changes_are_audited_without_secrets(
     service.reset_password(admin, "bob", "brown-cedar-window-9")
     service.set_role(admin, "bob", Role.AUDITOR)
     service.set_disabled(admin, "bob", disabled=True)
-    events = audit_log.audit_events(10)
+    events = audit_log.audit_events(10, actor=admin)
     assert [e.action for e in events][:4] == [
         "operator.disable",
         "operator.set_role",

@@ -96,9 +96,11 @@ def test_purge_deletes_only_people_past_retention_and_audits_it(
     age(db_engine, seen, 5, recognised=True)
     purged = people.purge_expired(admin)
     assert purged == [stale]
-    assert identity_store.person(stale).summary.status is PersonStatus.DELETED  # type: ignore[arg-type]
-    assert {p.id for p in identity_store.people(None, 10)} == {seen, fresh}
-    purge_events = [e for e in audit_log.audit_events(20) if e.action == "person.purge"]
+    assert identity_store.person(stale, actor=admin).summary.status is PersonStatus.DELETED  # type: ignore[arg-type]
+    assert {p.id for p in identity_store.people(None, 10, actor=admin)} == {seen, fresh}
+    purge_events = [
+        e for e in audit_log.audit_events(20, actor=admin) if e.action == "person.purge"
+    ]
     assert [e.target for e in purge_events] == [str(stale)]
     assert people.purge_expired(admin) == []  # nothing left to purge
 

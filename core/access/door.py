@@ -228,7 +228,13 @@ class DoorRecognizer:
             similarity=similarity,
             timings=seen.stage_timings(),
         )
-        self._identifier.record(decision)
+        try:
+            self._identifier.record(decision)
+        except StoreError:
+            # Not kept, so not made: nobody is let in on a decision with no record,
+            # and the next frame decides this face afresh.
+            self._decided = False
+            raise
         seen.timings = replace(seen.timings, record_ms=(self._clock() - decided) * 1000)
         for consumer in self._consumers:
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import Protocol
 
 from core.accounts.passwords import (
     calibrated_rounds,
@@ -23,18 +24,38 @@ MAX_USERNAME_LENGTH = 63
 BAD_CREDENTIALS = "unknown username or wrong password"
 
 
+class PasswordVerifier(Protocol):
+    def verify(self, password: str, stored: str) -> bool:
+        """Whether ``password`` matches the ``stored`` hash."""
+        ...
+
+
+class BcryptVerifier:
+    def verify(self, password: str, stored: str) -> bool:
+        return verify_password(password, stored)
+
+
 class Authenticator:
     """Checks credentials at one kiosk, with the login throttle in front.
 
     An unknown username is answered exactly like a wrong password: the same
     message, the same bcrypt work, and the same throttle, which counts
-    failures per typed username whether or not that operator exists.
+    failures per typed username whether or not that operator exists. Each
+    attempt is counted before its password is checked, so parallel guesses get
+    no more checks than sequential ones.
     """
 
-    def __init__(self, store: OperatorStore, policy: SecuritySettings, kiosk_id: str) -> None:
+    def __init__(
+        self,
+        store: OperatorStore,
+        policy: SecuritySettings,
+        kiosk_id: str,
+        verifier: PasswordVerifier | None = None,
+    ) -> None:
         self._store = store
         self._policy = policy
         self._kiosk_id = kiosk_id
+        self._verifier: PasswordVerifier = verifier if verifier is not None else BcryptVerifier()
 
     def create_first_admin(self, username: str, password: str) -> Operator:
         username = normalise_username(username)
@@ -42,8 +63,14 @@ class Authenticator:
         return self._store.add_first_operator(username, self._hash(password), Role.ADMIN)
 
     def authenticate(self, username: str, password: str) -> Operator:
+        """The operator, with the session epoch their session will carry.
+
+        Raises LoginLocked (before any check) while the username or this kiosk
+        is locked, AuthenticationFailed (or LoginLocked, if this failure locked
+        it) for a wrong password, an unknown username or a disabled account.
+        """
         key = throttle_key(username)
-        self._store.login_gate(key, self._kiosk_id).check()
+        attempt = self._store.reserve_login_attempt(key, self._kiosk_id, self._policy)
         operator = self._store.find_operator(key)
         stored = (
             operator.password_hash
@@ -52,15 +79,14 @@ class Authenticator:
                 calibrated_rounds(self._policy.bcrypt_target_ms, self._policy.bcrypt_min_rounds)
             )
         )
-        valid = verify_password(password, stored)
+        valid = self._verifier.verify(password, stored)
         if operator is None or not valid or operator.disabled:
-            gate = self._store.record_login_failure(key, self._kiosk_id, self._policy)
             try:
-                gate.check()
+                attempt.gate.check()
             except LoginLocked as locked:
                 raise LoginLocked(f"{BAD_CREDENTIALS}; {locked}", locked.retry_at) from None
             raise AuthenticationFailed(BAD_CREDENTIALS)
-        self._store.record_login_success(key)
+        self._store.record_login_success(attempt)
         return operator
 
     def _hash(self, password: str) -> str:
@@ -82,7 +108,7 @@ class OperatorService:
 
     def operators(self, actor: Operator) -> list[OperatorSummary]:
         authorize(actor, Permission.MANAGE_OPERATORS)
-        return self._store.operators()
+        return self._store.operators(actor=actor)
 
     def reset_password(self, actor: Operator, username: str, password: str) -> None:
         authorize(actor, Permission.MANAGE_OPERATORS)

@@ -1,10 +1,11 @@
-"""Who may do what: one table, checked by every service call."""
+"""Who may do what: one table, checked by every service call, and again by the
+store against the operator's row as it is when the action runs."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from core.errors import NotAllowed
+from core.errors import NotAllowed, SessionExpired
 from core.records import Operator, Role
 
 
@@ -45,3 +46,40 @@ def authorize(operator: Operator, permission: Permission) -> None:
         raise NotAllowed(
             f"operator {operator.username} is {operator.role.value} and may not {permission.value}"
         )
+
+
+def authorize_current(
+    claimed: Operator, current: Operator | None, permission: Permission | None
+) -> Operator:
+    """Authorize an action against the operator's account as it is now.
+
+    ``claimed`` is who the session says acts, as read at login; ``current`` is
+    their row read (and locked) in the action's own transaction, None if it is
+    gone. ``permission`` None is an action on one's own account, which any
+    enabled operator may take. Returns ``current``.
+
+    Raises SessionExpired if the account changed since login (disabled, new
+    role, new password: the store bumps its session epoch), else NotAllowed as
+    ``authorize`` does.
+    """
+    if current is None or current.session_epoch != claimed.session_epoch:
+        raise SessionExpired(
+            f"the session of {claimed.username} ended: the account was changed since the "
+            "login (disabled, new role or new password); log in again"
+        )
+    if permission is None:
+        if current.disabled:
+            raise NotAllowed(f"operator {current.username} is disabled")
+    else:
+        authorize(current, permission)
+    return current
+
+
+def permission_to_change(
+    actor: Operator, username: str, *, only_password: bool
+) -> Permission | None:
+    """What changing operator ``username``'s account needs: nothing more than being
+    enabled to set one's own password, MANAGE_OPERATORS for anything else."""
+    if only_password and username == actor.username:
+        return None
+    return Permission.MANAGE_OPERATORS

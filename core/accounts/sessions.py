@@ -1,4 +1,9 @@
-"""Operator sessions for the GUI: a login that ends after inactivity."""
+"""Operator sessions for the GUI: a login that ends after inactivity.
+
+The session also ends when the operator's account changes (disabled, new role,
+new password): the store refuses its next action with SessionExpired, as the
+held ``Operator`` carries the session epoch read at login.
+"""
 
 from __future__ import annotations
 

@@ -1,13 +1,15 @@
 """What the operator accounts need from persistent storage; ``storage`` implements it.
 
-Each method is one transaction: it commits whole or not at all.
+Each method is one transaction: it commits whole or not at all. A method that
+takes an ``actor`` authorizes them against their account as it is in that
+transaction (``permissions.authorize_current``), not as it was at login.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from core.accounts.login_throttle import LoginGate
+from core.accounts.login_throttle import LoginAttempt
 from core.records import Operator, OperatorSummary, Role
 from core.settings import SecuritySettings
 
@@ -19,11 +21,15 @@ class OperatorStore(Protocol):
 
     def add_operator(
         self, username: str, password_hash: str, role: Role, actor: Operator
-    ) -> Operator: ...
+    ) -> Operator:
+        """Raise NotAllowed if ``actor`` may not manage operators now, or the name is taken."""
+        ...
 
     def find_operator(self, username: str) -> Operator | None: ...
 
-    def operators(self) -> list[OperatorSummary]: ...
+    def operators(self, *, actor: Operator) -> list[OperatorSummary]:
+        """Every operator; raise NotAllowed if ``actor`` may not manage operators now."""
+        ...
 
     def update_operator(
         self,
@@ -35,15 +41,23 @@ class OperatorStore(Protocol):
         role: Role | None = None,
         disabled: bool | None = None,
     ) -> None:
-        """Raise NotFound if there is no such operator; audited as ``action``."""
+        """Raise NotFound if there is no such operator; audited as ``action``.
+
+        Disabling, a new role or a new password ends the operator's sessions
+        (their session epoch moves on). Only one's own password may be set
+        without MANAGE_OPERATORS."""
         ...
 
-    def login_gate(self, username: str, kiosk_id: str) -> LoginGate: ...
-
-    def record_login_failure(
+    def reserve_login_attempt(
         self, username: str, kiosk_id: str, policy: SecuritySettings
-    ) -> LoginGate:
-        """Count a failure for the username and the kiosk, locking (audited) per policy."""
+    ) -> LoginAttempt:
+        """Count an attempt for the username and the kiosk as a failure, before its
+        password is checked, locking (audited) per policy.
+
+        Raises LoginLocked, counting nothing, while either is locked; StoreError
+        if the attempt could not be counted (then no password may be checked)."""
         ...
 
-    def record_login_success(self, username: str) -> None: ...
+    def record_login_success(self, attempt: LoginAttempt) -> None:
+        """Take back the failure ``attempt`` counted: the username starts afresh."""
+        ...

@@ -93,17 +93,17 @@ class AuditService:
 
     def events(self, actor: Operator, limit: int, only: LogFilter = _ANYTHING) -> list[AuditEntry]:
         authorize(actor, Permission.READ_AUDIT)
-        return self._log.audit_events(_checked_limit(limit), _checked(only))
+        return self._log.audit_events(_checked_limit(limit), _checked(only), actor=actor)
 
     def access_events(
         self, actor: Operator, limit: int, only: LogFilter = _ANYTHING
     ) -> list[AccessEntry]:
         authorize(actor, Permission.READ_ACCESS_LOG)
-        return self._log.access_events(_checked_limit(limit), _checked(only))
+        return self._log.access_events(_checked_limit(limit), _checked(only), actor=actor)
 
     def verify(self, actor: Operator) -> ChainReport:
         authorize(actor, Permission.VERIFY_AUDIT)
-        return verify_chain(self._log.audit_chain())
+        return verify_chain(self._log.audit_chain(actor=actor))
 
 
 def _checked_limit(limit: int) -> int:

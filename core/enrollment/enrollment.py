@@ -76,6 +76,9 @@ class EnrollmentService:
                 NewTemplate(sample.embedding, self._engine.template_model, sample.face.score)
                 for _, sample in samples
             ),
+            # The store checks again under its lock: the check above is only the quick
+            # answer, two enrollments of one face may pass it at the same moment.
+            duplicate_threshold=self._matching.threshold,
         )
         return EnrollmentResult(self._store.enroll(enrollment), len(samples))
 

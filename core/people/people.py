@@ -27,11 +27,11 @@ class PeopleService:
 
     def find(self, actor: Operator, search: str | None, limit: int) -> list[PersonSummary]:
         authorize(actor, Permission.VIEW_PEOPLE)
-        return self._store.people(search, limit)
+        return self._store.people(search, limit, actor=actor)
 
     def show(self, actor: Operator, person_id: uuid.UUID) -> PersonView:
         authorize(actor, Permission.VIEW_PEOPLE)
-        detail = self._store.person(person_id)
+        detail = self._store.person(person_id, actor=actor)
         if detail.deleted_at is not None:
             return PersonView(detail, None)
         deadline = retention_deadline(
