@@ -154,7 +154,8 @@ class KioskScreen(QWidget):
         name = (
             self.banner.text().split("\n")[0] if self.banner.property("state") == "granted" else ""
         )
-        self._set_banner(f"{name}\n{DOOR_OPEN_TEXT}" if name else DOOR_OPEN_TEXT, "granted")
+        text = f"{name}\n{DOOR_OPEN_TEXT}" if name else DOOR_OPEN_TEXT
+        self._set_banner(text, "granted", person_name=name or None)
         self._back_to_idle.start(int(seconds * 1000))
 
     def show_door_failed(self) -> None:

@@ -9,9 +9,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import sessionmaker
 
 from core.access.door_commands import DoorCommandKind, DoorCommandRecord, DoorReport
+from core.accounts.permissions import Permission
 from core.errors import NotFound
+from core.records import Operator
 from storage import schema
 from storage.audit_log import append_audit
+from storage.operator_authority import act_as
 from storage.transactions import transaction
 
 COMMAND_ACTION = "door.command"
@@ -26,20 +29,25 @@ class SqlDoorCommands:
     def request(
         self,
         *,
-        actor: str,
+        actor: Operator,
         kiosk_id: str,
         kind: DoorCommandKind,
         reason: str,
         seconds: float | None,
     ) -> int:
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.CONTROL_DOOR)
             if session.get(schema.Kiosk, kiosk_id) is None:
                 raise NotFound(
                     f"no kiosk {kiosk_id!r} has used this database; "
                     "kiosk-admin door status lists the doors"
                 )
             command = schema.DoorCommand(
-                kiosk_id=kiosk_id, kind=kind.value, seconds=seconds, reason=reason, operator=actor
+                kiosk_id=kiosk_id,
+                kind=kind.value,
+                seconds=seconds,
+                reason=reason,
+                operator=actor.username,
             )
             session.add(command)
             session.flush()
@@ -50,7 +58,7 @@ class SqlDoorCommands:
             }
             if seconds is not None:
                 details["seconds"] = seconds
-            append_audit(session, actor, COMMAND_ACTION, kiosk_id, details)
+            append_audit(session, actor.username, COMMAND_ACTION, kiosk_id, details)
             return command.id
 
     def take_pending(self, kiosk_id: str) -> list[DoorCommandRecord]:
@@ -105,8 +113,9 @@ class SqlDoorCommands:
         with transaction(self._sessions) as session:
             session.execute(statement)
 
-    def reports(self) -> list[DoorReport]:
+    def reports(self, actor: Operator) -> list[DoorReport]:
         with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.VIEW_DOORS)
             rows = session.scalars(select(schema.DoorReport).order_by(schema.DoorReport.kiosk_id))
             return [
                 DoorReport(

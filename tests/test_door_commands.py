@@ -78,7 +78,7 @@ def kiosk(store: SqlDoorCommands) -> Iterator[Kiosk]:
 
 
 def test_lockdown_from_the_cli_is_taken_by_the_kiosk_and_refuses_grants(
-    db_engine: Engine, store: SqlDoorCommands, kiosk: Kiosk, audit_log: SqlAuditLog, admin_cli: Cli
+    kiosk: Kiosk, audit_log: SqlAuditLog, admin_cli: Cli, operator_store: SqlOperatorStore
 ) -> None:
     sent = admin_cli(
         "door", "lockdown", "--kiosk", KIOSK, "--reason", "police request", "--operator", "alice"
@@ -93,7 +93,9 @@ def test_lockdown_from_the_cli_is_taken_by_the_kiosk_and_refuses_grants(
     assert [(d["kiosk_id"], d["lockdown"], d["adapter"]) for d in doors] == [
         (KIOSK, True, "simulated")
     ]
-    (requested,) = audit_log.audit_events(5, LogFilter(action="door.command"))
+    admin = operator_store.find_operator("alice")
+    assert admin is not None
+    (requested,) = audit_log.audit_events(5, LogFilter(action="door.command"), actor=admin)
     assert (requested.actor, requested.target, requested.details["kind"]) == (
         "alice",
         KIOSK,

@@ -3,7 +3,7 @@ its events in the audit log (the real database), the metrics and the door screen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,15 +11,17 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
 from core.access.consumers import DecisionRelay
+from core.accounts.operators import Authenticator
 from core.door_io_settings import DoorIoSettings
-from core.records import AccessDecision, AccessOutcome, LogFilter, Operator, Role
-from core.settings import Settings
+from core.records import AccessDecision, AccessOutcome, AuditEntry, LogFilter, Operator, Role
+from core.settings import SecuritySettings, Settings
 from door_io.simulated import SimulatedDoor
 from kiosk.admin_screen import AdminScreen
 from kiosk.door_hardware import DoorHardware, describe
 from kiosk.kiosk_screen import DOOR_FAILED_TEXT, DOOR_OPEN_TEXT, DOOR_REFUSED_TEXT, KioskScreen
 from storage.audit_log import SqlAuditLog
 from storage.event_log import ResilientEventLog
+from storage.operator_store import SqlOperatorStore
 from storage.spool import EventSpool
 from telemetry.metrics import KioskMetrics
 from tests.door_events_recorder import wait_until
@@ -62,8 +64,25 @@ def door(
     door.stop()
 
 
-def actions(audit_log: SqlAuditLog) -> list[str]:
-    return [e.action for e in reversed(audit_log.audit_events(50, LogFilter(action="door.")))]
+@pytest.fixture
+def admin(operator_store: SqlOperatorStore) -> Operator:
+    return Authenticator(operator_store, SecuritySettings(), "t").create_first_admin(
+        "ada", "tall-ladder-orange-77"
+    )
+
+
+@pytest.fixture
+def audited(audit_log: SqlAuditLog, admin: Operator) -> Callable[..., list[AuditEntry]]:
+    """The audit log's door events as the admin reads them, newest first."""
+
+    def read(action: str = "door.", limit: int = 50) -> list[AuditEntry]:
+        return audit_log.audit_events(limit, LogFilter(action=action), actor=admin)
+
+    return read
+
+
+def actions(audited: Callable[..., list[AuditEntry]]) -> list[str]:
+    return [e.action for e in reversed(audited())]
 
 
 def granted() -> AccessDecision:
@@ -74,7 +93,7 @@ def test_a_grant_opens_the_door_says_so_and_is_audited(
     qtbot: QtBot,
     door: tuple[DoorHardware, KioskScreen, DecisionRelay],
     hardware: SimulatedDoor,
-    audit_log: SqlAuditLog,
+    audited: Callable[..., list[AuditEntry]],
     metrics: KioskMetrics,
 ) -> None:
     _hardware_door, screen, relay = door
@@ -83,15 +102,15 @@ def test_a_grant_opens_the_door_says_so_and_is_audited(
     qtbot.waitUntil(lambda: DOOR_OPEN_TEXT in screen.banner.text(), timeout=3000)
     assert hardware.output is True
     assert screen.door_state.text().startswith("door unlocked")
-    qtbot.waitUntil(lambda: "door.relock" in actions(audit_log)[1:], timeout=5000)
-    audited = audit_log.audit_events(50, LogFilter(action="door.unlock"))
-    assert [e.details["access_event_id"] for e in audited] == [str(decision.event_id)]
-    assert audited[0].target == "door-north"
-    assert actions(audit_log) == ["door.relock", "door.unlock", "door.relock"]
-    unlocks = metrics.registry.get_sample_value(
+    qtbot.waitUntil(lambda: "door.relock" in actions(audited)[1:], timeout=5000)
+    unlocks = audited("door.unlock")
+    assert [e.details["access_event_id"] for e in unlocks] == [str(decision.event_id)]
+    assert unlocks[0].target == "door-north"
+    assert actions(audited) == ["door.relock", "door.unlock", "door.relock"]
+    counted = metrics.registry.get_sample_value(
         "kiosk_door_unlocks_total", {"cause": "grant", "result": "done"}
     )
-    assert unlocks == 1
+    assert counted == 1
     qtbot.waitUntil(lambda: screen.door_state.text() == "door locked", timeout=3000)
 
 
@@ -99,7 +118,7 @@ def test_a_failed_unlock_tells_the_person_to_call_staff(
     qtbot: QtBot,
     door: tuple[DoorHardware, KioskScreen, DecisionRelay],
     hardware: SimulatedDoor,
-    audit_log: SqlAuditLog,
+    audited: Callable[..., list[AuditEntry]],
     metrics: KioskMetrics,
 ) -> None:
     _hardware_door, screen, relay = door
@@ -109,21 +128,21 @@ def test_a_failed_unlock_tells_the_person_to_call_staff(
     qtbot.waitUntil(lambda: screen.banner.text() == DOOR_FAILED_TEXT, timeout=3000)
     qtbot.waitUntil(lambda: "DOOR FAULT" in screen.door_state.text(), timeout=3000)
     wait_until(lambda: relay.counts["door"].failed == 1)
-    qtbot.waitUntil(lambda: "door.unlock_failed" in actions(audit_log), timeout=5000)
-    (failed,) = audit_log.audit_events(5, LogFilter(action="door.unlock_failed"))
+    qtbot.waitUntil(lambda: "door.unlock_failed" in actions(audited), timeout=5000)
+    (failed,) = audited("door.unlock_failed")
     assert failed.details["access_event_id"] == str(decision.event_id)
-    assert "door.fault" in actions(audit_log)
+    assert "door.fault" in actions(audited)
     assert metrics.registry.get_sample_value("kiosk_door_faults_total") == 1
     assert metrics.registry.get_sample_value("kiosk_door_state", {"state": "fault"}) == 1
     hardware.unplug(False)
-    qtbot.waitUntil(lambda: "door.fault_cleared" in actions(audit_log), timeout=5000)
+    qtbot.waitUntil(lambda: "door.fault_cleared" in actions(audited), timeout=5000)
 
 
 def test_lockdown_refuses_the_grant_on_the_screen_and_in_the_audit(
     qtbot: QtBot,
     door: tuple[DoorHardware, KioskScreen, DecisionRelay],
     hardware: SimulatedDoor,
-    audit_log: SqlAuditLog,
+    audited: Callable[..., list[AuditEntry]],
 ) -> None:
     hardware_door, screen, relay = door
     hardware_door.controller.lockdown(operator="ada", reason="police request").wait(2)
@@ -131,8 +150,8 @@ def test_lockdown_refuses_the_grant_on_the_screen_and_in_the_audit(
     relay.consume(granted())
     qtbot.waitUntil(lambda: DOOR_REFUSED_TEXT in screen.banner.text(), timeout=3000)
     assert hardware.output is False
-    qtbot.waitUntil(lambda: "door.unlock_refused" in actions(audit_log), timeout=5000)
-    (lockdown,) = audit_log.audit_events(5, LogFilter(action="door.lockdown"))
+    qtbot.waitUntil(lambda: "door.unlock_refused" in actions(audited), timeout=5000)
+    (lockdown,) = audited("door.lockdown")
     assert (lockdown.details["operator"], lockdown.details["reason"]) == ("ada", "police request")
 
 
@@ -140,7 +159,7 @@ def test_forced_open_is_shown_and_audited(
     qtbot: QtBot,
     door: tuple[DoorHardware, KioskScreen, DecisionRelay],
     hardware: SimulatedDoor,
-    audit_log: SqlAuditLog,
+    audited: Callable[..., list[AuditEntry]],
     metrics: KioskMetrics,
 ) -> None:
     hardware_door, screen, _relay = door
@@ -151,8 +170,8 @@ def test_forced_open_is_shown_and_audited(
     hardware.move_door(is_open=True)
     qtbot.waitUntil(lambda: "FORCED OPEN" in screen.door_state.text(), timeout=3000)
     qtbot.waitUntil(lambda: "FORCED OPEN" in operators.door_state.text(), timeout=3000)
-    qtbot.waitUntil(lambda: "door.alarm" in actions(audit_log), timeout=5000)
-    (alarm,) = audit_log.audit_events(5, LogFilter(action="door.alarm"))
+    qtbot.waitUntil(lambda: "door.alarm" in actions(audited), timeout=5000)
+    (alarm,) = audited("door.alarm")
     assert alarm.details["alarm"] == "forced_open"
     assert metrics.registry.get_sample_value("kiosk_door_alarms_total", {"alarm": "forced_open"})
 

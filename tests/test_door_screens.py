@@ -7,7 +7,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from core.door_io_settings import DoorIoSettings
-from core.records import Role
+from core.records import Operator, Role
 from core.settings import Settings
 from storage.door_commands import SqlDoorCommands
 from tests.operator_window import ADMIN_PASSWORD, PASSWORDS, logged_in, open_page
@@ -18,9 +18,8 @@ DOOR = Settings(
 )
 
 
-@pytest.mark.usefixtures("staff")
 def test_an_admin_locks_the_door_down_and_releases_it_from_the_door_page(
-    qtbot: QtBot, open_window
+    qtbot: QtBot, open_window, staff: dict[Role, Operator]
 ) -> None:
     window = open_window(DOOR)
     door = window.controller.door
@@ -40,7 +39,7 @@ def test_an_admin_locks_the_door_down_and_releases_it_from_the_door_page(
     assert "LOCKDOWN" in window.door.door_state.text()
     assert window.controller.services is not None
     reports = SqlDoorCommands(window.controller.services.store.engine)
-    qtbot.waitUntil(lambda: reports.reports()[0].lockdown, timeout=5_000)  # reported back
+    qtbot.waitUntil(lambda: reports.reports(staff[Role.ADMIN])[0].lockdown, timeout=5_000)
     page.refresh()
     qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=5_000)
     qtbot.waitUntil(lambda: page.table.item(0, 3).text() == "LOCKDOWN", timeout=5_000)

@@ -76,17 +76,21 @@ class DoorCommandRequests(Protocol):
     def request(
         self,
         *,
-        actor: str,
+        actor: Operator,
         kiosk_id: str,
         kind: DoorCommandKind,
         reason: str,
         seconds: float | None,
     ) -> int:
-        """Stores the command and its audit event in one transaction; returns its id.
-        Raises NotFound for a kiosk that never used this database."""
+        """Stores the command and its audit event in one transaction, the actor's
+        account checked (CONTROL_DOOR) in it; returns the command's id. Raises
+        NotFound for a kiosk that never used this database, SessionExpired or
+        NotAllowed as storage.operator_authority.act_as."""
         ...
 
-    def reports(self) -> list[DoorReport]: ...
+    def reports(self, actor: Operator) -> list[DoorReport]:
+        """Raises as ``request`` for VIEW_DOORS."""
+        ...
 
 
 class DoorCommandService:
@@ -121,12 +125,12 @@ class DoorCommandService:
         else:
             seconds = None
         return self._store.request(
-            actor=operator.username, kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds
+            actor=operator, kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds
         )
 
     def reports(self, operator: Operator) -> list[DoorReport]:
         authorize(operator, Permission.VIEW_DOORS)
-        return self._store.reports()
+        return self._store.reports(operator)
 
 
 class DoorCommandPoller:
