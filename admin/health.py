@@ -7,15 +7,19 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from admin.context import CommandContext
 from admin.output import Report
-from core.errors import KioskError
+from core.errors import KioskError, StoreError
 from core.inference.modelpack import resolve_model_pack
 from storage.migrate import current_revision, head_revision
 
 EXIT_UNHEALTHY = 1
+# The window of embedded-server outages a health report counts, and at most how many.
+RECENT_OUTAGES = timedelta(hours=24)
+MAX_OUTAGES_READ = 1000
 
 
 @dataclass(frozen=True)
@@ -58,15 +62,47 @@ def _database(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
     store = ctx.store
     revision = current_revision(store.engine)
     enrolled = store.identity.count_people()
-    return (
-        f"{store.location}, schema {revision}, {enrolled} people enrolled",
-        {
-            "store": store.location,
-            "schema": revision,
-            "schema_current": revision == head_revision(),
-            "people": enrolled,
-        },
-    )
+    summary = f"{store.location}, schema {revision}, {enrolled} people enrolled"
+    data: dict[str, Any] = {
+        "store": store.location,
+        "schema": revision,
+        "schema_current": revision == head_revision(),
+        "people": enrolled,
+    }
+    if store.server is not None:
+        server_summary, data["server"] = _embedded_server(ctx)
+        summary += f"; {server_summary}"
+    return summary, data
+
+
+def _embedded_server(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
+    """The embedded server's safety, and its outages that kiosks audited recently."""
+    assert ctx.store.server is not None
+    state = ctx.store.server.state()
+    if state.pid is None or not state.socket_private or not state.password_required:
+        raise StoreError(
+            f"the embedded database in {ctx.store.server.pgdata} is not running safely "
+            f"(socket folder private: {state.socket_private}, password required: "
+            f"{state.password_required}); stop every kiosk and kiosk-admin, then start again"
+        )
+    since = datetime.now(UTC) - RECENT_OUTAGES
+    restarts = ctx.store.audit.server_restarts(since, MAX_OUTAGES_READ)
+    summary = f"server PID {state.pid}, outages in the last 24 h: {len(restarts)}"
+    last: dict[str, Any] | None = None
+    if restarts:
+        last = {"at": restarts[0].occurred_at.isoformat(), **restarts[0].details}
+        summary += (
+            f" (last: down {restarts[0].details.get('down_s')} s, back at "
+            f"{restarts[0].occurred_at:%Y-%m-%d %H:%M:%S %Z}, on {restarts[0].target})"
+        )
+    return summary, {
+        "pid": state.pid,
+        "socket_dir": str(state.socket_dir),
+        "socket_private": state.socket_private,
+        "password_required": state.password_required,
+        "outages_24h": len(restarts),
+        "last_outage": last,
+    }
 
 
 def _models(ctx: CommandContext) -> tuple[str, dict[str, Any]]:

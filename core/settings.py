@@ -396,6 +396,39 @@ class SpoolSettings(_Section):
     )
 
 
+class EmbeddedServerSettings(_Section):
+    """The embedded PostgreSQL: how long its start and stop may take, and how the kiosk
+    brings it back after it died."""
+
+    init_timeout_s: float = Field(
+        120.0, gt=0, le=1800, description="Time allowed to create a new database folder."
+    )
+    start_timeout_s: float = Field(
+        60.0, gt=0, le=600, description="Time allowed for the server to accept connections."
+    )
+    stop_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Time a fast shutdown may take before an immediate one is asked for.",
+    )
+    check_interval_s: float = Field(
+        2.0, gt=0, le=60, description="How often the kiosk checks that its server still runs."
+    )
+    restart_delay_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Wait after a failed restart before the next; the first try is at once.",
+    )
+    restart_backoff: float = Field(
+        2.0, ge=1, le=10, description="Factor by which each further wait grows."
+    )
+    restart_delay_max_s: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between two restart attempts."
+    )
+
+
 class Settings(_Section):
     models: ModelSettings = ModelSettings()
     quality: QualitySettings = QualitySettings()
@@ -408,6 +441,7 @@ class Settings(_Section):
     telemetry: TelemetrySettings = TelemetrySettings()
     spool: SpoolSettings = SpoolSettings()
     liveness: LivenessSettings = LivenessSettings()
+    embedded_server: EmbeddedServerSettings = EmbeddedServerSettings()
     door_io: DoorIoSettings = DoorIoSettings()
     kiosk_id: str = Field(
         "kiosk-admin",

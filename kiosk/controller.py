@@ -93,6 +93,8 @@ class KioskController(QObject):
                 log.error("%s", error)
                 self._screen.show_status(str(error))
         self.metrics.watch_spool(services.events)
+        if services.database_server is not None:
+            self.metrics.watch_database_server(services.database_server.status)
         self.door = open_door_hardware(services, self.metrics)
         if self.door is not None:
             self.door.show_on(self._screen)

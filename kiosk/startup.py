@@ -18,6 +18,7 @@ from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.event_log import ResilientEventLog
 from storage.kiosk_registry import register_kiosk
+from storage.server_supervisor import ServerSupervisor
 from storage.spool import EventSpool
 from storage.store import OpenStore, open_store
 
@@ -32,6 +33,8 @@ class Services:
     """In effect: the local settings, the database's over them, the pinned over those."""
     events: ResilientEventLog
     """Where the door's access events go: the database, or the spool while it is down."""
+    database_server: ServerSupervisor | None = None
+    """Watches the embedded server and restarts it; None on an external database."""
 
 
 class Startup(QThread):
@@ -62,12 +65,26 @@ class Startup(QThread):
             self.progress.emit("database")
             secure_data_dir(self._location.data_dir)
             store = self._stack.enter_context(
-                open_store(self._location.data_dir, self._location.database_url, self._db_password)
+                open_store(
+                    self._location.data_dir,
+                    self._location.database_url,
+                    self._db_password,
+                    self._settings.embedded_server,
+                )
             )
             secure_data_dir(self._location.data_dir)  # the embedded server opened it up
             settings = with_overrides(
                 SettingsService(store.settings, self._settings).effective(), self._pinned
             )
+            supervisor = None
+            if store.server is not None:
+                # Closed before the store (the stack unwinds in reverse): it must not
+                # restart the server that closing the store stops.
+                supervisor = self._stack.enter_context(
+                    ServerSupervisor(
+                        store.server, store.engine, settings.kiosk_id, settings.embedded_server
+                    )
+                )
             register_kiosk(
                 store.engine,
                 settings.kiosk_id,
@@ -91,4 +108,4 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(f"{type(error).__name__}: {error}")
             return
-        self.ready.emit(Services(store, engine, settings, events))
+        self.ready.emit(Services(store, engine, settings, events, supervisor))

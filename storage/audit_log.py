@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, func, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import records
 from core.accounts.permissions import Permission
 from core.administration.audit import GENESIS_HASH, chain_hash
+from core.administration.server_supervision import RESTARTED_ACTION
 from storage import schema
 from storage.operator_authority import act_as
 from storage.transactions import transaction
@@ -88,6 +90,25 @@ class SqlAuditLog:
         query = query.order_by(table.id.desc()).limit(limit)
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.READ_AUDIT)
+            return [_entry(event) for event in session.scalars(query)]
+
+    def server_restarts(self, since: datetime, limit: int) -> list[records.AuditEntry]:
+        """The embedded server's audited restarts since ``since``, newest first.
+
+        For ``kiosk-admin health``, which needs no operator: these events name no
+        person and no operator (actor "system", a kiosk id, how long it was down)."""
+        table = schema.AuditEvent
+        query = (
+            select(table)
+            .where(
+                table.action == RESTARTED_ACTION,
+                table.actor == SYSTEM_ACTOR,
+                table.occurred_at >= since,
+            )
+            .order_by(table.id.desc())
+            .limit(limit)
+        )
+        with transaction(self._sessions) as session:
             return [_entry(event) for event in session.scalars(query)]
 
     def audit_chain(self, *, actor: records.Operator) -> Iterator[records.AuditEntry]:

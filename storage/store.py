@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from core.errors import StoreError
+from core.settings import EmbeddedServerSettings
 from storage.audit_log import SqlAuditLog
 from storage.database import connect, describe_url, ensure_database
 from storage.embedded import DATABASE_NAME, EmbeddedServer
@@ -35,21 +36,27 @@ class OpenStore:
     engine: Engine
     location: str
     """Where the data lives, for people: a folder or a URL without its password."""
+    server: EmbeddedServer | None = None
+    """The embedded server this store runs on; None for an external database."""
 
 
 @contextmanager
 def open_store(
-    data_dir: Path, database_url: str | None, env_password: str | None = None
+    data_dir: Path,
+    database_url: str | None,
+    env_password: str | None = None,
+    server_settings: EmbeddedServerSettings | None = None,
 ) -> Iterator[OpenStore]:
     """Connect, bring the schema up to date, and close everything on exit.
 
     ``env_password`` is KIOSK_DATABASE_PASSWORD as the front end read it; an
     external server's password otherwise comes from the OS keyring.
+    ``server_settings`` bound the embedded server's start and stop.
     """
     server: EmbeddedServer | None = None
     password_note = ""
     if database_url is None:
-        server = EmbeddedServer(data_dir / "postgres")
+        server = EmbeddedServer(data_dir / "postgres", server_settings)
         url = server.start()
         ensure_database(server.admin_url(), DATABASE_NAME)
         location = f"embedded PostgreSQL in {server.pgdata}"
@@ -74,6 +81,7 @@ def open_store(
             SqlSettingsStore(engine),
             engine,
             location,
+            server,
         )
     finally:
         engine.dispose()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from core.access.consumers import ConsumerCounts
 from core.access.door_controller import DoorStatus
@@ -18,6 +21,7 @@ from core.access.door_events import (
     UnlockRefused,
 )
 from core.access.frame_outcome import FrameOutcome
+from core.administration.server_supervision import SupervisionStatus
 from core.errors import ConfigurationError
 from core.records import AccessDecision, AccessOutcome
 
@@ -142,6 +146,10 @@ class KioskMetrics:
         self._frames_dropped_seen = 0
         self._server: Any = None
 
+    def watch_database_server(self, status: Callable[[], SupervisionStatus]) -> None:
+        """Report the embedded server's supervision: read at each scrape."""
+        self.registry.register(_DatabaseServerCollector(status))
+
     def observe_frame(self, outcome: FrameOutcome) -> None:
         self.frames_recognized.inc()
         timings = outcome.timings
@@ -220,3 +228,44 @@ class KioskMetrics:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _DatabaseServerCollector(Collector):
+    """The embedded server's state, taken from its supervisor when scraped."""
+
+    def __init__(self, status: Callable[[], SupervisionStatus]) -> None:
+        self._status = status
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        status = self._status()
+        yield GaugeMetricFamily(
+            "kiosk_database_server_up",
+            "1 while the embedded database server runs, 0 during an outage",
+            value=1 if status.up else 0,
+        )
+        yield GaugeMetricFamily(
+            "kiosk_database_server_down_seconds",
+            "How long the current outage of the embedded server has lasted; 0 while up",
+            value=status.down_s,
+        )
+        yield CounterMetricFamily(
+            "kiosk_database_server_outages",
+            "Outages of the embedded server that ended",
+            value=status.outages,
+        )
+        yield CounterMetricFamily(
+            "kiosk_database_server_restarts",
+            "Times the kiosk restarted its embedded server",
+            value=status.restarts,
+        )
+        yield CounterMetricFamily(
+            "kiosk_database_server_failed_restarts",
+            "Restarts of the embedded server that failed",
+            value=status.failed_restarts,
+        )
+        last = status.last_outage
+        yield GaugeMetricFamily(
+            "kiosk_database_server_last_outage_seconds",
+            "Length of the last outage of the embedded server that ended",
+            value=last.down_s if last else 0.0,
+        )

@@ -16,6 +16,8 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import importlib.metadata
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,13 +174,18 @@ def face_engine(settings: Settings) -> FaceEngine:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+def pg_server() -> Iterator[EmbeddedServer]:
     from storage.embedded import EmbeddedServer
 
-    server = EmbeddedServer(tmp_path_factory.mktemp("pg") / "postgres")
+    # A temporary folder of its own, not under pytest's: each pytest run prunes and
+    # re-permissions /tmp/pytest-of-<user>, which would shut a server of another
+    # run (or its own user) out of its data folder mid-run.
+    folder = Path(tempfile.mkdtemp(prefix="kiosk-test-pg-"))
+    server = EmbeddedServer(folder / "postgres")
     server.start()
     yield server
     server.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
