@@ -20,6 +20,7 @@ from admin import (
     calibrate,
     commands,
     config_commands,
+    door_commands,
     health,
     operator_commands,
     people_commands,
@@ -321,6 +322,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", metavar="USER", help="the admin applying it")
 
     group = sub.add_parser(
+        "door",
+        help="see the doors; lock down, release or unlock one (admins)",
+        description="door commands, taken by the running kiosk through the database",
+    )
+    actions = group.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
+    command(actions, "status", door_commands.status, "each kiosk's door as last reported")
+    for name, run, summary in (
+        ("lockdown", door_commands.lockdown, "refuse every grant and keep the door locked"),
+        ("release", door_commands.release, "end a lockdown"),
+        ("unlock", door_commands.unlock, "unlock the door now for --seconds"),
+    ):
+        p = command(actions, name, run, summary)
+        p.add_argument("--kiosk", required=True, metavar="KIOSK_ID", help="whose door")
+        p.add_argument("--reason", required=True, help="why, for the audit log")
+        if name == "unlock":
+            p.add_argument("--seconds", required=True, type=_seconds, metavar="N")
+
+    group = sub.add_parser(
         "settings",
         help="show or change the settings kept in the database",
         description="settings shared by every kiosk, or set for this one (KIOSK_ID)",
@@ -390,6 +409,16 @@ def _positive_large(value: str) -> int:
     if not 1 <= number <= 100_000_000:
         raise argparse.ArgumentTypeError(f"{number} is out of range 1-100000000")
     return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0")
+    return seconds
 
 
 def _positive(value: str) -> int:

@@ -1,4 +1,5 @@
-"""kiosk-admin health: the database, the models and the camera, each checked on its own."""
+"""kiosk-admin health: the database, the models, the camera and the door hardware,
+each checked on its own."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def health(args: argparse.Namespace, ctx: CommandContext) -> Report:
     if not args.no_camera:
         source = args.camera or ctx.settings.camera.source
         checks.append(_run("camera", lambda: _camera(ctx, source)))
+    checks.append(_run("door", lambda: _door(ctx)))
     healthy = all(check.ok for check in checks)
     return Report(
         {"healthy": healthy, **{c.name: {"ok": c.ok, **c.data} for c in checks}},
@@ -143,6 +145,32 @@ def _camera(ctx: CommandContext, spec: str) -> tuple[str, dict[str, Any]]:
     return (
         f"{spec!r} gave a {width}x{height} frame in {waited_ms:.0f} ms",
         {"source": spec, "width": width, "height": height, "first_frame_ms": round(waited_ms)},
+    )
+
+
+def _door(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
+    """Reads the door hardware's inputs; never drives the lock."""
+    from door_io.hardware import open_door_io
+
+    settings = ctx.settings.door_io
+    io = open_door_io(settings)
+    if io is None:
+        return "no door hardware (door_io.adapter = none)", {"adapter": settings.adapter.value}
+    try:
+        inputs = io.read_inputs()
+    finally:
+        io.close()
+    seen = {
+        "lock_output": inputs.lock_output,
+        "contact": inputs.contact,
+        "exit_button": inputs.exit_button,
+    }
+    read = ", ".join(
+        f"{name} {'on' if on else 'off'}" for name, on in seen.items() if on is not None
+    )
+    return (
+        f"{io.name} answers ({read or 'no inputs wired'}); fail-{settings.fail_mode.value}",
+        {"adapter": settings.adapter.value, "name": io.name, **seen},
     )
 
 

@@ -251,7 +251,8 @@ def _summary(results: dict[str, Any]) -> str:
         e = results["end_to_end"]
         lines.append(
             f"  end to end: searched frame p50 {e.searched_frame.p50_ms:.1f} ms, "
-            f"{e.processed_fps:.1f} fps, kiosk RSS {e.resident_mb:.0f} MB"
+            f"{e.processed_fps:.1f} fps, kiosk RSS {e.resident_mb:.0f} MB, "
+            f"face to lock p50 {e.door_latency.p50_ms:.0f} ms"
         )
     for row in results.get("kiosks", []):
         lines.append(

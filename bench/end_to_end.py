@@ -6,6 +6,10 @@ for one, over and over, against a gallery of synthetic people plus him. Each
 frame's outcome comes from the recognition thread's observer hook. Another
 process makes the gallery and the folder first, so the kiosk's resident
 memory is its own.
+
+The kiosk drives a door: a Modbus-TCP module played by pymodbus's own server in
+the measuring process (door_io.modbus_module), so each grant's time to the lock
+coil being acknowledged is measured too.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ ABSENT_S = 1.0
 WARM_UP_S = 2.0
 # The window at the size of a door's full-HD screen: painting the preview costs by the pixel.
 SCREEN = (1920, 1080)
+# Shorter than the doorway's empty second: each grant's unlock is a write of its own.
+DOOR_UNLOCK_S = 0.5
+# A grant's outcome and its unlock write are this close, or they are not the same visit.
+_DOOR_MATCH_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ class EndToEndResult:
     granted: int
     decision_latency: Latency
     """From a face's first frame to its decision (needs several agreeing frames)."""
+    door_latency: Latency
+    """From a face's first frame to the Modbus module acknowledging the unlock."""
     resident_mb: float
     peak_resident_mb: float
     screen: tuple[int, int] = SCREEN
@@ -67,7 +77,7 @@ def run(gallery_size: int, seconds: float, camera_fps: float) -> EndToEndResult:
         # The gallery is made in a process of its own, so the kiosk's memory is its own.
         _child("prepare", request, 1800)
         row = json.loads(_child("measure", request, seconds + 600).strip().splitlines()[-1])
-    for key in ("searched_frame", "any_frame", "decision_latency"):
+    for key in ("searched_frame", "any_frame", "decision_latency", "door_latency"):
         row[key] = Latency(**row[key])
     return EndToEndResult(**row)
 
@@ -143,13 +153,23 @@ def _measure(request: dict[str, Any]) -> dict[str, Any]:
     from bench.memory import resident_mb
     from config.environment import Location
     from core.access.door import FrameOutcome
+    from core.door_io_settings import DoorAdapter, DoorIoSettings
     from core.settings import Settings
+    from door_io.modbus_module import ModbusModule
     from kiosk.app import KioskWindow
 
     data, camera = _folders(request)
+    module = ModbusModule()
+    module.start()
+    door = DoorIoSettings(
+        adapter=DoorAdapter.MODBUS,
+        modbus_host="127.0.0.1",
+        modbus_port=module.port,
+        unlock_s=DOOR_UNLOCK_S,
+    )
     app = QApplication([])
     window = KioskWindow(
-        Settings(kiosk_id="bench"), Location(data, None), str(camera), request["fps"]
+        Settings(kiosk_id="bench", door_io=door), Location(data, None), str(camera), request["fps"]
     )
     seen: list[tuple[float, FrameOutcome, float]] = []
 
@@ -180,9 +200,28 @@ def _measure(request: dict[str, Any]) -> dict[str, Any]:
     rss, peak = resident_mb(), resident_mb("VmHWM")
     window.close()
     app.processEvents()
+    module.close()
     started = marks["start"]
     measured = [entry for entry in seen if entry[0] >= started]
-    return _summary(request, measured, ended - started, dropped, rss, peak)
+    unlocks = [at for (_, on), at in zip(module.coil_writes, module.write_times, strict=True) if on]
+    summary = _summary(request, measured, ended - started, dropped, rss, peak)
+    summary["door_latency"] = _door_latency(measured, unlocks).as_dict()
+    return summary
+
+
+def _door_latency(seen: list[tuple[float, Any, float]], unlocks: list[float]) -> Latency:
+    """Each grant's first frame to the module taking its unlock: the decision's own
+    latency plus the time from its outcome to the acknowledged write (the write may
+    even come first: the door's lane runs beside the recognition thread)."""
+    spans = []
+    for observed, outcome, _ in seen:
+        decision = outcome.decision
+        if decision is None or not decision.granted:
+            continue
+        near = [at for at in unlocks if -_DOOR_MATCH_S < at - observed < _DOOR_MATCH_S]
+        if near:
+            spans.append(decision.latency_ms + (near[0] - observed) * 1000)
+    return summarize(spans)
 
 
 def _summary(

@@ -17,6 +17,7 @@ KioskError
 ├── NotAllowed              the action is refused in the current state
 ├── NotFound                no such person or operator
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
+├── DoorFault               the door hardware did not answer or refused a command
 └── StoreError              the database cannot serve the request (unreachable)
     ├── StoreBusy           the database is up but did not answer in time
     └── SpoolFull           neither the database nor the full local disk can keep an event
@@ -100,6 +101,10 @@ class RecognitionPaused(KioskError):
             f"too many unrecognised attempts; please wait {retry_after_s:.0f} s and try again"
         )
         self.retry_after_s = retry_after_s
+
+
+class DoorFault(KioskError):
+    """The lock, contact or exit-button hardware (core.access.door_io) failed a command."""
 
 
 class StoreError(KioskError):

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
+from core.door_io_settings import DoorIoSettings
+
 
 class _Section(BaseModel):
     # NaN fails every comparison, so a NaN threshold would be below nothing: refused.
@@ -481,6 +483,7 @@ class Settings(_Section):
     spool: SpoolSettings = SpoolSettings()
     liveness: LivenessSettings = LivenessSettings()
     embedded_server: EmbeddedServerSettings = EmbeddedServerSettings()
+    door_io: DoorIoSettings = DoorIoSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

@@ -26,12 +26,15 @@ class AdminScreen(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         who = QLabel(f"Logged in as <b>{operator.username}</b> ({operator.role.value})")
         self.status = MessageLabel()
+        self.door_state = QLabel("")
+        self.door_state.setObjectName("doorState")
         logout = QPushButton("Log out")
         logout.clicked.connect(self.logout_requested)
         header = QHBoxLayout()
         header.addWidget(who)
         header.addStretch(1)
         header.addWidget(self.status)
+        header.addWidget(self.door_state)
         header.addWidget(logout)
         self.navigation = QListWidget()
         self.navigation.setMaximumWidth(220)
@@ -55,6 +58,10 @@ class AdminScreen(QWidget):
 
     def show_error(self, text: str) -> None:
         self.status.show_error(text)
+
+    def show_door_state(self, text: str) -> None:
+        """The door hardware's state and open alarms; empty without door hardware."""
+        self.door_state.setText(text)
 
     def show_notice(self, text: str) -> None:
         self.status.show_notice(text)

@@ -12,13 +12,14 @@ from PySide6.QtWidgets import QStackedWidget
 
 from config.environment import Location
 from core.access.consumers import DecisionRelay
-from core.access.door import DoorRecognizer
+from core.access.door import DecisionConsumer, DoorRecognizer
 from core.access.door_builder import build_door
 from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
 from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
 from kiosk.camera import CaptureThread
+from kiosk.door_hardware import DoorHardware, describe, open_door_hardware
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
@@ -69,6 +70,8 @@ class KioskController(QObject):
         self.metrics = KioskMetrics()
         # The door's slow decision consumers (the log, the metrics), off the recognition path.
         self.decisions: DecisionRelay | None = None
+        # The lock, door contact and exit button ([door_io]); None without door hardware.
+        self.door: DoorHardware | None = None
         self._camera_was_lost = False
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
@@ -92,6 +95,10 @@ class KioskController(QObject):
         self.metrics.watch_spool(services.events)
         if services.database_server is not None:
             self.metrics.watch_database_server(services.database_server.status)
+        self.door = open_door_hardware(services, self.metrics)
+        if self.door is not None:
+            self.door.show_on(self._screen)
+            self.door.start()
         worker = RecognitionWorker(self._door_recognizer(settings), self.latest, self._observe)
         self.recognition = RecognitionThread(worker)
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
@@ -109,6 +116,9 @@ class KioskController(QObject):
             self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned
         )
         self.operator_mode.settings_changed.connect(self.apply_settings)
+        if self.door is not None:
+            self.door.state_described.connect(self.operator_mode.show_door_state)
+            self.operator_mode.show_door_state(describe(self.door.status))
         self.recognition.start()
         self.flusher = SpoolFlusher(services.events, settings.door.offline_retry_s)
         self.flusher.trouble_changed.connect(self._screen.show_spool_trouble)
@@ -122,13 +132,13 @@ class KioskController(QObject):
         assert self.services is not None
         if self.decisions is None:
             # Made once: a new recognizer (new settings) hands its decisions to the same lanes.
-            self.decisions = DecisionRelay(
-                [
-                    ("log", DecisionLog(settings.telemetry.log_person_names)),
-                    ("metrics", self.metrics),
-                ],
-                settings.door.decision_queue,
-            )
+            lanes: list[tuple[str, DecisionConsumer]] = [
+                ("log", DecisionLog(settings.telemetry.log_person_names)),
+                ("metrics", self.metrics),
+            ]
+            if self.door is not None:
+                lanes.append(("door", self.door.controller))
+            self.decisions = DecisionRelay(lanes, settings.door.decision_queue)
         return build_door(
             engine=self.services.engine,
             store=self.services.store.identity,
@@ -229,6 +239,8 @@ class KioskController(QObject):
             self.flusher.stop()
         if self.decisions is not None:
             self.decisions.close()
+        if self.door is not None:
+            self.door.stop()  # locked at a clean exit
         self._startup.wait()
         self._resources.close()
         self.metrics.close()

@@ -24,6 +24,9 @@ OFFLINE_DENIED_TEXT = "offline: the door stays closed"
 BUSY_TEXT = "busy, please try again"
 FAULT_TEXT = "recognition error, trying again"
 LIVENESS_FAILED_TEXT = "liveness check failed"
+DOOR_OPEN_TEXT = "door open, come in"
+DOOR_FAILED_TEXT = "door did not open, please call staff"
+DOOR_REFUSED_TEXT = "the door stays locked"
 
 
 class KioskScreen(QWidget):
@@ -45,12 +48,14 @@ class KioskScreen(QWidget):
         self.banner = _label(IDLE_TEXT, "banner")
         self.banner.setWordWrap(True)
         self.status = _label("", "status")
+        self.door_state = _label("", "doorState")
         self.operator_button = QToolButton()
         self.operator_button.setObjectName("operatorButton")
         self.operator_button.setText("Operator")
         self.operator_button.clicked.connect(self.operator_requested)
         footer = QHBoxLayout()
         footer.addWidget(self.status, stretch=1)
+        footer.addWidget(self.door_state)
         footer.addWidget(self.operator_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -139,6 +144,29 @@ class KioskScreen(QWidget):
         Stays on the status line over anything else until then."""
         self._spool_trouble = trouble
         self.status.setText(trouble or self._status_text)
+
+    def show_door_state(self, text: str) -> None:
+        """The door hardware's state ("door locked · LOCKDOWN"); empty: no door hardware."""
+        self.door_state.setText(text)
+
+    def show_door_open(self, seconds: float) -> None:
+        """The lock is released for the person just granted."""
+        name = (
+            self.banner.text().split("\n")[0] if self.banner.property("state") == "granted" else ""
+        )
+        text = f"{name}\n{DOOR_OPEN_TEXT}" if name else DOOR_OPEN_TEXT
+        self._set_banner(text, "granted", person_name=name or None)
+        self._back_to_idle.start(int(seconds * 1000))
+
+    def show_door_failed(self) -> None:
+        """Granted, but the lock did not take the unlock."""
+        self._set_banner(DOOR_FAILED_TEXT, "fault")
+        self._back_to_idle.start()
+
+    def show_door_refused(self, why: str) -> None:
+        """Granted, but the door's rules keep it locked (lockdown)."""
+        self._set_banner(f"{why}\n{DOOR_REFUSED_TEXT}", "denied")
+        self._back_to_idle.start()
 
     # --- drawing ------------------------------------------------------------------------
 

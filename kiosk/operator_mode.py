@@ -11,11 +11,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QStackedWidget, QWidget
 
+from core.access.door_commands import DoorCommandService
 from core.accounts.operators import Authenticator, OperatorService
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.accounts.sessions import OperatorSession
 from core.administration.audit import AuditService
 from core.administration.shared_settings import SettingsService
+from core.door_io_settings import DoorAdapter
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.people.people import PeopleService
@@ -23,6 +25,7 @@ from core.records import Operator
 from core.settings import Settings
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
+from kiosk.door_page import DoorPage
 from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.forms import FirstRunScreen, LoginScreen
@@ -33,10 +36,18 @@ from kiosk.people_page import SEARCH_LIMIT, PeoplePage
 from kiosk.settings_page import SettingsPage
 from kiosk.startup import Services
 from kiosk.tasks import TaskRunner
+from storage.door_commands import SqlDoorCommands
 
 log = logging.getLogger(__name__)
 _SESSION_CHECK_MS = 1000
-_PAGES = ("people_page", "enrollment_wizard", "operators_page", "audit_page", "settings_page")
+_PAGES = (
+    "people_page",
+    "enrollment_wizard",
+    "operators_page",
+    "audit_page",
+    "settings_page",
+    "door_page",
+)
 
 
 class OperatorMode(QObject):
@@ -53,6 +64,7 @@ class OperatorMode(QObject):
     operators_page: OperatorsPage
     audit_page: AuditPage
     settings_page: SettingsPage
+    door_page: DoorPage
 
     def __init__(
         self,
@@ -82,6 +94,8 @@ class OperatorMode(QObject):
         self.first_run = FirstRunScreen()
         self.login = LoginScreen()
         self.admin: AdminScreen | None = None
+        self.door_state = ""
+        """The door hardware's state in words (kiosk.door_hardware), shown to operators."""
         self.session: OperatorSession | None = None
         for screen in (self.first_run, self.login):
             stack.addWidget(screen)
@@ -126,6 +140,12 @@ class OperatorMode(QObject):
         if reason:
             self._door.show_status(reason)
 
+    @Slot(str)
+    def show_door_state(self, text: str) -> None:
+        self.door_state = text
+        if self.admin is not None:
+            self.admin.show_door_state(text)
+
     def shutdown(self) -> None:
         self._session_check.stop()
         self.tasks.shutdown()
@@ -160,6 +180,7 @@ class OperatorMode(QObject):
         )
         self.admin = AdminScreen(operator, self._pages(operator))
         self.admin.logout_requested.connect(self.log_out)
+        self.admin.show_door_state(self.door_state)
         self._stack.addWidget(self.admin)
         self._show(self.admin)
         self._session_check.start()
@@ -198,6 +219,17 @@ class OperatorMode(QObject):
                 self._settings_saved,
             )
             pages.append(("Settings", self.settings_page))
+        door_io = self._settings.door_io
+        if Permission.VIEW_DOORS in allowed and door_io.adapter is not DoorAdapter.NONE:
+            self.door_page = DoorPage(
+                self.actions,
+                DoorCommandService(SqlDoorCommands(self._store.engine), door_io),
+                self._settings.kiosk_id,
+                may_control=Permission.CONTROL_DOOR in allowed,
+                longest_unlock_s=door_io.max_operator_unlock_s,
+            )
+            pages.append(("Door", self.door_page))
+            self.door_page.refresh()
         return pages
 
     # --- what the pages ask for ---------------------------------------------------------

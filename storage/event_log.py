@@ -110,6 +110,11 @@ class ResilientEventLog:
         when it could be neither; a bad one is set aside and never raises."""
         self._record(decision)
 
+    def record_audit(self, event: KioskAuditEvent) -> None:
+        """Something the kiosk itself reports (its door's events), kept like an access
+        event: stored, or spooled while the database is down. Raises as record_access."""
+        self._record(event)
+
     def _record(self, event: SpooledEvent) -> None:
         try:
             validate(event)

@@ -211,6 +211,38 @@ class StoredSetting(Base):
     updated_by: Mapped[str] = mapped_column(String(63))
 
 
+class DoorCommand(Base):
+    """An operator's command to one kiosk's door (kiosk-admin door), taken once by
+    that kiosk: ``taken_at`` is set in the transaction that reads it."""
+
+    __tablename__ = "door_commands"
+    __table_args__ = (CheckConstraint("kind IN ('unlock', 'lockdown', 'release')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kiosk_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    seconds: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(200))
+    operator: Mapped[str] = mapped_column(String(63))
+    requested_at: Mapped[datetime] = _created_at()
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DoorReport(Base):
+    """Each kiosk's door as it last reported it (kiosk-admin door status)."""
+
+    __tablename__ = "door_reports"
+
+    kiosk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(128))
+    unlocked: Mapped[bool] = mapped_column(Boolean)
+    door_open: Mapped[bool | None] = mapped_column(Boolean)
+    lockdown: Mapped[bool] = mapped_column(Boolean)
+    alarms: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    fault: Mapped[str | None] = mapped_column(String(300))
+    reported_at: Mapped[datetime] = _created_at()
+
+
 class Kiosk(Base):
     """Every kiosk that has used this database, by the id it records events under."""
 

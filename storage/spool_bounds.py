@@ -9,8 +9,9 @@ from typing import Any
 from core.records import AccessDecision, AccessOutcome, DecisionSource, KioskAuditEvent
 from storage import schema
 
-KIOSK_ACTIONS = "kiosk."
-"""The only audit actions a spool carries: a kiosk reports on itself, never for an operator."""
+KIOSK_ACTIONS = ("kiosk.", "door.")
+"""The only audit actions a spool carries: a kiosk reports on itself and its door
+(core.access.door_events), never for an operator."""
 
 
 class SpoolError(ValueError):

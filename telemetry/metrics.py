@@ -11,6 +11,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from core.access.consumers import ConsumerCounts
+from core.access.door_controller import DoorStatus
+from core.access.door_events import (
+    AlarmRaised,
+    DoorEvent,
+    DoorFaulted,
+    Unlocked,
+    UnlockFailed,
+    UnlockRefused,
+)
 from core.access.frame_outcome import FrameOutcome
 from core.administration.server_supervision import SupervisionStatus
 from core.errors import ConfigurationError
@@ -98,6 +107,24 @@ class KioskMetrics:
             ["consumer", "kind"],
             registry=r,
         )
+        self.door_state = Gauge(
+            "kiosk_door_state",
+            "1 for each state the door is in: unlocked, open, lockdown, alarm, fault",
+            ["state"],
+            registry=r,
+        )
+        self.door_alarms = Counter(
+            "kiosk_door_alarms", "Door alarms raised: held_open, forced_open", ["alarm"], registry=r
+        )
+        self.door_unlocks = Counter(
+            "kiosk_door_unlocks",
+            "Lock releases by cause (grant, exit_request, operator); refused and failed ones",
+            ["cause", "result"],
+            registry=r,
+        )
+        self.door_faults = Counter(
+            "kiosk_door_faults", "Times the door hardware stopped answering", registry=r
+        )
         self.spool_set_aside_events = Gauge(
             "kiosk_spool_set_aside_events",
             "Events set aside since start, with the reason, in the spool's rejected file: "
@@ -147,6 +174,28 @@ class KioskMetrics:
         for name, count in counts.items():
             self.consumer_problems.labels(name, "failed").set(count.failed)
             self.consumer_problems.labels(name, "dropped").set(count.dropped)
+
+    def observe_door(self, event: DoorEvent, status: DoorStatus) -> None:
+        """A door listener (on the door's thread): counts the event, shows the state."""
+        if isinstance(event, AlarmRaised):
+            self.door_alarms.labels(event.alarm.value).inc()
+        elif isinstance(event, Unlocked):
+            self.door_unlocks.labels(event.cause.value, "done").inc()
+        elif isinstance(event, UnlockRefused):
+            self.door_unlocks.labels(event.cause.value, "refused").inc()
+        elif isinstance(event, UnlockFailed):
+            self.door_unlocks.labels("grant", "failed").inc()
+        elif isinstance(event, DoorFaulted):
+            self.door_faults.inc()
+        state = status.state
+        for name, on in (
+            ("unlocked", state.unlocked),
+            ("open", bool(state.door_open)),
+            ("lockdown", state.lockdown),
+            ("alarm", bool(state.alarms)),
+            ("fault", status.fault is not None),
+        ):
+            self.door_state.labels(name).set(1 if on else 0)
 
     def watch_spool(self, spool: SpoolStatus) -> None:
         """Read the spool's gauges from ``spool`` at each scrape."""

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine
 
+from core.access.door_commands import DoorCommandKind, DoorCommandService
 from core.access.identification import IdentificationService
 from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.operators import Authenticator, OperatorService
@@ -28,6 +29,7 @@ from core.records import Operator, Role
 from core.settings import SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from storage.audit_log import SqlAuditLog
+from storage.door_commands import SqlDoorCommands
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from storage.settings_store import SqlSettingsStore
@@ -73,6 +75,7 @@ def actions(
     operators = OperatorService(operator_store, POLICY)
     audit = AuditService(audit_log)
     shared = SettingsService(SqlSettingsStore(db_engine), settings)
+    doors = DoorCommandService(SqlDoorCommands(db_engine), settings.door_io)
     consent = current_consent()
     return [
         (
@@ -123,6 +126,12 @@ def actions(
             Permission.CHANGE_SETTINGS,
             lambda op: shared.change(op, {"matching.margin": 0.06}),
         ),
+        (
+            "lock a door down",
+            Permission.CONTROL_DOOR,
+            lambda op: doors.request(op, kiosk_id="t", kind=DoorCommandKind.LOCKDOWN, reason="r"),
+        ),
+        ("see the doors", Permission.VIEW_DOORS, doors.reports),
     ]
 
 
@@ -163,6 +172,8 @@ CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.VERIFY_AUDIT, ("audit", "verify")),
     (Permission.READ_ACCESS_LOG, ("access-log",)),
     (Permission.CHANGE_SETTINGS, ("settings", "set", "matching.margin=0.06")),
+    (Permission.CONTROL_DOOR, ("door", "lockdown", "--kiosk", "t", "--reason", "r")),
+    (Permission.VIEW_DOORS, ("door", "status")),
     (Permission.MANAGE_OPERATORS, ("operators", "add", "zed", "--role", "auditor")),
     (Permission.MANAGE_OPERATORS, ("operators", "list")),
     (Permission.MANAGE_OPERATORS, ("operators", "disable", "admin1")),

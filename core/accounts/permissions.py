@@ -21,13 +21,20 @@ class Permission(StrEnum):
     VERIFY_AUDIT = "verify the audit log"
     READ_ACCESS_LOG = "read the access log"
     CHANGE_SETTINGS = "change the kiosk settings"
+    CONTROL_DOOR = "lock down, release or unlock a door"
+    VIEW_DOORS = "see the doors' state"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.ENROLLER: frozenset({Permission.ENROLL, Permission.IDENTIFY, Permission.VIEW_PEOPLE}),
     Role.AUDITOR: frozenset(
-        {Permission.READ_AUDIT, Permission.VERIFY_AUDIT, Permission.READ_ACCESS_LOG}
+        {
+            Permission.READ_AUDIT,
+            Permission.VERIFY_AUDIT,
+            Permission.READ_ACCESS_LOG,
+            Permission.VIEW_DOORS,
+        }
     ),
 }
 

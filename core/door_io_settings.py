@@ -1,0 +1,155 @@
+"""The ``[door_io]`` section: the lock, the door contact and the exit button, and
+the hardware that drives them (docs/door-wiring.md). Apart from core.settings only
+to keep that module short; it is one of its sections.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class DoorAdapter(StrEnum):
+    NONE = "none"
+    """No door hardware: "access granted" is shown, nothing is driven."""
+    SIMULATED = "simulated"
+    """A lock and door in memory, shown on the screens: demos without hardware."""
+    MODBUS = "modbus"
+    """A Modbus-TCP relay/IO module (pymodbus)."""
+    SERIAL = "serial"
+    """A USB-serial relay board of the LCUS type (pyserial)."""
+    GPIO = "gpio"
+    """Linux GPIO character-device lines (libgpiod's gpiod, v2 API)."""
+
+
+class FailMode(StrEnum):
+    SECURE = "secure"
+    """Fail-secure: energise to unlock (an electric strike); locked without power."""
+    SAFE = "safe"
+    """Fail-safe: energise to lock (a magnetic lock); unlocked without power."""
+
+
+class DoorIoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    adapter: DoorAdapter = Field(
+        DoorAdapter.NONE,
+        description="The door hardware: none, simulated, modbus, serial or gpio.",
+    )
+    unlock_s: float = Field(
+        5.0, ge=0.5, le=300, description="How long a grant or the exit button releases the lock."
+    )
+    held_open_s: float = Field(
+        30.0, ge=1, le=3600, description="Open this long after an unlock raises held-open."
+    )
+    fail_mode: FailMode = Field(
+        FailMode.SECURE,
+        description="secure: the output is energised to unlock (strike); "
+        "safe: energised to lock (magnetic lock).",
+    )
+    lock_active_high: bool = Field(
+        True,
+        description="The lock output is on (coil set, relay closed) when energised; "
+        "false for boards that switch on a low or reset output.",
+    )
+    contact_on_when_closed: bool = Field(
+        True,
+        description="The door contact input is on while the door is closed (a "
+        "normally-closed reed switch); false for one that is on while open.",
+    )
+    rex_in_lockdown: bool = Field(
+        True,
+        description="The exit button unlocks during lockdown too (free egress); false "
+        "only where the door has mechanical egress.",
+    )
+    grant_max_age_s: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="A grant that reaches the lock later than this after the decision is "
+        "refused: it would open for whoever stands there by then.",
+    )
+    poll_interval_s: float = Field(
+        0.05, ge=0.01, le=2, description="How often the contact and exit inputs are read."
+    )
+    debounce_s: float = Field(
+        0.05, ge=0, le=2, description="An input must keep a new value this long to count."
+    )
+    command_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="Longest wait for the lock to take an unlock before the person is "
+        "told to call staff.",
+    )
+    retry_s: float = Field(
+        1.0, gt=0, le=60, description="First wait before the hardware is tried again after a fault."
+    )
+    retry_max_s: float = Field(
+        10.0, gt=0, le=600, description="Longest wait between tries; each fault doubles it."
+    )
+    operator_poll_s: float = Field(
+        1.0,
+        ge=0.1,
+        le=60,
+        description="How often the kiosk reads operators' door commands (kiosk-admin door) "
+        "from the database.",
+    )
+    max_operator_unlock_s: float = Field(
+        3600.0,
+        ge=1,
+        le=86400,
+        description="Longest unlock an operator may ask for (kiosk-admin door unlock).",
+    )
+    modbus_host: str = Field("", max_length=253, description="The Modbus-TCP module's address.")
+    modbus_port: int = Field(502, ge=1, le=65535, description="Its TCP port.")
+    modbus_unit: int = Field(1, ge=0, le=247, description="Its unit (device) id.")
+    modbus_lock_coil: int = Field(0, ge=0, le=65535, description="The coil driving the lock.")
+    modbus_contact_input: int | None = Field(
+        None, ge=0, le=65535, description="Discrete input of the door contact; unset: not wired."
+    )
+    modbus_exit_input: int | None = Field(
+        None, ge=0, le=65535, description="Discrete input of the exit button; unset: not wired."
+    )
+    modbus_timeout_s: float = Field(
+        1.0, gt=0, le=30, description="Longest wait for the module to answer one request."
+    )
+    serial_port: str = Field(
+        "", max_length=255, description="The relay board's serial device, e.g. /dev/ttyUSB0."
+    )
+    serial_baud: int = Field(9600, ge=300, le=921_600, description="Its speed in bit/s.")
+    serial_channel: int = Field(1, ge=1, le=8, description="The board's relay driving the lock.")
+    serial_timeout_s: float = Field(
+        1.0, gt=0, le=30, description="Longest wait for a command to be written."
+    )
+
+    gpio_chip: str = Field(
+        "/dev/gpiochip0", min_length=1, max_length=255, description="The GPIO chip's device."
+    )
+    gpio_lock_line: int | None = Field(
+        None, ge=0, le=1023, description="The line (offset on the chip) driving the lock relay."
+    )
+    gpio_contact_line: int | None = Field(
+        None, ge=0, le=1023, description="The door contact's line; unset: not wired."
+    )
+    gpio_exit_line: int | None = Field(
+        None, ge=0, le=1023, description="The exit button's line; unset: not wired."
+    )
+    gpio_inputs_active_low: bool = Field(
+        True,
+        description="The contact and exit lines are on when pulled low (a switch to ground, "
+        "with the chip's pull-up); false for switches to the supply.",
+    )
+
+    @model_validator(mode="after")
+    def _adapter_has_its_address(self) -> DoorIoSettings:
+        if self.adapter is DoorAdapter.MODBUS and not self.modbus_host:
+            raise ValueError("adapter modbus needs modbus_host (the module's address)")
+        if self.adapter is DoorAdapter.SERIAL and not self.serial_port:
+            raise ValueError("adapter serial needs serial_port (e.g. /dev/ttyUSB0)")
+        if self.adapter is DoorAdapter.GPIO and self.gpio_lock_line is None:
+            raise ValueError("adapter gpio needs gpio_lock_line (the lock relay's line)")
+        if self.retry_max_s < self.retry_s:
+            raise ValueError(f"retry_max_s ({self.retry_max_s}) must be at least retry_s")
+        return self

@@ -1,0 +1,130 @@
+"""The kiosk's door hardware: the adapter named in ``[door_io]``, the door controller
+over it, its events to the audit log, the metrics and the screens."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.access.door_audit import DoorAuditTrail
+from core.access.door_commands import DoorCommandPoller, DoorCommandStore
+from core.access.door_controller import DoorController, DoorStatus
+from core.access.door_events import (
+    DoorEvent,
+    UnlockCause,
+    Unlocked,
+    UnlockFailed,
+    UnlockRefused,
+)
+from core.access.door_io import DoorIo
+from core.records import KioskAuditEvent
+from core.settings import Settings
+from door_io.hardware import open_door_io
+from kiosk.kiosk_screen import KioskScreen
+from kiosk.startup import Services
+from storage.door_commands import SqlDoorCommands
+from telemetry.metrics import KioskMetrics
+
+log = logging.getLogger(__name__)
+# The door's thread stops within this: one last write to lock, then the adapter closes.
+_STOP_S = 5.0
+
+
+class DoorHardware(QObject):
+    """Exists so that the kiosk window hears of the door's events on its own thread:
+    the controller tells its listeners on the door's thread, ``door_event`` carries
+    each one to the GUI thread (a queued signal), where the screens show it."""
+
+    door_event = Signal(object)  # DoorEvent
+    state_described = Signal(str)  # the door's state in words, after each event
+
+    def __init__(
+        self,
+        io: DoorIo,
+        settings: Settings,
+        record_audit: Callable[[KioskAuditEvent], None],
+        metrics: KioskMetrics,
+        commands: DoorCommandStore | None = None,
+    ) -> None:
+        """``commands``: where operators' door commands are taken from (None: nowhere)."""
+        super().__init__()
+        self._settings = settings.door_io
+        self._metrics = metrics
+        self.audit = DoorAuditTrail(settings.kiosk_id, record_audit, settings.door.decision_queue)
+        self.controller = DoorController(
+            io, settings.door_io, listeners=[self.audit, self._observe, self.door_event.emit]
+        )
+        self.commands = (
+            None
+            if commands is None
+            else DoorCommandPoller(commands, self.controller, settings.door_io, settings.kiosk_id)
+        )
+        self._screen: KioskScreen | None = None
+
+    def start(self) -> None:
+        """The lock is forced locked first, on the door's thread."""
+        self.audit.start()
+        self.controller.start()
+        if self.commands is not None:
+            self.commands.start()
+
+    def stop(self) -> None:
+        """Locked, the adapter closed, the last audit events recorded."""
+        if self.commands is not None:
+            self.commands.stop(_STOP_S)
+        self.controller.stop(_STOP_S)
+        self.audit.stop(_STOP_S)
+
+    @property
+    def status(self) -> DoorStatus:
+        return self.controller.status
+
+    def show_on(self, screen: KioskScreen) -> None:
+        self._screen = screen
+        self.door_event.connect(self._show)
+        screen.show_door_state(describe(self.status))
+
+    def _observe(self, event: DoorEvent) -> None:
+        self._metrics.observe_door(event, self.controller.status)
+
+    @Slot(object)
+    def _show(self, event: DoorEvent) -> None:
+        screen = self._screen
+        if screen is None:
+            return
+        described = describe(self.status)
+        screen.show_door_state(described)
+        self.state_described.emit(described)
+        if isinstance(event, Unlocked) and event.cause is UnlockCause.GRANT:
+            screen.show_door_open(event.until_s - event.at_s)
+        elif isinstance(event, UnlockFailed):
+            screen.show_door_failed()
+        elif isinstance(event, UnlockRefused) and event.cause is UnlockCause.GRANT:
+            screen.show_door_refused(event.why)
+
+
+def describe(status: DoorStatus) -> str:
+    """The door's state in a few words, for the screens ("door locked · lockdown")."""
+    state = status.state
+    parts = ["door unlocked" if state.unlocked else "door locked"]
+    if state.door_open:
+        parts.append("open")
+    if state.lockdown:
+        parts.append("LOCKDOWN")
+    parts.extend(alarm.value.replace("_", " ").upper() for alarm in sorted(state.alarms))
+    if status.fault is not None:
+        parts.append("DOOR FAULT")
+    return " · ".join(parts)
+
+
+def open_door_hardware(services: Services, metrics: KioskMetrics) -> DoorHardware | None:
+    """The door hardware of the settings' ``door_io``; None for adapter "none"."""
+    settings = services.settings
+    io = open_door_io(settings.door_io)
+    if io is None:
+        return None
+    log.info("door hardware: %s (fail-%s)", io.name, settings.door_io.fail_mode.value)
+    commands = SqlDoorCommands(services.store.engine)
+    return DoorHardware(io, settings, services.events.record_audit, metrics, commands)

@@ -1,0 +1,145 @@
+"""Operators' door commands and the kiosks' door reports (core.access.door_commands)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import sessionmaker
+
+from core.access.door_commands import DoorCommandKind, DoorCommandRecord, DoorReport
+from core.accounts.permissions import Permission
+from core.errors import NotFound
+from core.records import Operator
+from storage import schema
+from storage.audit_log import append_audit
+from storage.operator_authority import act_as
+from storage.transactions import transaction
+
+COMMAND_ACTION = "door.command"
+
+
+class SqlDoorCommands:
+    """Thread-safe: a Session per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def request(
+        self,
+        *,
+        actor: Operator,
+        kiosk_id: str,
+        kind: DoorCommandKind,
+        reason: str,
+        seconds: float | None,
+    ) -> int:
+        with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.CONTROL_DOOR)
+            if session.get(schema.Kiosk, kiosk_id) is None:
+                raise NotFound(
+                    f"no kiosk {kiosk_id!r} has used this database; "
+                    "kiosk-admin door status lists the doors"
+                )
+            command = schema.DoorCommand(
+                kiosk_id=kiosk_id,
+                kind=kind.value,
+                seconds=seconds,
+                reason=reason,
+                operator=actor.username,
+            )
+            session.add(command)
+            session.flush()
+            details: dict[str, Any] = {
+                "command_id": command.id,
+                "kind": kind.value,
+                "reason": reason,
+            }
+            if seconds is not None:
+                details["seconds"] = seconds
+            append_audit(session, actor.username, COMMAND_ACTION, kiosk_id, details)
+            return command.id
+
+    def take_pending(self, kiosk_id: str) -> list[DoorCommandRecord]:
+        table = schema.DoorCommand
+        with transaction(self._sessions) as session:
+            now = session.scalar(select(func.now()))
+            # Locked rows are another process's take of the same kiosk: skipped, never twice.
+            rows = session.scalars(
+                select(table)
+                .where(table.kiosk_id == kiosk_id, table.taken_at.is_(None))
+                .order_by(table.id)
+                .with_for_update(skip_locked=True)
+            ).all()
+            taken = []
+            for row in rows:
+                row.taken_at = now
+                elapsed = (now - row.requested_at).total_seconds() if now else 0.0
+                remaining = None if row.seconds is None else row.seconds - elapsed
+                taken.append(_record(row, remaining))
+            return taken
+
+    def standing_lockdown(self, kiosk_id: str) -> DoorCommandRecord | None:
+        table = schema.DoorCommand
+        with transaction(self._sessions) as session:
+            newest = session.scalars(
+                select(table)
+                .where(
+                    table.kiosk_id == kiosk_id,
+                    table.kind.in_([DoorCommandKind.LOCKDOWN.value, DoorCommandKind.RELEASE.value]),
+                )
+                .order_by(table.id.desc())
+                .limit(1)
+            ).first()
+            if newest is None or newest.kind != DoorCommandKind.LOCKDOWN.value:
+                return None
+            return _record(newest, None)
+
+    def report(self, report: DoorReport) -> None:
+        values = {
+            "adapter": report.adapter[:128],
+            "unlocked": report.unlocked,
+            "door_open": report.door_open,
+            "lockdown": report.lockdown,
+            "alarms": list(report.alarms),
+            "fault": report.fault[:300] if report.fault else None,
+            "reported_at": func.now(),
+        }
+        statement = pg_insert(schema.DoorReport).values(kiosk_id=report.kiosk_id, **values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[schema.DoorReport.kiosk_id], set_=values
+        )
+        with transaction(self._sessions) as session:
+            session.execute(statement)
+
+    def reports(self, actor: Operator) -> list[DoorReport]:
+        with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.VIEW_DOORS)
+            rows = session.scalars(select(schema.DoorReport).order_by(schema.DoorReport.kiosk_id))
+            return [
+                DoorReport(
+                    kiosk_id=row.kiosk_id,
+                    adapter=row.adapter,
+                    unlocked=row.unlocked,
+                    door_open=row.door_open,
+                    lockdown=row.lockdown,
+                    alarms=tuple(row.alarms),
+                    fault=row.fault,
+                    reported_at=row.reported_at,
+                )
+                for row in rows
+            ]
+
+
+def _record(row: schema.DoorCommand, remaining_s: float | None) -> DoorCommandRecord:
+    return DoorCommandRecord(
+        id=row.id,
+        kiosk_id=row.kiosk_id,
+        kind=DoorCommandKind(row.kind),
+        operator=row.operator,
+        reason=row.reason,
+        requested_at=row.requested_at,
+        seconds=row.seconds,
+        remaining_s=remaining_s,
+    )

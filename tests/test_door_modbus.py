@@ -1,0 +1,203 @@
+"""The Modbus-TCP door adapter against a real Modbus-TCP server (pymodbus's own, on
+127.0.0.1): the lock coil, the door contact and exit button inputs, the module
+going away and coming back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from core.access.door_controller import DoorController
+from core.access.door_events import (
+    Alarm,
+    AlarmRaised,
+    DoorFaultCleared,
+    DoorFaulted,
+    ExitRequested,
+    RelockCause,
+    Relocked,
+    UnlockCause,
+    Unlocked,
+)
+from core.door_io_settings import DoorIoSettings, FailMode
+from core.errors import DoorFault
+from core.records import AccessDecision, AccessOutcome
+from door_io.hardware import open_door_io
+from door_io.modbus import ModbusDoor
+from door_io.modbus_module import ModbusModule
+from tests.door_events_recorder import DoorEventRecorder, wait_until
+
+LOCK_COIL = 3
+CONTACT = 4
+EXIT = 6
+
+
+@pytest.fixture
+def module() -> Iterator[ModbusModule]:
+    server = ModbusModule()
+    server.start()
+    server.set_input(CONTACT, True)  # a normally-closed contact: on while the door is shut
+    yield server
+    server.close()
+
+
+def settings_for(module: ModbusModule, **changes: object) -> DoorIoSettings:
+    return DoorIoSettings.model_validate(
+        {
+            "adapter": "modbus",
+            "modbus_host": "127.0.0.1",
+            "modbus_port": module.port,
+            "modbus_unit": 1,
+            "modbus_lock_coil": LOCK_COIL,
+            "modbus_contact_input": CONTACT,
+            "modbus_exit_input": EXIT,
+            "modbus_timeout_s": 0.5,
+            "unlock_s": 1,
+            "held_open_s": 1,
+            "poll_interval_s": 0.02,
+            "debounce_s": 0.04,
+            "retry_s": 0.1,
+            "retry_max_s": 0.4,
+            **changes,
+        }
+    )
+
+
+@pytest.fixture
+def recorder() -> DoorEventRecorder:
+    return DoorEventRecorder()
+
+
+@pytest.fixture
+def controller(module: ModbusModule, recorder: DoorEventRecorder) -> Iterator[DoorController]:
+    io = open_door_io(settings_for(module))
+    assert isinstance(io, ModbusDoor)
+    door = DoorController(io, settings_for(module), listeners=[recorder])
+    door.start()
+    recorder.wait_for(Relocked)
+    wait_until(lambda: door.status.state.door_open is not None)  # the inputs were read
+    yield door
+    door.stop()
+
+
+def granted() -> AccessDecision:
+    return AccessDecision(kiosk_id="door-test", outcome=AccessOutcome.GRANTED, latency_ms=250)
+
+
+def test_start_forces_a_coil_left_on_off(module: ModbusModule, recorder: DoorEventRecorder) -> None:
+    io = ModbusDoor(settings_for(module))
+    io.set_lock_output(True)  # what a kiosk killed during an unlock leaves behind
+    io.close()
+    assert module.coil(LOCK_COIL)
+    door = DoorController(
+        ModbusDoor(settings_for(module)), settings_for(module), listeners=[recorder]
+    )
+    door.start()
+    try:
+        assert recorder.wait_for(Relocked).cause is RelockCause.START
+        wait_until(lambda: not module.coil(LOCK_COIL))
+    finally:
+        door.stop()
+
+
+def test_a_grant_sets_the_coil_and_it_resets_after_unlock_s(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    decision = granted()
+    controller.consume(decision)  # returns once the module acknowledged the write
+    assert module.coil(LOCK_COIL)
+    assert recorder.wait_for(Unlocked).event_id == decision.event_id
+    wait_until(lambda: not module.coil(LOCK_COIL), timeout_s=3)
+    relocked = recorder.wait_for(Relocked, lambda e: e.cause is RelockCause.TIME_UP)
+    assert relocked.at_s - recorder.wait_for(Unlocked).at_s == pytest.approx(1.0, abs=0.2)
+
+
+def test_a_stranger_never_sets_the_coil(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    for outcome in (AccessOutcome.UNKNOWN, AccessOutcome.OFFLINE, AccessOutcome.NO_FACE):
+        controller.consume(AccessDecision(kiosk_id="door-test", outcome=outcome, latency_ms=250))
+    controller.release(operator="ada", reason="a round trip of the door's thread").wait(2)
+    assert not module.coil(LOCK_COIL)
+    assert recorder.of(Unlocked) == []
+
+
+def test_the_contact_opening_while_locked_is_forced_open_within_a_second(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    module.set_input(CONTACT, False)
+    alarm = recorder.wait_for(AlarmRaised, timeout_s=1)
+    assert alarm.alarm is Alarm.FORCED_OPEN
+
+
+def test_held_open_after_held_open_s(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    controller.consume(granted())
+    module.set_input(CONTACT, False)
+    alarm = recorder.wait_for(AlarmRaised, timeout_s=3)
+    assert alarm.alarm is Alarm.HELD_OPEN
+    module.set_input(CONTACT, True)
+    wait_until(lambda: controller.status.state.alarms == frozenset())
+
+
+def test_the_exit_button_unlocks(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    module.set_input(EXIT, True)
+    recorder.wait_for(ExitRequested)
+    assert recorder.wait_for(Unlocked).cause is UnlockCause.EXIT_REQUEST
+    wait_until(lambda: module.coil(LOCK_COIL))
+
+
+def test_the_module_stopping_and_restarting_mid_run(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    module.stop()
+    recorder.wait_for(DoorFaulted)
+    assert controller.status.fault is not None
+    with pytest.raises(DoorFault):
+        controller.consume(granted())
+    module.start()
+    module.set_input(CONTACT, True)
+    recorder.wait_for(DoorFaultCleared)
+    wait_until(lambda: controller.status.fault is None)
+    assert not module.coil(LOCK_COIL)
+    decision = granted()
+    controller.consume(decision)
+    assert module.coil(LOCK_COIL)
+
+
+def test_a_fail_safe_lock_is_locked_again_after_the_module_restarts(
+    module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    settings = settings_for(module, fail_mode=FailMode.SAFE)
+    door = DoorController(ModbusDoor(settings), settings, listeners=[recorder])
+    door.start()
+    try:
+        wait_until(lambda: module.coil(LOCK_COIL))  # energised: locked
+        module.stop()
+        recorder.wait_for(DoorFaulted)
+        module.start()  # powered up with the coil off: a magnetic lock released
+        module.set_input(CONTACT, True)
+        recorder.wait_for(DoorFaultCleared)
+        wait_until(lambda: module.coil(LOCK_COIL))
+    finally:
+        door.stop()
+    assert module.coil(LOCK_COIL)
+
+
+def test_a_wrong_unit_or_address_is_a_fault_naming_the_fix(module: ModbusModule) -> None:
+    io = ModbusDoor(settings_for(module, modbus_lock_coil=500))
+    with pytest.raises(DoorFault, match="coil and input addresses"):
+        io.set_lock_output(True)
+    io.close()
+
+
+def test_no_module_at_the_address_is_a_fault_naming_the_fix(module: ModbusModule) -> None:
+    module.stop()
+    io = ModbusDoor(settings_for(module))
+    with pytest.raises(DoorFault, match="modbus_host"):
+        io.read_inputs()
+    io.close()

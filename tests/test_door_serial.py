@@ -1,0 +1,112 @@
+"""The USB-serial relay board adapter through a pseudo-terminal pair: the test plays
+the LCUS-type board and checks the bytes it is sent."""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.access.door_controller import DoorController
+from core.access.door_events import RelockCause, Relocked, Unlocked
+from core.door_io_settings import DoorIoSettings
+from core.errors import DoorFault
+from core.records import AccessDecision, AccessOutcome
+from door_io.hardware import open_door_io
+from door_io.serial_relay import SerialRelayDoor, relay_command
+from tests.door_events_recorder import DoorEventRecorder
+
+ON = bytes.fromhex("A0 01 01 A2")
+OFF = bytes.fromhex("A0 01 00 A1")
+WAIT_S = 5.0
+
+
+class RelayBoard:
+    """The board's end of the pty: what the kiosk writes arrives here."""
+
+    def __init__(self) -> None:
+        self.master, self._slave = os.openpty()
+        self.port = os.ttyname(self._slave)
+
+    def command(self, timeout_s: float = WAIT_S) -> bytes:
+        """The next 4-byte command; AssertionError if none came in time."""
+        received = b""
+        end = time.monotonic() + timeout_s
+        while len(received) < 4:
+            ready, _, _ = select.select([self.master], [], [], max(0.0, end - time.monotonic()))
+            assert ready, f"no command within {timeout_s} s (got {received.hex(' ')})"
+            received += os.read(self.master, 4 - len(received))
+        return received
+
+    def quiet(self, timeout_s: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout_s)
+        return not ready
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self._slave)
+
+
+@pytest.fixture
+def board() -> Iterator[RelayBoard]:
+    relay = RelayBoard()
+    yield relay
+    relay.close()
+
+
+def settings_for(board: RelayBoard, **changes: object) -> DoorIoSettings:
+    return DoorIoSettings.model_validate(
+        {"adapter": "serial", "serial_port": board.port, "unlock_s": 0.5, **changes}
+    )
+
+
+def test_the_lcus_commands() -> None:
+    assert relay_command(1, True) == ON
+    assert relay_command(1, False) == OFF
+    assert relay_command(2, True) == bytes.fromhex("A0 02 01 A3")
+
+
+def test_a_grant_closes_the_relay_and_it_opens_after_unlock_s(board: RelayBoard) -> None:
+    settings = settings_for(board)
+    io = open_door_io(settings)
+    assert isinstance(io, SerialRelayDoor)
+    recorder = DoorEventRecorder()
+    door = DoorController(io, settings, listeners=[recorder])
+    door.start()
+    try:
+        assert board.command() == OFF, "forced locked at start"
+        decision = AccessDecision(kiosk_id="door-test", outcome=AccessOutcome.GRANTED, latency_ms=1)
+        door.consume(decision)
+        assert board.command() == ON
+        assert recorder.wait_for(Unlocked).event_id == decision.event_id
+        assert board.command() == OFF
+        assert recorder.wait_for(Relocked, lambda e: e.cause is RelockCause.TIME_UP)
+        door.consume(
+            AccessDecision(kiosk_id="door-test", outcome=AccessOutcome.UNKNOWN, latency_ms=1)
+        )
+        assert board.quiet(0.3), "a stranger sends nothing"
+    finally:
+        door.stop()
+    assert board.command() == OFF, "locked again at a clean stop"
+
+
+def test_fail_safe_inverts_the_relay(board: RelayBoard) -> None:
+    io = SerialRelayDoor(settings_for(board, serial_channel=2, fail_mode="safe"))
+    settings = settings_for(board, serial_channel=2, fail_mode="safe")
+    door = DoorController(io, settings)
+    door.start()
+    try:
+        assert board.command() == bytes.fromhex("A0 02 01 A3"), "energised: locked"
+    finally:
+        door.stop()
+
+
+def test_a_missing_port_is_a_fault_naming_the_fix(tmp_path: Path) -> None:
+    settings = DoorIoSettings(adapter="serial", serial_port=str(tmp_path / "ttyUSB9"))
+    io = SerialRelayDoor(settings)
+    with pytest.raises(DoorFault, match="serial_port"):
+        io.set_lock_output(False)
