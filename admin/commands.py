@@ -30,7 +30,8 @@ def init(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
     operator = ctx.login(args.operator)
-    authorize(operator, Permission.ENROLL)  # before the models load; the service checks again
+    # Before the models load; the service checks again.
+    authorize(operator, Permission.ENROLL, ctx.store.identity)
     images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
     consent = current_consent()
     result = ctx.identity.enroll(
@@ -95,7 +96,7 @@ def image_path(value: str) -> Path:
 
 
 def kiosks(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    authorize(ctx.login(args.operator), Permission.READ_ACCESS_LOG)
+    authorize(ctx.login(args.operator), Permission.READ_ACCESS_LOG, ctx.store.audit)
     found = kiosk_registry.kiosks(ctx.store.engine)
     return Report(
         {"kiosks": [vars(kiosk) for kiosk in found]},

@@ -40,6 +40,7 @@ class CommandContext:
                 self.location.data_dir,
                 self.location.database_url,
                 self._environ.get("KIOSK_DATABASE_PASSWORD") or None,
+                self.settings.security.audit_anchor_lock_s,
             )
         )
 

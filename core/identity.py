@@ -13,7 +13,15 @@ import numpy as np
 from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import ConsentText
-from core.errors import InvalidValue, NotAllowed, QualityRejected
+from core.enrollment.refusals import refusal_reason
+from core.errors import (
+    AlreadyEnrolled,
+    ConsentMissing,
+    InputRejected,
+    InvalidValue,
+    NotAllowed,
+    QualityRejected,
+)
 from core.faces import BGRImage, DetectedFace
 from core.matching.match_rule import MatchDecision, decide
 from core.matching.people_search import search_people
@@ -83,10 +91,30 @@ class IdentityService:
         consent: ConsentText,
         consent_given: bool,
     ) -> EnrollmentResult:
-        """Every image must pass the quality gate, or nothing is stored."""
-        authorize(operator, Permission.ENROLL)
+        """Every image must pass the quality gate, or nothing is stored.
+
+        A refusal (no consent, a bad image or detail, a face or reference already
+        enrolled) is audited with its reason before it is raised."""
+        authorize(operator, Permission.ENROLL, self._store)
+        try:
+            return self._enroll(
+                operator, display_name, external_ref, images, consent, consent_given
+            )
+        except (NotAllowed, InvalidValue, InputRejected) as refused:
+            self._store.record_refused_enrollment(operator, refusal_reason(refused), len(images))
+            raise
+
+    def _enroll(
+        self,
+        operator: Operator,
+        display_name: str,
+        external_ref: str | None,
+        images: Sequence[tuple[str, BGRImage]],
+        consent: ConsentText,
+        consent_given: bool,
+    ) -> EnrollmentResult:
         if not consent_given:
-            raise NotAllowed(
+            raise ConsentMissing(
                 "enrollment needs the person's recorded consent: read them the consent "
                 f"text ({consent.version}) and confirm it"
             )
@@ -159,7 +187,7 @@ class IdentityService:
             decision = self.search(sample)
             best = decision.best
             if best is not None and best.similarity >= self._matching.threshold:
-                raise NotAllowed(
+                raise AlreadyEnrolled(
                     f"{label} already matches enrolled person {best.display_name} "
                     f"({best.person_id}, similarity {best.similarity:.2f}); "
                     "delete that person before enrolling again"

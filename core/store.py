@@ -14,8 +14,11 @@ from core.faces import Embedding
 from core.records import (
     AccessEntry,
     AccessEvent,
+    AnchorReading,
     AuditEntry,
     Candidate,
+    ChainedAccessEntry,
+    ChainHead,
     Deletion,
     Enrollment,
     LogFilter,
@@ -25,15 +28,27 @@ from core.records import (
 )
 
 
+class DenialLog(Protocol):
+    def record_denial(self, operator: Operator, permission: str) -> None:
+        """Audit that ``operator`` was refused ``permission``, in a transaction of its
+        own (the refusal that follows must not roll it back); never raises."""
+        ...
+
+
 class AccessEventSink(Protocol):
     def record_access(self, event: AccessEvent) -> None:
         """Keep the event; raises StoreError only if it could not be kept at all."""
         ...
 
 
-class IdentityStore(Protocol):
+class IdentityStore(DenialLog, Protocol):
     def enroll(self, enrollment: Enrollment) -> uuid.UUID:
         """Store the person, their consent and every template, with an audit event."""
+        ...
+
+    def record_refused_enrollment(self, operator: Operator, reason: str, images: int) -> None:
+        """Audit a refused enrollment: who, why (a short code) and how many images;
+        never a name or anything biometric. Its own transaction; never raises."""
         ...
 
     def nearest_people(
@@ -67,7 +82,7 @@ class IdentityStore(Protocol):
         ...
 
 
-class AuditLog(Protocol):
+class AuditLog(DenialLog, Protocol):
     def audit_events(self, limit: int, only: LogFilter) -> list[AuditEntry]:
         """The newest matching events first."""
         ...
@@ -76,12 +91,28 @@ class AuditLog(Protocol):
         """Every event, oldest first."""
         ...
 
+    def access_chain(self) -> Iterator[ChainedAccessEntry]:
+        """Every access event with every stored field, oldest first."""
+        ...
+
+    def anchored_heads(self) -> AnchorReading:
+        """The chain heads kept outside the database, their signature checked."""
+        ...
+
+    def replace_anchor(
+        self, heads: dict[str, ChainHead], actor: Operator, details: dict[str, object]
+    ) -> str:
+        """Anchor ``heads`` even if behind the anchor in place, keep the old anchor
+        file aside, and audit it as "audit.reanchored" with ``details``; returns
+        where the old anchor was kept (or that there was none)."""
+        ...
+
     def access_events(self, limit: int, only: LogFilter) -> list[AccessEntry]:
         """The newest matching access decisions first."""
         ...
 
 
-class SettingsStore(Protocol):
+class SettingsStore(DenialLog, Protocol):
     def stored_settings(self, kiosk_id: str) -> dict[str, Any]:
         """Values set for every kiosk, with ``kiosk_id``'s own values over them."""
         ...

@@ -62,7 +62,12 @@ class Startup(QThread):
             self.progress.emit("database")
             self._location.data_dir.mkdir(parents=True, exist_ok=True)
             store = self._stack.enter_context(
-                open_store(self._location.data_dir, self._location.database_url, self._db_password)
+                open_store(
+                    self._location.data_dir,
+                    self._location.database_url,
+                    self._db_password,
+                    self._settings.security.audit_anchor_lock_s,
+                )
             )
             settings = with_overrides(
                 SettingsService(store.settings, self._settings).effective(), self._pinned

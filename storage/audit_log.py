@@ -1,23 +1,29 @@
-"""The audit and access logs: chained appends and reads."""
+"""The audit and access logs: chained appends, reads, and the anchor verify compares with."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
-from core.administration.audit import GENESIS_HASH, chain_hash
+from core.administration.chains import Chain, chain_hash
+from core.errors import StoreError
 from storage import schema
+from storage.chain_anchor import ChainAnchor
+from storage.event_chains import lock_chains, next_position, note_head
 from storage.transactions import transaction
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 SYSTEM_ACTOR = "system"
-# Any fixed number: serialises appends so each event chains to the one before.
-_AUDIT_CHAIN_LOCK = 7_301_520_115
+REANCHORED_ACTION = "audit.reanchored"
 
 
 def append_audit(
@@ -30,19 +36,18 @@ def append_audit(
 ) -> bool:
     """Add an event to the chain, inside the caller's transaction.
 
+    Call it after the transaction's row locks (storage/event_chains.py says why).
     An ``event_id`` already in the log (a spooled event sent twice) adds nothing;
     returns whether the event was added."""
-    session.execute(select(func.pg_advisory_xact_lock(_AUDIT_CHAIN_LOCK)))
+    lock_chains(session)
     if event_id is not None and session.scalar(
         select(schema.AuditEvent.id).where(schema.AuditEvent.event_id == event_id)
     ):
         return False
-    prev_hash = session.scalar(
-        select(schema.AuditEvent.hash).order_by(schema.AuditEvent.id.desc()).limit(1)
-    )
-    prev_hash = prev_hash or GENESIS_HASH
+    position = next_position(session, schema.AuditEvent, Chain.AUDIT)
     occurred_at = session.scalar(select(func.clock_timestamp()))
     assert occurred_at is not None
+    digest = chain_hash(position.prev_hash, occurred_at, actor, action, target, details)
     session.add(
         schema.AuditEvent(
             event_id=event_id or uuid.uuid4(),
@@ -51,23 +56,86 @@ def append_audit(
             action=action,
             target=target,
             details=details,
-            prev_hash=prev_hash,
-            hash=chain_hash(prev_hash, occurred_at, actor, action, target, details),
+            seq=position.seq,
+            prev_hash=position.prev_hash,
+            hash=digest,
         )
     )
     # Flushed now so the next event in this transaction chains to this one.
     session.flush()
+    note_head(session, Chain.AUDIT, position, digest)
     return True
+
+
+def record_apart(
+    sessions: sessionmaker[Session],
+    actor: str,
+    action: str,
+    target: str | None,
+    details: dict[str, Any],
+) -> None:
+    """An audit event in a transaction of its own, for a refusal: the error raised
+    next must not roll it back. A database that fails loses it, with a warning,
+    and never hides the refusal."""
+    try:
+        with transaction(sessions) as session:
+            append_audit(session, actor, action, target, details)
+    except (StoreError, SQLAlchemyError) as error:
+        log.warning("the audit log missed %s by %s: %s", action, actor, error)
+
+
+def record_denial(
+    sessions: sessionmaker[Session], operator: records.Operator, permission: str
+) -> None:
+    """``operator`` was refused ``permission`` (its name, e.g. "delete_people")."""
+    record_apart(
+        sessions,
+        operator.username,
+        "permission.denied",
+        permission,
+        {"role": operator.role.value, "disabled": operator.disabled},
+    )
 
 
 _ANYTHING = records.LogFilter()
 
 
 class SqlAuditLog:
-    """Reads of the audit and access logs. Thread-safe: a Session per call."""
+    """Reads of the audit and access logs, and their anchor. Thread-safe: a Session per call.
 
-    def __init__(self, engine: Engine) -> None:
+    ``anchor`` is the one kept in this kiosk's data folder; without it (tests,
+    tools) verify checks the links only."""
+
+    def __init__(self, engine: Engine, anchor: ChainAnchor | None = None) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._anchor = anchor
+
+    def record_denial(self, operator: records.Operator, permission: str) -> None:
+        record_denial(self._sessions, operator, permission)
+
+    def anchored_heads(self) -> records.AnchorReading:
+        if self._anchor is None:
+            return records.AnchorReading(
+                records.AnchorStatus.NONE, {}, "this store was opened without an anchor"
+            )
+        return self._anchor.read()
+
+    def replace_anchor(
+        self,
+        heads: dict[str, records.ChainHead],
+        actor: records.Operator,
+        details: dict[str, object],
+    ) -> str:
+        if self._anchor is None:
+            raise StoreError(
+                "this store keeps no anchor; run kiosk-admin on the kiosk, with its data folder"
+            )
+        kept = self._anchor.replace(heads)
+        with transaction(self._sessions) as session:
+            append_audit(
+                session, actor.username, REANCHORED_ACTION, None, {**details, "kept": kept}
+            )
+        return kept
 
     def audit_events(
         self, limit: int, only: records.LogFilter = _ANYTHING
@@ -92,6 +160,24 @@ class SqlAuditLog:
         with transaction(self._sessions) as session:
             for event in session.scalars(query.execution_options(yield_per=1000)):
                 yield _entry(event)
+
+    def access_chain(self) -> Iterator[records.ChainedAccessEntry]:
+        """Every access event in chain order, streamed."""
+        query = select(schema.AccessEvent).order_by(schema.AccessEvent.id)
+        with transaction(self._sessions) as session:
+            for e in session.scalars(query.execution_options(yield_per=1000)):
+                yield records.ChainedAccessEntry(
+                    e.id,
+                    e.event_id,
+                    e.occurred_at,
+                    e.kiosk_id,
+                    e.outcome,
+                    e.person_id,
+                    e.similarity,
+                    e.latency_ms,
+                    e.prev_hash,
+                    e.hash,
+                )
 
     def access_events(
         self, limit: int, only: records.LogFilter = _ANYTHING

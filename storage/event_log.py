@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StoreError
 from core.records import AccessEvent, KioskAuditEvent
+from storage.access_chain import lock_people
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.identity_store import insert_access_event
 from storage.spool import EventSpool, SpooledEvent
@@ -90,6 +91,7 @@ class ResilientEventLog:
             batch = waiting[start : start + _FLUSH_BATCH]
             try:
                 with transaction(self._sessions) as session:
+                    lock_people(session, [e for e in batch if isinstance(e, AccessEvent)])
                     for event in batch:
                         _store(session, event)
             except StoreError as error:

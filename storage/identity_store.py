@@ -8,15 +8,15 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
-from core.errors import NotAllowed, NotFound, StoreError
+from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
 from storage import schema
-from storage.audit_log import append_audit
+from storage.access_chain import append_access
+from storage.audit_log import append_audit, record_apart, record_denial
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
 from storage.vector_index import DEFAULT_INDEX, Precision, index_order
@@ -73,13 +73,22 @@ class SqlIdentityStore:
                 return person.id
         except IntegrityError as error:
             if _EXTERNAL_REF_INDEX in str(error.orig):
-                raise NotAllowed(
+                raise AlreadyEnrolled(
                     f"external reference {enrollment.external_ref} already belongs to an enrolled "
                     "person; use another or delete that person first"
                 ) from error
             raise _refused(error) from error
         except DBAPIError as error:
             raise _refused(error) from error
+
+    def record_refused_enrollment(
+        self, operator: records.Operator, reason: str, images: int
+    ) -> None:
+        details = {"reason": reason, "images": images}
+        record_apart(self._sessions, operator.username, "person.enroll_refused", None, details)
+
+    def record_denial(self, operator: records.Operator, permission: str) -> None:
+        record_denial(self._sessions, operator, permission)
 
     def nearest_people(
         self, embedding: Embedding, model: str, candidates: int, ef_search: int
@@ -277,40 +286,6 @@ def _refused(error: DBAPIError) -> StoreError:
 
 
 def insert_access_event(session: Session, event: records.AccessEvent) -> bool:
-    """Store ``event`` unless its id is already stored; True if it was new.
-
-    A spooled event may reach the database long after it happened: a person
-    deleted since is recorded as no one, and the event still stored.
-    """
-    existing_person = (
-        select(schema.Person.id).where(schema.Person.id == event.person_id).scalar_subquery()
-    )
-    inserted = session.scalar(
-        pg_insert(schema.AccessEvent)
-        .values(
-            event_id=event.event_id,
-            occurred_at=event.occurred_at,
-            kiosk_id=event.kiosk_id,
-            outcome=event.outcome.value,
-            person_id=existing_person if event.person_id is not None else None,
-            similarity=event.similarity,
-            latency_ms=event.latency_ms,
-        )
-        .on_conflict_do_nothing(index_elements=[schema.AccessEvent.event_id])
-        .returning(schema.AccessEvent.id)
-    )
-    if inserted is None:
-        return False
-    if event.outcome is records.AccessOutcome.GRANTED and event.person_id is not None:
-        session.execute(
-            update(schema.Person)
-            .where(schema.Person.id == event.person_id)
-            # A spooled grant may be older than a later one already stored.
-            .values(
-                last_recognized_at=func.greatest(
-                    func.coalesce(schema.Person.last_recognized_at, event.occurred_at),
-                    event.occurred_at,
-                )
-            )
-        )
-    return True
+    """Store ``event`` at the end of the access chain unless its id is already
+    stored; True if it was new (storage/access_chain.py)."""
+    return append_access(session, event)

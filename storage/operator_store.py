@@ -14,7 +14,7 @@ from core.accounts.login_throttle import KioskFailures, LoginGate, kiosk_after_f
 from core.errors import NotAllowed, NotFound
 from core.settings import SecuritySettings
 from storage import schema
-from storage.audit_log import SYSTEM_ACTOR, append_audit
+from storage.audit_log import SYSTEM_ACTOR, append_audit, record_denial
 from storage.transactions import transaction
 
 UNKNOWN_USERNAME = "(unknown username)"
@@ -45,6 +45,9 @@ class SqlOperatorStore:
             if _row(session, username) is not None:
                 raise NotAllowed(f"operator {username} already exists")
             return _add(session, username, password_hash, role, actor=actor.username)
+
+    def record_denial(self, operator: records.Operator, permission: str) -> None:
+        record_denial(self._sessions, operator, permission)
 
     def find_operator(self, username: str) -> records.Operator | None:
         with transaction(self._sessions) as session:
@@ -115,8 +118,16 @@ class SqlOperatorStore:
         with transaction(self._sessions) as session:
             now = _now(session)
             user = _locked_row(session, schema.LoginThrottle, {"username": username})
+            # Both throttle rows before any audit append: the chain lock comes last.
+            kiosk = _locked_row(
+                session,
+                schema.KioskLoginThrottle,
+                {"kiosk_id": kiosk_id},
+                window_started_at=now,
+            )
             user.consecutive_failures += 1
             user.last_failure_at = now
+            _audit_login_failure(session, username, kiosk_id, user.consecutive_failures)
             lock = user_lock(user.consecutive_failures, user.locks, policy)
             if lock is not None:
                 user.locks += 1
@@ -130,12 +141,6 @@ class SqlOperatorStore:
                     username if known else UNKNOWN_USERNAME,
                     {"seconds": int(lock.total_seconds()), "failures": user.consecutive_failures},
                 )
-            kiosk = _locked_row(
-                session,
-                schema.KioskLoginThrottle,
-                {"kiosk_id": kiosk_id},
-                window_started_at=now,
-            )
             counted, locked = kiosk_after_failure(
                 KioskFailures(kiosk.window_started_at, kiosk.failures, kiosk.locked_until),
                 now,
@@ -154,13 +159,14 @@ class SqlOperatorStore:
                 )
             return LoginGate(now, user.locked_until, kiosk.locked_until)
 
-    def record_login_success(self, username: str) -> None:
+    def record_login_success(self, username: str, kiosk_id: str) -> None:
         with transaction(self._sessions) as session:
             session.execute(
                 update(schema.LoginThrottle)
                 .where(schema.LoginThrottle.username == username)
                 .values(consecutive_failures=0, locks=0, locked_until=None)
             )
+            _audit_login_success(session, username, kiosk_id)
 
 
 def _add(
@@ -171,6 +177,23 @@ def _add(
     session.flush()
     append_audit(session, actor, "operator.create", username, {"role": role.value})
     return _operator(row)
+
+
+def _audit_login_success(session: Session, username: str, kiosk_id: str) -> None:
+    append_audit(session, username, "login.succeeded", username, {"kiosk": kiosk_id})
+
+
+def _audit_login_failure(session: Session, username: str, kiosk_id: str, failures: int) -> None:
+    """A checked and failed login. The typed username may be a password typed in
+    the wrong box: only an operator's real name is recorded."""
+    known = _row(session, username) is not None
+    append_audit(
+        session,
+        SYSTEM_ACTOR,
+        "login.failed",
+        username if known else UNKNOWN_USERNAME,
+        {"kiosk": kiosk_id, "failures": failures},
+    )
 
 
 def _row(session: Session, username: str) -> schema.Operator | None:

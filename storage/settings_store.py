@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from core.records import Operator
 from storage import schema
-from storage.audit_log import append_audit
+from storage.audit_log import append_audit, record_denial
 from storage.transactions import transaction
 
 ALL_KIOSKS = "*"
@@ -21,6 +21,9 @@ class SqlSettingsStore:
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def record_denial(self, operator: Operator, permission: str) -> None:
+        record_denial(self._sessions, operator, permission)
 
     def stored_settings(self, kiosk_id: str) -> dict[str, Any]:
         table = schema.StoredSetting

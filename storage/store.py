@@ -12,9 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from core.errors import StoreError
+from core.settings import SecuritySettings
 from storage.audit_log import SqlAuditLog
+from storage.chain_anchor import ANCHOR_FOLDER, ChainAnchor, anchor_database
 from storage.database import connect, describe_url, ensure_database
 from storage.embedded import DATABASE_NAME, EmbeddedServer
+from storage.event_chains import attach_anchor
 from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
@@ -35,16 +38,23 @@ class OpenStore:
     engine: Engine
     location: str
     """Where the data lives, for people: a folder or a URL without its password."""
+    anchor: ChainAnchor
+    """The audit chains' heads, kept in the data folder (storage/chain_anchor.py)."""
 
 
 @contextmanager
 def open_store(
-    data_dir: Path, database_url: str | None, env_password: str | None = None
+    data_dir: Path,
+    database_url: str | None,
+    env_password: str | None = None,
+    anchor_lock_s: float = SecuritySettings().audit_anchor_lock_s,
 ) -> Iterator[OpenStore]:
     """Connect, bring the schema up to date, and close everything on exit.
 
     ``env_password`` is KIOSK_DATABASE_PASSWORD as the front end read it; an
-    external server's password otherwise comes from the OS keyring.
+    external server's password otherwise comes from the OS keyring. Every append
+    to the audit and access chains is anchored in ``data_dir``/audit, waiting at
+    most ``anchor_lock_s`` for its lock.
     """
     server: EmbeddedServer | None = None
     password_note = ""
@@ -67,13 +77,16 @@ def open_store(
             hint = f" ({password_note})" if any(a in reason for a in _AUTH_FAILURES) else ""
             raise StoreError(f"cannot reach the database at {location}: {reason}{hint}") from error
         log.info("store ready: %s", location)
+        anchor = ChainAnchor(data_dir / ANCHOR_FOLDER, anchor_database(database_url), anchor_lock_s)
+        attach_anchor(engine, anchor)
         yield OpenStore(
             SqlIdentityStore(engine),
             SqlOperatorStore(engine),
-            SqlAuditLog(engine),
+            SqlAuditLog(engine, anchor),
             SqlSettingsStore(engine),
             engine,
             location,
+            anchor,
         )
     finally:
         engine.dispose()

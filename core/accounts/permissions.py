@@ -1,4 +1,4 @@
-"""Who may do what: one table, checked by every service call."""
+"""Who may do what: one table, checked by every service call; refusals are audited."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from core.errors import NotAllowed
 from core.records import Operator, Role
+from core.store import DenialLog
 
 
 class Permission(StrEnum):
@@ -17,6 +18,7 @@ class Permission(StrEnum):
     MANAGE_OPERATORS = "manage operators"
     READ_AUDIT = "read the audit log"
     VERIFY_AUDIT = "verify the audit log"
+    REANCHOR_AUDIT = "re-anchor the audit log"
     READ_ACCESS_LOG = "read the access log"
     CHANGE_SETTINGS = "change the kiosk settings"
 
@@ -30,10 +32,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-def authorize(operator: Operator, permission: Permission) -> None:
+def authorize(operator: Operator, permission: Permission, denials: DenialLog) -> None:
+    """Raise NotAllowed if ``operator`` may not; the refusal is recorded in ``denials``
+    first (the caller's store), so the audit log shows every attempt."""
     if operator.disabled:
+        denials.record_denial(operator, permission.name.lower())
         raise NotAllowed(f"operator {operator.username} is disabled")
     if permission not in ROLE_PERMISSIONS[operator.role]:
+        denials.record_denial(operator, permission.name.lower())
         raise NotAllowed(
             f"operator {operator.username} is {operator.role.value} and may not {permission.value}"
         )

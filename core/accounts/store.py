@@ -10,9 +10,10 @@ from typing import Protocol
 from core.accounts.login_throttle import LoginGate
 from core.records import Operator, OperatorSummary, Role
 from core.settings import SecuritySettings
+from core.store import DenialLog
 
 
-class OperatorStore(Protocol):
+class OperatorStore(DenialLog, Protocol):
     def add_first_operator(self, username: str, password_hash: str, role: Role) -> Operator:
         """Create the first operator; raise NotAllowed if any operator exists."""
         ...
@@ -43,7 +44,10 @@ class OperatorStore(Protocol):
     def record_login_failure(
         self, username: str, kiosk_id: str, policy: SecuritySettings
     ) -> LoginGate:
-        """Count a failure for the username and the kiosk, locking (audited) per policy."""
+        """Count a failure for the username and the kiosk, locking per policy; the
+        failure and any lock are audited (an unknown username never verbatim)."""
         ...
 
-    def record_login_success(self, username: str) -> None: ...
+    def record_login_success(self, username: str, kiosk_id: str) -> None:
+        """Reset the username's failures; audited as a login at ``kiosk_id``."""
+        ...

@@ -109,7 +109,7 @@ class SettingsService:
 
     def change(self, actor: Operator, values: Mapping[str, Any]) -> list[SettingChange]:
         """Store the values that differ from the effective ones; returns what changed."""
-        authorize(actor, Permission.CHANGE_SETTINGS)
+        authorize(actor, Permission.CHANGE_SETTINGS, self._store)
         if not values:
             raise InvalidValue("no setting given; name at least one key and its value")
         current = self.effective()
