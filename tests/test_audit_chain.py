@@ -59,10 +59,26 @@ def many_events(operator_store: SqlOperatorStore, admin: Operator) -> None:
 
 
 @pytest.fixture
-def decisions(identity_store: SqlIdentityStore, anchor: ChainAnchor) -> list[AccessEvent]:
+def person(db_engine: Engine) -> uuid.UUID:
+    with db_engine.begin() as connection:
+        found = connection.scalar(
+            text("INSERT INTO people (display_name) VALUES ('Pat') RETURNING id")
+        )
+    assert isinstance(found, uuid.UUID)
+    return found
+
+
+@pytest.fixture
+def decisions(
+    identity_store: SqlIdentityStore, anchor: ChainAnchor, person: uuid.UUID
+) -> list[AccessEvent]:
     made = [
-        AccessEvent("door-1", AccessOutcome.UNKNOWN, None, 0.21 + i / 100, 40.0 + i)
-        for i in range(8)
+        *(
+            AccessEvent("door-1", AccessOutcome.UNKNOWN, None, 0.21 + i / 100, 40.0 + i)
+            for i in range(6)
+        ),
+        AccessEvent("door-1", AccessOutcome.GRANTED, person, 0.81, 52.5),
+        AccessEvent("door-1", AccessOutcome.LIVENESS_FAILED, person, 0.79, 61.25),
     ]
     for event in made:
         identity_store.record_access(event)
@@ -195,6 +211,8 @@ def test_an_access_decision_changed_with_plain_sql_is_reported(
         "kiosk_id = 'door-9'",
         "occurred_at = occurred_at - interval '1 hour'",
         "event_id = gen_random_uuid()",
+        "person_id = NULL",
+        "outcome = 'granted'",
     ],
 )
 def test_every_field_of_an_access_event_is_covered(
@@ -383,16 +401,6 @@ def test_concurrent_appends_keep_one_chain_and_its_anchor(
     assert report.access.checked == 20
     assert report.audit.expected is not None
     assert report.access.expected is not None
-
-
-@pytest.fixture
-def person(db_engine: Engine) -> uuid.UUID:
-    with db_engine.begin() as connection:
-        found = connection.scalar(
-            text("INSERT INTO people (display_name) VALUES ('Pat') RETURNING id")
-        )
-    assert isinstance(found, uuid.UUID)
-    return found
 
 
 def test_a_grant_waits_for_an_erasure_of_its_person_without_holding_the_chain(
