@@ -13,18 +13,28 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from core.accounts.operators import Authenticator
 from core.administration.audit import AuditService
-from core.administration.chains import GENESIS_HASH, access_chain_hash, chain_hash
+from core.administration.chains import (
+    GENESIS_HASH,
+    access_chain_hash,
+    chain_hash,
+    verify_access_chain,
+    verify_chain,
+)
 from core.errors import NotAllowed
 from core.records import AccessEvent, AccessOutcome, AnchorStatus, Operator
 from core.settings import SecuritySettings
 from storage.audit_log import REANCHORED_ACTION, SqlAuditLog
 from storage.chain_anchor import ChainAnchor
+from storage.embedded import EmbeddedServer
 from storage.event_chains import EVENT_CHAINS_LOCK, attach_anchor
 from storage.identity_store import SqlIdentityStore
+from storage.migrate import alembic_config, upgrade
 from storage.operator_store import SqlOperatorStore
 
 AUDIT_EVENTS = 13  # the admin's creation and 12 changes
@@ -438,3 +448,57 @@ def wait_until_a_backend_waits_for_a_lock(engine: Engine) -> None:
             assert time.monotonic() < deadline, "the grant never waited for the person"
             watcher.rollback()
             time.sleep(0.01)
+
+
+# --- migration 0008 on a database that already holds events ----------------------------------
+
+
+def test_upgrading_numbers_and_chains_the_events_already_stored(
+    pg_server: EmbeddedServer, admin_engine: Engine
+) -> None:
+    from tests.test_store import database_at
+
+    old_access = 2_500  # more than one batch of the migration
+    with database_at(pg_server, admin_engine, "0007") as engine:
+        with engine.begin() as connection:
+            prev = GENESIS_HASH
+            for i in range(3):
+                at = connection.scalar(text("SELECT clock_timestamp()"))
+                digest = chain_hash(prev, at, "alice", f"old.event{i}", None, {"n": i})
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_events (occurred_at, actor, action, details, "
+                        "prev_hash, hash) VALUES (:at, 'alice', :action, :details, :prev, :hash)"
+                    ),
+                    {
+                        "at": at,
+                        "action": f"old.event{i}",
+                        "details": json.dumps({"n": i}),
+                        "prev": prev,
+                        "hash": digest,
+                    },
+                )
+                prev = digest
+            connection.execute(
+                text(
+                    "INSERT INTO access_events (kiosk_id, outcome, similarity, latency_ms) "
+                    "SELECT 'door-1', 'unknown', random(), random() * 100 "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"n": old_access},
+            )
+        upgrade(engine)
+        log = SqlAuditLog(engine)
+        audit = verify_chain(log.audit_chain())
+        access = verify_access_chain(log.access_chain())
+        assert (audit.broken, audit.checked) == (None, 3)
+        assert (access.broken, access.checked) == (None, old_access)
+        with engine.connect() as connection:
+            for table, count in (("audit_events", 3), ("access_events", old_access)):
+                numbers = connection.scalars(text(f"SELECT seq FROM {table} ORDER BY id")).all()
+                assert numbers == list(range(1, count + 1))
+            with pytest.raises(DBAPIError, match="append-only"):
+                connection.execute(text("DELETE FROM access_events"))
+            connection.rollback()
+            command.downgrade(alembic_config(connection), "0007")
+            connection.commit()
