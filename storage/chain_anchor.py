@@ -102,7 +102,7 @@ class ChainAnchor:
         try:
             with self._cache_lock:
                 return self._heads_unlocked().get(chain, Unanchored.NOTHING)
-        except AnchorUntrusted:
+        except (AnchorUntrusted, OSError):
             pass  # perhaps another process is between writing the key and the anchor
         try:
             with self._locked(), self._cache_lock:
@@ -116,16 +116,16 @@ class ChainAnchor:
         try:
             with self._locked():
                 document = self._load()
+            heads = _heads((document or {}).get("databases", {}).get(self._database, {}))
         except (AnchorUntrusted, OSError) as error:
             return AnchorReading(AnchorStatus.UNTRUSTED, {}, self.where, str(error))
-        entry = (document or {}).get("databases", {}).get(self._database)
-        if not entry:
+        if not heads:
             return AnchorReading(
                 AnchorStatus.NONE,
                 {},
                 f"nothing is anchored yet in {self.where} for this database",
             )
-        return AnchorReading(AnchorStatus.ANCHORED, _heads(entry), self.where)
+        return AnchorReading(AnchorStatus.ANCHORED, heads, self.where)
 
     def advance(self, chain: str, head: ChainHead, checked: AnchorState) -> None:
         """Anchor ``head`` if the anchor is still ``checked`` (what the appending
@@ -276,7 +276,9 @@ def _new_document() -> dict[str, Any]:
     return {"format": _FORMAT, "databases": {}}
 
 
-def _heads(entry: dict[str, Any]) -> dict[str, ChainHead]:
+def _heads(entry: object) -> dict[str, ChainHead]:
+    if not isinstance(entry, dict):
+        raise AnchorUntrusted("the anchored heads of this database are malformed")
     heads = {}
     for chain, head in entry.items():
         if not (
