@@ -21,13 +21,14 @@ from sqlalchemy.exc import DBAPIError
 
 from core.accounts.operators import Authenticator, OperatorService
 from core.administration.audit import AuditService
-from core.records import AnchorStatus, Operator, Role
+from core.records import AccessEvent, AccessOutcome, AnchorStatus, Operator, Role
 from core.settings import SecuritySettings
 from storage.audit_log import REANCHORED_ACTION, SqlAuditLog
 from storage.chain_anchor import ChainAnchor
 from storage.database import connect
 from storage.embedded import EmbeddedServer
 from storage.event_chains import attach_anchor
+from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from tests.cli_fixtures import as_json
 
@@ -105,6 +106,7 @@ from storage.audit_log import append_audit
 from storage.chain_anchor import ChainAnchor
 from storage.database import connect
 from storage.event_chains import attach_anchor
+from storage.identity_store import SqlIdentityStore
 from storage.transactions import transaction
 
 url, folder, count, name = sys.argv[1:5]
@@ -250,3 +252,21 @@ def test_the_database_superuser_can_neither_read_nor_write_the_anchor(
             with pytest.raises(DBAPIError, match="Permission denied"):
                 superuser.execute(text(f"COPY (SELECT 'forged') TO '{audit / name}'"))
             superuser.rollback()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder away needs root")
+def test_an_anchor_folder_that_is_not_ours_never_stops_the_door(
+    db_engine: Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "audit"
+    anchor = ChainAnchor(folder, DATABASE, 5.0)
+    attach_anchor(db_engine, anchor)
+    admin = _reader(db_engine)
+    os.chown(folder, 65534, 65534)  # another user's now, as if planted there
+    SqlIdentityStore(db_engine).record_access(
+        AccessEvent("door-1", AccessOutcome.UNKNOWN, None, 0.3, 20.0)
+    )
+    report = AuditService(SqlAuditLog(db_engine, anchor)).verify(admin)
+    assert report.access.checked == 1
+    assert report.anchor.status is AnchorStatus.UNTRUSTED
+    assert "not a folder owned by this user" in " ".join(report.problems)
