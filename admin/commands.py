@@ -11,6 +11,8 @@ from admin.output import Report
 from core.accounts.operators import normalise_username
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import current_consent
+from core.enrollment.refusals import refusal_reason
+from core.errors import InputRejected
 from core.matching.match_rule import MatchReason
 from core.vision.imagefile import read_image_file
 from storage import kiosk_registry
@@ -32,7 +34,14 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
     operator = ctx.login(args.operator)
     # Before the models load; the service checks again.
     authorize(operator, Permission.ENROLL, ctx.store.identity)
-    images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
+    try:
+        images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
+    except InputRejected as refused:
+        # Read here, before the service: the service would have audited this refusal.
+        ctx.store.identity.record_refused_enrollment(
+            operator, refusal_reason(refused), len(args.image)
+        )
+        raise
     consent = current_consent()
     result = ctx.identity.enroll(
         operator, args.name, args.external_ref, images, consent, consent_given=args.consent

@@ -210,3 +210,24 @@ def test_an_enrollment_by_someone_who_may_not_is_a_denial_not_a_refusal(
     assert events_named(audit_log, "person.enroll_refused") == []
     (denial,) = events_named(audit_log, "permission.denied")
     assert (denial.actor, denial.target) == ("aud", "enroll")
+
+
+def test_a_photo_the_command_line_cannot_read_is_a_refused_enrollment(
+    admin_cli, audit_log: SqlAuditLog, photos: Path
+) -> None:
+    refused = admin_cli(
+        "enroll",
+        "--name",
+        "Grace Hopper",
+        "--image",
+        photos / "not_an_image.jpg",
+        "--consent",
+        "--operator",
+        "alice",
+    )
+    assert refused.returncode == 3, refused.stderr
+    (event,) = events_named(audit_log, "person.enroll_refused")
+    assert (event.actor, event.details) == ("alice", {"reason": "unreadable_image", "images": 1})
+    recorded = everything_recorded(audit_log)
+    assert "hopper" not in recorded
+    assert "not_an_image" not in recorded
