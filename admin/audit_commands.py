@@ -7,8 +7,9 @@ from datetime import datetime
 
 from admin.context import CommandContext
 from admin.output import Report
+from core.administration.chains import ChainReport, LogsReport, short
 from core.errors import KioskError
-from core.records import AccessOutcome, LogFilter
+from core.records import AccessOutcome, ChainHead, LogFilter
 
 
 class AuditChainBroken(KioskError):
@@ -18,6 +19,8 @@ class AuditChainBroken(KioskError):
 def audit(args: argparse.Namespace, ctx: CommandContext) -> Report:
     if args.action == "verify":
         return _verify(args, ctx)
+    if args.action == "re-anchor":
+        return _reanchor(args, ctx)
     only = LogFilter(since=args.since, until=args.until, actor=args.actor, action=args.only_action)
     events = ctx.audit.events(ctx.login(args.operator), args.limit, only)
     return Report(
@@ -44,15 +47,55 @@ def audit(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def _verify(args: argparse.Namespace, ctx: CommandContext) -> Report:
     report = ctx.audit.verify(ctx.login(args.operator))
-    if report.broken is not None:
+    if not report.intact:
         raise AuditChainBroken(
-            f"the audit log was tampered with: {report.broken} "
-            f"({report.checked} event(s) before it are intact)"
+            "the audit log was tampered with: "
+            + "; ".join(report.problems)
+            + " (recovery: docs/security.md, 'When audit verify fails')"
         )
-    return Report(
-        {"intact": True, "events": report.checked},
-        f"audit log intact: {report.checked} event(s), every hash chains to the one before",
+    return Report(_verify_data(report), "\n".join(report.summary()))
+
+
+def _reanchor(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    before = ctx.audit.reanchor(ctx.login(args.operator))
+    heads = ", ".join(
+        f"{r.chain} at {r.end.count} event(s) ({short(r.end.hash)})"
+        for r in (before.audit, before.access)
     )
+    return Report(
+        {"reanchored": True, "before": _verify_data(before)},
+        f"re-anchored the {heads}; the problems found before: "
+        + ("; ".join(before.problems) or "none"),
+    )
+
+
+def _verify_data(report: LogsReport) -> dict[str, object]:
+    return {
+        "intact": report.intact,
+        "problems": report.problems,
+        "anchor": {
+            "status": report.anchor.status.value,
+            "where": report.anchor.where,
+            "problem": report.anchor.problem,
+        },
+        # Kept for scripts written before the access log was chained.
+        "events": report.audit.checked,
+        **{r.chain.value: _chain_data(r) for r in (report.audit, report.access)},
+    }
+
+
+def _chain_data(report: ChainReport) -> dict[str, object]:
+    def head(found: ChainHead | None) -> dict[str, object] | None:
+        return None if found is None else {"count": found.count, "hash": found.hash}
+
+    return {
+        "events": report.checked,
+        "intact": report.broken is None,
+        "problem": str(report.broken) if report.broken else None,
+        "expected": head(report.expected),
+        "found": head(report.found),
+        "after_anchor": report.after_anchor,
+    }
 
 
 def access_log(args: argparse.Namespace, ctx: CommandContext) -> Report:

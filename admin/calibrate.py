@@ -50,7 +50,8 @@ def calibrate(args: argparse.Namespace, ctx: CommandContext) -> Report:
         raise InvalidValue("--apply changes the shared threshold: give --operator (an admin)")
     operator = ctx.login(args.operator) if args.apply else None
     if operator is not None:
-        authorize(operator, Permission.CHANGE_SETTINGS)  # before hours of embedding
+        # Before hours of embedding.
+        authorize(operator, Permission.CHANGE_SETTINGS, ctx.store.settings)
     _writable_folder(args.out)  # before hours of embedding, not after
     identities = scan_dataset(args.dataset)
     pairs = read_lfw_pairs(args.pairs, args.dataset) if args.pairs else None

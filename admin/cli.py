@@ -230,9 +230,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p = command(
-        sub, "audit", audit_commands.audit, "show the newest audit events, or verify the hash chain"
+        sub,
+        "audit",
+        audit_commands.audit,
+        "show the newest audit events, verify the audit and access chains against the "
+        "anchor kept here, or re-anchor them (admins, after a failed verify was dealt with)",
     )
-    p.add_argument("action", nargs="?", choices=("list", "verify"), default="list")
+    p.add_argument("action", nargs="?", choices=("list", "verify", "re-anchor"), default="list")
     p.add_argument("--limit", type=_positive, default=50)
     _time_window(p)
     p.add_argument("--actor", metavar="USERNAME", help="only what this operator did")

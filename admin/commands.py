@@ -12,7 +12,8 @@ from core.accounts.operators import normalise_username
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES
-from core.errors import InvalidValue
+from core.enrollment.refusals import refusal_reason
+from core.errors import InputRejected, InvalidValue
 from core.matching.match_rule import MatchReason
 from core.vision.imagefile import check_image_file, read_image_file
 from storage import kiosk_registry
@@ -39,10 +40,18 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
             "choose the best ones"
         )
     operator = ctx.login(args.operator)
-    authorize(operator, Permission.ENROLL)  # before the models load; the service checks again
-    for path in args.image:
-        check_image_file(path, ctx.settings.images)
-    images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
+    # Before the models load; the service checks again.
+    authorize(operator, Permission.ENROLL, ctx.store.identity)
+    try:
+        for path in args.image:
+            check_image_file(path, ctx.settings.images)
+        images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
+    except InputRejected as refused:
+        # Read here, before the service: the service would have audited this refusal.
+        ctx.store.identity.record_refused_enrollment(
+            operator, refusal_reason(refused), len(args.image)
+        )
+        raise
     consent = current_consent()
     result = ctx.enrollment.enroll(
         operator, args.name, args.external_ref, images, consent, consent_given=args.consent
@@ -61,7 +70,8 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
     operator = ctx.login(args.operator)
-    authorize(operator, Permission.IDENTIFY)  # before the models load; the service checks again
+    # Before the models load; the service checks again.
+    authorize(operator, Permission.IDENTIFY, ctx.store.identity)
     image = read_image_file(args.image, ctx.settings.images)
     outcome = ctx.identification.identify(
         operator, image, args.image.name, ctx.recognition_throttle
@@ -110,7 +120,7 @@ def image_path(value: str) -> Path:
 
 
 def kiosks(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    authorize(ctx.login(args.operator), Permission.READ_ACCESS_LOG)
+    authorize(ctx.login(args.operator), Permission.READ_ACCESS_LOG, ctx.store.audit)
     found = kiosk_registry.kiosks(ctx.store.engine)
     return Report(
         {"kiosks": [vars(kiosk) for kiosk in found]},

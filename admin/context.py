@@ -45,6 +45,8 @@ class CommandContext:
                 self.location.data_dir,
                 self.location.database_url,
                 self._environ.get("KIOSK_DATABASE_PASSWORD") or None,
+                self.settings.embedded_server,
+                anchor_lock_s=self.settings.security.audit_anchor_lock_s,
             )
         )
         secure_data_dir(self.location.data_dir)  # the embedded server opened it up

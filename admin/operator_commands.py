@@ -12,7 +12,8 @@ from core.records import Role
 
 def add(args: argparse.Namespace, ctx: CommandContext) -> Report:
     actor = ctx.login(args.operator)
-    authorize(actor, Permission.MANAGE_OPERATORS)  # refuse before asking for a password
+    # Refuse before asking for a password.
+    authorize(actor, Permission.MANAGE_OPERATORS, ctx.store.operators)
     password = ctx.new_password(f"password for new operator {args.username}: ")
     created = ctx.operators.add(actor, args.username, Role(args.role), password)
     return Report(
@@ -53,7 +54,8 @@ def enable(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def reset_password(args: argparse.Namespace, ctx: CommandContext) -> Report:
     actor = ctx.login(args.operator)
-    authorize(actor, Permission.MANAGE_OPERATORS)  # refuse before asking for a password
+    # Refuse before asking for a password.
+    authorize(actor, Permission.MANAGE_OPERATORS, ctx.store.operators)
     password = ctx.new_password(f"new password for {args.username}: ")
     ctx.operators.reset_password(actor, args.username, password)
     return Report({"operator": args.username}, f"password of {args.username} reset")

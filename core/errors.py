@@ -15,6 +15,8 @@ KioskError
 │   ├── LoginLocked         too many failures: refused until .retry_at
 │   └── SessionExpired      the operator's session ended; log in again
 ├── NotAllowed              the action is refused in the current state
+│   ├── ConsentMissing      an enrollment without the person's recorded consent
+│   └── AlreadyEnrolled     the face or external reference belongs to someone enrolled
 ├── NotFound                no such person or operator
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 ├── DoorFault               the door hardware did not answer or refused a command
@@ -86,6 +88,14 @@ class SessionExpired(AuthenticationFailed):
 
 
 class NotAllowed(KioskError):
+    pass
+
+
+class ConsentMissing(NotAllowed):
+    pass
+
+
+class AlreadyEnrolled(NotAllowed):
     pass
 
 

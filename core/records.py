@@ -259,3 +259,51 @@ class LogFilter:
     """An action ("person.delete") or the start of one ("operator.")."""
     kiosk_id: str | None = None
     outcome: AccessOutcome | None = None
+
+
+@dataclass(frozen=True)
+class ChainedAccessEntry:
+    """An access event with every stored field, as its hash chain covers it."""
+
+    id: int
+    event_id: uuid.UUID
+    occurred_at: datetime
+    kiosk_id: str
+    outcome: str
+    """As stored: a row changed behind the application's back may hold any text."""
+    person_id: uuid.UUID | None
+    similarity: float | None
+    latency_ms: float
+    source: str
+    """As stored, like ``outcome``: "door" or "cli" (DecisionSource)."""
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where a hash chain ends: how many events it holds, and the last one's hash."""
+
+    count: int
+    hash: str
+
+
+class AnchorStatus(StrEnum):
+    ANCHORED = "anchored"
+    """Heads were read from the anchor file and its signature checked."""
+    NONE = "none"
+    """Nothing is anchored for this database here (yet), or the store keeps no anchor."""
+    UNTRUSTED = "untrusted"
+    """The anchor is missing although its key exists, unreadable, or its signature fails."""
+
+
+@dataclass(frozen=True)
+class AnchorReading:
+    """What the anchor kept outside the database says about its hash chains."""
+
+    status: AnchorStatus
+    heads: dict[str, ChainHead]
+    """Chain name ("audit", "access") -> the head anchored; empty unless ANCHORED."""
+    where: str
+    """The anchor file, or why there is none: for messages."""
+    problem: str | None = None

@@ -250,6 +250,13 @@ class SecuritySettings(_Section):
         250.0, gt=0, le=5000, description="Time one password hash should take here."
     )
     bcrypt_min_rounds: int = Field(12, ge=12, le=20, description="Lowest bcrypt cost ever used.")
+    audit_anchor_lock_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Longest wait for the audit anchor file's lock; an append that waits "
+        "longer leaves the anchor to the next one.",
+    )
 
 
 class DoorSettings(_Section):

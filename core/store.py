@@ -5,6 +5,8 @@ operator calls on their behalf takes them as ``actor`` (for an enrollment, the
 consent's witness) and authorizes them against their account as it is in that
 same transaction (``core.accounts.permissions.authorize_current``): raising
 SessionExpired if it changed since their login, NotAllowed if they may not.
+Such a refusal is audited in a transaction of its own, once the refused
+action's transaction has rolled back.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from core.faces import Embedding
 from core.records import (
     AccessDecision,
     AccessEntry,
+    AnchorReading,
     AuditEntry,
     Candidate,
+    ChainedAccessEntry,
+    ChainHead,
     Deletion,
     Enrollment,
     LogFilter,
@@ -29,19 +34,36 @@ from core.records import (
 )
 
 
+class DenialLog(Protocol):
+    def record_denial(
+        self, operator: Operator, permission: str, *, session_ended: bool = False
+    ) -> None:
+        """Audit that ``operator`` was refused ``permission`` ("delete_people"), in a
+        transaction of its own (the refusal that follows must not roll it back);
+        never raises. ``session_ended``: refused because the account changed
+        since the login; ``operator`` is then the account as it is now."""
+        ...
+
+
 class AccessEventSink(Protocol):
     def record_access(self, decision: AccessDecision) -> None:
         """Keep the event; raises StoreError only if it could not be kept at all."""
         ...
 
 
-class IdentityStore(Protocol):
+class IdentityStore(DenialLog, Protocol):
     def enroll(self, enrollment: Enrollment) -> uuid.UUID:
         """Store the person, their consent and every template, with an audit event.
 
-        One enrollment at a time per database: raise NotAllowed, naming the
+        One enrollment at a time per database: raise AlreadyEnrolled, naming the
         person, if a template is already at or above ``duplicate_threshold`` to
-        an enrolled person's, counting enrollments that finished a moment ago."""
+        an enrolled person's, counting enrollments that finished a moment ago
+        (or if the external reference belongs to an enrolled person)."""
+        ...
+
+    def record_refused_enrollment(self, operator: Operator, reason: str, images: int) -> None:
+        """Audit a refused enrollment: who, why (a short code) and how many images;
+        never a name or anything biometric. Its own transaction; never raises."""
         ...
 
     def nearest_people(
@@ -75,7 +97,7 @@ class IdentityStore(Protocol):
         ...
 
 
-class AuditLog(Protocol):
+class AuditLog(DenialLog, Protocol):
     def audit_events(self, limit: int, only: LogFilter, *, actor: Operator) -> list[AuditEntry]:
         """The newest matching events first."""
         ...
@@ -84,12 +106,29 @@ class AuditLog(Protocol):
         """Every event, oldest first."""
         ...
 
+    def access_chain(self, *, actor: Operator) -> Iterator[ChainedAccessEntry]:
+        """Every access event with every stored field, oldest first."""
+        ...
+
+    def anchored_heads(self) -> AnchorReading:
+        """The chain heads kept outside the database, their signature checked."""
+        ...
+
+    def replace_anchor(
+        self, heads: dict[str, ChainHead], actor: Operator, details: dict[str, object]
+    ) -> str:
+        """Anchor ``heads`` even if behind the anchor in place, keep the old anchor
+        file aside, and audit it as "audit.reanchored" with ``details``, if
+        ``actor`` may re-anchor now; returns where the old anchor was kept (or
+        that there was none)."""
+        ...
+
     def access_events(self, limit: int, only: LogFilter, *, actor: Operator) -> list[AccessEntry]:
         """The newest matching access decisions first."""
         ...
 
 
-class SettingsStore(Protocol):
+class SettingsStore(DenialLog, Protocol):
     def stored_settings(self, kiosk_id: str) -> dict[str, Any]:
         """Values set for every kiosk, with ``kiosk_id``'s own values over them."""
         ...

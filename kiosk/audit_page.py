@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
 )
 
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
-from core.administration.audit import AuditService, ChainReport
+from core.administration.audit import AuditService, LogsReport
 from core.records import AccessEntry, AccessOutcome, AuditEntry, LogFilter, Role
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import MessageLabel
 
 ROWS_SHOWN = 500
 # Families of audit actions, for the action filter; any exact action can be typed.
-ACTION_FAMILIES = ("", "person.", "operator.", "login.", "settings.")
+ACTION_FAMILIES = ("", "person.", "operator.", "login.", "permission.", "settings.", "audit.")
 
 
 class AuditPage(QWidget):
@@ -66,7 +66,7 @@ class AuditPage(QWidget):
         self.chain = QLabel("")
         self.chain.setWordWrap(True)
         self.message = MessageLabel()
-        self.verify_button = QPushButton("Check the audit chain")
+        self.verify_button = QPushButton("Check the audit and access chains")
         self.verify_button.setVisible(Permission.VERIFY_AUDIT in allowed)
         buttons = QHBoxLayout()
         buttons.addWidget(self.verify_button)
@@ -121,11 +121,13 @@ class AuditPage(QWidget):
         if not events:
             self.access.addItem("no access decisions match")
 
-    def show_chain(self, report: ChainReport) -> None:
-        if report.broken is None:
-            self.chain.setText(f"Audit chain intact: {report.checked} event(s).")
+    def show_chain(self, report: LogsReport) -> None:
+        if report.intact:
+            self.chain.setText("Audit chain intact. " + " ".join(f"{s}." for s in report.summary()))
         else:
-            self.chain.setText(f"Audit chain BROKEN: {report.broken}.")
+            self.chain.setText(
+                f"Audit chain BROKEN: {'; '.join(report.problems)}. See docs/security.md."
+            )
 
     def _verify(self) -> None:
         self._actions.run(self._audit.verify, self.show_chain, self._failed)

@@ -89,6 +89,7 @@ class Startup(QThread):
                     self._location.database_url,
                     self._db_password,
                     self._settings.embedded_server,
+                    anchor_lock_s=self._settings.security.audit_anchor_lock_s,
                 )
             )
             secure_data_dir(self._location.data_dir)  # the embedded server opened it up

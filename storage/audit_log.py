@@ -1,27 +1,34 @@
-"""The audit and access logs: chained appends and reads."""
+"""The audit and access logs: chained appends, reads, and the anchor verify compares with."""
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.permissions import Permission
-from core.administration.audit import GENESIS_HASH, chain_hash
+from core.administration.chains import Chain, chain_hash
 from core.administration.server_supervision import RESTARTED_ACTION
+from core.errors import StoreError
 from storage import schema
+from storage.chain_anchor import ChainAnchor
+from storage.event_chains import lock_chains, next_position, note_head
 from storage.operator_authority import act_as
 from storage.transactions import transaction
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 SYSTEM_ACTOR = "system"
-# Any fixed number: serialises appends so each event chains to the one before.
-_AUDIT_CHAIN_LOCK = 7_301_520_115
+REANCHORED_ACTION = "audit.reanchored"
+DENIED_ACTION = "permission.denied"
 
 
 def append_audit(
@@ -34,19 +41,18 @@ def append_audit(
 ) -> bool:
     """Add an event to the chain, inside the caller's transaction.
 
+    Call it after the transaction's row locks (storage/event_chains.py says why).
     An ``event_id`` already in the log (a spooled event sent twice) adds nothing;
     returns whether the event was added."""
-    session.execute(select(func.pg_advisory_xact_lock(_AUDIT_CHAIN_LOCK)))
+    lock_chains(session)
     if event_id is not None and session.scalar(
         select(schema.AuditEvent.id).where(schema.AuditEvent.event_id == event_id)
     ):
         return False
-    prev_hash = session.scalar(
-        select(schema.AuditEvent.hash).order_by(schema.AuditEvent.id.desc()).limit(1)
-    )
-    prev_hash = prev_hash or GENESIS_HASH
+    position = next_position(session, schema.AuditEvent, Chain.AUDIT)
     occurred_at = session.scalar(select(func.clock_timestamp()))
     assert occurred_at is not None
+    digest = chain_hash(position.prev_hash, occurred_at, actor, action, target, details)
     session.add(
         schema.AuditEvent(
             event_id=event_id or uuid.uuid4(),
@@ -55,13 +61,60 @@ def append_audit(
             action=action,
             target=target,
             details=details,
-            prev_hash=prev_hash,
-            hash=chain_hash(prev_hash, occurred_at, actor, action, target, details),
+            seq=position.seq,
+            prev_hash=position.prev_hash,
+            hash=digest,
         )
     )
     # Flushed now so the next event in this transaction chains to this one.
     session.flush()
+    note_head(session, Chain.AUDIT, position, digest)
     return True
+
+
+def record_apart(
+    sessions: sessionmaker[Session],
+    actor: str,
+    action: str,
+    target: str | None,
+    details: dict[str, Any],
+) -> None:
+    """An audit event in a transaction of its own, for a refusal: the error raised
+    next must not roll it back. A database that fails loses it, with a warning,
+    and never hides the refusal."""
+    write_apart(
+        sessions,
+        lambda session: append_audit(session, actor, action, target, details),
+        f"{action} by {actor}",
+    )
+
+
+def write_apart(
+    sessions: sessionmaker[Session], write: Callable[[Session], object], what: str
+) -> None:
+    """``write`` (audit appends) in a transaction of its own; a database that fails
+    loses it with a warning naming ``what``, and never raises."""
+    try:
+        with transaction(sessions) as session:
+            write(session)
+    except (StoreError, SQLAlchemyError) as error:
+        log.warning("the audit log missed %s: %s", what, error)
+
+
+def record_denial(
+    sessions: sessionmaker[Session],
+    operator: records.Operator,
+    permission: str,
+    *,
+    session_ended: bool = False,
+) -> None:
+    """``operator`` was refused ``permission`` (its name, e.g. "delete_people");
+    ``session_ended``: because their account changed since the login (``operator``
+    is then the account as it is now)."""
+    details: dict[str, Any] = {"role": operator.role.value, "disabled": operator.disabled}
+    if session_ended:
+        details["session_ended"] = True
+    record_apart(sessions, operator.username, DENIED_ACTION, permission, details)
 
 
 _ANYTHING = records.LogFilter()
@@ -69,10 +122,45 @@ _ANYTHING = records.LogFilter()
 
 class SqlAuditLog:
     """Reads of the audit and access logs, each by an operator allowed to read them
-    now. Thread-safe: a Session per call."""
+    now, and their anchor. Thread-safe: a Session per call.
 
-    def __init__(self, engine: Engine) -> None:
+    ``anchor`` is the one kept in this kiosk's data folder; without it (tests,
+    tools) verify checks the links only."""
+
+    def __init__(self, engine: Engine, anchor: ChainAnchor | None = None) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._anchor = anchor
+
+    def record_denial(
+        self, operator: records.Operator, permission: str, *, session_ended: bool = False
+    ) -> None:
+        record_denial(self._sessions, operator, permission, session_ended=session_ended)
+
+    def anchored_heads(self) -> records.AnchorReading:
+        if self._anchor is None:
+            return records.AnchorReading(
+                records.AnchorStatus.NONE, {}, "this store was opened without an anchor"
+            )
+        return self._anchor.read()
+
+    def replace_anchor(
+        self,
+        heads: dict[str, records.ChainHead],
+        actor: records.Operator,
+        details: dict[str, object],
+    ) -> str:
+        if self._anchor is None:
+            raise StoreError(
+                "this store keeps no anchor; run kiosk-admin on the kiosk, with its data folder"
+            )
+        with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.REANCHOR_AUDIT, self)
+            # Replaced first: this append then checks, and advances, the new anchor.
+            kept = self._anchor.replace(heads)
+            append_audit(
+                session, actor.username, REANCHORED_ACTION, None, {**details, "kept": kept}
+            )
+        return kept
 
     def audit_events(
         self, limit: int, only: records.LogFilter = _ANYTHING, *, actor: records.Operator
@@ -89,7 +177,7 @@ class SqlAuditLog:
             )
         query = query.order_by(table.id.desc()).limit(limit)
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.READ_AUDIT)
+            act_as(session, actor, Permission.READ_AUDIT, self)
             return [_entry(event) for event in session.scalars(query)]
 
     def server_restarts(self, since: datetime, limit: int) -> list[records.AuditEntry]:
@@ -115,9 +203,29 @@ class SqlAuditLog:
         """Every event in chain order, streamed."""
         query = select(schema.AuditEvent).order_by(schema.AuditEvent.id)
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.VERIFY_AUDIT)
+            act_as(session, actor, Permission.VERIFY_AUDIT, self)
             for event in session.scalars(query.execution_options(yield_per=1000)):
                 yield _entry(event)
+
+    def access_chain(self, *, actor: records.Operator) -> Iterator[records.ChainedAccessEntry]:
+        """Every access event in chain order, with every stored field, streamed."""
+        query = select(schema.AccessEvent).order_by(schema.AccessEvent.id)
+        with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.VERIFY_AUDIT, self)
+            for e in session.scalars(query.execution_options(yield_per=1000)):
+                yield records.ChainedAccessEntry(
+                    e.id,
+                    e.event_id,
+                    e.occurred_at,
+                    e.kiosk_id,
+                    e.outcome,
+                    e.person_id,
+                    e.similarity,
+                    e.latency_ms,
+                    e.source,
+                    e.prev_hash,
+                    e.hash,
+                )
 
     def access_events(
         self, limit: int, only: records.LogFilter = _ANYTHING, *, actor: records.Operator
@@ -130,7 +238,7 @@ class SqlAuditLog:
             query = query.where(table.outcome == only.outcome.value)
         query = query.order_by(table.id.desc()).limit(limit)
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.READ_ACCESS_LOG)
+            act_as(session, actor, Permission.READ_ACCESS_LOG, self)
             return [
                 records.AccessEntry(
                     e.id,

@@ -13,7 +13,7 @@ from core.accounts.permissions import Permission
 from core.errors import NotFound
 from core.records import Operator
 from storage import schema
-from storage.audit_log import append_audit
+from storage.audit_log import append_audit, record_denial
 from storage.operator_authority import act_as
 from storage.transactions import transaction
 
@@ -26,6 +26,11 @@ class SqlDoorCommands:
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
+    def record_denial(
+        self, operator: Operator, permission: str, *, session_ended: bool = False
+    ) -> None:
+        record_denial(self._sessions, operator, permission, session_ended=session_ended)
+
     def request(
         self,
         *,
@@ -36,7 +41,7 @@ class SqlDoorCommands:
         seconds: float | None,
     ) -> int:
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.CONTROL_DOOR)
+            act_as(session, actor, Permission.CONTROL_DOOR, self)
             if session.get(schema.Kiosk, kiosk_id) is None:
                 raise NotFound(
                     f"no kiosk {kiosk_id!r} has used this database; "
@@ -115,7 +120,7 @@ class SqlDoorCommands:
 
     def reports(self, actor: Operator) -> list[DoorReport]:
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.VIEW_DOORS)
+            act_as(session, actor, Permission.VIEW_DOORS, self)
             rows = session.scalars(select(schema.DoorReport).order_by(schema.DoorReport.kiosk_id))
             return [
                 DoorReport(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StoreError
 from core.records import AccessDecision, KioskAuditEvent
+from storage.access_chain import lock_people
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.identity_store import insert_access_event
 from storage.spool import EventSpool, SpooledEvent, SpooledLine, line_of
@@ -222,9 +223,16 @@ class ResilientEventLog:
     def _send(
         self, batch: Sequence[SpooledLine]
     ) -> tuple[int, list[tuple[str, str]], int, str | None]:
-        """(committed, refused lines with reasons, lines done, why it stopped or None)."""
+        """(committed, refused lines with reasons, lines done, why it stopped or None).
+
+        A batch locks every person it names before its first append: the audit
+        chains' lock is taken last (storage/event_chains.py). One event per
+        transaction, as in the retries below, keeps that order by itself."""
         try:
             with transaction(self._sessions) as session:
+                lock_people(
+                    session, [e.event for e in batch if isinstance(e.event, AccessDecision)]
+                )
                 for line in batch:
                     _store(session, line.event)
             return len(batch), [], len(batch), None

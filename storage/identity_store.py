@@ -8,16 +8,16 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.permissions import Permission
-from core.errors import NotAllowed, NotFound, StoreError
+from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
 from storage import schema
-from storage.audit_log import append_audit
+from storage.access_chain import append_access
+from storage.audit_log import append_audit, record_apart, record_denial
 from storage.operator_authority import act_as
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
@@ -45,11 +45,13 @@ class SqlIdentityStore:
         database enrolls one person at a time, each new template is compared
         with every active person's (exactly, not through the index), and a
         template at or above ``enrollment.duplicate_threshold`` refuses the
-        enrollment with NotAllowed naming that person.
+        enrollment with AlreadyEnrolled naming that person. Locks in order: the
+        witness's row, the enrollment lock, the audit chain's last (no
+        transaction takes the enrollment lock after the chain's).
         """
         try:
             with transaction(self._sessions) as session:
-                act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL)
+                act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL, self)
                 session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
                 _refuse_enrolled_face(session, enrollment)
                 person = schema.Person(
@@ -89,13 +91,24 @@ class SqlIdentityStore:
                 return person.id
         except IntegrityError as error:
             if _EXTERNAL_REF_INDEX in str(error.orig):
-                raise NotAllowed(
+                raise AlreadyEnrolled(
                     f"external reference {enrollment.external_ref} already belongs to an enrolled "
                     "person; use another or delete that person first"
                 ) from error
             raise _refused(error) from error
         except DBAPIError as error:
             raise _refused(error) from error
+
+    def record_refused_enrollment(
+        self, operator: records.Operator, reason: str, images: int
+    ) -> None:
+        details = {"reason": reason, "images": images}
+        record_apart(self._sessions, operator.username, "person.enroll_refused", None, details)
+
+    def record_denial(
+        self, operator: records.Operator, permission: str, *, session_ended: bool = False
+    ) -> None:
+        record_denial(self._sessions, operator, permission, session_ended=session_ended)
 
     def nearest_people(
         self, embedding: Embedding, model: str, candidates: int, ef_search: int
@@ -125,7 +138,7 @@ class SqlIdentityStore:
             )
         query = query.order_by(schema.Person.display_name, schema.Person.id).limit(limit)
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.VIEW_PEOPLE)
+            act_as(session, actor, Permission.VIEW_PEOPLE, self)
             return [_summary(*row) for row in session.execute(query).all()]
 
     def count_people(self) -> int:
@@ -135,7 +148,7 @@ class SqlIdentityStore:
 
     def person(self, person_id: uuid.UUID, *, actor: records.Operator) -> records.PersonDetail:
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.VIEW_PEOPLE)
+            act_as(session, actor, Permission.VIEW_PEOPLE, self)
             row = session.execute(
                 _summary_query().where(schema.Person.id == person_id)
             ).one_or_none()
@@ -169,14 +182,14 @@ class SqlIdentityStore:
     def delete_person(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
         """Delete every template, withdraw consent, erase the name; audited."""
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.DELETE_PEOPLE)
+            act_as(session, actor, Permission.DELETE_PEOPLE, self)
             person = _active_person(session, person_id)
             return _erase(session, person, actor, "person.delete", forget_identity=True)
 
     def withdraw_consent(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
         """Delete every template and mark consent withdrawn; the person stays listed."""
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.WITHDRAW_CONSENT)
+            act_as(session, actor, Permission.WITHDRAW_CONSENT, self)
             person = _active_person(session, person_id)
             return _erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
 
@@ -186,7 +199,7 @@ class SqlIdentityStore:
         last_seen = func.coalesce(schema.Person.last_recognized_at, schema.Person.created_at)
         deadline = last_seen + retention
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.PURGE_EXPIRED)
+            act_as(session, actor, Permission.PURGE_EXPIRED, self)
             expired = session.scalars(
                 select(schema.Person)
                 .where(schema.Person.status == _ACTIVE, deadline < func.now())
@@ -199,7 +212,7 @@ class SqlIdentityStore:
 
 
 def _refuse_enrolled_face(session: Session, enrollment: records.Enrollment) -> None:
-    """Raise NotAllowed if a new template matches an active person's at or above
+    """Raise AlreadyEnrolled if a new template matches an active person's at or above
     ``enrollment.duplicate_threshold``; run under the enrollment lock."""
     for template in enrollment.templates:
         row = session.execute(
@@ -212,7 +225,7 @@ def _refuse_enrolled_face(session: Session, enrollment: records.Enrollment) -> N
         ).first()
         if row is not None:
             person_id, name, similarity = row
-            raise NotAllowed(
+            raise AlreadyEnrolled(
                 f"this face already matches enrolled person {name} ({person_id}, similarity "
                 f"{similarity:.2f}); delete that person before enrolling again"
             )
@@ -339,44 +352,6 @@ def _refused(error: DBAPIError) -> StoreError:
 
 
 def insert_access_event(session: Session, event: records.AccessDecision) -> bool:
-    """Store ``event`` unless its id is already stored; True if it was new.
-
-    A spooled event may reach the database long after it happened: a person
-    deleted since is recorded as no one, and the event still stored. Only a
-    door's grant counts as the person being seen (their retention runs from it).
-    The name is never stored with the event.
-    """
-    existing_person = (
-        select(schema.Person.id).where(schema.Person.id == event.person_id).scalar_subquery()
-    )
-    inserted = session.scalar(
-        pg_insert(schema.AccessEvent)
-        .values(
-            event_id=event.event_id,
-            occurred_at=event.occurred_at,
-            kiosk_id=event.kiosk_id,
-            outcome=event.outcome.value,
-            person_id=existing_person if event.person_id is not None else None,
-            similarity=event.similarity,
-            latency_ms=event.latency_ms,
-            source=event.source.value,
-        )
-        .on_conflict_do_nothing(index_elements=[schema.AccessEvent.event_id])
-        .returning(schema.AccessEvent.id)
-    )
-    if inserted is None:
-        return False
-    seen_at_door = event.granted and event.source is records.DecisionSource.DOOR
-    if seen_at_door and event.person_id is not None:
-        session.execute(
-            update(schema.Person)
-            .where(schema.Person.id == event.person_id)
-            # A spooled grant may be older than a later one already stored.
-            .values(
-                last_recognized_at=func.greatest(
-                    func.coalesce(schema.Person.last_recognized_at, event.occurred_at),
-                    event.occurred_at,
-                )
-            )
-        )
-    return True
+    """Store ``event`` at the end of the access chain unless its id is already
+    stored; True if it was new (storage/access_chain.py)."""
+    return append_access(session, event)

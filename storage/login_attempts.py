@@ -4,6 +4,11 @@ The rules are core.accounts.login_throttle's; here they run with the username's
 and the kiosk's rows locked (FOR UPDATE, in that order everywhere), in database
 time, so parallel attempts from any process or kiosk queue on the rows and each
 sees the count the one before left.
+
+Logins are audited: a lock when an attempt starts one, the failure once the
+check failed (``login.failed``), a success (``login.succeeded``), each with its
+kiosk. Every audit append comes after both rows are locked: the audit chain's
+lock is always a transaction's last (storage/event_chains.py).
 """
 
 from __future__ import annotations
@@ -52,15 +57,11 @@ def reserve(
     _store_kiosk(kiosk, attempt.kiosk_after)
     if attempt.locked_user:
         assert user_after.locked_until is not None
-        # Typed usernames can be passwords typed in the wrong box: name only real ones.
-        known = session.scalar(
-            select(schema.Operator.id).where(schema.Operator.username == username)
-        )
         append_audit(
             session,
             SYSTEM_ACTOR,
             "login.locked",
-            username if known is not None else UNKNOWN_USERNAME,
+            _named(session, username),
             {
                 "seconds": round((user_after.locked_until - now).total_seconds()),
                 "failures": user_after.consecutive_failures,
@@ -78,7 +79,8 @@ def reserve(
 
 
 def take_back(session: Session, attempt: LoginAttempt) -> None:
-    """``attempt`` succeeded: the username starts afresh and the kiosk forgets it."""
+    """``attempt`` succeeded: the username starts afresh and the kiosk forgets it;
+    audited as a login at its kiosk."""
     user = session.get(schema.LoginThrottle, attempt.username, with_for_update=True)
     if user is not None:
         user.consecutive_failures = 0
@@ -90,6 +92,32 @@ def take_back(session: Session, attempt: LoginAttempt) -> None:
     if kiosk is not None:
         current = KioskFailures(kiosk.window_started_at, kiosk.failures, kiosk.locked_until)
         _store_kiosk(kiosk, kiosk_after_success(current, attempt))
+    append_audit(
+        session,
+        attempt.username,
+        "login.succeeded",
+        attempt.username,
+        {"kiosk": attempt.kiosk_id},
+    )
+
+
+def audit_failure(session: Session, attempt: LoginAttempt) -> None:
+    """``attempt``'s check failed: audited with its kiosk. Its count was kept when it
+    was reserved, so this takes no row lock (only the chain's)."""
+    append_audit(
+        session,
+        SYSTEM_ACTOR,
+        "login.failed",
+        _named(session, attempt.username),
+        {"kiosk": attempt.kiosk_id, "failures": attempt.failures},
+    )
+
+
+def _named(session: Session, username: str) -> str:
+    """``username`` if an operator has it, else UNKNOWN_USERNAME: a typed username
+    can be a password typed in the wrong box, so only real ones are recorded."""
+    known = session.scalar(select(schema.Operator.id).where(schema.Operator.username == username))
+    return username if known is not None else UNKNOWN_USERNAME
 
 
 def _locked_row(session: Session, table: Any, key: dict[str, str]) -> Any:

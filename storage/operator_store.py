@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.login_throttle import LoginAttempt
-from core.accounts.permissions import Permission, authorize_current, permission_to_change
+from core.accounts.permissions import Permission, permission_to_change
 from core.errors import NotAllowed, NotFound, StoreError
 from core.settings import SecuritySettings
 from storage import login_attempts, schema
-from storage.audit_log import append_audit
-from storage.operator_authority import act_as, lock_actor_and_target, operator_record
+from storage.audit_log import append_audit, record_denial, write_apart
+from storage.operator_authority import act_as, authorize_in, lock_actor_and_target, operator_record
 from storage.transactions import transaction
 
 
@@ -40,11 +40,16 @@ class SqlOperatorStore:
     ) -> records.Operator:
         with transaction(self._sessions) as session:
             # The actor's row first, then the table: the order every writer keeps.
-            act_as(session, actor, Permission.MANAGE_OPERATORS)
+            act_as(session, actor, Permission.MANAGE_OPERATORS, self)
             session.execute(text("LOCK TABLE operators IN SHARE ROW EXCLUSIVE MODE"))
             if _row(session, username) is not None:
                 raise NotAllowed(f"operator {username} already exists")
             return _add(session, username, password_hash, role, actor=actor.username)
+
+    def record_denial(
+        self, operator: records.Operator, permission: str, *, session_ended: bool = False
+    ) -> None:
+        record_denial(self._sessions, operator, permission, session_ended=session_ended)
 
     def find_operator(self, username: str) -> records.Operator | None:
         with transaction(self._sessions) as session:
@@ -59,7 +64,7 @@ class SqlOperatorStore:
     def operators(self, *, actor: records.Operator) -> list[records.OperatorSummary]:
         query = select(schema.Operator).order_by(schema.Operator.username)
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.MANAGE_OPERATORS)
+            act_as(session, actor, Permission.MANAGE_OPERATORS, self)
             return [
                 records.OperatorSummary(
                     row.username, records.Role(row.role), row.disabled, row.created_at
@@ -86,7 +91,7 @@ class SqlOperatorStore:
         )
         with transaction(self._sessions) as session:
             actor_row, row = lock_actor_and_target(session, actor, username)
-            authorize_current(actor, operator_record(actor_row) if actor_row else None, needed)
+            authorize_in(session, actor, actor_row, needed, self)
             if row is None:
                 raise NotFound(f"no operator called {username}")
             details: dict[str, Any] = {}
@@ -129,6 +134,13 @@ class SqlOperatorStore:
             raise type(error)(
                 f"the login attempt could not be counted, so no password was checked: {error}"
             ) from error
+
+    def record_login_failure(self, attempt: LoginAttempt) -> None:
+        write_apart(
+            self._sessions,
+            lambda session: login_attempts.audit_failure(session, attempt),
+            "a failed login",
+        )
 
     def record_login_success(self, attempt: LoginAttempt) -> None:
         with transaction(self._sessions) as session:

@@ -133,7 +133,9 @@ class AuditEvent(Base):
     """Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE); never biometric data.
 
     ``hash`` covers this event and ``prev_hash``, the hash of the event before
-    it (core.audit.chain_hash), so a changed or removed row breaks the chain.
+    it (core.administration.chains.chain_hash), so a changed or removed row
+    breaks the chain; ``seq`` is its place in the chain, from 1, which the
+    anchor outside the database counts (storage/chain_anchor.py).
     """
 
     __tablename__ = "audit_events"
@@ -147,6 +149,7 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -175,6 +178,10 @@ class KioskLoginThrottle(Base):
 
 
 class AccessEvent(Base):
+    """Append-only and chained like AuditEvent; ``hash`` covers every field but ``id``
+    (core.administration.chains.access_chain_hash). A person row it names cannot be
+    deleted (people are erased, never deleted: storage/identity_store.py)."""
+
     __tablename__ = "access_events"
     __table_args__ = (
         CheckConstraint(
@@ -192,11 +199,14 @@ class AccessEvent(Base):
     kiosk_id: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     person_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("people.id", ondelete="SET NULL"), index=True
+        ForeignKey("people.id", ondelete="RESTRICT"), index=True
     )
     similarity: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(8), server_default="door")
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class StoredSetting(Base):

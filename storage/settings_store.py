@@ -11,14 +11,14 @@ from sqlalchemy.orm import sessionmaker
 from core.accounts.permissions import Permission
 from core.records import Operator
 from storage import schema
-from storage.audit_log import SYSTEM_ACTOR, append_audit
+from storage.audit_log import SYSTEM_ACTOR, append_audit, record_denial
 from storage.operator_authority import act_as
 from storage.transactions import transaction
 
 ALL_KIOSKS = "*"
 LOCAL_VALUES_ACTION = "settings.local"
 # Any fixed number: kiosks starting together record their local values one at a time.
-_LOCAL_VALUES_LOCK = 7_301_520_116
+_LOCAL_VALUES_LOCK = 7_301_520_117
 
 
 class SqlSettingsStore:
@@ -26,6 +26,11 @@ class SqlSettingsStore:
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def record_denial(
+        self, operator: Operator, permission: str, *, session_ended: bool = False
+    ) -> None:
+        record_denial(self._sessions, operator, permission, session_ended=session_ended)
 
     def stored_settings(self, kiosk_id: str) -> dict[str, Any]:
         table = schema.StoredSetting
@@ -39,7 +44,7 @@ class SqlSettingsStore:
     def save_settings(self, changes: dict[str, tuple[str, Any, Any]], actor: Operator) -> None:
         table = schema.StoredSetting
         with transaction(self._sessions) as session:
-            act_as(session, actor, Permission.CHANGE_SETTINGS)
+            act_as(session, actor, Permission.CHANGE_SETTINGS, self)
             for key, (scope, _old, new) in changes.items():
                 statement = insert(table).values(
                     scope=scope, key=key, value=new, updated_by=actor.username

@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from core.errors import StoreError
-from core.settings import EmbeddedServerSettings
+from core.settings import EmbeddedServerSettings, SecuritySettings
 from storage.audit_log import SqlAuditLog
+from storage.chain_anchor import ANCHOR_FOLDER, ChainAnchor, anchor_database
 from storage.database import connect, describe_url, ensure_database
 from storage.embedded import DATABASE_NAME, EmbeddedServer
+from storage.event_chains import attach_anchor
 from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
@@ -36,6 +38,8 @@ class OpenStore:
     engine: Engine
     location: str
     """Where the data lives, for people: a folder or a URL without its password."""
+    anchor: ChainAnchor
+    """The audit chains' heads, kept in the data folder (storage/chain_anchor.py)."""
     server: EmbeddedServer | None = None
     """The embedded server this store runs on; None for an external database."""
 
@@ -46,12 +50,16 @@ def open_store(
     database_url: str | None,
     env_password: str | None = None,
     server_settings: EmbeddedServerSettings | None = None,
+    *,
+    anchor_lock_s: float = SecuritySettings().audit_anchor_lock_s,
 ) -> Iterator[OpenStore]:
     """Connect, bring the schema up to date, and close everything on exit.
 
     ``env_password`` is KIOSK_DATABASE_PASSWORD as the front end read it; an
     external server's password otherwise comes from the OS keyring.
-    ``server_settings`` bound the embedded server's start and stop.
+    ``server_settings`` bound the embedded server's start and stop. Every append
+    to the audit and access chains is anchored in ``data_dir``/audit, waiting at
+    most ``anchor_lock_s`` for its lock.
     """
     server: EmbeddedServer | None = None
     password_note = ""
@@ -74,13 +82,16 @@ def open_store(
             hint = f" ({password_note})" if any(a in reason for a in _AUTH_FAILURES) else ""
             raise StoreError(f"cannot reach the database at {location}: {reason}{hint}") from error
         log.info("store ready: %s", location)
+        anchor = ChainAnchor(data_dir / ANCHOR_FOLDER, anchor_database(database_url), anchor_lock_s)
+        attach_anchor(engine, anchor)
         yield OpenStore(
             SqlIdentityStore(engine),
             SqlOperatorStore(engine),
-            SqlAuditLog(engine),
+            SqlAuditLog(engine, anchor),
             SqlSettingsStore(engine),
             engine,
             location,
+            anchor,
             server,
         )
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -13,11 +13,34 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StoreBusy, StoreError
 
+_AFTER_ROLLBACK = "work_after_rollback"
+
 
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    with database_failures(), sessions.begin() as session:
-        yield session
+    """A Session in a transaction, committed if the block ends normally.
+
+    If it ends with an exception, the transaction rolls back, its connection goes
+    back to the pool, and only then does the work registered with
+    ``after_rollback`` run, before the exception propagates."""
+    session = sessions()
+    try:
+        with database_failures(), session.begin():
+            yield session
+    except BaseException:
+        session.close()
+        for work in session.info.pop(_AFTER_ROLLBACK, ()):
+            work()
+        raise
+    finally:
+        session.close()
+
+
+def after_rollback(session: Session, work: Callable[[], None]) -> None:
+    """Run ``work`` once ``session``'s transaction (opened by ``transaction``) has
+    rolled back: for what must outlive it, such as the audit of a refusal that
+    rolls the action back. ``work`` must not raise."""
+    session.info.setdefault(_AFTER_ROLLBACK, []).append(work)
 
 
 @contextmanager

@@ -120,6 +120,7 @@ def actions(
         ),
         ("read audit", Permission.READ_AUDIT, lambda op: audit.events(op, 10)),
         ("verify audit", Permission.VERIFY_AUDIT, audit.verify),
+        ("re-anchor audit", Permission.REANCHOR_AUDIT, audit.reanchor),
         ("read access log", Permission.READ_ACCESS_LOG, lambda op: audit.access_events(op, 10)),
         (
             "change settings",
@@ -170,6 +171,7 @@ CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.PURGE_EXPIRED, ("purge-expired",)),
     (Permission.READ_AUDIT, ("audit",)),
     (Permission.VERIFY_AUDIT, ("audit", "verify")),
+    (Permission.REANCHOR_AUDIT, ("audit", "re-anchor")),
     (Permission.READ_ACCESS_LOG, ("access-log",)),
     (Permission.CHANGE_SETTINGS, ("settings", "set", "matching.margin=0.06")),
     (Permission.CONTROL_DOOR, ("door", "lockdown", "--kiosk", "t", "--reason", "r")),

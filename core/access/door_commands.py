@@ -16,6 +16,7 @@ from core.accounts.permissions import Permission, authorize
 from core.door_io_settings import DoorIoSettings
 from core.errors import InvalidValue, KioskError, StoreError
 from core.records import Operator
+from core.store import DenialLog
 
 log = logging.getLogger(__name__)
 MAX_REASON = 200
@@ -70,7 +71,7 @@ class DoorCommandStore(Protocol):
     def report(self, report: DoorReport) -> None: ...
 
 
-class DoorCommandRequests(Protocol):
+class DoorCommandRequests(DenialLog, Protocol):
     """What ``kiosk-admin door`` needs from the database."""
 
     def request(
@@ -111,7 +112,7 @@ class DoorCommandService:
     ) -> int:
         """Raises NotAllowed, InvalidValue (a missing reason, seconds out of range) or
         NotFound (no such kiosk)."""
-        authorize(operator, Permission.CONTROL_DOOR)
+        authorize(operator, Permission.CONTROL_DOOR, self._store)
         reason = " ".join(reason.split())
         if not reason or len(reason) > MAX_REASON:
             raise InvalidValue(f"give a reason of 1 to {MAX_REASON} characters (--reason)")
@@ -129,7 +130,7 @@ class DoorCommandService:
         )
 
     def reports(self, operator: Operator) -> list[DoorReport]:
-        authorize(operator, Permission.VIEW_DOORS)
+        authorize(operator, Permission.VIEW_DOORS, self._store)
         return self._store.reports(operator)
 
 

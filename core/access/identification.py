@@ -79,7 +79,7 @@ class IdentificationService:
         Raises NotAllowed without that permission, RecognitionPaused, without
         searching, while ``throttle``'s cooldown lasts, and QualityRejected
         (recorded as no face) for an unusable frame."""
-        authorize(operator, Permission.IDENTIFY)
+        authorize(operator, Permission.IDENTIFY, self._store)
         throttle.check()
         started = self._clock()
         try:

@@ -100,6 +100,8 @@ class LoginAttempt:
 
     username: str
     kiosk_id: str
+    failures: int
+    """The username's consecutive failures, this attempt counted."""
     gate: LoginGate
     kiosk_before: KioskFailures
     kiosk_after: KioskFailures
@@ -134,6 +136,7 @@ def reserve_attempt(
     attempt = LoginAttempt(
         username,
         kiosk_id,
+        failures,
         LoginGate(now, user_after.locked_until, kiosk_after.locked_until),
         kiosk,
         kiosk_after,

@@ -81,6 +81,7 @@ class Authenticator:
         )
         valid = self._verifier.verify(password, stored)
         if operator is None or not valid or operator.disabled:
+            self._store.record_login_failure(attempt)
             try:
                 attempt.gate.check()
             except LoginLocked as locked:
@@ -101,17 +102,17 @@ class OperatorService:
         self._policy = policy
 
     def add(self, actor: Operator, username: str, role: Role, password: str) -> Operator:
-        authorize(actor, Permission.MANAGE_OPERATORS)
+        authorize(actor, Permission.MANAGE_OPERATORS, self._store)
         username = normalise_username(username)
         check_password_policy(password, username)
         return self._store.add_operator(username, self._hash(password), role, actor)
 
     def operators(self, actor: Operator) -> list[OperatorSummary]:
-        authorize(actor, Permission.MANAGE_OPERATORS)
+        authorize(actor, Permission.MANAGE_OPERATORS, self._store)
         return self._store.operators(actor=actor)
 
     def reset_password(self, actor: Operator, username: str, password: str) -> None:
-        authorize(actor, Permission.MANAGE_OPERATORS)
+        authorize(actor, Permission.MANAGE_OPERATORS, self._store)
         username = normalise_username(username)
         check_password_policy(password, username)
         self._store.update_operator(
@@ -119,14 +120,14 @@ class OperatorService:
         )
 
     def set_role(self, actor: Operator, username: str, role: Role) -> None:
-        authorize(actor, Permission.MANAGE_OPERATORS)
+        authorize(actor, Permission.MANAGE_OPERATORS, self._store)
         username = normalise_username(username)
         if username == actor.username and role is not Role.ADMIN:
             raise NotAllowed("an admin cannot take away their own admin role; ask another admin")
         self._store.update_operator(username, actor, "operator.set_role", role=role)
 
     def set_disabled(self, actor: Operator, username: str, disabled: bool) -> None:
-        authorize(actor, Permission.MANAGE_OPERATORS)
+        authorize(actor, Permission.MANAGE_OPERATORS, self._store)
         username = normalise_username(username)
         if disabled and username == actor.username:
             raise NotAllowed("an admin cannot disable their own account; ask another admin")
@@ -136,6 +137,7 @@ class OperatorService:
     def change_own_password(self, actor: Operator, new_password: str) -> None:
         """Any operator, for their own account; ``actor`` has just proven the old password."""
         if actor.disabled:
+            self._store.record_denial(actor, "change_own_password")
             raise NotAllowed(f"operator {actor.username} is disabled")
         check_password_policy(new_password, actor.username)
         if verify_password(new_password, actor.password_hash):

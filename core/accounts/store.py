@@ -12,9 +12,10 @@ from typing import Protocol
 from core.accounts.login_throttle import LoginAttempt
 from core.records import Operator, OperatorSummary, Role
 from core.settings import SecuritySettings
+from core.store import DenialLog
 
 
-class OperatorStore(Protocol):
+class OperatorStore(DenialLog, Protocol):
     def add_first_operator(self, username: str, password_hash: str, role: Role) -> Operator:
         """Create the first operator; raise NotAllowed if any operator exists."""
         ...
@@ -58,6 +59,13 @@ class OperatorStore(Protocol):
         if the attempt could not be counted (then no password may be checked)."""
         ...
 
+    def record_login_failure(self, attempt: LoginAttempt) -> None:
+        """Audit that ``attempt``'s check failed, with its kiosk (an unknown username
+        never verbatim). Its count was kept when it was reserved; this only
+        records it, in a transaction of its own, and never raises."""
+        ...
+
     def record_login_success(self, attempt: LoginAttempt) -> None:
-        """Take back the failure ``attempt`` counted: the username starts afresh."""
+        """Take back the failure ``attempt`` counted: the username starts afresh;
+        audited as a login at ``attempt``'s kiosk."""
         ...

@@ -1,109 +1,102 @@
-"""The tamper-evident audit chain: each event's hash covers the one before it.
-
-Hashing and verification live here, in plain Python, so a check never trusts
-code stored in the database it is checking.
-"""
+"""Reading the audit and access logs, verifying their chains, re-anchoring them."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
 from core.accounts.permissions import Permission, authorize
-from core.errors import InvalidValue
-from core.records import AccessEntry, AuditEntry, LogFilter, Operator
+from core.administration.chains import (
+    GENESIS_HASH,
+    BrokenLink,
+    Chain,
+    ChainReport,
+    LogsReport,
+    chain_hash,
+    verify_access_chain,
+    verify_chain,
+)
+from core.errors import InvalidValue, NotAllowed
+from core.records import AccessEntry, AnchorStatus, AuditEntry, ChainHead, LogFilter, Operator
 from core.store import AuditLog
 
-GENESIS_HASH = "0" * 64
+__all__ = [
+    "GENESIS_HASH",
+    "MAX_LOG_ROWS",
+    "AuditService",
+    "BrokenLink",
+    "ChainReport",
+    "LogsReport",
+    "chain_hash",
+    "verify_chain",
+]
+
 MAX_LOG_ROWS = 10_000
 _ANYTHING = LogFilter()
 
 
-def chain_hash(
-    prev_hash: str,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    target: str | None,
-    details: Mapping[str, object],
-) -> str:
-    payload = json.dumps(
-        {
-            "prev": prev_hash,
-            "at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "details": details,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class BrokenLink:
-    event_id: int
-    problem: str
-
-    def __str__(self) -> str:
-        return f"audit event {self.event_id}: {self.problem}"
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    checked: int
-    broken: BrokenLink | None
-
-
-def verify_chain(entries: Iterable[AuditEntry]) -> ChainReport:
-    """Walk the events in id order; report the first one that breaks the chain."""
-    expected_prev = GENESIS_HASH
-    checked = 0
-    for entry in entries:
-        if entry.prev_hash != expected_prev:
-            problem = "does not follow the event before it (an event was removed or reordered)"
-            return ChainReport(checked, BrokenLink(entry.id, problem))
-        recomputed = chain_hash(
-            entry.prev_hash,
-            entry.occurred_at,
-            entry.actor,
-            entry.action,
-            entry.target,
-            entry.details,
-        )
-        if recomputed != entry.hash:
-            problem = "its content no longer matches its hash (the row was changed)"
-            return ChainReport(checked, BrokenLink(entry.id, problem))
-        expected_prev = entry.hash
-        checked += 1
-    return ChainReport(checked, None)
-
-
 class AuditService:
-    """Reading and verifying the logs; auditors and admins only."""
+    """Reading and verifying the logs; auditors and admins only (re-anchoring: admins)."""
 
     def __init__(self, log: AuditLog) -> None:
         self._log = log
 
     def events(self, actor: Operator, limit: int, only: LogFilter = _ANYTHING) -> list[AuditEntry]:
-        authorize(actor, Permission.READ_AUDIT)
+        authorize(actor, Permission.READ_AUDIT, self._log)
         return self._log.audit_events(_checked_limit(limit), _checked(only), actor=actor)
 
     def access_events(
         self, actor: Operator, limit: int, only: LogFilter = _ANYTHING
     ) -> list[AccessEntry]:
-        authorize(actor, Permission.READ_ACCESS_LOG)
+        authorize(actor, Permission.READ_ACCESS_LOG, self._log)
         return self._log.access_events(_checked_limit(limit), _checked(only), actor=actor)
 
-    def verify(self, actor: Operator) -> ChainReport:
-        authorize(actor, Permission.VERIFY_AUDIT)
-        return verify_chain(self._log.audit_chain(actor=actor))
+    def verify(self, actor: Operator) -> LogsReport:
+        """Both chains, link by link, and each head against the anchor kept here."""
+        authorize(actor, Permission.VERIFY_AUDIT, self._log)
+        return self._verify(actor)
+
+    def reanchor(self, actor: Operator) -> LogsReport:
+        """Anchor the chains as they are now, after a failed verify was dealt with
+        (docs/security.md). Refused while a link is broken: a new anchor cannot make
+        a changed row whole. Returns the check made before re-anchoring."""
+        authorize(actor, Permission.REANCHOR_AUDIT, self._log)
+        before = self._verify(actor)
+        for report in (before.audit, before.access):
+            if report.broken is not None and not report.broken.against_anchor:
+                raise NotAllowed(
+                    f"cannot re-anchor: {report.broken}; restore the database from a backup "
+                    "that verifies, then re-anchor"
+                )
+        details: dict[str, object] = {
+            "previous_anchor": before.anchor.status.value,
+            **{
+                report.chain.value: {
+                    "expected": _head(report.expected),
+                    "found": _head(report.end),
+                    "problem": str(report.broken) if report.broken else None,
+                }
+                for report in (before.audit, before.access)
+            },
+        }
+        self._log.replace_anchor(
+            {Chain.AUDIT.value: before.audit.end, Chain.ACCESS.value: before.access.end},
+            actor,
+            details,
+        )
+        return before
+
+    def _verify(self, actor: Operator) -> LogsReport:
+        # The anchor first: it only ever trails what is committed, so chains read
+        # after it hold at least what it counts.
+        anchor = self._log.anchored_heads()
+        heads = anchor.heads if anchor.status is AnchorStatus.ANCHORED else {}
+        audit = verify_chain(self._log.audit_chain(actor=actor), heads.get(Chain.AUDIT.value))
+        access = verify_access_chain(
+            self._log.access_chain(actor=actor), heads.get(Chain.ACCESS.value)
+        )
+        return LogsReport(audit, access, anchor)
+
+
+def _head(head: ChainHead | None) -> dict[str, object] | None:
+    return None if head is None else {"count": head.count, "hash": head.hash}
 
 
 def _checked_limit(limit: int) -> int:

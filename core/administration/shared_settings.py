@@ -148,7 +148,7 @@ class SettingsService:
 
         A bad value stored in the database (which stops every kiosk's start) can be
         replaced this way: the new values go over the stored ones before any is checked."""
-        authorize(actor, Permission.CHANGE_SETTINGS)
+        authorize(actor, Permission.CHANGE_SETTINGS, self._store)
         if not values:
             raise InvalidValue("no setting given; name at least one key and its value")
         stored = self._store.stored_settings(self._base.kiosk_id)

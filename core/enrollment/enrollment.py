@@ -11,7 +11,15 @@ import numpy as np
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import ConsentText
 from core.enrollment.names import clean_display_name, clean_external_ref
-from core.errors import InvalidValue, NotAllowed, QualityRejected
+from core.enrollment.refusals import refusal_reason
+from core.errors import (
+    AlreadyEnrolled,
+    ConsentMissing,
+    InputRejected,
+    InvalidValue,
+    NotAllowed,
+    QualityRejected,
+)
 from core.faces import BGRImage
 from core.matching.match_rule import decide
 from core.matching.people_search import search_people
@@ -48,12 +56,33 @@ class EnrollmentService:
     ) -> EnrollmentResult:
         """Every image must pass the quality gate, or nothing is stored.
 
-        Raises NotAllowed (no permission, no consent, the face already enrolled),
+        Raises NotAllowed (no permission; ConsentMissing: no consent;
+        AlreadyEnrolled: the face or the external reference already enrolled),
         InvalidValue (name, badge, no images or more than MAX_ENROLLMENT_IMAGES)
-        and QualityRejected (an image fails the gate, or shows someone else)."""
-        authorize(operator, Permission.ENROLL)
+        and QualityRejected (an image fails the gate, or shows someone else).
+
+        A refusal other than the permission's (which is audited as a denial) is
+        audited with its reason before it is raised."""
+        authorize(operator, Permission.ENROLL, self._store)
+        try:
+            return self._enroll(
+                operator, display_name, external_ref, images, consent, consent_given
+            )
+        except (NotAllowed, InvalidValue, InputRejected) as refused:
+            self._store.record_refused_enrollment(operator, refusal_reason(refused), len(images))
+            raise
+
+    def _enroll(
+        self,
+        operator: Operator,
+        display_name: str,
+        external_ref: str | None,
+        images: Sequence[tuple[str, BGRImage]],
+        consent: ConsentText,
+        consent_given: bool,
+    ) -> EnrollmentResult:
         if not consent_given:
-            raise NotAllowed(
+            raise ConsentMissing(
                 "enrollment needs the person's recorded consent: read them the consent "
                 f"text ({consent.version}) and confirm it"
             )
@@ -101,7 +130,7 @@ class EnrollmentService:
             )
             best = decide(found, self._matching).best
             if best is not None and best.similarity >= self._matching.threshold:
-                raise NotAllowed(
+                raise AlreadyEnrolled(
                     f"{label} already matches enrolled person {best.display_name} "
                     f"({best.person_id}, similarity {best.similarity:.2f}); "
                     "delete that person before enrolling again"

@@ -26,11 +26,11 @@ class PeopleService:
         self._retention = timedelta(days=policy.retention_days)
 
     def find(self, actor: Operator, search: str | None, limit: int) -> list[PersonSummary]:
-        authorize(actor, Permission.VIEW_PEOPLE)
+        authorize(actor, Permission.VIEW_PEOPLE, self._store)
         return self._store.people(search, limit, actor=actor)
 
     def show(self, actor: Operator, person_id: uuid.UUID) -> PersonView:
-        authorize(actor, Permission.VIEW_PEOPLE)
+        authorize(actor, Permission.VIEW_PEOPLE, self._store)
         detail = self._store.person(person_id, actor=actor)
         if detail.deleted_at is not None:
             return PersonView(detail, None)
@@ -40,13 +40,13 @@ class PeopleService:
         return PersonView(detail, deadline)
 
     def withdraw_consent(self, actor: Operator, person_id: uuid.UUID) -> Deletion:
-        authorize(actor, Permission.WITHDRAW_CONSENT)
+        authorize(actor, Permission.WITHDRAW_CONSENT, self._store)
         return self._store.withdraw_consent(person_id, actor)
 
     def delete(self, actor: Operator, person_id: uuid.UUID) -> Deletion:
-        authorize(actor, Permission.DELETE_PEOPLE)
+        authorize(actor, Permission.DELETE_PEOPLE, self._store)
         return self._store.delete_person(person_id, actor)
 
     def purge_expired(self, actor: Operator) -> list[uuid.UUID]:
-        authorize(actor, Permission.PURGE_EXPIRED)
+        authorize(actor, Permission.PURGE_EXPIRED, self._store)
         return self._store.purge_expired(self._retention, actor)

@@ -1,0 +1,348 @@
+"""The anchor: each hash chain's head, signed and kept outside the database.
+
+A database superuser can rewrite the audit and access tables and recompute
+every hash; they cannot change a file they cannot reach. After each commit that
+appends, the head of each chain appended to (its count and last hash) is written
+to ``DATA_DIR/audit/anchor.json``, signed with HMAC-SHA256 under a random key in
+``DATA_DIR/audit/anchor.key``. The folder and both files are owner-only: run as
+root, the embedded server runs as its own system user and can neither read nor
+write them; a central server never reaches them at all.
+
+The file is replaced whole (temporary file, fsync, rename), under a lock on
+``anchor.lock`` that every process using the data folder takes, and only moves
+forward: a transaction that appends first checks that the head anchored here is
+still in the log (storage/event_chains.py), and the head it appended is anchored
+only if the anchor is still the one it checked. A log cut short or rewritten is
+therefore never anchored over; it stays visible to ``kiosk-admin audit verify``
+until an admin re-anchors it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from core.errors import StoreBusy
+from core.records import AnchorReading, AnchorStatus, ChainHead
+from storage.secrets import keyring_account
+
+log = logging.getLogger(__name__)
+
+ANCHOR_FOLDER = "audit"
+EMBEDDED_DATABASE = "embedded"
+_KEY = "anchor.key"
+_ANCHOR = "anchor.json"
+_LOCK = "anchor.lock"
+_KEY_BYTES = 32
+_FORMAT = 1
+_MAC_CONTEXT = b"face-kiosk chain anchor 1\n"
+_MAX_ANCHOR_BYTES = 1_000_000
+_LOCK_POLL_S = 0.005
+"""How often a process waiting for the lock tries again; flock has no timed wait."""
+_HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Unanchored(Enum):
+    NOTHING = "nothing anchored for this chain yet: the first head may be anchored"
+    SKIP = "the anchor cannot be trusted or the log diverged from it: do not advance it"
+
+
+AnchorState = ChainHead | Unanchored
+"""What an appending transaction found anchored for its chain."""
+
+
+class AnchorUntrusted(Exception):
+    """The anchor's files are missing, not ours, or fail their signature."""
+
+
+def anchor_database(database_url: str | None) -> str:
+    """The name a database is anchored under: its user, host, port and name."""
+    return EMBEDDED_DATABASE if database_url is None else keyring_account(database_url)
+
+
+class ChainAnchor:
+    """The anchor file of one data folder, for one database.
+
+    Exists so that the chain heads live where the database cannot rewrite them.
+    Safe across threads and processes: every change takes an exclusive ``flock``
+    on ``anchor.lock`` (waiting at most ``lock_timeout_s``); a reader without the
+    lock sees the old file or the new one, never half of one.
+    """
+
+    def __init__(self, folder: Path, database: str, lock_timeout_s: float) -> None:
+        self._folder = folder
+        self._database = database
+        self._lock_timeout_s = lock_timeout_s
+        self._cache: tuple[tuple[int, int, int], dict[str, ChainHead]] | None = None
+        self._cache_lock = threading.Lock()
+        self._reported: set[str] = set()
+
+    @property
+    def where(self) -> str:
+        return str(self._folder / _ANCHOR)
+
+    def state(self, chain: str) -> AnchorState:
+        """For an appending transaction: the head anchored for ``chain``. No lock:
+        parsed once per version of the file."""
+        try:
+            with self._cache_lock:
+                return self._heads_unlocked().get(chain, Unanchored.NOTHING)
+        except (AnchorUntrusted, OSError):
+            pass  # perhaps another process is between writing the key and the anchor
+        try:
+            with self._locked(), self._cache_lock:
+                return self._heads_unlocked().get(chain, Unanchored.NOTHING)
+        except (AnchorUntrusted, OSError, StoreBusy) as error:
+            self.report_once(f"the audit anchor is not advanced: {error}")
+            return Unanchored.SKIP
+
+    def read(self) -> AnchorReading:
+        """For verification: the heads anchored for this database, signature checked."""
+        try:
+            with self._locked():
+                document = self._load()
+            heads = _heads((document or {}).get("databases", {}).get(self._database, {}))
+        except (AnchorUntrusted, OSError) as error:
+            return AnchorReading(AnchorStatus.UNTRUSTED, {}, self.where, str(error))
+        if not heads:
+            return AnchorReading(
+                AnchorStatus.NONE,
+                {},
+                f"nothing is anchored yet in {self.where} for this database",
+            )
+        return AnchorReading(AnchorStatus.ANCHORED, heads, self.where)
+
+    def advance(self, chain: str, head: ChainHead, checked: AnchorState) -> None:
+        """Anchor ``head`` if the anchor is still ``checked`` (what the appending
+        transaction verified) and ``head`` is further on; otherwise leave it."""
+        if checked is Unanchored.SKIP:
+            return
+        with self._locked():
+            document = self._load() or _new_document()
+            entry = document["databases"].setdefault(self._database, {})
+            current = _heads(entry).get(chain, Unanchored.NOTHING)
+            if current != checked:
+                return  # another process moved it: the next append checks against that
+            if isinstance(current, ChainHead) and head.count <= current.count:
+                return
+            entry[chain] = {"count": head.count, "hash": head.hash}
+            self._save(document)
+
+    def replace(self, heads: dict[str, ChainHead]) -> str:
+        """Anchor ``heads`` whatever is anchored now (an admin's re-anchoring). The old
+        file is kept aside; returns where, or that there was none."""
+        with self._locked():
+            try:
+                document = self._load()
+            except AnchorUntrusted as error:
+                log.warning("re-anchoring over an anchor that cannot be trusted: %s", error)
+                document = None
+            kept = "no anchor was in place"
+            anchor = self._folder / _ANCHOR
+            if anchor.exists():
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                aside = self._folder / f"anchor.replaced-{stamp}.json"
+                os.replace(anchor, aside)
+                kept = f"the old anchor was kept as {aside}"
+            if document is None:
+                self._drop_key()
+                document = _new_document()
+            document["databases"][self._database] = {
+                chain: {"count": head.count, "hash": head.hash} for chain, head in heads.items()
+            }
+            self._save(document)
+        return kept
+
+    def report_once(self, message: str) -> None:
+        """Log a problem at error level once per process: appends repeat it at every door."""
+        if message not in self._reported:
+            self._reported.add(message)
+            log.error("%s; run kiosk-admin audit verify", message)
+
+    # --- files ---------------------------------------------------------------------------
+
+    def _heads_unlocked(self) -> dict[str, ChainHead]:
+        path = self._folder / _ANCHOR
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            if (self._folder / _KEY).exists():
+                raise AnchorUntrusted(f"{path} is missing although its key exists") from None
+            return {}
+        version = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if self._cache is None or self._cache[0] != version:
+            document = self._load()
+            entry = (document or {}).get("databases", {}).get(self._database, {})
+            self._cache = (version, _heads(entry))
+        return self._cache[1]
+
+    def _load(self) -> dict[str, Any] | None:
+        """The verified document; None when neither the key nor the anchor exists."""
+        self._ensure_folder()
+        key_path, anchor_path = self._folder / _KEY, self._folder / _ANCHOR
+        has_key, has_anchor = key_path.exists(), anchor_path.exists()
+        if not has_key and not has_anchor:
+            return None
+        if not has_anchor:
+            raise AnchorUntrusted(f"{anchor_path} is missing although its key {key_path} exists")
+        if not has_key:
+            raise AnchorUntrusted(
+                f"the key {key_path} is missing, so {anchor_path} cannot be checked"
+            )
+        key = _read_owned(key_path, _KEY_BYTES)
+        if len(key) != _KEY_BYTES:
+            raise AnchorUntrusted(f"the key {key_path} is not {_KEY_BYTES} bytes long")
+        try:
+            document = json.loads(_read_owned(anchor_path, _MAX_ANCHOR_BYTES))
+            signature = document.pop("mac")
+        except (ValueError, KeyError, AttributeError, TypeError) as error:
+            raise AnchorUntrusted(f"{anchor_path} is not an anchor file ({error})") from error
+        if not isinstance(signature, str) or not hmac.compare_digest(
+            signature, _mac(key, document)
+        ):
+            raise AnchorUntrusted(
+                f"{anchor_path} fails its signature: it was changed by something without the key"
+            )
+        if document.get("format") != _FORMAT or not isinstance(document.get("databases"), dict):
+            raise AnchorUntrusted(f"{anchor_path} has a format this version does not know")
+        return document
+
+    def _save(self, document: dict[str, Any]) -> None:
+        key_path = self._folder / _KEY
+        if not key_path.exists():
+            _write_atomically(key_path, secrets.token_bytes(_KEY_BYTES), durable_rename=True)
+        key = _read_owned(key_path, _KEY_BYTES)
+        signed = {**document, "mac": _mac(key, document)}
+        _write_atomically(
+            self._folder / _ANCHOR, json.dumps(signed, indent=1).encode(), durable_rename=False
+        )
+        with self._cache_lock:
+            self._cache = None
+
+    def _drop_key(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self._folder / _KEY).unlink()
+
+    def _ensure_folder(self) -> None:
+        folder = self._folder
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        info = folder.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            raise AnchorUntrusted(f"{folder} is not a folder owned by this user")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            folder.chmod(0o700)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._ensure_folder()
+        path = self._folder / _LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            _check_owned(fd, path)
+            deadline = time.monotonic() + self._lock_timeout_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreBusy(
+                            f"the audit anchor {path} stayed locked for "
+                            f"{self._lock_timeout_s:g} s by another process; try again"
+                        ) from None
+                    time.sleep(_LOCK_POLL_S)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _new_document() -> dict[str, Any]:
+    return {"format": _FORMAT, "databases": {}}
+
+
+def _heads(entry: object) -> dict[str, ChainHead]:
+    if not isinstance(entry, dict):
+        raise AnchorUntrusted("the anchored heads of this database are malformed")
+    heads = {}
+    for chain, head in entry.items():
+        if not (
+            isinstance(head, dict)
+            and isinstance(head.get("count"), int)
+            and head["count"] >= 0
+            and isinstance(head.get("hash"), str)
+            and _HEX_HASH.match(head["hash"])
+        ):
+            raise AnchorUntrusted(f"the anchored head of the {chain} chain is malformed")
+        heads[chain] = ChainHead(head["count"], head["hash"])
+    return heads
+
+
+def _mac(key: bytes, document: dict[str, Any]) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(key, _MAC_CONTEXT + canonical, hashlib.sha256).hexdigest()
+
+
+def _check_owned(fd: int, path: Path) -> None:
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise AnchorUntrusted(f"{path} is not a regular file")
+    if info.st_uid != os.geteuid():
+        raise AnchorUntrusted(f"{path} is not owned by this user")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise AnchorUntrusted(f"{path} is open to other users (mode {info.st_mode & 0o777:o})")
+
+
+def _read_owned(path: Path, max_bytes: int) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        raise AnchorUntrusted(f"{path} cannot be opened ({error.strerror})") from error
+    with os.fdopen(fd, "rb") as file:
+        _check_owned(fd, path)
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise AnchorUntrusted(f"{path} is larger than an anchor file can be")
+    return data
+
+
+def _write_atomically(path: Path, data: bytes, durable_rename: bool) -> None:
+    """Replace ``path`` whole. Its content is on disk before the rename; the rename
+    itself is made durable only when asked: an anchor update lost in a power cut
+    leaves the head before it, still true, while a lost key would leave an anchor
+    no one can check."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+    )
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+    if durable_rename:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
