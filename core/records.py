@@ -10,6 +10,10 @@ from enum import StrEnum
 from core.faces import Embedding
 from core.settings import MatchSettings
 
+# The most templates one person may have (one enrollment's images): the search looks
+# this far past a person who fills every candidate, to see the runner-up.
+MAX_TEMPLATES_PER_PERSON = 20
+
 
 class Role(StrEnum):
     ADMIN = "admin"

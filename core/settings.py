@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from core.door_io_settings import DoorIoSettings
-
-
-class _Section(BaseModel):
-    # NaN fails every comparison, so a NaN threshold would be below nothing: refused.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+from core.service_settings import (
+    EmbeddedServerSettings,
+    SecuritySettings,
+    SpoolSettings,
+    TelemetrySettings,
+)
+from core.settings_base import Section as _Section
 
 
 class ModelSettings(_Section):
@@ -207,58 +208,6 @@ class ImageLimits(_Section):
     )
 
 
-class SecuritySettings(_Section):
-    login_max_failures: int = Field(
-        5, ge=1, le=100, description="Consecutive failed logins that lock a username."
-    )
-    login_base_lock_s: int = Field(
-        30, ge=1, le=3600, description="First lock; each further failure doubles it."
-    )
-    login_max_lock_s: int = Field(900, ge=1, le=86400, description="Longest lock of a username.")
-    kiosk_login_max_failures: int = Field(
-        20,
-        ge=1,
-        le=10000,
-        description="Failed logins at one kiosk, any usernames, that lock its logins.",
-    )
-    kiosk_login_window_s: int = Field(
-        600, ge=1, le=86400, description="Window over which a kiosk's failed logins count."
-    )
-    kiosk_login_lock_s: int = Field(
-        300, ge=1, le=86400, description="How long a kiosk refuses logins after that."
-    )
-    recognition_max_denied: int = Field(
-        5, ge=1, le=1000, description="Denied recognitions in the window that start a cooldown."
-    )
-    recognition_window_s: float = Field(
-        30.0, gt=0, le=3600, description="Window over which denied recognitions count."
-    )
-    recognition_cooldown_s: float = Field(
-        30.0, gt=0, le=3600, description="Pause during which no recognition runs."
-    )
-    session_idle_s: float = Field(
-        120.0, gt=0, le=86400, description="Operator session ends after this long idle."
-    )
-    retention_days: int = Field(
-        1095,
-        ge=1,
-        le=36500,
-        description="Days after the last successful recognition (or enrollment) "
-        "before a person is purged.",
-    )
-    bcrypt_target_ms: float = Field(
-        250.0, gt=0, le=5000, description="Time one password hash should take here."
-    )
-    bcrypt_min_rounds: int = Field(12, ge=12, le=20, description="Lowest bcrypt cost ever used.")
-    audit_anchor_lock_s: float = Field(
-        2.0,
-        gt=0,
-        le=60,
-        description="Longest wait for the audit anchor file's lock; an append that waits "
-        "longer leaves the anchor to the next one.",
-    )
-
-
 class DoorSettings(_Section):
     """How the kiosk turns a stream of frames into one decision per person."""
 
@@ -385,95 +334,6 @@ class LivenessSettings(_Section):
         le=1,
         description="Similarity to the matched template each frame of the check must keep.",
         json_schema_extra=_THRESHOLD_REASONS,
-    )
-
-
-class TelemetrySettings(_Section):
-    """What the kiosk tells the people who run it: logs and metrics."""
-
-    metrics_port: int = Field(
-        0,
-        ge=0,
-        le=65535,
-        description="Serve Prometheus metrics on 127.0.0.1 at this port; 0 turns them off.",
-    )
-    log_level: Literal["debug", "info", "warning", "error"] = Field(
-        "info", description="Least severity written to the JSON log file."
-    )
-    log_file_max_mb: int = Field(
-        10, ge=1, le=1000, description="Size at which the JSON log file is rotated."
-    )
-    log_files_kept: int = Field(
-        5, ge=1, le=100, description="Rotated JSON log files kept besides the current one."
-    )
-    log_person_names: bool = Field(
-        False,
-        description="Write the names of the people the door greets into the log; off, the "
-        "log names no one (decisions carry the person's id and the access event's id).",
-    )
-
-
-class SpoolSettings(_Section):
-    """The local file that keeps access and audit events while the database is down."""
-
-    writers: int = Field(
-        8,
-        ge=1,
-        le=64,
-        description="Kiosk processes that may spool in one data folder at once, each in a "
-        "file of its own; one more is refused with the reason.",
-    )
-    reserve_kb: int = Field(
-        1024,
-        ge=0,
-        le=1_048_576,
-        description="Disk space kept back for the spool (about 4 events per KB) and given up "
-        "when the disk fills, so events are still kept; 0 keeps none.",
-    )
-    batch_events: int = Field(
-        200,
-        ge=1,
-        le=10_000,
-        description="Spooled events sent per transaction: few round trips, short locks.",
-    )
-    max_event_bytes: int = Field(
-        16_384,
-        ge=1024,
-        le=1_048_576,
-        description="Longest spooled event; a longer line is set aside unread.",
-    )
-
-
-class EmbeddedServerSettings(_Section):
-    """The embedded PostgreSQL: how long its start and stop may take, and how the kiosk
-    brings it back after it died."""
-
-    init_timeout_s: float = Field(
-        120.0, gt=0, le=1800, description="Time allowed to create a new database folder."
-    )
-    start_timeout_s: float = Field(
-        60.0, gt=0, le=600, description="Time allowed for the server to accept connections."
-    )
-    stop_timeout_s: float = Field(
-        30.0,
-        gt=0,
-        le=600,
-        description="Time a fast shutdown may take before an immediate one is asked for.",
-    )
-    check_interval_s: float = Field(
-        2.0, gt=0, le=60, description="How often the kiosk checks that its server still runs."
-    )
-    restart_delay_s: float = Field(
-        1.0,
-        gt=0,
-        le=60,
-        description="Wait after a failed restart before the next; the first try is at once.",
-    )
-    restart_backoff: float = Field(
-        2.0, ge=1, le=10, description="Factor by which each further wait grows."
-    )
-    restart_delay_max_s: float = Field(
-        60.0, gt=0, le=3600, description="Longest wait between two restart attempts."
     )
 
 

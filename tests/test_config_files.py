@@ -84,6 +84,7 @@ def test_a_long_value_or_name_is_cut_in_the_error_not_echoed(tmp_path: Path) -> 
     assert len(str(refused.value)) < SHORT_MESSAGE
 
 
+@pytest.mark.slow  # a real process of its own
 def test_kiosk_admin_refuses_a_fifo_config_with_one_line_and_exit_2(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "kiosk.toml")
     refused = run("config", "show", password=None, data_dir=tmp_path)

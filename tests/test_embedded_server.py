@@ -30,6 +30,9 @@ from storage.server_account import (
 )
 from storage.socket_folder import SOCKET_NAME
 
+# Each test starts real PostgreSQL servers of its own.
+pytestmark = pytest.mark.slow
+
 SETTLE_S = 30.0  # the longest any awaited condition here may take
 
 

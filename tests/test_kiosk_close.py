@@ -87,6 +87,7 @@ def test_the_door_screen_shows_the_kiosks_name_and_no_path(
     qtbot.waitUntil(lambda: window.door.status.text() == "North entrance", timeout=10_000)
 
 
+@pytest.mark.slow  # a real process of its own
 def test_a_full_screen_kiosk_stops_cleanly_on_sigterm(tmp_path: Path, photos: Path) -> None:
     camera = tmp_path / "camera"
     camera.mkdir()

@@ -23,6 +23,9 @@ from storage.store import OpenStore, open_store
 from telemetry.metrics import KioskMetrics
 from tests.cli_fixtures import as_json, run
 
+# Each test starts and kills a real PostgreSQL server.
+pytestmark = pytest.mark.slow
+
 SETTLE_S = 60.0  # the longest the server may take to come back here
 FAST = EmbeddedServerSettings(check_interval_s=0.1, restart_delay_s=0.2, restart_delay_max_s=1.0)
 

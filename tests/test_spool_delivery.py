@@ -151,6 +151,7 @@ def test_a_decision_the_database_refuses_is_set_aside_and_the_door_goes_on(
 # ---- the offline path never waits on the network -------------------------------------------
 
 
+@pytest.mark.slow  # a real process of its own
 def test_once_offline_a_decision_never_waits_on_a_server_that_does_not_answer(
     tmp_path: Path,
 ) -> None:

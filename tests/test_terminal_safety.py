@@ -92,6 +92,7 @@ def test_a_file_name_cannot_erase_the_error_prefix_of_a_real_refusal(tmp_path: P
     assert refused.stdout == ""
 
 
+@pytest.mark.slow  # a real process of its own
 def test_a_kiosk_name_in_the_configuration_reaches_the_terminal_escaped(tmp_path: Path) -> None:
     (tmp_path / "kiosk.toml").write_text(
         '[kiosk]\nname = "\\u001b]0;owned\\u0007North\\u202e entrance"\n', encoding="utf-8"

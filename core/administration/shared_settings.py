@@ -55,7 +55,18 @@ EDITABLE_KEYS = {setting.key: setting for setting in EDITABLE}
 
 # Sections that decide who is let in or who may act; a value for one of their settings
 # from kiosk.toml, a KIOSK_* variable or an option is audited like a change in the database.
-AUDITED_SECTIONS = ("matching", "door", "liveness", "security", "quality", "models")
+# Every section that decides who passes, how the lock behaves, or what the logs say
+# of people: a value for them from a file or the environment is audited.
+AUDITED_SECTIONS = (
+    "matching",
+    "door",
+    "door_io",
+    "liveness",
+    "security",
+    "quality",
+    "models",
+    "telemetry",
+)
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,18 @@ from core.errors import (
 from core.faces import BGRImage
 from core.matching.match_rule import decide
 from core.matching.people_search import search_people
-from core.records import ConsentGrant, Enrollment, NewTemplate, Operator
+from core.records import (
+    MAX_TEMPLATES_PER_PERSON,
+    ConsentGrant,
+    Enrollment,
+    NewTemplate,
+    Operator,
+)
 from core.settings import MatchSettings
 from core.store import IdentityStore
 from core.vision.engine import FaceEngine, FaceSample
 
-MAX_ENROLLMENT_IMAGES = 20
+MAX_ENROLLMENT_IMAGES = MAX_TEMPLATES_PER_PERSON
 
 
 @dataclass(frozen=True)

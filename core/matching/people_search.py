@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from core.faces import Embedding
 from core.matching.match_rule import decide
-from core.records import Candidate
+from core.records import MAX_TEMPLATES_PER_PERSON, Candidate
 from core.settings import MatchSettings
 from core.store import IdentityStore
 
@@ -24,11 +24,15 @@ from core.store import IdentityStore
 def search_people(
     store: IdentityStore, embedding: Embedding, model: str, settings: MatchSettings
 ) -> list[Candidate]:
-    """The quick search's people if they make a match, else the thorough search's."""
+    """The quick search's people if they make a match, else the thorough search's.
+
+    A match with no runner-up is looked at again past MAX_TEMPLATES_PER_PERSON more
+    templates: one person's own templates can fill every candidate and hide a
+    look-alike, whom the margin must see."""
     found = store.nearest_people(embedding, model, settings.candidates, settings.quick_ef_search)
-    if (
-        settings.quick_ef_search >= settings.ef_search
-        or decide(found, settings).matched is not None
-    ):
-        return found
-    return store.nearest_people(embedding, model, settings.candidates, settings.ef_search)
+    if settings.quick_ef_search < settings.ef_search and decide(found, settings).matched is None:
+        found = store.nearest_people(embedding, model, settings.candidates, settings.ef_search)
+    if len(found) == 1 and decide(found, settings).matched is not None:
+        wider = settings.candidates + MAX_TEMPLATES_PER_PERSON
+        found = store.nearest_people(embedding, model, wider, max(settings.ef_search, wider))
+    return found
