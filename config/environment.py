@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.local_config import CommandLine, LocalConfig, load_local_config
-from config.private_files import FOLDER_MODE, owner_only
+from config.private_files import FOLDER_MODE, owner_only, widen_to_group_search
 
 APP_NAME = "face-kiosk"
 # A kiosk run as a system service keeps its data where services do; embedded
@@ -62,7 +62,7 @@ def secure_data_dir(folder: Path) -> None:
     folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     owner_only(folder)
     if _holds_another_accounts_postgres(folder):
-        folder.chmod(FOLDER_MODE | stat.S_IXGRP)
+        widen_to_group_search(folder)
 
 
 def _holds_another_accounts_postgres(folder: Path) -> bool:

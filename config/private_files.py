@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+from core.owned_files import narrow_mode
+
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 # PostgreSQL keeps its data folder owner-only itself, and refuses to start otherwise.
@@ -34,8 +36,17 @@ def _narrow(path: Path, owner: int, mode: int) -> None:
     if info.st_uid != owner or stat.S_ISLNK(info.st_mode):
         return
     if stat.S_IMODE(info.st_mode) & ~mode:
-        path.chmod(stat.S_IMODE(info.st_mode) & mode)
+        narrow_mode(path, mode)  # through a descriptor: a link swapped in is not followed
 
 
 def _is_postgres(path: Path) -> bool:
     return (path / _POSTGRES_MARKER).exists()
+
+
+def widen_to_group_search(folder: Path) -> None:
+    """``folder`` 0710, changed through a descriptor on the folder itself."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fchmod(descriptor, FOLDER_MODE | stat.S_IXGRP)
+    finally:
+        os.close(descriptor)

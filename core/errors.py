@@ -5,6 +5,7 @@ show ``str(error)`` as it is and never a stack trace.
 
 KioskError
 ├── ConfigurationError      a setting is invalid
+│   └── UnsafeDataEntry     a link or another account's entry where the kiosk writes
 ├── InvalidValue            a value given by a person is malformed
 ├── ModelPackError          model files missing, corrupt or unusable
 ├── InputRejected           an image, frame or password cannot be used
@@ -41,6 +42,12 @@ class KioskError(Exception):
 
 class ConfigurationError(KioskError):
     pass
+
+
+class UnsafeDataEntry(ConfigurationError):
+    """A symbolic link, a non-regular file or another account's entry stands where
+    the kiosk creates or writes a file or folder (core.owned_files): refused, never
+    followed. The message names the entry and says to remove it."""
 
 
 class InvalidValue(KioskError):

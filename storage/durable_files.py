@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+from core.owned_files import narrow_mode
+
 
 def private_folder(folder: Path) -> None:
     """``folder`` exists, 0700, and what this account keeps directly in it is 0600 (0700)."""
@@ -15,7 +17,7 @@ def private_folder(folder: Path) -> None:
         info = entry.lstat()
         if info.st_uid != owner or stat.S_ISLNK(info.st_mode) or not info.st_mode & 0o077:
             continue
-        entry.chmod(0o700 if stat.S_ISDIR(info.st_mode) else 0o600)
+        narrow_mode(entry, 0o700 if stat.S_ISDIR(info.st_mode) else 0o600)
 
 
 def append_synced(path: Path, data: bytes) -> None:

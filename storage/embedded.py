@@ -34,7 +34,6 @@ from storage.server_access import (
     SUPERUSER,
     AccessFiles,
     is_secured,
-    same_owner_as_folder,
     secure,
     write_private,
 )
@@ -176,9 +175,8 @@ class EmbeddedServer:
         with self._thread_lock:
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
             self._files.make_folder()
-            descriptor = os.open(self._files.lock, os.O_RDWR | os.O_CREAT, 0o600)
+            descriptor = self._files.open_lock()
             try:
-                same_owner_as_folder(self._files.lock)
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
                 yield
             finally:

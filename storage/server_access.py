@@ -16,13 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import StoreError
-from storage.server_account import ServerAccount, give_to, run_as
+from core.owned_files import Owner, folder_owner, open_file, secure_folder
+from storage.server_account import ServerAccount, run_as
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +50,13 @@ class AccessFiles:
 
     def make_folder(self) -> None:
         """Make the folder, or check it: a real folder of this user (or, for root, of
-        the data folder's owner), closed to everyone else."""
-        self.folder.mkdir(mode=0o700, exist_ok=True)
-        if not self.folder.is_symlink():
-            same_owner_as_folder(self.folder)
-        info = self.folder.lstat()
-        owners = {os.geteuid()}
-        if os.geteuid() == 0:  # root at work in a kiosk user's data folder
-            owners.add(self.folder.parent.stat().st_uid)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in owners:
-            raise StoreError(
-                f"{self.folder} is not this user's own folder; remove it and start again"
-            )
-        if info.st_mode & 0o077:
-            self.folder.chmod(0o700)
+        the data folder's owner, who gets it), closed to everyone else. Raises
+        UnsafeDataEntry for a link or another account's folder."""
+        secure_folder(self.folder)
+
+    def open_lock(self) -> int:
+        """A descriptor on the lock file, made if missing, never through a link."""
+        return open_file(self.lock, os.O_RDWR | os.O_CREAT)
 
 
 def is_secured(pgdata: Path, files: AccessFiles) -> bool:
@@ -89,8 +81,7 @@ def secure(pgdata: Path, files: AccessFiles, account: ServerAccount, timeout_s: 
                 "the embedded database let local users in without a password; "
                 "it now asks for the kiosk's password"
             )
-        write_private(hba, HBA_RULES)
-        give_to(hba, account)
+        write_private(hba, HBA_RULES, (account.uid, account.gid))
     if _has_secret(files):
         return
     secret = secrets.token_urlsafe(_SECRET_BYTES)
@@ -110,30 +101,23 @@ def secure(pgdata: Path, files: AccessFiles, account: ServerAccount, timeout_s: 
     write_private(files.passfile, f"*:*:*:{SUPERUSER}:{secret}\n")
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` atomically with ``text``, readable by its owner only: the
-    folder's owner, so that root working in a kiosk user's folder leaves files that
-    user can still read."""
+def write_private(path: Path, text: str, owner: Owner | None = None) -> None:
+    """Replace ``path`` atomically with ``text``, readable by ``owner`` only (default:
+    the folder's owner, so that root working in a kiosk user's folder leaves files that
+    user can still read). The new file is given away through its descriptor, never by
+    name: the folder's owner may swap names under us."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            if os.geteuid() == 0:
+                os.fchown(descriptor, *(owner or folder_owner(os.stat(path.parent))))
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        same_owner_as_folder(Path(temporary))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def same_owner_as_folder(path: Path) -> None:
-    """As root, give ``path`` to the owner of the folder it is in."""
-    if os.geteuid() != 0:
-        return
-    folder = path.parent.stat()
-    if folder.st_uid != 0:
-        os.chown(path, folder.st_uid, folder.st_gid)
 
 
 def _has_secret(files: AccessFiles) -> bool:

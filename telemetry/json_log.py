@@ -6,14 +6,13 @@ import io
 import json
 import logging
 import logging.handlers
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from config.environment import secure_data_dir
-from config.private_files import FILE_MODE
-from core.errors import ConfigurationError
+from core.errors import ConfigurationError, UnsafeDataEntry
+from core.owned_files import open_file, secure_folder
 from core.settings import TelemetrySettings
 from telemetry.safe_text import for_json, for_terminal
 
@@ -67,7 +66,9 @@ def log_to_console(level: int, fmt: str) -> None:
 class OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Exists because the log holds people's ids (and their names where a setting
     allows): the file, and each new one after a rotation, is created 0600. The
-    rotated files keep the mode through the rename."""
+    rotated files keep the mode through the rename. The file is never opened through
+    a link (core.owned_files): root writing to a kiosk user's data folder must not
+    append to a file that user points it at."""
 
     def _open(self) -> io.TextIOWrapper:
         stream = open(  # noqa: SIM115 - the handler keeps the stream and closes it
@@ -82,7 +83,7 @@ class OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
 
 def _owner_only(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
+    return open_file(Path(path), flags)
 
 
 def loggable_text(text: str, name: str | None, names_allowed: bool) -> str:
@@ -102,13 +103,15 @@ def log_to_files(data_dir: Path, telemetry: TelemetrySettings) -> Path:
     path = folder / LOG_FILE
     try:
         secure_data_dir(data_dir)  # tightens a logs folder an older version left open
-        folder.mkdir(mode=0o700, exist_ok=True)
+        secure_folder(folder)
         handler = OwnerOnlyRotatingFileHandler(
             path,
             maxBytes=telemetry.log_file_max_mb * 1024 * 1024,
             backupCount=telemetry.log_files_kept,
             encoding="utf-8",
         )
+    except UnsafeDataEntry:
+        raise
     except OSError as error:
         raise ConfigurationError(
             f"cannot write the log file {path} ({error.strerror}); "
