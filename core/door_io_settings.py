@@ -81,7 +81,7 @@ class DoorIoSettings(BaseModel):
         gt=0,
         le=30,
         description="Longest wait for the lock to take an unlock before the person is "
-        "told to call staff.",
+        "told to call staff; at start, for the forced lock before the database is opened.",
     )
     retry_s: float = Field(
         1.0, gt=0, le=60, description="First wait before the hardware is tried again after a fault."

@@ -19,7 +19,7 @@ from core.errors import KioskError
 from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
 from kiosk.camera import CaptureThread
-from kiosk.door_hardware import DoorHardware, describe, open_door_hardware
+from kiosk.door_hardware import DoorHardware, describe, hold_locked_first, open_door_hardware
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
@@ -51,7 +51,17 @@ class KioskController(QObject):
         self._screen = screen
         self._pinned = dict(pinned)
         self._resources = ExitStack()
-        self._startup = Startup(location, settings, self._pinned, db_password, self._resources)
+        # The lock is forced locked before the database and the models are touched, and
+        # stays so if they fail; the door controller takes the adapter over once started.
+        self._locked_first = hold_locked_first(settings.door_io)
+        self._startup = Startup(
+            location,
+            settings,
+            self._pinned,
+            db_password,
+            self._resources,
+            None if self._locked_first is None else self._locked_first.hold,
+        )
         # Only bound methods of QObjects here: Qt then runs them on the receiver's (GUI)
         # thread. A lambda has no receiver and may run on the emitting thread.
         self._startup.progress.connect(screen.show_starting)
@@ -78,6 +88,9 @@ class KioskController(QObject):
 
     def start(self) -> None:
         self._screen.show_starting("database, models, camera")
+        if self._locked_first is not None:
+            self._locked_first.state_described.connect(self._screen.show_door_state)
+            self._locked_first.hold.start()
         self._startup.start()
 
     @Slot(object)
@@ -95,7 +108,11 @@ class KioskController(QObject):
         self.metrics.watch_spool(services.events)
         if services.database_server is not None:
             self.metrics.watch_database_server(services.database_server.status)
-        self.door = open_door_hardware(services, self.metrics)
+        if self._locked_first is not None:
+            io = self._locked_first.hold.handover()
+            self._locked_first.state_described.disconnect(self._screen.show_door_state)
+            self._locked_first = None
+            self.door = open_door_hardware(io, services, self.metrics)
         if self.door is not None:
             self.door.show_on(self._screen)
             self.door.start()
@@ -241,6 +258,9 @@ class KioskController(QObject):
             self.decisions.close()
         if self.door is not None:
             self.door.stop()  # locked at a clean exit
+        if self._locked_first is not None:  # start-up failed or had not finished
+            self._locked_first.hold.stop()
+            self._locked_first = None
         self._startup.wait()
         self._resources.close()
         self.metrics.close()

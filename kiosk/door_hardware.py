@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from core.access.door_audit import DoorAuditTrail
 from core.access.door_commands import DoorCommandPoller, DoorCommandStore
+from core.access.door_control import DoorControl
 from core.access.door_controller import DoorController, DoorStatus
 from core.access.door_events import (
     DoorEvent,
@@ -19,6 +20,8 @@ from core.access.door_events import (
     UnlockRefused,
 )
 from core.access.door_io import DoorIo
+from core.access.lock_hold import LockHold
+from core.door_io_settings import DoorIoSettings
 from core.records import KioskAuditEvent
 from core.settings import Settings
 from door_io.hardware import open_door_io
@@ -119,12 +122,37 @@ def describe(status: DoorStatus) -> str:
     return " · ".join(parts)
 
 
-def open_door_hardware(services: Services, metrics: KioskMetrics) -> DoorHardware | None:
-    """The door hardware of the settings' ``door_io``; None for adapter "none"."""
-    settings = services.settings
-    io = open_door_io(settings.door_io)
+class LockedFirst(QObject):
+    """Exists so that the door screen hears, on its own thread, whether the lock held
+    from the kiosk's first moment (core.access.lock_hold.LockHold) is locked or faulted:
+    the hold tells its listener on its own thread, ``state_described`` is queued."""
+
+    state_described = Signal(str)
+
+    def __init__(self, io: DoorIo, settings: DoorIoSettings) -> None:
+        super().__init__()
+        self._adapter = io.name
+        self._locked = DoorControl(settings).state
+        self.hold = LockHold(io, settings, self._fault_changed)
+
+    def _fault_changed(self, fault: str | None) -> None:
+        status = DoorStatus(adapter=self._adapter, state=self._locked, fault=fault)
+        self.state_described.emit(describe(status))
+
+
+def hold_locked_first(settings: DoorIoSettings) -> LockedFirst | None:
+    """The adapter of ``settings`` held locked (not yet started); None for adapter
+    "none". ``door_io`` is a local setting (kiosk.toml, KIOSK_DOOR_IO__*), never the
+    database's, so it is known before the database is opened."""
+    io = open_door_io(settings)
     if io is None:
         return None
-    log.info("door hardware: %s (fail-%s)", io.name, settings.door_io.fail_mode.value)
+    log.info("door hardware: %s (fail-%s)", io.name, settings.fail_mode.value)
+    return LockedFirst(io, settings)
+
+
+def open_door_hardware(io: DoorIo, services: Services, metrics: KioskMetrics) -> DoorHardware:
+    """The door controller over ``io`` (handed over by the LockHold), with its audit
+    trail and operators' commands from the database."""
     commands = SqlDoorCommands(services.store.engine)
-    return DoorHardware(io, settings, services.events.record_audit, metrics, commands)
+    return DoorHardware(io, services.settings, services.events.record_audit, metrics, commands)

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from config.environment import Location, secure_data_dir
+from core.access.lock_hold import LockHold
 from core.administration.shared_settings import SettingsService, with_overrides
 from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
 from core.settings import Settings
@@ -71,8 +72,13 @@ class Startup(QThread):
         pinned: Mapping[str, Any],
         db_password: str | None,
         stack: ExitStack,
+        lock_first: LockHold | None = None,
     ) -> None:
+        """``lock_first``, when given, is waited for before anything else, up to
+        ``door_io.command_timeout_s``: until the door's lock was forced locked, or that
+        failed (it goes on trying)."""
         super().__init__()
+        self._lock_first = lock_first
         self._location = location
         self._settings = settings
         self._pinned = pinned
@@ -80,6 +86,9 @@ class Startup(QThread):
         self._stack = stack
 
     def run(self) -> None:
+        if self._lock_first is not None:
+            self.progress.emit("door lock")
+            self._lock_first.wait_first_try(self._settings.door_io.command_timeout_s)
         try:
             self.progress.emit("database")
             secure_data_dir(self._location.data_dir)

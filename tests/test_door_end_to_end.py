@@ -7,11 +7,7 @@ next start forces it locked."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,73 +26,8 @@ from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from tests.conftest import good_stranger
 from tests.door_events_recorder import wait_until
+from tests.door_kiosk_process import LOCK_COIL, UNLOCK_S, KioskProcess
 from tests.operator_window import ADMIN_PASSWORD
-
-KIOSK = str(Path(sys.executable).with_name("kiosk"))
-LOCK_COIL = 2
-START_LIMIT_S = 90
-UNLOCK_S = 2.0
-
-
-class KioskProcess:
-    """A running kiosk; its log lines (stderr) are collected with the time each
-    arrived, on a thread of their own, so the test can watch the coil meanwhile."""
-
-    def __init__(self, camera: Path, database_url: str, data_dir: Path, module: ModbusModule):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "QT_"))}
-        env.update(
-            QT_QPA_PLATFORM="offscreen",
-            KIOSK_ID="door-e2e",
-            KIOSK_DOOR_IO__ADAPTER="modbus",
-            KIOSK_DOOR_IO__MODBUS_HOST="127.0.0.1",
-            KIOSK_DOOR_IO__MODBUS_PORT=str(module.port),
-            KIOSK_DOOR_IO__MODBUS_LOCK_COIL=str(LOCK_COIL),
-            KIOSK_DOOR_IO__UNLOCK_S=str(UNLOCK_S),
-        )
-        self.process = subprocess.Popen(
-            [KIOSK, "--windowed", "--verbose", "--camera", str(camera), "--camera-fps", "5",
-             "--database-url", database_url, "--data-dir", str(data_dir)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        self.lines: list[tuple[float, str]] = []
-        self._arrived = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self._arrived:
-                self.lines.append((time.monotonic(), line))
-                self._arrived.notify_all()
-
-    def wait_for(self, text: str, timeout_s: float = START_LIMIT_S) -> float:
-        """When the first line holding ``text`` arrived (monotonic s)."""
-
-        def seen() -> float | None:
-            return next((at for at, line in self.lines if text in line), None)
-
-        with self._arrived:
-            self._arrived.wait_for(
-                lambda: seen() is not None or self.process.poll() is not None, timeout_s
-            )
-            at = seen()
-        assert at is not None, f"no {text!r} within {timeout_s} s:\n{self.log}"
-        return at
-
-    @property
-    def log(self) -> str:
-        return "".join(line for _, line in self.lines)
-
-    def stop(self, sig: signal.Signals) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(30)
-        self._reader.join(10)
-        return code
 
 
 @pytest.fixture
@@ -163,7 +94,8 @@ def test_the_door_opens_for_the_enrolled_never_for_a_stranger_and_restarts_locke
     writes_before = len(module.coil_writes)
     kiosk = KioskProcess(visits(tmp_path / "stranger", stranger), fresh_database, data_dir, module)
     try:
-        wait_until(lambda: not module.coil(LOCK_COIL), timeout_s=START_LIMIT_S)
+        kiosk.wait_for("banner: starting: database\n")
+        assert not module.coil(LOCK_COIL), "locked before the database is opened"
         kiosk.wait_for("banner: not recognized")
         kiosk.wait_for("banner: not recognized", timeout_s=15)
     finally:

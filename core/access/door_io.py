@@ -26,8 +26,8 @@ class DoorInputs:
 
 class DoorIo(Protocol):
     """One door's hardware: the lock output and, where wired, the door contact and the
-    exit button. Called from one thread only (the DoorController's); every call
-    returns within the adapter's own time-out."""
+    exit button. Called from one thread at a time (the LockHold's at start, then
+    the DoorController's); every call returns within the adapter's own time-out."""
 
     @property
     def name(self) -> str:
