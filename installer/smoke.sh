@@ -70,10 +70,10 @@ log="$WORK/kiosk.log"
     --windowed --verbose --camera "$WORK/camera" >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 90); do
-    grep -q "banner: Yao Ming access granted" "$log" && break
+    grep -q "door decision: granted" "$log" && break
     sleep 1
 done
-if ! grep -q "banner: Yao Ming access granted" "$log"; then
+if ! grep -q "door decision: granted" "$log"; then
     cat "$log"; kill "$pid"; echo "the kiosk never granted the enrolled person"; exit 1
 fi
 grep -q '"event_id"' "$DATA/logs/kiosk.log.jsonl" || { echo "no decision in the JSON log"; exit 1; }
