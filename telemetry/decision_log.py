@@ -28,5 +28,5 @@ class DecisionLog:
             "source": decision.source.value,
         }
         if self._with_names:
-            fields["name"] = decision.display_name
+            fields["person_name"] = decision.display_name
         log.info("door decision: %s", decision.outcome.value, extra=fields)

@@ -85,7 +85,13 @@ def arriving(folder: Path, person: np.ndarray) -> Path:
 
 def run_kiosk(display: str, camera: Path, database_url: str, data_dir: Path, wait_for: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIOSK_", "QT_"))}
-    env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", KIOSK_ID="xvfb-door")
+    # Names in the log are on here so the banner line shows whom the screen greeted.
+    env.update(
+        DISPLAY=display,
+        QT_QPA_PLATFORM="xcb",
+        KIOSK_ID="xvfb-door",
+        KIOSK_TELEMETRY__LOG_PERSON_NAMES="true",
+    )
     process = subprocess.Popen(
         [
             KIOSK,
