@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from core.faces import Embedding
@@ -34,6 +34,22 @@ class AccessOutcome(StrEnum):
     """Denied because the gallery could not be searched: the database was unreachable."""
     LIVENESS_FAILED = "liveness_failed"
     """Matched, but the liveness challenge was not met: denied."""
+    REFUSED = "refused"
+    """Recognised, but the access rules or the door's state refused: the decision's
+    ``refusal`` says which rule (core.rules)."""
+
+
+class Refusal(StrEnum):
+    """Which rule refused a recognised person (issue 12, access rules)."""
+
+    NO_GROUP_FOR_DOOR = "no_group_for_door"
+    OUTSIDE_SCHEDULE = "outside_schedule"
+    HOLIDAY = "holiday"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    PIN_WRONG = "pin_wrong"
+    ANTI_PASSBACK = "anti_passback"
+    LOCKDOWN = "lockdown"
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,11 @@ class Enrollment:
     external_ref: str | None
     consent: ConsentGrant
     templates: tuple[NewTemplate, ...]
+    groups: tuple[str, ...] | None = None
+    """The access groups the person joins; None: the site's default group, if any."""
+    valid_from: date | None = None
+    valid_until: date | None = None
+    """The first and last days the person may pass (core.rules.model.Validity)."""
     duplicate_threshold: float = MatchSettings.model_fields["threshold"].default
     """Cosine similarity at or above which a template already belongs to an enrolled
     person; the store refuses the enrollment then. The enrollment service passes
@@ -127,6 +148,20 @@ REFUSAL_REASONS: dict[AccessOutcome, str] = {
     AccessOutcome.NO_FACE: "no usable face",
     AccessOutcome.OFFLINE: "the database cannot be reached: the door stays closed",
     AccessOutcome.LIVENESS_FAILED: "the liveness challenge was not met",
+    AccessOutcome.REFUSED: "not allowed",
+}
+
+# What the door screen says for each rule's refusal: enough for the person to know
+# what to do, nothing more (a stranger holding someone's photo learns no schedule).
+REFUSAL_TEXT: dict[Refusal, str] = {
+    Refusal.NO_GROUP_FOR_DOOR: "not allowed at this door",
+    Refusal.OUTSIDE_SCHEDULE: "not allowed at this time",
+    Refusal.HOLIDAY: "not allowed at this time",
+    Refusal.EXPIRED: "access has ended: please see reception",
+    Refusal.NOT_YET_VALID: "access is not valid yet: please see reception",
+    Refusal.PIN_WRONG: "wrong PIN",
+    Refusal.ANTI_PASSBACK: "entry already recorded: please use the exit first",
+    Refusal.LOCKDOWN: "the door is locked down",
 }
 
 
@@ -161,6 +196,8 @@ class AccessDecision:
     """Cosine similarity of the best candidate, -1..1; None when nothing was searched."""
     reason: str | None = None
     """Why the door refused, in a few plain words; None for a grant."""
+    refusal: Refusal | None = None
+    """Which rule refused a recognised person; set exactly when ``outcome`` is REFUSED."""
     timings: StageTimings = field(default_factory=StageTimings)
     source: DecisionSource = DecisionSource.DOOR
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
@@ -181,10 +218,19 @@ def access_decision(
     similarity: float | None = None,
     timings: StageTimings | None = None,
     source: DecisionSource = DecisionSource.DOOR,
+    refusal: Refusal | None = None,
 ) -> AccessDecision:
     """The decision for ``outcome``: the name only on a grant, the refusal's reason
-    otherwise, and the match's similarity unless ``similarity`` is given."""
+    otherwise, and the match's similarity unless ``similarity`` is given.
+
+    Raises ValueError when ``refusal`` is given with an outcome other than REFUSED,
+    or missing with REFUSED."""
+    if (refusal is None) is (outcome is AccessOutcome.REFUSED):
+        raise ValueError(f"a {outcome.value} decision with refusal {refusal}")
     granted = outcome is AccessOutcome.GRANTED
+    reason = None if granted else REFUSAL_REASONS[outcome]
+    if refusal is not None:
+        reason = REFUSAL_TEXT[refusal]
     return AccessDecision(
         kiosk_id=kiosk_id,
         outcome=outcome,
@@ -192,7 +238,8 @@ def access_decision(
         person_id=match.person_id if match is not None else None,
         display_name=match.display_name if match is not None and granted else None,
         similarity=similarity if similarity is not None or match is None else match.similarity,
-        reason=None if granted else REFUSAL_REASONS[outcome],
+        reason=reason,
+        refusal=refusal,
         timings=timings or StageTimings(),
         source=source,
     )
@@ -231,6 +278,7 @@ class AccessEntry:
     similarity: float | None
     latency_ms: float
     source: DecisionSource = DecisionSource.DOOR
+    refusal: Refusal | None = None
 
 
 @dataclass(frozen=True)
@@ -280,6 +328,8 @@ class ChainedAccessEntry:
     latency_ms: float
     source: str
     """As stored, like ``outcome``: "door" or "cli" (DecisionSource)."""
+    refusal: str | None
+    """As stored, like ``outcome``."""
     prev_hash: str
     hash: str
 

@@ -151,3 +151,22 @@ class EmbeddedServerSettings(_Section):
     restart_delay_max_s: float = Field(
         60.0, gt=0, le=3600, description="Longest wait between two restart attempts."
     )
+
+
+class RulesSettings(_Section):
+    """Access rules (core.rules): doors' time zones, visitors' validity."""
+
+    time_zone: str = Field(
+        "",
+        max_length=64,
+        description="IANA time zone this kiosk's door starts with (its schedules are read "
+        'in it), e.g. "Europe/Berlin"; empty: the machine\'s own zone, or UTC if it has '
+        "none. Set once, when the door is first made; change it later with "
+        "kiosk-admin doors set.",
+    )
+    visitor_valid_days: int = Field(
+        1,
+        ge=1,
+        le=366,
+        description="Days a visitor enrolled without an end date may pass, today included.",
+    )

@@ -15,6 +15,7 @@ from pydantic.json_schema import JsonDict
 from core.door_io_settings import DoorIoSettings
 from core.service_settings import (
     EmbeddedServerSettings,
+    RulesSettings,
     SecuritySettings,
     SpoolSettings,
     TelemetrySettings,
@@ -351,6 +352,7 @@ class Settings(_Section):
     liveness: LivenessSettings = LivenessSettings()
     embedded_server: EmbeddedServerSettings = EmbeddedServerSettings()
     door_io: DoorIoSettings = DoorIoSettings()
+    rules: RulesSettings = RulesSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

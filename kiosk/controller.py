@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QStackedWidget
 from config.environment import Location
 from core.access.consumers import DecisionRelay
 from core.access.door import DecisionConsumer, DoorRecognizer
+from core.access.door_access import DoorAccess
 from core.access.door_builder import build_door
 from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
@@ -156,11 +157,19 @@ class KioskController(QObject):
             if self.door is not None:
                 lanes.append(("door", self.door.controller))
             self.decisions = DecisionRelay(lanes, settings.door.decision_queue)
+        door = self.door
+        access = DoorAccess(
+            kiosk_id=settings.kiosk_id,
+            rules=self.services.store.rules,
+            holidays=self.services.holidays,
+            locked_down=lambda: door is not None and door.status.state.lockdown,
+        )
         return build_door(
             engine=self.services.engine,
             store=self.services.store.identity,
             settings=settings,
             events=self.services.events,
+            access=access,
             consumers=[self.decisions],
         )
 

@@ -102,6 +102,9 @@ class KioskScreen(QWidget):
             self._set_banner(OFFLINE_DENIED_TEXT, "fault")
         elif decision.outcome is AccessOutcome.LIVENESS_FAILED:
             self._set_banner(LIVENESS_FAILED_TEXT, "denied")
+        elif decision.outcome is AccessOutcome.REFUSED and decision.reason:
+            # The rule's plain words (core.records.REFUSAL_TEXT): no name, no schedule.
+            self._set_banner(decision.reason, "denied")
         else:
             self._set_banner(DENIED_TEXT, "denied")
         self._back_to_idle.start()

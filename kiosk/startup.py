@@ -6,15 +6,18 @@ import importlib.metadata
 import logging
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QThread, Signal
 
 from config.environment import Location, secure_data_dir
+from config.time_zone import door_time_zone
 from core.access.lock_hold import LockHold
 from core.administration.shared_settings import SettingsService, with_overrides
 from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
+from core.rules.model import Door
+from core.rules.public_holidays import PublicHolidays
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.event_log import ResilientEventLog
@@ -36,6 +39,8 @@ class Services:
     """Where the door's access events go: the database, or the spool while it is down."""
     database_server: ServerSupervisor | None = None
     """Watches the embedded server and restarts it; None on an external database."""
+    holidays: PublicHolidays = field(default_factory=PublicHolidays)
+    """The public-holiday calendars the door's rules read, each built once."""
 
 
 # What the door screen, which anyone walking past can read, says about a failed start;
@@ -119,6 +124,13 @@ class Startup(QThread):
                 settings.kiosk_id,
                 settings.kiosk_name or settings.kiosk_id,
                 importlib.metadata.version("face-kiosk"),
+            )
+            try:
+                zone = door_time_zone(settings.rules.time_zone)
+            except ValueError as error:
+                raise ConfigurationError(f"rules.time_zone: {error}") from error
+            store.rules.ensure_door(
+                Door(settings.kiosk_id, settings.kiosk_name or settings.kiosk_id, zone)
             )
             self.progress.emit("models")
             from core.inference.insightface_backend import load_engine

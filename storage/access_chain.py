@@ -46,6 +46,7 @@ def append_access(session: Session, event: records.AccessDecision) -> bool:
         similarity,
         latency_ms,
         event.source.value,
+        event.refusal.value if event.refusal is not None else None,
     )
     session.execute(
         insert(table).values(
@@ -57,6 +58,7 @@ def append_access(session: Session, event: records.AccessDecision) -> bool:
             similarity=similarity,
             latency_ms=latency_ms,
             source=event.source.value,
+            refusal=event.refusal.value if event.refusal is not None else None,
             seq=position.seq,
             prev_hash=position.prev_hash,
             hash=digest,

@@ -223,6 +223,7 @@ class SqlAuditLog:
                     e.similarity,
                     e.latency_ms,
                     e.source,
+                    e.refusal,
                     e.prev_hash,
                     e.hash,
                 )
@@ -249,6 +250,7 @@ class SqlAuditLog:
                     e.similarity,
                     e.latency_ms,
                     records.DecisionSource(e.source),
+                    records.Refusal(e.refusal) if e.refusal is not None else None,
                 )
                 for e in session.scalars(query)
             ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
@@ -15,9 +15,11 @@ from core import records
 from core.accounts.permissions import Permission
 from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
+from storage import rules_schema as rs
 from storage import schema
 from storage.access_chain import append_access
 from storage.audit_log import append_audit, record_apart, record_denial
+from storage.group_members import join_default_group, set_groups
 from storage.operator_authority import act_as
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
@@ -55,10 +57,18 @@ class SqlIdentityStore:
                 session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
                 _refuse_enrolled_face(session, enrollment)
                 person = schema.Person(
-                    display_name=enrollment.display_name, external_ref=enrollment.external_ref
+                    display_name=enrollment.display_name,
+                    external_ref=enrollment.external_ref,
+                    valid_from=enrollment.valid_from,
+                    valid_until=enrollment.valid_until,
                 )
                 session.add(person)
                 session.flush()
+                if enrollment.groups is None:
+                    groups = [name] if (name := join_default_group(session, person.id)) else []
+                else:
+                    set_groups(session, person.id, frozenset(enrollment.groups))
+                    groups = list(enrollment.groups)
                 grant = enrollment.consent
                 session.add(
                     schema.ConsentRecord(
@@ -86,6 +96,9 @@ class SqlIdentityStore:
                         "templates": len(enrollment.templates),
                         "models": sorted({t.model for t in enrollment.templates}),
                         "consent_version": grant.version,
+                        "groups": sorted(groups),
+                        "valid_from": _day(enrollment.valid_from),
+                        "valid_until": _day(enrollment.valid_until),
                     },
                 )
                 return person.id
@@ -282,6 +295,7 @@ def _erase(
         person.display_name = None
         person.external_ref = None
         person.deleted_at = func.now()
+        session.execute(delete(rs.GroupMember).where(rs.GroupMember.person_id == person.id))
     append_audit(
         session,
         actor.username,
@@ -355,3 +369,7 @@ def insert_access_event(session: Session, event: records.AccessDecision) -> bool
     """Store ``event`` at the end of the access chain unless its id is already
     stored; True if it was new (storage/access_chain.py)."""
     return append_access(session, event)
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +28,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.inference.modelpack import EMBEDDING_DIMENSION
+from core.records import Refusal
+
+_REFUSALS = ", ".join(f"'{r.value}'" for r in Refusal)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -41,7 +45,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _created_at() -> Mapped[datetime]:
+def created_at_column() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
@@ -61,6 +65,10 @@ class Person(Base):
             "OR (status = 'deleted' AND display_name IS NULL AND external_ref IS NULL)",
             name="personal_data",
         ),
+        CheckConstraint(
+            "valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until",
+            name="validity",
+        ),
         Index(
             "uq_people_external_ref_active",
             "external_ref",
@@ -73,11 +81,15 @@ class Person(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     external_ref: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), server_default="active")
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     last_recognized_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    """The first day the person may pass a door (the door's local date); None: no start."""
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    """The last day the person may pass a door; None: no end."""
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -96,7 +108,7 @@ class FaceTemplate(Base):
     embedding: Mapped[npt.NDArray[np.float32]] = mapped_column(Vector(EMBEDDING_DIMENSION))
     model: Mapped[str] = mapped_column(String(64))
     quality: Mapped[float] = mapped_column(Float)
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class Operator(Base):
@@ -108,7 +120,7 @@ class Operator(Base):
     password_hash: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    created_at: Mapped[datetime] = _created_at()
+    created_at: Mapped[datetime] = created_at_column()
     session_epoch: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     """Moves on when the account is disabled, its role changes or its password is
     set: every session opened before then is refused at its next action."""
@@ -185,10 +197,12 @@ class AccessEvent(Base):
     __tablename__ = "access_events"
     __table_args__ = (
         CheckConstraint(
-            "outcome IN ('granted', 'unknown', 'no_face', 'offline', 'liveness_failed')",
+            "outcome IN ('granted', 'unknown', 'no_face', 'offline', 'liveness_failed', 'refused')",
             name="outcome",
         ),
         CheckConstraint("source IN ('door', 'cli')", name="source"),
+        CheckConstraint(f"refusal IS NULL OR refusal IN ({_REFUSALS})", name="refusal"),
+        CheckConstraint("(outcome = 'refused') = (refusal IS NOT NULL)", name="refused_why"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -204,6 +218,8 @@ class AccessEvent(Base):
     similarity: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(8), server_default="door")
+    refusal: Mapped[str | None] = mapped_column(String(24))
+    """Which access rule refused a recognised person (core.records.Refusal)."""
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -234,7 +250,7 @@ class DoorCommand(Base):
     seconds: Mapped[float | None] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(String(200))
     operator: Mapped[str] = mapped_column(String(63))
-    requested_at: Mapped[datetime] = _created_at()
+    requested_at: Mapped[datetime] = created_at_column()
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -250,7 +266,7 @@ class DoorReport(Base):
     lockdown: Mapped[bool] = mapped_column(Boolean)
     alarms: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     fault: Mapped[str | None] = mapped_column(String(300))
-    reported_at: Mapped[datetime] = _created_at()
+    reported_at: Mapped[datetime] = created_at_column()
 
 
 class Kiosk(Base):
@@ -261,5 +277,5 @@ class Kiosk(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     version: Mapped[str] = mapped_column(String(32))
-    first_seen_at: Mapped[datetime] = _created_at()
-    last_started_at: Mapped[datetime] = _created_at()
+    first_seen_at: Mapped[datetime] = created_at_column()
+    last_started_at: Mapped[datetime] = created_at_column()

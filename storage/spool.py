@@ -20,6 +20,7 @@ from core.records import (
     AccessOutcome,
     DecisionSource,
     KioskAuditEvent,
+    Refusal,
 )
 from core.settings import SpoolSettings
 from storage.disk_reserve import DISK_FULL, DiskReserve
@@ -346,6 +347,7 @@ def encode(event: SpooledEvent) -> dict[str, Any]:
             "latency_ms": event.latency_ms,
             "reason": event.reason,
             "source": event.source.value,
+            "refusal": event.refusal.value if event.refusal is not None else None,
         }
     return {
         "kind": "audit",
@@ -373,6 +375,9 @@ def decode(raw: Any) -> SpooledEvent:
         reason = raw.get("reason", REFUSAL_REASONS.get(outcome))
         if reason is not None and not isinstance(reason, str):
             raise SpoolError("reason is not text")
+        refusal = raw.get("refusal")  # absent in spools written before access rules
+        if refusal is not None and not isinstance(refusal, str):
+            raise SpoolError("refusal is not text")
         event = AccessDecision(
             kiosk_id=kiosk_id,
             outcome=outcome,
@@ -380,6 +385,7 @@ def decode(raw: Any) -> SpooledEvent:
             similarity=number(raw["similarity"], "similarity", optional=True),
             latency_ms=number(raw["latency_ms"], "latency_ms", optional=False) or 0.0,
             reason=reason,
+            refusal=Refusal(refusal) if refusal is not None else None,
             # Spools written before decisions had a source came from the door.
             source=DecisionSource(raw.get("source", DecisionSource.DOOR.value)),
             event_id=event_id,

@@ -6,7 +6,13 @@ import math
 from datetime import UTC
 from typing import Any
 
-from core.records import AccessDecision, AccessOutcome, DecisionSource, KioskAuditEvent
+from core.records import (
+    AccessDecision,
+    AccessOutcome,
+    DecisionSource,
+    KioskAuditEvent,
+    Refusal,
+)
 from storage import schema
 
 KIOSK_ACTIONS = ("kiosk.", "door.")
@@ -47,6 +53,10 @@ def validate(event: AccessDecision | KioskAuditEvent) -> None:
             raise SpoolError("outcome is not an access outcome")
         if not isinstance(event.source, DecisionSource):
             raise SpoolError("source is not a decision source")
+        if event.refusal is not None and not isinstance(event.refusal, Refusal):
+            raise SpoolError("refusal is not an access rule's refusal")
+        if (event.refusal is not None) is not (event.outcome is AccessOutcome.REFUSED):
+            raise SpoolError("a refused decision names its rule, and only a refused one")
         if event.reason is not None:
             _check_text("reason", event.reason, _MAX_REASON)
         number(event.similarity, "similarity", optional=True)

@@ -21,6 +21,7 @@ from storage.event_chains import attach_anchor
 from storage.identity_store import SqlIdentityStore
 from storage.migrate import upgrade
 from storage.operator_store import SqlOperatorStore
+from storage.rules_store import SqlRulesStore
 from storage.secrets import find_database_password
 from storage.settings_store import SqlSettingsStore
 
@@ -35,6 +36,7 @@ class OpenStore:
     operators: SqlOperatorStore
     audit: SqlAuditLog
     settings: SqlSettingsStore
+    rules: SqlRulesStore
     engine: Engine
     location: str
     """Where the data lives, for people: a folder or a URL without its password."""
@@ -89,6 +91,7 @@ def open_store(
             SqlOperatorStore(engine),
             SqlAuditLog(engine, anchor),
             SqlSettingsStore(engine),
+            SqlRulesStore(engine),
             engine,
             location,
             anchor,

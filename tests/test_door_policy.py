@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from core.access.consumers import DecisionRelay
-from core.access.door import DoorRecognizer
+from core.access.door import AccessPolicy, DoorRecognizer
 from core.access.frame_outcome import FrameOutcome, Guidance
 from core.access.liveness import LivenessState, Observation
 from core.access.liveness import Verdict as LivenessVerdict
@@ -23,7 +23,7 @@ from core.access.recognition_throttle import RecognitionThrottle
 from core.errors import RecognitionPaused, StoreBusy, StoreError
 from core.faces import BGRImage, DetectedFace, Points106
 from core.matching.match_rule import MatchDecision, MatchReason
-from core.records import AccessDecision, AccessOutcome, Candidate
+from core.records import AccessDecision, AccessOutcome, Candidate, Refusal
 from core.settings import DoorSettings, QualitySettings, SecuritySettings
 from core.vision.engine import FaceSample
 from core.vision.quality import FaceMeasurements
@@ -139,6 +139,7 @@ def make_door(
     security: SecuritySettings | None = None,
     door: DoorSettings | None = None,
     yaw: float = 0.0,
+    access: AccessPolicy | None = None,
 ) -> Door:
     clock = FakeClock()
     faces = FakeFaces(frames, yaw)
@@ -156,6 +157,7 @@ def make_door(
         quality=QualitySettings(),
         throttle=RecognitionThrottle(security or SecuritySettings(), clock),
         liveness=(lambda: liveness) if liveness is not None else None,
+        access=access,
         consumers=[Collect()],
         clock=clock,
     )
@@ -393,3 +395,52 @@ def test_a_decision_that_cannot_be_kept_is_not_made_and_the_face_is_decided_agai
     (decision,) = door.decisions(door.run(1))
     assert decision.granted
     assert door.identifier.recorded == [decision]
+
+
+@dataclass
+class ScriptedAccess:
+    """An access policy answering from a script: a refusal, None, or an error to raise."""
+
+    answers: list[Refusal | Exception | None]
+    asked: list[uuid.UUID] = field(default_factory=list)
+
+    def check(self, person_id: uuid.UUID) -> Refusal | None:
+        self.asked.append(person_id)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_the_access_rules_have_the_last_word_on_a_recognised_person() -> None:
+    access = ScriptedAccess([Refusal.OUTSIDE_SCHEDULE])
+    door = make_door([(face(),)] * 3, [match(YAO)] * 3, access=access)
+    (decision,) = door.decisions(door.run(3))
+    assert access.asked == [YAO.person_id]
+    assert decision.outcome is AccessOutcome.REFUSED
+    assert decision.refusal is Refusal.OUTSIDE_SCHEDULE
+    assert decision.reason == "not allowed at this time"
+    assert decision.person_id == YAO.person_id  # who was refused, for the access log
+    assert decision.display_name is None  # the screen names no one it refuses
+    assert door.identifier.recorded == [decision]
+    assert door.consumed == [decision]
+
+
+def test_an_allowed_person_is_granted_and_a_stranger_never_reaches_the_rules() -> None:
+    access = ScriptedAccess([None])
+    door = make_door([(face(),)] * 3, [match(YAO)] * 3, access=access)
+    (decision,) = door.decisions(door.run(3))
+    assert decision.granted
+    stranger = make_door([(face(),)] * 3, [below(ADA)] * 3, access=access)
+    (refused,) = stranger.decisions(stranger.run(3))
+    assert refused.outcome is AccessOutcome.UNKNOWN
+    assert access.asked == [YAO.person_id]
+
+
+def test_rules_that_cannot_be_read_keep_the_door_closed_as_offline() -> None:
+    access = ScriptedAccess([StoreError("the database cannot be reached")])
+    door = make_door([(face(),)] * 3, [match(YAO)] * 3, access=access)
+    (decision,) = door.decisions(door.run(3))
+    assert decision.outcome is AccessOutcome.OFFLINE
+    assert decision.refusal is None
+    assert decision.display_name is None

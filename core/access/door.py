@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -23,7 +24,14 @@ from core.access.tracking import ConsecutiveVotes, FaceTracker, Verdict
 from core.errors import StoreBusy, StoreError
 from core.faces import BGRImage, DetectedFace, Embedding, Points106
 from core.matching.match_rule import MatchDecision
-from core.records import AccessDecision, AccessOutcome, Candidate, StageTimings, access_decision
+from core.records import (
+    AccessDecision,
+    AccessOutcome,
+    Candidate,
+    Refusal,
+    StageTimings,
+    access_decision,
+)
 from core.settings import DoorSettings, QualitySettings
 from core.vision.engine import FaceSample
 
@@ -63,6 +71,14 @@ class LivenessChallenge(Protocol):
     def observe(self, seen: Observation) -> LivenessState: ...
 
 
+class AccessPolicy(Protocol):
+    """Whether a recognised person may pass now (core.access.door_access.DoorAccess)."""
+
+    def check(self, person_id: uuid.UUID) -> Refusal | None:
+        """The rule that refuses, None to grant; raises StoreError if it cannot tell."""
+        ...
+
+
 class DecisionConsumer(Protocol):
     """Told of every decision once it is recorded: the log, the metrics, the door
     hardware, the integrations. Runs on the recognition thread, so it must return
@@ -99,17 +115,21 @@ class DoorRecognizer:
         quality: QualitySettings,
         throttle: RecognitionThrottle,
         liveness: Callable[[], LivenessChallenge] | None = None,
+        access: AccessPolicy | None = None,
         consumers: Sequence[DecisionConsumer] = (),
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """``liveness`` starts a challenge for each confirmed match (None: liveness
-        off, a match is a grant); ``consumers`` are told of each decision."""
+        off, a match is a grant); ``access`` has the last word on a recognised
+        person (None: everyone recognised passes); ``consumers`` are told of each
+        decision."""
         self._faces = faces
         self._identifier = identifier
         self._door = door
         self._quality = quality
         self._throttle = throttle
         self._liveness = liveness
+        self._access = access
         self._consumers = tuple(consumers)
         self._clock = clock
         self._track_started = 0.0
@@ -214,11 +234,24 @@ class DoorRecognizer:
     ) -> FrameOutcome:
         """The one place a decision is made: recorded, counted by the throttle, and
         handed to each consumer. A failed liveness check keeps whose face was shown:
-        the security team wants to know."""
+        the security team wants to know. A recognised person passes only if the
+        access policy agrees; a policy that cannot be read keeps the door closed."""
         self._decided = True
         self._challenge = None
+        refusal: Refusal | None = None
+        if outcome is AccessOutcome.GRANTED and self._access is not None:
+            assert match is not None
+            try:
+                refusal = self._access.check(match.person_id)
+            except StoreError:
+                self._offline_until = self._clock() + self._door.offline_retry_s
+                outcome = AccessOutcome.OFFLINE
+            if refusal is not None:
+                outcome = AccessOutcome.REFUSED
         if outcome is not AccessOutcome.OFFLINE:
-            self._throttle.record(granted=outcome is AccessOutcome.GRANTED)
+            # A refused person was recognised: no probing for the throttle to slow.
+            recognised = outcome in (AccessOutcome.GRANTED, AccessOutcome.REFUSED)
+            self._throttle.record(granted=recognised)
         decided = self._clock()
         decision = access_decision(
             kiosk_id=self._identifier.kiosk_id,
@@ -227,6 +260,7 @@ class DoorRecognizer:
             match=match,
             similarity=similarity,
             timings=seen.stage_timings(),
+            refusal=refusal,
         )
         try:
             self._identifier.record(decision)

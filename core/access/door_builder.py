@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from core.access.door import DecisionConsumer, DoorRecognizer
+from core.access.door import AccessPolicy, DecisionConsumer, DoorRecognizer
 from core.access.identification import IdentificationService
 from core.access.liveness import LivenessCheck
 from core.access.recognition_throttle import RecognitionThrottle
@@ -22,13 +22,16 @@ def build_door(
     store: IdentityStore,
     settings: Settings,
     events: AccessEventSink | None = None,
+    access: AccessPolicy | None = None,
     consumers: Sequence[DecisionConsumer] = (),
     clock: Callable[[], float] = time.perf_counter,
     throttle_clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
 ) -> DoorRecognizer:
     """A door for ``settings.kiosk_id``: the gallery in ``store``, its decisions kept
-    by ``events`` (the store itself unless given) and then handed to ``consumers``."""
+    by ``events`` (the store itself unless given) and then handed to ``consumers``;
+    ``access`` (core.access.door_access.DoorAccess) decides who recognised may pass
+    (None: everyone recognised)."""
     challenges = random.SystemRandom() if rng is None else rng
     liveness = (
         None
@@ -45,6 +48,7 @@ def build_door(
         quality=settings.quality,
         throttle=RecognitionThrottle(settings.security, throttle_clock),
         liveness=liveness,
+        access=access,
         consumers=consumers,
         clock=clock,
     )

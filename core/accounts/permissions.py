@@ -30,17 +30,29 @@ class Permission(StrEnum):
     CHANGE_SETTINGS = "change the kiosk settings"
     CONTROL_DOOR = "lock down, release or unlock a door"
     VIEW_DOORS = "see the doors' state"
+    READ_RULES = "read the access rules"
+    EDIT_RULES = "change the access rules and doors"
+    ASSIGN_ACCESS = "set a person's access groups and validity"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.ENROLLER: frozenset({Permission.ENROLL, Permission.IDENTIFY, Permission.VIEW_PEOPLE}),
+    Role.ENROLLER: frozenset(
+        {
+            Permission.ENROLL,
+            Permission.IDENTIFY,
+            Permission.VIEW_PEOPLE,
+            Permission.READ_RULES,
+            Permission.ASSIGN_ACCESS,
+        }
+    ),
     Role.AUDITOR: frozenset(
         {
             Permission.READ_AUDIT,
             Permission.VERIFY_AUDIT,
             Permission.READ_ACCESS_LOG,
             Permission.VIEW_DOORS,
+            Permission.READ_RULES,
         }
     ),
 }

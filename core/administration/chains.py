@@ -63,23 +63,27 @@ def access_chain_hash(
     similarity: float | None,
     latency_ms: float,
     source: str,
+    refusal: str | None = None,
 ) -> str:
     """An access event's hash (hex SHA-256), over every field but the row id: its
-    ``source`` too, so a CLI identification cannot be made a door's decision."""
-    return _digest(
-        {
-            "prev": prev_hash,
-            "event": str(event_id),
-            "at": _moment(occurred_at),
-            "kiosk": kiosk_id,
-            "outcome": outcome,
-            "person": str(person_id) if person_id is not None else None,
-            # repr-exact: a float8 read back is the float that was hashed.
-            "similarity": float(similarity) if similarity is not None else None,
-            "latency_ms": float(latency_ms),
-            "source": source,
-        }
-    )
+    ``source`` too, so a CLI identification cannot be made a door's decision, and
+    the rule that refused (hashed only when set, so events stored before rules
+    existed keep their hashes)."""
+    fields: dict[str, object] = {
+        "prev": prev_hash,
+        "event": str(event_id),
+        "at": _moment(occurred_at),
+        "kiosk": kiosk_id,
+        "outcome": outcome,
+        "person": str(person_id) if person_id is not None else None,
+        # repr-exact: a float8 read back is the float that was hashed.
+        "similarity": float(similarity) if similarity is not None else None,
+        "latency_ms": float(latency_ms),
+        "source": source,
+    }
+    if refusal is not None:
+        fields["refusal"] = refusal
+    return _digest(fields)
 
 
 def _moment(occurred_at: datetime) -> str:
@@ -227,6 +231,7 @@ def _access_links(entries: Iterable[ChainedAccessEntry]) -> Iterator[Link]:
             e.similarity,
             e.latency_ms,
             e.source,
+            e.refusal,
         )
         yield Link(e.id, e.prev_hash, e.hash, recomputed)
 

@@ -30,6 +30,7 @@ from core.records import (
     NewTemplate,
     Operator,
 )
+from core.rules.model import Validity, check_name
 from core.settings import MatchSettings
 from core.store import IdentityStore
 from core.vision.engine import FaceEngine, FaceSample
@@ -59,20 +60,28 @@ class EnrollmentService:
         images: Sequence[tuple[str, BGRImage]],
         consent: ConsentText,
         consent_given: bool,
+        *,
+        groups: Sequence[str] | None = None,
+        validity: Validity | None = None,
     ) -> EnrollmentResult:
         """Every image must pass the quality gate, or nothing is stored.
 
+        ``groups``: the access groups the person joins (None: the site's default
+        group); ``validity``: the days they may pass (core.rules.model.Validity).
+
         Raises NotAllowed (no permission; ConsentMissing: no consent;
         AlreadyEnrolled: the face or the external reference already enrolled),
-        InvalidValue (name, badge, no images or more than MAX_ENROLLMENT_IMAGES)
+        NotFound (a group that does not exist), InvalidValue (name, badge, no
+        images or more than MAX_ENROLLMENT_IMAGES)
         and QualityRejected (an image fails the gate, or shows someone else).
 
         A refusal other than the permission's (which is audited as a denial) is
         audited with its reason before it is raised."""
         authorize(operator, Permission.ENROLL, self._store)
         try:
+            access = _access(groups, validity)
             return self._enroll(
-                operator, display_name, external_ref, images, consent, consent_given
+                operator, display_name, external_ref, images, consent, consent_given, access
             )
         except (NotAllowed, InvalidValue, InputRejected) as refused:
             self._store.record_refused_enrollment(operator, refusal_reason(refused), len(images))
@@ -86,6 +95,7 @@ class EnrollmentService:
         images: Sequence[tuple[str, BGRImage]],
         consent: ConsentText,
         consent_given: bool,
+        access: tuple[tuple[str, ...] | None, Validity],
     ) -> EnrollmentResult:
         if not consent_given:
             raise ConsentMissing(
@@ -111,6 +121,9 @@ class EnrollmentService:
                 NewTemplate(sample.embedding, self._engine.template_model, sample.face.score)
                 for _, sample in samples
             ),
+            groups=access[0],
+            valid_from=access[1].valid_from,
+            valid_until=access[1].valid_until,
             # The store checks again under its lock: the check above is only the quick
             # answer, two enrollments of one face may pass it at the same moment.
             duplicate_threshold=self._matching.threshold,
@@ -141,3 +154,16 @@ class EnrollmentService:
                     f"({best.person_id}, similarity {best.similarity:.2f}); "
                     "delete that person before enrolling again"
                 )
+
+
+def _access(
+    groups: Sequence[str] | None, validity: Validity | None
+) -> tuple[tuple[str, ...] | None, Validity]:
+    """The groups, checked as names (InvalidValue), each once; the validity as given."""
+    names: tuple[str, ...] | None = None
+    if groups is not None:
+        try:
+            names = tuple(sorted({check_name("group", g) for g in groups}))
+        except ValueError as error:
+            raise InvalidValue(str(error)) from error
+    return names, validity if validity is not None else Validity()
