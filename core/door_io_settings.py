@@ -150,6 +150,15 @@ class DoorIoSettings(BaseModel):
             raise ValueError("adapter serial needs serial_port (e.g. /dev/ttyUSB0)")
         if self.adapter is DoorAdapter.GPIO and self.gpio_lock_line is None:
             raise ValueError("adapter gpio needs gpio_lock_line (the lock relay's line)")
+        gpio_lines = [
+            line
+            for line in (self.gpio_lock_line, self.gpio_contact_line, self.gpio_exit_line)
+            if line is not None
+        ]
+        if len(set(gpio_lines)) < len(gpio_lines):
+            raise ValueError(
+                "gpio_lock_line, gpio_contact_line and gpio_exit_line must be different lines"
+            )
         if self.retry_max_s < self.retry_s:
             raise ValueError(f"retry_max_s ({self.retry_max_s}) must be at least retry_s")
         return self

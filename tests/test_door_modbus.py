@@ -4,6 +4,8 @@ going away and coming back."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +21,7 @@ from core.access.door_events import (
     Relocked,
     UnlockCause,
     Unlocked,
+    UnlockFailed,
 )
 from core.door_io_settings import DoorIoSettings, FailMode
 from core.errors import DoorFault
@@ -188,16 +191,116 @@ def test_a_fail_safe_lock_is_locked_again_after_the_module_restarts(
     assert module.coil(LOCK_COIL)
 
 
-def test_a_wrong_unit_or_address_is_a_fault_naming_the_fix(module: ModbusModule) -> None:
-    io = ModbusDoor(settings_for(module, modbus_lock_coil=500))
-    with pytest.raises(DoorFault, match="coil and input addresses"):
-        io.set_lock_output(True)
+RAW_WORDS = ("Modbus Error", "Exception", "Errno", "pymodbus", "[", "\n")
+
+
+def plain(message: str) -> bool:
+    """One line in the kiosk's words: none of pymodbus's own."""
+    return not any(word in message for word in RAW_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"modbus_lock_coil": 500},
+            "has no coil 500; check door_io.modbus_lock_coil (addresses count from 0)",
+        ),
+        (
+            {"modbus_exit_input": 600},
+            "has no discrete inputs 4-600; check door_io.modbus_contact_input and "
+            "modbus_exit_input (addresses count from 0)",
+        ),
+        (
+            {"modbus_unit": 7},
+            "reports a failure for unit 7; check door_io.modbus_unit and restart the module",
+        ),
+    ],
+    ids=["coil", "input", "unit"],
+)
+def test_a_refused_request_is_one_plain_line_naming_the_fix(
+    module: ModbusModule,
+    caplog: pytest.LogCaptureFixture,
+    changes: dict[str, object],
+    expected: str,
+) -> None:
+    io = ModbusDoor(settings_for(module, **changes))
+    with pytest.raises(DoorFault) as fault:
+        io.read_inputs()
     io.close()
+    assert str(fault.value) == f"the Modbus module at 127.0.0.1:{module.port} {expected}"
+    assert plain(str(fault.value))
+    assert "ExceptionResponse" in caplog.text, "the module's own answer is kept in the log"
 
 
 def test_no_module_at_the_address_is_a_fault_naming_the_fix(module: ModbusModule) -> None:
     module.stop()
     io = ModbusDoor(settings_for(module))
-    with pytest.raises(DoorFault, match="modbus_host"):
+    with pytest.raises(DoorFault) as fault:
         io.read_inputs()
     io.close()
+    assert str(fault.value) == (
+        f"the Modbus module at 127.0.0.1:{module.port} does not answer; check its power and "
+        "network cable, and door_io.modbus_host and modbus_port"
+    )
+
+
+class SilentModule:
+    """A TCP port that takes connections and never answers: a module that hangs, or
+    a device at the address that does not speak Modbus-TCP."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._taken: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._take, daemon=True)
+        self._thread.start()
+
+    def _take(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            self._taken.append(connection)
+
+    def close(self) -> None:
+        self._listener.close()
+        self._thread.join(5)
+        for connection in self._taken:
+            connection.close()
+
+
+def test_a_module_that_never_answers_is_one_plain_line(caplog: pytest.LogCaptureFixture) -> None:
+    silent = SilentModule()
+    try:
+        settings = DoorIoSettings(
+            adapter="modbus", modbus_host="127.0.0.1", modbus_port=silent.port, modbus_timeout_s=0.3
+        )
+        io = ModbusDoor(settings)
+        with pytest.raises(DoorFault) as fault:
+            io.set_lock_output(False)
+        io.close()
+    finally:
+        silent.close()
+    assert str(fault.value) == (
+        f"the Modbus module at 127.0.0.1:{silent.port} did not answer within 0.3 s; check its "
+        "power and network cable, and door_io.modbus_unit (1)"
+    )
+    assert "ModbusIOException" in caplog.text
+
+
+def test_the_fault_operators_see_holds_no_pymodbus_text(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    module.stop()
+    faulted = recorder.wait_for(DoorFaulted)
+    assert faulted.detail.startswith(f"the Modbus module at 127.0.0.1:{module.port} ")
+    assert plain(faulted.detail), faulted.detail
+    wait_until(lambda: controller.status.fault is not None)
+    assert plain(controller.status.fault or ""), controller.status.fault
+    with pytest.raises(DoorFault) as failed:
+        controller.consume(granted())
+    assert plain(recorder.wait_for(UnlockFailed).detail)
+    assert plain(str(failed.value).split(": ", 1)[1])
+

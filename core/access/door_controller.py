@@ -3,6 +3,7 @@ own, over the door hardware (core.access.door_io.DoorIo)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -23,7 +24,7 @@ from core.access.door_events import (
     UnlockFailed,
     UnlockRefused,
 )
-from core.access.door_io import DebouncedInput, DoorIo, door_is_open, lock_output_on
+from core.access.door_io import DebouncedInput, DoorIo, door_is_open, guarded, lock_output_on
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 from core.records import AccessDecision
@@ -229,7 +230,7 @@ class DoorController:
         if wanted == self._written or not due:
             return list(events)
         try:
-            self._io.set_lock_output(wanted)
+            guarded(self._io, lambda: self._io.set_lock_output(wanted))
         except DoorFault as error:
             self._written = None
             self._faulted(now, str(error))
@@ -255,7 +256,7 @@ class DoorController:
 
     def _poll(self, now: float) -> None:
         try:
-            inputs = self._io.read_inputs()
+            inputs = guarded(self._io, self._io.read_inputs)
         except DoorFault as error:
             self._written = None
             self._faulted(now, str(error))
@@ -301,10 +302,12 @@ class DoorController:
         now = self._clock()
         self._publish(self._control.stop(now))
         try:
-            self._io.set_lock_output(lock_output_on(False, self._settings))
+            locked = lock_output_on(False, self._settings)
+            guarded(self._io, lambda: self._io.set_lock_output(locked))
         except DoorFault as error:
             log.error("could not lock the door on stop (%s): %s", self._io.name, error)
-        self._io.close()
+        with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
+            guarded(self._io, self._io.close)
         self._update_status()
         while True:  # anyone still waiting is told, not left hanging
             try:
