@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from core.access.door_controller import DoorController
+from core.access.door_controller import CommandResult, DoorController
 from core.access.door_events import (
     Alarm,
     AlarmRaised,
@@ -304,3 +305,60 @@ def test_the_fault_operators_see_holds_no_pymodbus_text(
     assert plain(recorder.wait_for(UnlockFailed).detail)
     assert plain(str(failed.value).split(": ", 1)[1])
 
+
+def operator_unlock(controller: DoorController, seconds: float) -> CommandResult:
+    return controller.unlock_for(seconds, operator="ada", reason="delivery").wait(3)
+
+
+def test_the_link_back_after_an_unlock_ran_out_drives_the_coil_locked(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    assert operator_unlock(controller, 1.0) is CommandResult.DONE
+    assert module.coil(LOCK_COIL)
+    module.stop(keep_outputs=True)  # the network link goes down; the coil stays on
+    recorder.wait_for(DoorFaulted)
+    relocked = recorder.wait_for(Relocked, lambda e: e.cause is not RelockCause.START)
+    assert relocked.cause is RelockCause.TIME_UP, "the unlock ran its time"
+    cleared_before = len(recorder.of(DoorFaultCleared))
+    module.start()  # the link is back: the module still has the coil on
+    module.set_input(CONTACT, True)
+    wait_until(lambda: len(recorder.of(DoorFaultCleared)) > cleared_before)
+    wait_until(lambda: not module.coil(LOCK_COIL), timeout_s=2)
+    assert module.coil_writes[-1] == (LOCK_COIL, False)
+
+
+def test_an_unlock_asked_for_while_the_link_is_down_never_fires_later(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    module.stop(keep_outputs=True)
+    recorder.wait_for(DoorFaulted)
+    command = controller.unlock_for(1.0, operator="ada", reason="delivery")
+    assert command.wait(3) is CommandResult.FAILED
+    assert plain(command.detail)
+    assert recorder.wait_for(UnlockFailed).event_id is None  # not a grant's
+    with pytest.raises(DoorFault):
+        controller.consume(granted())
+    time.sleep(1.2)  # the link stays down past the unlock's time (what is tested)
+    writes_before = len(module.coil_writes)
+    module.start()
+    module.set_input(CONTACT, True)
+    recorder.wait_for(DoorFaultCleared)
+    controller.release(operator="ada", reason="a round trip of the door's thread").wait(2)
+    wait_until(lambda: controller.status.state.door_open is not None)
+    assert (LOCK_COIL, True) not in module.coil_writes[writes_before:]
+    assert not module.coil(LOCK_COIL)
+    assert not controller.status.state.unlocked
+
+
+def test_a_module_that_restarts_within_an_unlock_gets_the_unlock_again(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    assert operator_unlock(controller, 3.0) is CommandResult.DONE
+    module.stop()  # a power cut: it comes back with the coil off
+    recorder.wait_for(DoorFaulted)
+    module.start()
+    module.set_input(CONTACT, True)
+    wait_until(lambda: module.coil(LOCK_COIL), timeout_s=2)  # the door's state, set again
+    relocked = recorder.wait_for(Relocked, lambda e: e.cause is not RelockCause.START, timeout_s=4)
+    assert relocked.cause is RelockCause.TIME_UP
+    wait_until(lambda: not module.coil(LOCK_COIL))

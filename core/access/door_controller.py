@@ -143,19 +143,22 @@ class DoorController:
             raise DoorFault(f"the door did not unlock for {decision.event_id}: {command.detail}")
 
     def grant(self, decision: AccessDecision) -> DoorCommand:
-        age_s = (self._wall_clock() - decision.occurred_at).total_seconds()
-        return self._send(
-            DoorCommand(
-                lambda control, now: control.grant(now, event_id=decision.event_id, age_s=age_s),
-                event_id=decision.event_id,
-            )
-        )
+        def apply(control: DoorControl, now: float) -> list[DoorEvent]:
+            # Aged when the door's thread takes it, not when it was sent: a grant that
+            # waited behind a slow hardware call is refused, never opened late.
+            age_s = (self._wall_clock() - decision.occurred_at).total_seconds()
+            return control.grant(now, event_id=decision.event_id, age_s=age_s)
+
+        return self._send(DoorCommand(apply, event_id=decision.event_id))
 
     def unlock_for(self, seconds: float, *, operator: str, reason: str) -> DoorCommand:
+        """Unlock until ``seconds`` from now: taken later, it lasts only what is left,
+        and nothing once its time has passed."""
+        until = self._clock() + seconds
         return self._send(
             DoorCommand(
                 lambda control, now: control.unlock_for(
-                    now, seconds=seconds, operator=operator, reason=reason
+                    now, seconds=until - now, operator=operator, reason=reason
                 )
             )
         )
@@ -220,9 +223,12 @@ class DoorController:
         self, now: float, command: DoorCommand | None, events: Sequence[DoorEvent]
     ) -> list[DoorEvent]:
         """Bring the lock output to what the control wants, after ``events``; returns
-        the events to publish. An unlock the hardware did not take is reported as
-        UnlockFailed instead of Unlocked, and given up. A command is worth a try even
-        while the hardware is faulted: someone is waiting at the door."""
+        the events to publish. An unlock asked for now (an Unlocked in ``events``) that
+        the hardware did not take is reported as UnlockFailed instead, and given up:
+        never sent late. Any other write that fails (the relock when the time is up,
+        an unlock taken before the link went down) leaves the control's state as it
+        is, and that state is written again when the hardware answers. A command is
+        worth a try even while the hardware is faulted: someone is waiting at the door."""
         if command is not None and any(isinstance(e, UnlockRefused) for e in events):
             command.result = CommandResult.REFUSED
         wanted = lock_output_on(self._control.state.unlocked, self._settings)
@@ -234,20 +240,23 @@ class DoorController:
         except DoorFault as error:
             self._written = None
             self._faulted(now, str(error))
-            if self._control.state.unlocked:
-                return self._give_up_unlock(now, command, events, str(error))
+            unlocks = [e for e in events if isinstance(e, Unlocked)]
+            if unlocks:
+                return self._give_up_unlock(now, command, events, unlocks, str(error))
             return list(events)
         self._written = wanted
         self._cleared(now)
         return list(events)
 
     def _give_up_unlock(
-        self, now: float, command: DoorCommand | None, events: Sequence[DoorEvent], detail: str
+        self,
+        now: float,
+        command: DoorCommand | None,
+        events: Sequence[DoorEvent],
+        unlocks: Sequence[Unlocked],
+        detail: str,
     ) -> list[DoorEvent]:
-        relocked = self._control.abandon_unlock(now)
-        unlocks = [e for e in events if isinstance(e, Unlocked)]
-        if not unlocks:
-            return [*events, *relocked]
+        self._control.abandon_unlock(now)
         if command is not None:
             command.result, command.detail = CommandResult.FAILED, detail
         grant = next((e.event_id for e in unlocks if e.cause is UnlockCause.GRANT), None)
