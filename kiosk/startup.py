@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from config.environment import Location, secure_data_dir
+from core.access.door_io import DoorIo
 from core.access.lock_hold import LockHold
 from core.administration.shared_settings import SettingsService, with_overrides
 from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
@@ -36,6 +37,9 @@ class Services:
     """Where the door's access events go: the database, or the spool while it is down."""
     database_server: ServerSupervisor | None = None
     """Watches the embedded server and restarts it; None on an external database."""
+    door_io: DoorIo | None = None
+    """The door hardware, handed over by the lock hold for the door controller; None
+    without door hardware."""
 
 
 # What the door screen, which anyone walking past can read, says about a failed start;
@@ -76,7 +80,9 @@ class Startup(QThread):
     ) -> None:
         """``lock_first``, when given, is waited for before anything else, up to
         ``door_io.command_timeout_s``: until the door's lock was forced locked, or that
-        failed (it goes on trying)."""
+        failed (it goes on trying). Once the rest has started it is handed over here,
+        for Services.door_io: the hand-over waits for an adapter call under way (up to
+        twice door_io.modbus_timeout_s, say), which the GUI thread must never do."""
         super().__init__()
         self._lock_first = lock_first
         self._location = location
@@ -138,4 +144,8 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(public_reason(error))
             return
-        self.ready.emit(Services(store, engine, settings, events, supervisor))
+        door_io = None
+        if self._lock_first is not None:
+            self.progress.emit("door")
+            door_io = self._lock_first.handover()
+        self.ready.emit(Services(store, engine, settings, events, supervisor, door_io))

@@ -4,8 +4,6 @@ going away and coming back."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -31,6 +29,7 @@ from door_io.hardware import open_door_io
 from door_io.modbus import ModbusDoor
 from door_io.modbus_module import ModbusModule
 from tests.door_events_recorder import DoorEventRecorder, wait_until
+from tests.silent_module import SilentModule
 
 LOCK_COIL = 3
 CONTACT = 4
@@ -244,32 +243,6 @@ def test_no_module_at_the_address_is_a_fault_naming_the_fix(module: ModbusModule
         f"the Modbus module at 127.0.0.1:{module.port} does not answer; check its power and "
         "network cable, and door_io.modbus_host and modbus_port"
     )
-
-
-class SilentModule:
-    """A TCP port that takes connections and never answers: a module that hangs, or
-    a device at the address that does not speak Modbus-TCP."""
-
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._listener.getsockname()[1])
-        self._taken: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._take, daemon=True)
-        self._thread.start()
-
-    def _take(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            self._taken.append(connection)
-
-    def close(self) -> None:
-        self._listener.close()
-        self._thread.join(5)
-        for connection in self._taken:
-            connection.close()
 
 
 def test_a_module_that_never_answers_is_one_plain_line(caplog: pytest.LogCaptureFixture) -> None:
