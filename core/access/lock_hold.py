@@ -32,7 +32,8 @@ class LockHold:
     ``handover`` stops the thread and returns the adapter, for the controller (the
     adapter is used by one thread at a time); ``stop`` locks one last time and closes it.
     Both wait for an adapter call under way, which returns within the adapter's own
-    time-out (the DoorIo contract).
+    time-out (the DoorIo contract): call ``handover`` off the GUI thread (the kiosk's
+    start-up thread does), where that wait freezes nothing a person sees.
     """
 
     def __init__(
