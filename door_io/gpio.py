@@ -122,9 +122,10 @@ class GpioDoor:
                 "access to it (e.g. the gpio group)"
             )
         if code == errno.EBUSY:
+            # A line has one holder: kiosk-admin health beside a running kiosk meets this.
             return DoorFault(
-                f"a GPIO line on {chip} is held by another program; stop that program or "
-                "pick other lines"
+                f"a GPIO line on {chip} is held by another program (the running kiosk, "
+                "for kiosk-admin health); stop that program or pick other lines"
             )
         if isinstance(error, ValueError):
             return DoorFault(
