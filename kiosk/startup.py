@@ -148,4 +148,4 @@ class Startup(QThread):
         if self._lock_first is not None:
             self.progress.emit("door")
             door_io = self._lock_first.handover()
-        self.ready.emit(Services(store, engine, settings, events, supervisor, door_io))
+        self.ready.emit(Services(store, engine, settings, events, supervisor, door_io=door_io))
