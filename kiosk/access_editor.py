@@ -156,6 +156,7 @@ class AccessEditor(QWidget):
         default = {g.name for g in self._known or () if g.default}
         for box in self.group_boxes.values():
             self._group_column.removeWidget(box)
+            box.hide()  # at once: deleteLater waits for the event loop
             box.deleteLater()
         self.group_boxes = {}
         for i, name in enumerate(names):
