@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from admin import (
+    area_commands,
     audit_commands,
     calibrate,
     commands,
@@ -342,6 +343,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", required=True, help="why, for the audit log")
         if name == "unlock":
             p.add_argument("--seconds", required=True, type=_seconds, metavar="N")
+
+    area_commands.add_commands(sub, command, _Parser)
 
     group = sub.add_parser(
         "settings",

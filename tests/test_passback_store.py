@@ -49,6 +49,7 @@ from storage.database import connect
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from storage.rules_store import SqlRulesStore
+from tests.cli_fixtures import as_json
 from tests.test_door_policy import FRAME, FakeIdentifier, face, make_door, match
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -514,3 +515,29 @@ def test_an_admin_clears_a_persons_presence_audited_and_an_auditor_may_only_look
         ("alice", "lab", {"person_id": str(ada), "cleared": 0}),
         ("alice", "lab", {"person_id": None, "cleared": 2}),
     ]
+
+
+def test_kiosk_admin_shows_who_is_inside_and_clears_a_person(
+    admin_cli: Callable[..., subprocess.CompletedProcess[str]], db_engine: Engine
+) -> None:
+    alice = SqlOperatorStore(db_engine).find_operator("alice")
+    assert alice is not None
+    rules = SqlRulesStore(db_engine)
+    for door in DOORS:
+        rules.ensure_door(Door(door, door, "Europe/Berlin"))
+    with_areas(rules, alice, lab())
+    ada = enroll(SqlIdentityStore(db_engine), alice, "Ada")
+    SqlAreaPresence(db_engine).pass_door(ada, "gate-in", datetime.now(UTC), BERLIN)
+
+    shown = as_json(admin_cli("areas", "inside", "lab", "--operator", "alice", "--json"))
+    assert [(p["person_id"], p["door"]) for p in shown["inside"]] == [(str(ada), "gate-in")]
+    cleared = admin_cli("areas", "reset", "lab", "--person", str(ada), "--operator", "alice")
+    assert cleared.returncode == 0, cleared.stderr
+    assert f"person {ada} now counts as outside lab" in cleared.stdout
+    shown = as_json(admin_cli("areas", "inside", "lab", "--operator", "alice", "--json"))
+    assert shown["inside"] == []
+    (event,) = audited(db_engine, RESET_ACTION)
+    assert (event.actor, event.details) == ("alice", {"person_id": str(ada), "cleared": 1})
+    unknown = admin_cli("areas", "reset", "garage", "--operator", "alice")
+    assert unknown.returncode == 5
+    assert "no anti-passback area 'garage'" in unknown.stderr
