@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from admin import (
+    area_commands,
     audit_commands,
     calibrate,
     commands,
@@ -350,6 +351,8 @@ def _parser() -> argparse.ArgumentParser:
                 help="how long, from door_io.min_operator_unlock_s (1) to "
                 "door_io.max_operator_unlock_s (3600)",
             )
+
+    area_commands.add_commands(sub, command, _Parser)
 
     group = sub.add_parser(
         "settings",

@@ -170,3 +170,12 @@ class RulesSettings(_Section):
         le=366,
         description="Days a visitor enrolled without an end date may pass, today included.",
     )
+    presence_lock_wait_ms: int = Field(
+        2000,
+        ge=50,
+        le=30_000,
+        description="Longest a door waits for a person's anti-passback presence while "
+        "another kiosk passes them through a door of the same area (it holds it for one "
+        "short transaction); past it the face is refused as offline and the door stays "
+        "closed.",
+    )

@@ -28,6 +28,7 @@ from kiosk.operator_mode import OperatorMode
 from kiosk.recognition import RecognitionThread, RecognitionWorker
 from kiosk.spool_flusher import SpoolFlusher
 from kiosk.startup import Services, Startup
+from storage.area_presence import SqlAreaPresence
 from telemetry.decision_log import DecisionLog
 from telemetry.metrics import KioskMetrics
 
@@ -164,6 +165,9 @@ class KioskController(QObject):
             kiosk_id=settings.kiosk_id,
             rules=self.services.store.rules,
             holidays=self.services.holidays,
+            presence=SqlAreaPresence(
+                self.services.store.engine, settings.rules.presence_lock_wait_ms
+            ),
             locked_down=lambda: door is not None and door.status.state.lockdown,
         )
         return build_door(

@@ -24,13 +24,15 @@ from core.rules.model import (
 from core.rules.rule_set import RulesChange, RuleSet, RuleSetError
 from storage import rules_schema as rs
 from storage import schema
+from storage.area_rules import read_areas, store_areas
 from storage.group_members import RULES_LOCK
 
 T = TypeVar("T")
 
 
 def read_rule_set(session: Session) -> RuleSet:
-    """Every door, schedule, calendar and group, with their members, as stored."""
+    """Every door, schedule, calendar, group (with its members) and anti-passback
+    area, as stored."""
     ranges: dict[int, dict[Weekday, list[TimeRange]]] = defaultdict(lambda: defaultdict(list))
     for r in session.scalars(select(rs.ScheduleRange)):
         ranges[r.schedule_id][Weekday(r.weekday)].append(TimeRange(r.start_minute, r.end_minute))
@@ -79,7 +81,14 @@ def read_rule_set(session: Session) -> RuleSet:
             )
         )
         group_members[g.name] = frozenset(members[g.id])
-    return RuleSet(tuple(doors), tuple(schedules), tuple(calendars), tuple(groups), group_members)
+    return RuleSet(
+        tuple(doors),
+        tuple(schedules),
+        tuple(calendars),
+        tuple(groups),
+        group_members,
+        read_areas(session),
+    )
 
 
 def apply_rule_set(session: Session, rules: RuleSet) -> RulesChange:
@@ -98,6 +107,7 @@ def apply_rule_set(session: Session, rules: RuleSet) -> RulesChange:
     _count("schedule", before.schedules, rules.schedules, lambda s: s.name, added, changed, removed)
     _count("calendar", before.calendars, rules.calendars, lambda c: c.name, added, changed, removed)
     _count("group", before.groups, rules.groups, lambda g: g.name, added, changed, removed)
+    _count("area", before.areas, rules.areas, lambda a: a.name, added, changed, removed)
     members_added = members_removed = 0
     for group in rules.groups:
         old = before.members.get(group.name, frozenset())
@@ -117,6 +127,7 @@ def apply_rule_set(session: Session, rules: RuleSet) -> RulesChange:
     calendar_ids = _insert_calendars(session, rules.calendars)
     _upsert_doors(session, rules.doors, calendar_ids, before.doors)
     _insert_groups(session, rules, schedule_ids)
+    store_areas(session, rules.areas)  # by name, after the doors they name
     return RulesChange(dict(added), dict(changed), dict(removed), members_added, members_removed)
 
 

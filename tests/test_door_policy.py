@@ -403,6 +403,7 @@ class ScriptedAccess:
 
     answers: list[Refusal | Exception | None]
     asked: list[uuid.UUID] = field(default_factory=list)
+    withdrawn: list[uuid.UUID] = field(default_factory=list)
 
     def check(self, person_id: uuid.UUID) -> Refusal | None:
         self.asked.append(person_id)
@@ -410,6 +411,9 @@ class ScriptedAccess:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    def withdraw(self, person_id: uuid.UUID) -> None:
+        self.withdrawn.append(person_id)
 
 
 def test_the_access_rules_have_the_last_word_on_a_recognised_person() -> None:
@@ -444,3 +448,33 @@ def test_rules_that_cannot_be_read_keep_the_door_closed_as_offline() -> None:
     assert decision.outcome is AccessOutcome.OFFLINE
     assert decision.refusal is None
     assert decision.display_name is None
+
+
+class FailingOnce(FakeIdentifier):
+    """Its first record fails as a full spool does; the rest are kept."""
+
+    def record(self, decision: AccessDecision) -> None:
+        if not getattr(self, "failed", False):
+            self.failed = True
+            raise StoreError("no space left for the spool")
+        super().record(decision)
+
+
+@pytest.mark.parametrize(("answer", "withdrawn"), [(None, True), (Refusal.ANTI_PASSBACK, False)])
+def test_a_grant_that_cannot_be_kept_is_withdrawn_from_the_access_policy(
+    answer: Refusal | None, withdrawn: bool
+) -> None:
+    access = ScriptedAccess([answer, answer])
+    door = make_door([(face(),)] * 4, [], access=access)
+    door.identifier = FailingOnce([match(YAO)] * 4)
+    door.recognizer._identifier = door.identifier
+    door.run(2)
+    with pytest.raises(StoreError):
+        door.recognizer.process(FRAME)
+    # What the policy stored for a grant that was never made is undone; a refusal
+    # stored nothing to undo.
+    assert access.withdrawn == ([YAO.person_id] if withdrawn else [])
+    (decision,) = door.decisions(door.run(1))
+    assert decision.refusal is answer
+    assert access.asked == [YAO.person_id, YAO.person_id]
+    assert access.withdrawn == ([YAO.person_id] if withdrawn else [])

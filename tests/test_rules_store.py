@@ -125,8 +125,8 @@ def test_a_rule_set_is_stored_and_read_back_whole(
         members={"everyone": frozenset(), "staff": frozenset({ada})},
     )
     change = rules.apply_rule_set(wanted, actor=admin, dry_run=False)
-    assert change.added == {"door": 1, "schedule": 1, "calendar": 1, "group": 1}
-    assert change.changed == {"door": 1, "schedule": 0, "calendar": 0, "group": 0}
+    assert change.added == {"door": 1, "schedule": 1, "calendar": 1, "group": 1, "area": 0}
+    assert change.changed == {"door": 1, "schedule": 0, "calendar": 0, "group": 0, "area": 0}
     assert change.members_added == 1
     assert change.members_removed == 1  # Ada left "everyone"
     assert rules.rule_set(actor=admin) == wanted

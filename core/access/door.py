@@ -78,6 +78,11 @@ class AccessPolicy(Protocol):
         """The rule that refuses, None to grant; raises StoreError if it cannot tell."""
         ...
 
+    def withdraw(self, person_id: uuid.UUID) -> None:
+        """The grant ``check`` just allowed could not be recorded: undo what the check
+        stored for it (anti-passback presence). Never raises."""
+        ...
+
 
 class DecisionConsumer(Protocol):
     """Told of every decision once it is recorded: the log, the metrics, the door
@@ -268,6 +273,8 @@ class DoorRecognizer:
             # Not kept, so not made: nobody is let in on a decision with no record,
             # and the next frame decides this face afresh.
             self._decided = False
+            if decision.granted and decision.person_id is not None and self._access is not None:
+                self._access.withdraw(decision.person_id)
             raise
         seen.timings = replace(seen.timings, record_ms=(self._clock() - decided) * 1000)
         for consumer in self._consumers:

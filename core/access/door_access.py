@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from core.errors import StoreError
 from core.records import Refusal
 from core.rules.evaluation import HolidayLookup, RuleVerdict, evaluate
+from core.rules.presence_store import AreaPresence, DoorPassage
 from core.rules.rules_store import RulesSource
+
+log = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
@@ -17,8 +23,14 @@ def _utc_now() -> datetime:
 
 class DoorAccess:
     """Lockdown first, then the access rules (core.rules) read afresh for each
-    person: a change to a group, a schedule or a validity applies to the next
-    decision, at every kiosk. Thread-safe if ``rules`` and ``holidays`` are."""
+    person, then anti-passback: a change to a group, a schedule or a validity
+    applies to the next decision, at every kiosk. Thread-safe if ``rules``,
+    ``holidays`` and ``presence`` are.
+
+    Anti-passback writes as it checks (the two are one step, storage/area_presence.py),
+    so a grant it allowed but the door could not record is withdrawn: the door
+    calls ``withdraw``, and the presence the last check stored for that person is
+    put back. The lock guards that one remembered passage."""
 
     def __init__(
         self,
@@ -26,26 +38,62 @@ class DoorAccess:
         kiosk_id: str,
         rules: RulesSource,
         holidays: HolidayLookup,
+        presence: AreaPresence | None = None,
         locked_down: Callable[[], bool] = lambda: False,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
-        """``locked_down``: the door's state as the door controller holds it;
+        """``presence``: the areas' anti-passback step (None: no anti-passback);
+        ``locked_down``: the door's state as the door controller holds it;
         ``now``: the wall clock (aware), a fake one in tests."""
         self._kiosk_id = kiosk_id
         self._rules = rules
         self._holidays = holidays
+        self._presence = presence
         self._locked_down = locked_down
         self._now = now
+        self._lock = threading.Lock()
+        self._unrecorded: DoorPassage | None = None
 
     def check(self, person_id: uuid.UUID) -> Refusal | None:
         """The rule that refuses ``person_id`` here and now, None if they may pass.
-        Raises StoreError when the rules cannot be read (the door stays closed)."""
+        Allowed, they are counted through the door in its anti-passback areas.
+        Raises StoreError when the rules or the presence cannot be read or written
+        (the door stays closed)."""
         if self._locked_down():
             return Refusal.LOCKDOWN
-        return self.verdict(person_id).refusal
+        at = self._now()
+        rules = self._rules.door_rules(person_id, self._kiosk_id)
+        verdict = evaluate(rules, at, self._holidays)
+        if verdict.refusal is not None or self._presence is None:
+            return verdict.refusal
+        passage = self._presence.pass_door(person_id, self._kiosk_id, at, rules.door.zone)
+        with self._lock:
+            self._unrecorded = passage if passage.mark is not None else None
+        return passage.verdict.refusal
+
+    def withdraw(self, person_id: uuid.UUID) -> None:
+        """The grant the last ``check`` allowed ``person_id`` was not recorded, so it
+        was not made: put back the anti-passback presence that check stored. Never
+        raises: the door is closed either way; a presence that cannot be put back
+        is logged (the person counts as inside until they exit, the daily reset,
+        or kiosk-admin areas reset)."""
+        with self._lock:
+            passage, self._unrecorded = self._unrecorded, None
+        if passage is None or passage.person_id != person_id or self._presence is None:
+            return
+        try:
+            self._presence.withdraw(passage)
+        except StoreError as error:
+            log.error(
+                "the anti-passback presence of a grant that was not recorded at %s could "
+                "not be put back (%s); kiosk-admin areas reset clears it",
+                self._kiosk_id,
+                error,
+            )
 
     def verdict(self, person_id: uuid.UUID) -> RuleVerdict:
-        """The rules' full answer (lockdown aside): local time, group, holiday."""
+        """The rules' full answer (lockdown and anti-passback aside): local time,
+        group, holiday. Writes nothing."""
         return evaluate(
             self._rules.door_rules(person_id, self._kiosk_id), self._now(), self._holidays
         )
