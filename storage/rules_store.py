@@ -59,6 +59,7 @@ SELECT
                 '[]'::json))
          FROM holiday_calendars c WHERE c.id = d.calendar_id))
      FROM doors d WHERE d.kiosk_id = :door) AS door,
+    EXISTS (SELECT 1 FROM area_doors ad WHERE ad.kiosk_id = :door) AS in_area,
     COALESCE((SELECT json_agg(json_build_array(name, schedule_id, holiday_schedule_id))
               FROM mine), '[]'::json) AS grants,
     COALESCE((SELECT json_object_agg(s.id, json_build_object(
@@ -227,7 +228,9 @@ class SqlRulesStore:
             )
 
 
-def _door_rules(kiosk_id: str, person: Any, door: Any, grants: Any, schedules: Any) -> DoorRules:
+def _door_rules(
+    kiosk_id: str, person: Any, door: Any, in_area: bool, grants: Any, schedules: Any
+) -> DoorRules:
     if person is None or person["status"] != _ACTIVE:
         # Deleted since the search found them: in no group, so refused.
         grants, person = [], {"from": None, "until": None}
@@ -261,6 +264,7 @@ def _door_rules(kiosk_id: str, person: Any, door: Any, grants: Any, schedules: A
             for name, schedule, holiday in grants
         ),
         calendar=calendar,
+        in_area=bool(in_area),
     )
 
 

@@ -64,7 +64,7 @@ class DoorAccess:
         at = self._now()
         rules = self._rules.door_rules(person_id, self._kiosk_id)
         verdict = evaluate(rules, at, self._holidays)
-        if verdict.refusal is not None or self._presence is None:
+        if verdict.refusal is not None or self._presence is None or not rules.in_area:
             return verdict.refusal
         passage = self._presence.pass_door(person_id, self._kiosk_id, at, rules.door.zone)
         with self._lock:

@@ -43,6 +43,9 @@ class DoorRules:
     validity: Validity
     grants: tuple[Grant, ...]
     calendar: HolidayCalendar | None = None
+    in_area: bool = True
+    """The door is an entry or exit of an anti-passback area (read with the rules, so
+    a door in none costs no anti-passback step)."""
 
 
 @dataclass(frozen=True)
