@@ -14,10 +14,17 @@ from PySide6.QtCore import QThread, Signal
 from config.environment import Location, secure_data_dir
 from core.access.lock_hold import LockHold
 from core.administration.shared_settings import SettingsService, with_overrides
-from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
+from core.errors import (
+    ConfigurationError,
+    KioskError,
+    KioskIdInUse,
+    ModelPackError,
+    StoreError,
+)
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.event_log import ResilientEventLog
+from storage.kiosk_claim import KioskClaim, claim_kiosk_id
 from storage.kiosk_registry import register_kiosk
 from storage.server_supervisor import ServerSupervisor
 from storage.spool import EventSpool
@@ -36,11 +43,14 @@ class Services:
     """Where the door's access events go: the database, or the spool while it is down."""
     database_server: ServerSupervisor | None = None
     """Watches the embedded server and restarts it; None on an external database."""
+    claim: KioskClaim | None = None
+    """This kiosk's hold on its id: no other running kiosk acts under it."""
 
 
 # What the door screen, which anyone walking past can read, says about a failed start;
 # the full message, with its paths and addresses, goes to the log.
 _PUBLIC_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (KioskIdInUse, "another running kiosk has this kiosk's id"),
     (StoreError, "the database cannot be reached"),
     (ModelPackError, "the face models cannot be loaded"),
     (ConfigurationError, "a setting is invalid"),
@@ -99,9 +109,18 @@ class Startup(QThread):
                     self._db_password,
                     self._settings.embedded_server,
                     anchor_lock_s=self._settings.security.audit_anchor_lock_s,
+                    query_deadline_s=self._settings.database.query_deadline_s,
                 )
             )
             secure_data_dir(self._location.data_dir)  # the embedded server opened it up
+            # Before anything is done under the id: a second kiosk with it stops here.
+            claim = self._stack.enter_context(
+                claim_kiosk_id(
+                    store.engine,
+                    self._settings.kiosk_id,
+                    self._settings.database.kiosk_claim_wait_s,
+                )
+            )
             shared = SettingsService(store.settings, self._settings)
             settings = with_overrides(shared.effective(), self._pinned)
             shared.record_local_values(self._location.setting_sources)
@@ -138,4 +157,4 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(public_reason(error))
             return
-        self.ready.emit(Services(store, engine, settings, events, supervisor))
+        self.ready.emit(Services(store, engine, settings, events, supervisor, claim))

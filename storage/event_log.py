@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import StoreError
 from core.records import AccessDecision, KioskAuditEvent
 from storage.access_chain import lock_people
+from storage.answer_deadline import deadline_of
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.identity_store import insert_access_event
 from storage.spool import EventSpool, SpooledEvent, SpooledLine, line_of
@@ -52,10 +53,16 @@ class ResilientEventLog:
     Two locks: ``_state`` guards the spool file and the offline state and is
     held only for local file work; ``_sending`` keeps flushes one at a time and
     is held across network I/O, so the door never takes it.
+
+    A database that takes a request and never answers is cut at its AnswerDeadline
+    (storage.answer_deadline): the door's write as a whole, each of the flush's
+    answers; a write made just after another call went unanswered goes to the
+    spool at once.
     """
 
     def __init__(self, engine: Engine, spool: EventSpool, kiosk_id: str) -> None:
         self._sessions = sessionmaker(engine)
+        self._deadline = deadline_of(engine)
         self._spool = spool
         self._kiosk_id = kiosk_id
         self._batch = spool.settings.batch_events
@@ -126,9 +133,13 @@ class ResilientEventLog:
             if self._offline_note is not None or self._unspooled or len(self._spool):
                 self._keep(event)
                 return
+            if self._deadline.unanswered:  # the door must not wait on it a second time
+                self._went_offline(self._deadline.refusal())
+                self._keep(event)
+                return
         # Online with nothing waiting: straight to the database, holding no lock.
         try:
-            with transaction(self._sessions) as session:
+            with self._deadline.bounded(), transaction(self._sessions) as session:
                 _store(session, event)
             return
         except StoreError as error:
@@ -229,7 +240,7 @@ class ResilientEventLog:
         chains' lock is taken last (storage/event_chains.py). One event per
         transaction, as in the retries below, keeps that order by itself."""
         try:
-            with transaction(self._sessions) as session:
+            with self._each_answer() as session:
                 lock_people(
                     session, [e.event for e in batch if isinstance(e.event, AccessDecision)]
                 )
@@ -246,7 +257,7 @@ class ResilientEventLog:
         rejected: list[tuple[str, str]] = []
         for done, line in enumerate(batch):
             try:
-                with transaction(self._sessions) as session:
+                with self._each_answer() as session:
                     _store(session, line.event)
                 stored += 1
             except StoreError as error:
@@ -320,7 +331,7 @@ class ResilientEventLog:
     def _send_notes(self, notes: Sequence[KioskAuditEvent]) -> str | None:
         """Send notes straight to the database; why it failed, or None."""
         try:
-            with transaction(self._sessions) as session:
+            with self._each_answer() as session:
                 for note in notes:
                     _store(session, note)
         except StoreError as error:
@@ -328,6 +339,13 @@ class ResilientEventLog:
         except StatementError as error:
             return f"the database failed: {_reason(error)}"
         return None
+
+    @contextlib.contextmanager
+    def _each_answer(self) -> Iterator[Session]:
+        """The flusher's transaction: each answer within the deadline, however long
+        a batch rightly takes."""
+        with self._deadline.bounded(per_answer=True), transaction(self._sessions) as session:
+            yield session
 
     def _fail(self, reason: str) -> None:
         with self._state:

@@ -17,6 +17,7 @@ from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
 from storage import schema
 from storage.access_chain import append_access
+from storage.answer_deadline import deadline_of
 from storage.audit_log import append_audit, record_apart, record_denial
 from storage.operator_authority import act_as
 from storage.search_pool import run_search, search_engine
@@ -34,6 +35,7 @@ class SqlIdentityStore:
 
     def __init__(self, engine: Engine, precision: Precision = DEFAULT_INDEX.precision) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._deadline = deadline_of(engine)
         self._search = search_engine(engine)
         self._precision = precision
 
@@ -123,7 +125,8 @@ class SqlIdentityStore:
         return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
 
     def record_access(self, decision: records.AccessDecision) -> None:
-        with transaction(self._sessions) as session:
+        """Raises StoreUnresponsive past the database's answer deadline."""
+        with self._deadline.bounded(), transaction(self._sessions) as session:
             insert_access_event(session, decision)
 
     def people(
