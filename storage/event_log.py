@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
@@ -18,20 +17,13 @@ from storage.access_chain import lock_people
 from storage.answer_deadline import deadline_of
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.identity_store import insert_access_event
+from storage.outage_notes import OFFLINE_ACTION, ONLINE_ACTION, online_note, open_outages
 from storage.spool import EventSpool, SpooledEvent, SpooledLine, line_of
 from storage.spool_bounds import SpoolError, validate
 from storage.transactions import first_line, transaction
 
 log = logging.getLogger(__name__)
-
-OFFLINE_ACTION = "kiosk.offline"
-ONLINE_ACTION = "kiosk.online"
-# A kiosk.online note's id is made from its kiosk.offline note's: sent twice, stored once.
-_ONLINE_NOTE_IDS = uuid.UUID("0b7f7c52-4a55-4f0e-9d36-0f2b6f1e8c11")
-
-Outages = dict[str, tuple[KioskAuditEvent, int]]
-"""Per kiosk id: its kiosk.offline note not yet followed by kiosk.online, and the
-access events spooled since."""
+__all__ = ["OFFLINE_ACTION", "ONLINE_ACTION", "ResilientEventLog", "open_outages"]
 
 
 class ResilientEventLog:
@@ -78,7 +70,7 @@ class ResilientEventLog:
         if (mine := outages.pop(kiosk_id, None)) is not None:
             self._offline_note, self._spooled_while_offline = mine
         # Left by this data folder under another kiosk id: closed, as nobody else will.
-        self._unspooled += [_online_note(note, count, kiosk_id) for note, count in outages.values()]
+        self._unspooled += [online_note(note, count, kiosk_id) for note, count in outages.values()]
 
     # --- what the kiosk reads ---------------------------------------------------------------
 
@@ -276,7 +268,7 @@ class ResilientEventLog:
             notes: list[KioskAuditEvent] = []
             with self._state:
                 if self._offline_note is not None and not len(self._spool):
-                    note = _online_note(self._offline_note, self._spooled_while_offline)
+                    note = online_note(self._offline_note, self._spooled_while_offline)
                     self._offline_note = None
                     self._unspooled.append(note)
                     log.warning("database reachable again; the spooled events were sent")
@@ -313,7 +305,7 @@ class ResilientEventLog:
                 sent += more
                 if not reachable:
                     break
-                notes = [_online_note(n, count, self._kiosk_id) for n, count in outages.values()]
+                notes = [online_note(n, count, self._kiosk_id) for n, count in outages.values()]
                 if notes and (failure := self._send_notes(notes)) is not None:
                     self._fail(failure)
                     break
@@ -361,34 +353,6 @@ class ResilientEventLog:
         """Let another kiosk process take the spool over."""
         with self._state:
             self._spool.close()
-
-
-def open_outages(events: Iterable[SpooledEvent]) -> Outages:
-    """The outages a spool's history leaves open, per kiosk id."""
-    outages: Outages = {}
-    for event in events:
-        if isinstance(event, KioskAuditEvent):
-            if event.action == OFFLINE_ACTION:
-                outages.setdefault(event.kiosk_id, (event, 0))
-            elif event.action == ONLINE_ACTION:
-                outages.pop(event.kiosk_id, None)
-        elif event.kiosk_id in outages:
-            note, count = outages[event.kiosk_id]
-            outages[event.kiosk_id] = (note, count + 1)
-    return outages
-
-
-def _online_note(
-    offline: KioskAuditEvent, spooled: int, closed_by: str | None = None
-) -> KioskAuditEvent:
-    details: dict[str, object] = {
-        "offline_since": offline.occurred_at.isoformat(),
-        "events_spooled": spooled,
-    }
-    if closed_by is not None and closed_by != offline.kiosk_id:
-        details["closed_by"] = closed_by  # the kiosk that found the outage in a spool file
-    note_id = uuid.uuid5(_ONLINE_NOTE_IDS, str(offline.event_id))
-    return KioskAuditEvent(offline.kiosk_id, ONLINE_ACTION, details, note_id)
 
 
 def _refused(error: StatementError) -> bool:
