@@ -47,6 +47,7 @@ class CommandContext:
                 self._environ.get("KIOSK_DATABASE_PASSWORD") or None,
                 self.settings.embedded_server,
                 anchor_lock_s=self.settings.security.audit_anchor_lock_s,
+                query_deadline_s=self.settings.database.query_deadline_s,
             )
         )
         secure_data_dir(self.location.data_dir)  # the embedded server opened it up

@@ -2,7 +2,7 @@
 over it, command-line options over both, every value checked against its bounds.
 
 The file's sections are those of ``core.settings.Settings`` plus ``[kiosk]`` (id,
-name) and ``[database]`` (url). A variable names a key as ``KIOSK_<SECTION>__<KEY>``,
+name) and, in ``[database]``, its url. A variable names a key as ``KIOSK_<SECTION>__<KEY>``,
 e.g. ``KIOSK_MATCHING__THRESHOLD=0.45``. Settings shared by every kiosk that are
 also kept in the database (``kiosk-admin settings``) take the database's value.
 """
@@ -34,9 +34,9 @@ CONFIG_FILE = "kiosk.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
 ENV_PREFIX = "KIOSK_"
 DEFAULT = "default"
-# [kiosk] and [database] in the file; the rest are Settings' own sections.
+# [kiosk] and database.url in the file; the rest are Settings' own sections.
 _KIOSK_KEYS = {"id": "kiosk_id", "name": "kiosk_name"}
-_DATABASE_KEYS = {"url"}
+_DATABASE_URL = "database.url"
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,10 @@ def load_local_config(
     ):
         if value:
             values[key], sources[key] = value, option
-    database_url = values.pop("database.url", None)
+    database_url = values.pop(_DATABASE_URL, None)
     if database_url is not None and not isinstance(database_url, str):
         raise ConfigurationError(
-            f"setting database.url = {quoted(database_url)} (from {sources['database.url']}) "
+            f"setting database.url = {quoted(database_url)} (from {sources[_DATABASE_URL]}) "
             "is not allowed: text like postgresql://user@host:5432/kiosk"
         )
     settings = _validated(values, sources)
@@ -249,14 +249,15 @@ def _settings_key(section: str, name: str, where: str) -> str:
                 f"[kiosk] has: {', '.join(_KIOSK_KEYS)}"
             )
         return _KIOSK_KEYS[name]
-    if section == "database":
-        if name not in _DATABASE_KEYS:
+    model = _section_model(section)
+    if section == "database" and model is not None:
+        if name != "url" and name not in model.model_fields:
             raise ConfigurationError(
                 f"unknown setting database.{cut(name)} in {where}; [database] has: url "
-                "(its password comes from KIOSK_DATABASE_PASSWORD or the OS keyring)"
+                f"(its password comes from KIOSK_DATABASE_PASSWORD or the OS keyring), "
+                f"{', '.join(model.model_fields)}"
             )
         return f"database.{name}"
-    model = _section_model(section)
     if model is None:
         raise ConfigurationError(
             f"unknown section [{cut(section)}] in {where}; "
@@ -272,7 +273,7 @@ def _settings_key(section: str, name: str, where: str) -> str:
 
 def _from_text(key: str, text: str) -> Any:
     """A variable's text as its setting wants it: lists are comma separated."""
-    if "." not in key or key == "database.url":
+    if "." not in key or key == _DATABASE_URL:
         return text
     section, name = key.split(".")
     model = _section_model(section)

@@ -5,7 +5,8 @@ show ``str(error)`` as it is and never a stack trace.
 
 KioskError
 ├── ConfigurationError      a setting is invalid
-│   └── UnsafeDataEntry     a link or another account's entry where the kiosk writes
+│   ├── UnsafeDataEntry     a link or another account's entry where the kiosk writes
+│   └── KioskIdInUse        another running kiosk has this kiosk's id on the database
 ├── InvalidValue            a value given by a person is malformed
 ├── ModelPackError          model files missing, corrupt or unusable
 ├── InputRejected           an image, frame or password cannot be used
@@ -23,6 +24,7 @@ KioskError
 ├── DoorFault               the door hardware did not answer or refused a command
 └── StoreError              the database cannot serve the request (unreachable)
     ├── StoreBusy           the database is up but did not answer in time
+    ├── StoreUnresponsive   the database took the request and gave no answer at all
     └── SpoolFull           neither the database nor the full local disk can keep an event
 """
 
@@ -48,6 +50,12 @@ class UnsafeDataEntry(ConfigurationError):
     """A symbolic link, a non-regular file or another account's entry stands where
     the kiosk creates or writes a file or folder (core.owned_files): refused, never
     followed. The message names the entry and says to remove it."""
+
+
+class KioskIdInUse(ConfigurationError):
+    """A kiosk process that is still running holds this kiosk id on the database: a
+    second one under the same id would take half of the door's commands. The message
+    names the id and says to give this kiosk one of its own."""
 
 
 class InvalidValue(KioskError):
@@ -130,6 +138,12 @@ class StoreError(KioskError):
 
 class StoreBusy(StoreError):
     """The database is up but did not answer in time: try again shortly."""
+
+
+class StoreUnresponsive(StoreError):
+    """The database took a request and gave no answer within ``database.query_deadline_s``
+    (a stopped or hung server, a stalled proxy): its connection was cut and the
+    database is taken for unreachable, not busy."""
 
 
 class SpoolFull(StoreError):

@@ -1,6 +1,6 @@
 """The settings of the kiosk as a service: logins and retention, logs and metrics,
-the offline spool, the embedded server. Sections of core.settings.Settings, apart
-only to keep that module short.
+the offline spool, the database's answers, the embedded server. Sections of
+core.settings.Settings, apart only to keep that module short.
 """
 
 from __future__ import annotations
@@ -117,6 +117,29 @@ class SpoolSettings(_Section):
         ge=1024,
         le=1_048_576,
         description="Longest spooled event; a longer line is set aside unread.",
+    )
+
+
+class DatabaseSettings(_Section):
+    """How long the kiosk waits on its database (``[database]``, besides its url): a
+    server that takes a request and never answers must not hold the door."""
+
+    query_deadline_s: float = Field(
+        4.0,
+        gt=2.0,
+        le=60,
+        description="Longest a door's call to the database (a search, keeping a decision) "
+        "may take, and longest the spool's sender waits for one answer: past it the "
+        "connection is cut, never used again, and the database taken for offline. Above "
+        "the search's own 2 s statement timeout, so that a slow server is answered busy.",
+    )
+    kiosk_claim_wait_s: float = Field(
+        15.0,
+        ge=0,
+        le=600,
+        description="How long a starting kiosk waits for its kiosk id to be let go by a "
+        "process that held it and died (a server sees a lost TCP client within about 11 s) "
+        "before it refuses to start because another running kiosk has that id.",
     )
 
 

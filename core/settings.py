@@ -14,6 +14,7 @@ from pydantic.json_schema import JsonDict
 
 from core.door_io_settings import DoorIoSettings
 from core.service_settings import (
+    DatabaseSettings,
     EmbeddedServerSettings,
     RulesSettings,
     SecuritySettings,
@@ -354,6 +355,7 @@ class Settings(_Section):
     telemetry: TelemetrySettings = TelemetrySettings()
     spool: SpoolSettings = SpoolSettings()
     liveness: LivenessSettings = LivenessSettings()
+    database: DatabaseSettings = DatabaseSettings()
     embedded_server: EmbeddedServerSettings = EmbeddedServerSettings()
     door_io: DoorIoSettings = DoorIoSettings()
     rules: RulesSettings = RulesSettings()

@@ -166,5 +166,5 @@ def hold_locked_first(settings: DoorIoSettings) -> LockedFirst | None:
 def open_door_hardware(io: DoorIo, services: Services, metrics: KioskMetrics) -> DoorHardware:
     """The door controller over ``io`` (handed over by the LockHold), with its audit
     trail and operators' commands from the database."""
-    commands = SqlDoorCommands(services.store.engine)
+    commands = SqlDoorCommands(services.store.engine, services.claim)
     return DoorHardware(io, services.settings, services.events.record_audit, metrics, commands)

@@ -16,12 +16,19 @@ from config.time_zone import door_time_zone
 from core.access.door_io import DoorIo
 from core.access.lock_hold import LockHold
 from core.administration.shared_settings import SettingsService, with_overrides
-from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
+from core.errors import (
+    ConfigurationError,
+    KioskError,
+    KioskIdInUse,
+    ModelPackError,
+    StoreError,
+)
 from core.rules.model import Door
 from core.rules.public_holidays import PublicHolidays
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.event_log import ResilientEventLog
+from storage.kiosk_claim import KioskClaim, claim_kiosk_id
 from storage.kiosk_registry import register_kiosk
 from storage.server_supervisor import ServerSupervisor
 from storage.spool import EventSpool
@@ -40,6 +47,8 @@ class Services:
     """Where the door's access events go: the database, or the spool while it is down."""
     database_server: ServerSupervisor | None = None
     """Watches the embedded server and restarts it; None on an external database."""
+    claim: KioskClaim | None = None
+    """This kiosk's hold on its id: no other running kiosk acts under it."""
     holidays: PublicHolidays = field(default_factory=PublicHolidays)
     """The public-holiday calendars the door's rules read, each built once."""
     door_io: DoorIo | None = None
@@ -50,6 +59,7 @@ class Services:
 # What the door screen, which anyone walking past can read, says about a failed start;
 # the full message, with its paths and addresses, goes to the log.
 _PUBLIC_REASONS: tuple[tuple[type[Exception], str], ...] = (
+    (KioskIdInUse, "another running kiosk has this kiosk's id"),
     (StoreError, "the database cannot be reached"),
     (ModelPackError, "the face models cannot be loaded"),
     (ConfigurationError, "a setting is invalid"),
@@ -110,9 +120,18 @@ class Startup(QThread):
                     self._db_password,
                     self._settings.embedded_server,
                     anchor_lock_s=self._settings.security.audit_anchor_lock_s,
+                    query_deadline_s=self._settings.database.query_deadline_s,
                 )
             )
             secure_data_dir(self._location.data_dir)  # the embedded server opened it up
+            # Before anything is done under the id: a second kiosk with it stops here.
+            claim = self._stack.enter_context(
+                claim_kiosk_id(
+                    store.engine,
+                    self._settings.kiosk_id,
+                    self._settings.database.kiosk_claim_wait_s,
+                )
+            )
             shared = SettingsService(store.settings, self._settings)
             settings = with_overrides(shared.effective(), self._pinned)
             shared.record_local_values(self._location.setting_sources)
@@ -160,4 +179,6 @@ class Startup(QThread):
         if self._lock_first is not None:
             self.progress.emit("door")
             door_io = self._lock_first.handover()
-        self.ready.emit(Services(store, engine, settings, events, supervisor, door_io=door_io))
+        self.ready.emit(
+            Services(store, engine, settings, events, supervisor, claim, door_io=door_io)
+        )

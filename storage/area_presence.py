@@ -38,6 +38,7 @@ from core.rules.passback import (
 from core.rules.presence_store import DoorPassage, PersonInside
 from core.service_settings import RulesSettings
 from storage import area_schema as aps
+from storage.answer_deadline import deadline_of
 from storage.audit_log import SYSTEM_ACTOR, append_audit, record_denial
 from storage.operator_authority import act_as
 from storage.transactions import transaction
@@ -59,6 +60,7 @@ class SqlAreaPresence:
     ) -> None:
         """``lock_wait_ms``: the longest a door waits for presence rows another
         kiosk holds (rules.presence_lock_wait_ms)."""
+        self._deadline = deadline_of(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._lock_wait_ms = lock_wait_ms
 
@@ -72,7 +74,12 @@ class SqlAreaPresence:
     def pass_door(
         self, person_id: uuid.UUID, kiosk_id: str, at: datetime, zone: ZoneInfo
     ) -> DoorPassage:
-        with transaction(self._sessions) as session, self._bounded_wait(session):
+        # On the door's path: a server that never answers costs at most the deadline.
+        with (
+            self._deadline.bounded(),
+            transaction(self._sessions) as session,
+            self._bounded_wait(session),
+        ):
             areas = areas_at(session, kiosk_id)
             if not areas:
                 return DoorPassage(person_id, kiosk_id, PassbackVerdict())
@@ -119,7 +126,11 @@ class SqlAreaPresence:
         if passage.mark is None:
             return
         names = [p.area for p in passage.verdict.passages]
-        with transaction(self._sessions) as session, self._bounded_wait(session):
+        with (
+            self._deadline.bounded(),
+            transaction(self._sessions) as session,
+            self._bounded_wait(session),
+        ):
             ids = dict(
                 session.execute(
                     select(aps.Area.name, aps.Area.id).where(aps.Area.name.in_(names))

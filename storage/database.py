@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from core.errors import ConfigurationError, StoreError
+from core.service_settings import DatabaseSettings
+from storage.answer_deadline import AnswerDeadline
 
 POOL_SIZE = 4
 # A bounded pool: a central server must be able to count on each kiosk's share.
@@ -36,7 +38,16 @@ CONNECTION_ARGS: dict[str, Any] = {
 }
 
 
-def connect(url: str, password: str | None = None) -> Engine:
+def connect(
+    url: str,
+    password: str | None = None,
+    *,
+    query_deadline_s: float = DatabaseSettings().query_deadline_s,
+) -> Engine:
+    """An engine on ``url``, its connections watched by an AnswerDeadline of
+    ``query_deadline_s`` (storage.answer_deadline), which also tests a pooled
+    connection at checkout as pool_pre_ping would. Raises ConfigurationError for a
+    URL that is not PostgreSQL's."""
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -55,10 +66,10 @@ def connect(url: str, password: str | None = None) -> Engine:
         pool_size=POOL_SIZE,
         max_overflow=MAX_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_S,
-        pool_pre_ping=True,
         connect_args=CONNECTION_ARGS,
     )
     event.listen(engine, "connect", register_vector_types)
+    AnswerDeadline(query_deadline_s).guard(engine, ping=True)
     return engine
 
 

@@ -15,6 +15,7 @@ from core.errors import NotFound
 from core.records import Operator
 from storage import schema
 from storage.audit_log import append_audit, record_denial
+from storage.kiosk_claim import KioskClaim
 from storage.operator_authority import act_as
 from storage.transactions import transaction
 
@@ -25,8 +26,11 @@ UNLOCK_FAILED_ACTION = "door.unlock_failed"  # core.access.door_events.UnlockFai
 class SqlDoorCommands:
     """Thread-safe: a Session per call."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, claim: KioskClaim | None = None) -> None:
+        """``claim``: the running kiosk's hold on its id, checked whenever it takes
+        commands (None: kiosk-admin, which takes none)."""
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._claim = claim
 
     def record_denial(
         self, operator: Operator, permission: str, *, session_ended: bool = False
@@ -71,6 +75,9 @@ class SqlDoorCommands:
     def take_pending(self, kiosk_id: str) -> list[DoorCommandRecord]:
         table = schema.DoorCommand
         with transaction(self._sessions) as session:
+            if self._claim is not None:
+                # Only the kiosk that holds the id takes its commands (KioskIdInUse).
+                self._claim.confirm(session)
             now = session.scalar(select(func.now()))
             # Locked rows are another process's take of the same kiosk: skipped, never twice.
             rows = session.scalars(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
@@ -15,22 +14,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import StoreError
 from core.records import AccessDecision, KioskAuditEvent
 from storage.access_chain import lock_people
+from storage.answer_deadline import deadline_of
 from storage.audit_log import SYSTEM_ACTOR, append_audit
 from storage.identity_store import insert_access_event
+from storage.outage_notes import OFFLINE_ACTION, ONLINE_ACTION, online_note, open_outages
 from storage.spool import EventSpool, SpooledEvent, SpooledLine, line_of
 from storage.spool_bounds import SpoolError, validate
 from storage.transactions import first_line, transaction
 
 log = logging.getLogger(__name__)
-
-OFFLINE_ACTION = "kiosk.offline"
-ONLINE_ACTION = "kiosk.online"
-# A kiosk.online note's id is made from its kiosk.offline note's: sent twice, stored once.
-_ONLINE_NOTE_IDS = uuid.UUID("0b7f7c52-4a55-4f0e-9d36-0f2b6f1e8c11")
-
-Outages = dict[str, tuple[KioskAuditEvent, int]]
-"""Per kiosk id: its kiosk.offline note not yet followed by kiosk.online, and the
-access events spooled since."""
+__all__ = ["OFFLINE_ACTION", "ONLINE_ACTION", "ResilientEventLog", "open_outages"]
 
 
 class ResilientEventLog:
@@ -52,10 +45,16 @@ class ResilientEventLog:
     Two locks: ``_state`` guards the spool file and the offline state and is
     held only for local file work; ``_sending`` keeps flushes one at a time and
     is held across network I/O, so the door never takes it.
+
+    A database that takes a request and never answers is cut at its AnswerDeadline
+    (storage.answer_deadline): the door's write as a whole, each of the flush's
+    answers; a write made just after another call went unanswered goes to the
+    spool at once.
     """
 
     def __init__(self, engine: Engine, spool: EventSpool, kiosk_id: str) -> None:
         self._sessions = sessionmaker(engine)
+        self._deadline = deadline_of(engine)
         self._spool = spool
         self._kiosk_id = kiosk_id
         self._batch = spool.settings.batch_events
@@ -71,7 +70,7 @@ class ResilientEventLog:
         if (mine := outages.pop(kiosk_id, None)) is not None:
             self._offline_note, self._spooled_while_offline = mine
         # Left by this data folder under another kiosk id: closed, as nobody else will.
-        self._unspooled += [_online_note(note, count, kiosk_id) for note, count in outages.values()]
+        self._unspooled += [online_note(note, count, kiosk_id) for note, count in outages.values()]
 
     # --- what the kiosk reads ---------------------------------------------------------------
 
@@ -126,9 +125,13 @@ class ResilientEventLog:
             if self._offline_note is not None or self._unspooled or len(self._spool):
                 self._keep(event)
                 return
+            if self._deadline.unanswered:  # the door must not wait on it a second time
+                self._went_offline(self._deadline.refusal())
+                self._keep(event)
+                return
         # Online with nothing waiting: straight to the database, holding no lock.
         try:
-            with transaction(self._sessions) as session:
+            with self._deadline.bounded(), transaction(self._sessions) as session:
                 _store(session, event)
             return
         except StoreError as error:
@@ -229,7 +232,7 @@ class ResilientEventLog:
         chains' lock is taken last (storage/event_chains.py). One event per
         transaction, as in the retries below, keeps that order by itself."""
         try:
-            with transaction(self._sessions) as session:
+            with self._each_answer() as session:
                 lock_people(
                     session, [e.event for e in batch if isinstance(e.event, AccessDecision)]
                 )
@@ -246,7 +249,7 @@ class ResilientEventLog:
         rejected: list[tuple[str, str]] = []
         for done, line in enumerate(batch):
             try:
-                with transaction(self._sessions) as session:
+                with self._each_answer() as session:
                     _store(session, line.event)
                 stored += 1
             except StoreError as error:
@@ -265,7 +268,7 @@ class ResilientEventLog:
             notes: list[KioskAuditEvent] = []
             with self._state:
                 if self._offline_note is not None and not len(self._spool):
-                    note = _online_note(self._offline_note, self._spooled_while_offline)
+                    note = online_note(self._offline_note, self._spooled_while_offline)
                     self._offline_note = None
                     self._unspooled.append(note)
                     log.warning("database reachable again; the spooled events were sent")
@@ -302,7 +305,7 @@ class ResilientEventLog:
                 sent += more
                 if not reachable:
                     break
-                notes = [_online_note(n, count, self._kiosk_id) for n, count in outages.values()]
+                notes = [online_note(n, count, self._kiosk_id) for n, count in outages.values()]
                 if notes and (failure := self._send_notes(notes)) is not None:
                     self._fail(failure)
                     break
@@ -320,7 +323,7 @@ class ResilientEventLog:
     def _send_notes(self, notes: Sequence[KioskAuditEvent]) -> str | None:
         """Send notes straight to the database; why it failed, or None."""
         try:
-            with transaction(self._sessions) as session:
+            with self._each_answer() as session:
                 for note in notes:
                     _store(session, note)
         except StoreError as error:
@@ -328,6 +331,13 @@ class ResilientEventLog:
         except StatementError as error:
             return f"the database failed: {_reason(error)}"
         return None
+
+    @contextlib.contextmanager
+    def _each_answer(self) -> Iterator[Session]:
+        """The flusher's transaction: each answer within the deadline, however long
+        a batch rightly takes."""
+        with self._deadline.bounded(per_answer=True), transaction(self._sessions) as session:
+            yield session
 
     def _fail(self, reason: str) -> None:
         with self._state:
@@ -343,34 +353,6 @@ class ResilientEventLog:
         """Let another kiosk process take the spool over."""
         with self._state:
             self._spool.close()
-
-
-def open_outages(events: Iterable[SpooledEvent]) -> Outages:
-    """The outages a spool's history leaves open, per kiosk id."""
-    outages: Outages = {}
-    for event in events:
-        if isinstance(event, KioskAuditEvent):
-            if event.action == OFFLINE_ACTION:
-                outages.setdefault(event.kiosk_id, (event, 0))
-            elif event.action == ONLINE_ACTION:
-                outages.pop(event.kiosk_id, None)
-        elif event.kiosk_id in outages:
-            note, count = outages[event.kiosk_id]
-            outages[event.kiosk_id] = (note, count + 1)
-    return outages
-
-
-def _online_note(
-    offline: KioskAuditEvent, spooled: int, closed_by: str | None = None
-) -> KioskAuditEvent:
-    details: dict[str, object] = {
-        "offline_since": offline.occurred_at.isoformat(),
-        "events_spooled": spooled,
-    }
-    if closed_by is not None and closed_by != offline.kiosk_id:
-        details["closed_by"] = closed_by  # the kiosk that found the outage in a spool file
-    note_id = uuid.uuid5(_ONLINE_NOTE_IDS, str(offline.event_id))
-    return KioskAuditEvent(offline.kiosk_id, ONLINE_ACTION, details, note_id)
 
 
 def _refused(error: StatementError) -> bool:

@@ -18,6 +18,7 @@ from core.faces import Embedding
 from storage import rules_schema as rs
 from storage import schema
 from storage.access_chain import append_access
+from storage.answer_deadline import deadline_of
 from storage.audit_log import append_audit, record_apart, record_denial
 from storage.group_members import join_default_group, set_groups
 from storage.operator_authority import act_as
@@ -36,6 +37,7 @@ class SqlIdentityStore:
 
     def __init__(self, engine: Engine, precision: Precision = DEFAULT_INDEX.precision) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._deadline = deadline_of(engine)
         self._search = search_engine(engine)
         self._precision = precision
 
@@ -136,7 +138,8 @@ class SqlIdentityStore:
         return [records.Candidate(pid, name or "", 1.0 - float(d)) for pid, name, d in rows]
 
     def record_access(self, decision: records.AccessDecision) -> None:
-        with transaction(self._sessions) as session:
+        """Raises StoreUnresponsive past the database's answer deadline."""
+        with self._deadline.bounded(), transaction(self._sessions) as session:
             insert_access_event(session, decision)
 
     def people(

@@ -29,7 +29,8 @@ from sqlalchemy import (
     event,
 )
 
-from storage.database import CONNECTION_ARGS, POOL_TIMEOUT_S, register_vector_types
+from storage.answer_deadline import deadline_of
+from storage.database import CONNECTION_ARGS, register_vector_types
 
 SEARCH_TIMEOUT_MS = 2000
 # The door searches one frame at a time; a second connection covers an overlap.
@@ -66,15 +67,19 @@ def run_search(
     pool: Engine, statement: TextClause, parameters: Mapping[str, Any], ef_search: int | None
 ) -> list[tuple[Any, ...]]:
     """``statement``'s rows, explored with ``ef_search`` (None: a read on the door's
-    path that uses no vector index, such as its access rules, run as it is).
+    path that uses no vector index, such as its access rules, run as it is), within
+    the database's AnswerDeadline: raises StoreUnresponsive when it gave no answer in
+    time.
 
     With no liveness ping, the first search after the server restarted finds its
-    connection cut off; the pool then starts over, and the search runs once more."""
-    try:
+    connection cut off; the pool then starts over, and the search runs once more
+    (unless the deadline cut it: then no connection is opened again)."""
+    with deadline_of(pool).bounded():
+        try:
+            return _search_once(pool, statement, parameters, ef_search)
+        except _ConnectionLost:
+            pool.dispose()  # a restart cut every connection, not just this one
         return _search_once(pool, statement, parameters, ef_search)
-    except _ConnectionLost:
-        pool.dispose()  # a restart cut every connection, not just this one
-    return _search_once(pool, statement, parameters, ef_search)
 
 
 def use_ef_search(connection: Connection, ef_search: int) -> None:
@@ -122,16 +127,19 @@ def _driver_sql(statement: TextClause, dialect: Dialect) -> str:
 
 
 def _open(engine: Engine) -> Engine:
+    deadline = deadline_of(engine)
     pool = create_engine(
         engine.url,
         pool_size=SEARCH_POOL_SIZE,
         max_overflow=SEARCH_POOL_OVERFLOW,
-        pool_timeout=POOL_TIMEOUT_S,
+        # Only the door waits here, and never longer than its deadline.
+        pool_timeout=deadline.seconds,
         isolation_level="AUTOCOMMIT",
         connect_args={**CONNECTION_ARGS, "application_name": "face-kiosk search"},
     )
     event.listen(pool, "connect", register_vector_types)
     event.listen(pool, "connect", _set_up_for_search)
+    deadline.guard(pool, ping=False)
     return pool
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from core.errors import StoreError
-from core.settings import EmbeddedServerSettings, SecuritySettings
+from core.settings import DatabaseSettings, EmbeddedServerSettings, SecuritySettings
 from storage.audit_log import SqlAuditLog
 from storage.chain_anchor import ANCHOR_FOLDER, ChainAnchor, anchor_database
 from storage.database import connect, describe_url, ensure_database
@@ -54,6 +54,7 @@ def open_store(
     server_settings: EmbeddedServerSettings | None = None,
     *,
     anchor_lock_s: float = SecuritySettings().audit_anchor_lock_s,
+    query_deadline_s: float = DatabaseSettings().query_deadline_s,
 ) -> Iterator[OpenStore]:
     """Connect, bring the schema up to date, and close everything on exit.
 
@@ -61,7 +62,8 @@ def open_store(
     external server's password otherwise comes from the OS keyring.
     ``server_settings`` bound the embedded server's start and stop. Every append
     to the audit and access chains is anchored in ``data_dir``/audit, waiting at
-    most ``anchor_lock_s`` for its lock.
+    most ``anchor_lock_s`` for its lock. The door's calls give the database at most
+    ``query_deadline_s`` to answer (storage.answer_deadline).
     """
     server: EmbeddedServer | None = None
     password_note = ""
@@ -70,12 +72,12 @@ def open_store(
         url = server.start()
         ensure_database(server.admin_url(), DATABASE_NAME)
         location = f"embedded PostgreSQL in {server.pgdata}"
-        engine = connect(url)
+        engine = connect(url, query_deadline_s=query_deadline_s)
     else:
         location = describe_url(database_url)
         password = find_database_password(database_url, env_password)
         password_note = f"password from {password.source}"
-        engine = connect(database_url, password.value)
+        engine = connect(database_url, password.value, query_deadline_s=query_deadline_s)
     try:
         try:
             upgrade(engine)

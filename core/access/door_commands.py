@@ -89,7 +89,8 @@ class DoorCommandStore(Protocol):
 
     def take_pending(self, kiosk_id: str) -> list[DoorCommandRecord]:
         """The commands not yet taken, oldest first, marked taken in the same
-        transaction: each is carried out once. Raises StoreError."""
+        transaction: each is carried out once, by the one running kiosk that holds
+        the id. Raises StoreError, KioskIdInUse while another kiosk holds it."""
         ...
 
     def standing_lockdown(self, kiosk_id: str) -> DoorCommandRecord | None:
