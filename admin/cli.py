@@ -348,7 +348,8 @@ def _parser() -> argparse.ArgumentParser:
         description="door commands, taken by the running kiosk through the database",
     )
     actions = group.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
-    command(actions, "status", door_commands.status, "each kiosk's door as last reported")
+    p = command(actions, "status", door_commands.status, "each kiosk's door as last reported")
+    p.add_argument("--kiosk", metavar="KIOSK_ID", help="only this kiosk's door")
     for name, run, summary in (
         ("lockdown", door_commands.lockdown, "refuse every grant and keep the door locked"),
         ("release", door_commands.release, "end a lockdown"),
@@ -358,7 +359,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--kiosk", required=True, metavar="KIOSK_ID", help="whose door")
         p.add_argument("--reason", required=True, help="why, for the audit log")
         if name == "unlock":
-            p.add_argument("--seconds", required=True, type=_seconds, metavar="N")
+            p.add_argument(
+                "--seconds",
+                required=True,
+                type=_seconds,
+                metavar="N",
+                help="how long, from door_io.min_operator_unlock_s (1) to "
+                "door_io.max_operator_unlock_s (3600)",
+            )
 
     group = sub.add_parser(
         "settings",

@@ -58,7 +58,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="another model pack to measure beside buffalo_sc (repeatable)",
     )
     parser.add_argument(
-        "--only", help="sections, comma separated: inference,search,e2e,kiosks,liveness"
+        "--only", help="sections, comma separated: inference,search,e2e,kiosks,liveness,rules"
     )
     args = parser.parse_args(argv)
     try:
@@ -89,7 +89,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness")
+SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness", "rules")
 
 
 def _integers(text: str) -> list[int]:
@@ -145,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(_kiosks(args, results, Path(scratch)))
         if "liveness" in args.sections:
             sections.append(_liveness(args, results))
+        if "rules" in args.sections:
+            sections.append(_rules(args, results, Path(scratch)))
     seconds = time.perf_counter() - began
     results["seconds"] = seconds
     head = [
@@ -233,6 +235,17 @@ def _liveness(args: argparse.Namespace, results: dict[str, Any]) -> str:
     return report.liveness_section(found)
 
 
+def _rules(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    from bench import rules
+    from bench.database import bench_database
+
+    progress("access rules: 10,000 people, 100 groups, 20 doors")
+    with bench_database(scratch / "rules") as engine:
+        found = rules.run(engine, 10_000, 100, 20, 1_000 if args.quick else 10_000)
+    results["rules"] = found
+    return report.rules_section(found)
+
+
 def _summary(results: dict[str, Any]) -> str:
     lines = [f"kiosk-bench finished in {results['seconds'] / 60:.1f} min"]
     for row in results.get("inference", []):
@@ -262,6 +275,12 @@ def _summary(results: dict[str, Any]) -> str:
     for row in results.get("liveness", []):
         lines.append(
             f"  liveness {row.mode:<5} {row.sequence:<11}: {row.passed}/{row.attempts} passed"
+        )
+    if "rules" in results:
+        r = results["rules"]
+        lines.append(
+            f"  access rules: check p50 {r.check.p50_ms:.2f} ms, p99 {r.check.p99_ms:.2f} ms "
+            f"(evaluation alone p99 {r.evaluation.p99_ms:.3f} ms)"
         )
     return "\n".join(lines)
 

@@ -96,11 +96,42 @@ class DoorIoSettings(BaseModel):
         description="How often the kiosk reads operators' door commands (kiosk-admin door) "
         "from the database.",
     )
+    min_operator_unlock_s: float = Field(
+        1.0,
+        ge=0.5,
+        le=60,
+        description="Shortest unlock an operator may ask for (kiosk-admin door unlock).",
+    )
     max_operator_unlock_s: float = Field(
         3600.0,
         ge=1,
         le=86400,
         description="Longest unlock an operator may ask for (kiosk-admin door unlock).",
+    )
+    report_heartbeat_s: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="A kiosk writes its door report when the door's state changes, and "
+        "at least this often while it runs, so a silent kiosk can be told apart.",
+    )
+    report_stale_s: float = Field(
+        180.0,
+        ge=10,
+        le=86400,
+        description="kiosk-admin door status and the Door page mark a door report older "
+        "than this as stale (the kiosk is off or cannot reach the database); at least "
+        "twice report_heartbeat_s.",
+    )
+    failed_unlocks_shown_s: float = Field(
+        86400.0,
+        ge=60,
+        le=30 * 86400,
+        description="The Door page and kiosk-admin door status show the failed unlocks "
+        "(door.unlock_failed in the audit log) of this long ago.",
+    )
+    door_page_refresh_s: float = Field(
+        5.0, ge=1, le=300, description="How often the Door page reads the doors again while shown."
     )
     modbus_host: str = Field("", max_length=253, description="The Modbus-TCP module's address.")
     modbus_port: int = Field(502, ge=1, le=65535, description="Its TCP port.")
@@ -150,6 +181,25 @@ class DoorIoSettings(BaseModel):
             raise ValueError("adapter serial needs serial_port (e.g. /dev/ttyUSB0)")
         if self.adapter is DoorAdapter.GPIO and self.gpio_lock_line is None:
             raise ValueError("adapter gpio needs gpio_lock_line (the lock relay's line)")
+        gpio_lines = [
+            line
+            for line in (self.gpio_lock_line, self.gpio_contact_line, self.gpio_exit_line)
+            if line is not None
+        ]
+        if len(set(gpio_lines)) < len(gpio_lines):
+            raise ValueError(
+                "gpio_lock_line, gpio_contact_line and gpio_exit_line must be different lines"
+            )
         if self.retry_max_s < self.retry_s:
             raise ValueError(f"retry_max_s ({self.retry_max_s}) must be at least retry_s")
+        if self.max_operator_unlock_s < self.min_operator_unlock_s:
+            raise ValueError(
+                f"max_operator_unlock_s ({self.max_operator_unlock_s:g}) must be at least "
+                "min_operator_unlock_s"
+            )
+        if self.report_stale_s < 2 * self.report_heartbeat_s:
+            raise ValueError(
+                f"report_stale_s ({self.report_stale_s:g}) must be at least twice "
+                f"report_heartbeat_s ({self.report_heartbeat_s:g})"
+            )
         return self

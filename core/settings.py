@@ -116,6 +116,10 @@ class QualitySettings(_Section):
 
 
 # The lowest match threshold any site may set, and its reason. Measured with
+# A kiosk's id: recorded with its events, named in kiosk-admin door commands.
+KIOSK_ID_PATTERN = r"^[A-Za-z0-9._-]+$"
+KIOSK_ID_MAX = 64
+
 # ``kiosk-admin calibrate`` (core/calibration) on buffalo_sc (w600k_mbf@9cc6e4a75f0e) and
 # the labelled set cut from the package photos (tests/calibration_dataset.py: 33 people,
 # 126 usable images, 7,508 different-person comparisons): different people score 0.068 on
@@ -363,8 +367,8 @@ class Settings(_Section):
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9._-]+$",
+        max_length=KIOSK_ID_MAX,
+        pattern=KIOSK_ID_PATTERN,
         description="Name recorded with every access event from this front end.",
     )
     kiosk_name: str = Field(

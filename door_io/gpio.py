@@ -3,6 +3,8 @@ on an output line, the door contact and the exit button on input lines."""
 
 from __future__ import annotations
 
+import errno
+import logging
 from collections.abc import Iterable
 
 import gpiod
@@ -12,7 +14,13 @@ from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 
+log = logging.getLogger(__name__)
 _CONSUMER = "face-kiosk-door"
+_NOT_A_CHIP = (errno.ENOTTY, errno.ENODEV)
+# gpiod raises ValueError for a line number past the chip's lines and for a line
+# named twice, and RequestReleasedError (an Exception) for a request used after a
+# release: none may end the door's thread, so each is a DoorFault too.
+_GPIO_ERRORS = (OSError, ValueError, gpiod.RequestReleasedError)
 
 
 class GpioDoor:
@@ -48,9 +56,9 @@ class GpioDoor:
             else:
                 assert self._request is not None
                 self._request.set_value(self._lock_line, level)
-        except OSError as error:
+        except _GPIO_ERRORS as error:
             self.close()
-            raise self._fault(error) from error
+            raise self._fault(error) from None
 
     def read_inputs(self) -> DoorInputs:
         settings = self._settings
@@ -67,14 +75,17 @@ class GpioDoor:
                 exit_button=level(settings.gpio_exit_line),
                 lock_output=level(self._lock_line) if self._driving else None,
             )
-        except OSError as error:
+        except _GPIO_ERRORS as error:
             self.close()
-            raise self._fault(error) from error
+            raise self._fault(error) from None
 
     def close(self) -> None:
         request, self._request, self._driving = self._request, None, False
         if request is not None:
-            request.release()
+            try:
+                request.release()
+            except OSError as error:  # the chip went away: nothing left to release
+                log.warning("GPIO lines not released: %s", error)
 
     def _request_lines(self, drive: Value | None) -> gpiod.LineRequest:
         settings = self._settings
@@ -96,8 +107,32 @@ class GpioDoor:
                 config[line] = inputs
         return gpiod.request_lines(settings.gpio_chip, config=config, consumer=_CONSUMER)
 
-    def _fault(self, error: OSError) -> DoorFault:
+    def _fault(self, error: Exception) -> DoorFault:
+        """The failure in plain words; gpiod's own go to the log."""
+        chip = self._settings.gpio_chip
+        log.warning("GPIO %s: %s: %s", chip, type(error).__name__, error)
+        code = getattr(error, "errno", None)
+        if code == errno.ENOENT:
+            return DoorFault(f"GPIO chip {chip} is not there; check door_io.gpio_chip")
+        if code in _NOT_A_CHIP:
+            return DoorFault(f"{chip} is not a GPIO chip; check door_io.gpio_chip")
+        if code in (errno.EACCES, errno.EPERM):
+            return DoorFault(
+                f"GPIO chip {chip} may not be opened by the kiosk's user; give that user "
+                "access to it (e.g. the gpio group)"
+            )
+        if code == errno.EBUSY:
+            # A line has one holder: kiosk-admin health beside a running kiosk meets this.
+            return DoorFault(
+                f"a GPIO line on {chip} is held by another program (the running kiosk, "
+                "for kiosk-admin health); stop that program or pick other lines"
+            )
+        if isinstance(error, ValueError):
+            return DoorFault(
+                f"GPIO chip {chip} has no such line; check door_io.gpio_lock_line, "
+                "gpio_contact_line and gpio_exit_line"
+            )
         return DoorFault(
-            f"GPIO {self._settings.gpio_chip} failed ({error}); check door_io.gpio_chip and "
-            "the line numbers, and that no other program holds the lines"
+            f"GPIO chip {chip} failed; check door_io.gpio_chip and the line numbers "
+            "(details in the log)"
         )

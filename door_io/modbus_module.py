@@ -20,6 +20,7 @@ UNIT = 1
 _COILS = 1
 _DISCRETE_INPUTS = 2
 _START_S = 10.0
+_POINTS = 16
 _WRITE_COIL = 5
 _WRITE_COILS = 15
 
@@ -32,7 +33,9 @@ def free_port() -> int:
 
 class ModbusModule:
     """Start with ``start()``; ``stop()`` and ``start()`` again to play a module that
-    goes away and comes back (on the same port, with its coils reset to off)."""
+    goes away and comes back (on the same port, with its coils reset to off, as after
+    a power cut); ``stop(keep_outputs=True)`` plays a network link that goes down and
+    comes back: the module comes back with its coils as they were."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -42,15 +45,24 @@ class ModbusModule:
         self._server: ModbusTcpServer | None = None
         self.coil_writes: list[tuple[int, bool]] = []
         """Every (coil, value) a client wrote, in order, across restarts."""
+        self._kept_coils: list[bool] | None = None
         self.write_times: list[float] = []
         """When each of ``coil_writes`` was taken (time.perf_counter), just before
         the module acknowledged it."""
 
     def start(self) -> None:
         self._run(self._start())
+        kept, self._kept_coils = self._kept_coils, None
+        if kept is not None:
+            assert self._server is not None
+            self._run(self._server.async_setValues(UNIT, _COILS, 0, kept))
 
-    def stop(self) -> None:
+    def stop(self, *, keep_outputs: bool = False) -> None:
+        """Stop answering; ``keep_outputs``: the next ``start`` restores the coils."""
         if self._server is not None:
+            if keep_outputs:
+                coils = self._run(self._server.async_getValues(UNIT, _COILS, 0, _POINTS))
+                self._kept_coils = [bool(c) for c in coils]
             self._run(self._server.shutdown())
             self._server = None
 
@@ -70,7 +82,7 @@ class ModbusModule:
 
     async def _start(self) -> None:
         def bits() -> list[SimData]:
-            return [SimData(0, count=16, values=False, datatype=DataType.BITS)]
+            return [SimData(0, count=_POINTS, values=False, datatype=DataType.BITS)]
 
         def registers() -> list[SimData]:
             return [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)]

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+
 import serial
 
 from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 
+log = logging.getLogger(__name__)
 _START = 0xA0
+_NOT_THERE = (errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO)
+_NOT_ALLOWED = (errno.EACCES, errno.EPERM)
 
 
 def relay_command(channel: int, on: bool) -> bytes:
@@ -44,10 +50,7 @@ class SerialRelayDoor:
             port.flush()
         except (serial.SerialException, OSError) as error:
             self.close()
-            raise DoorFault(
-                f"the relay board on {self._settings.serial_port} failed ({error}); "
-                "check its USB cable and door_io.serial_port"
-            ) from error
+            raise self._fault(error) from None
 
     def read_inputs(self) -> DoorInputs:
         """No inputs; opening the port checks the board is still there."""
@@ -55,10 +58,7 @@ class SerialRelayDoor:
             self._open()
         except (serial.SerialException, OSError) as error:
             self.close()
-            raise DoorFault(
-                f"the relay board on {self._settings.serial_port} cannot be opened ({error}); "
-                "check its USB cable and door_io.serial_port"
-            ) from error
+            raise self._fault(error) from None
         return DoorInputs()
 
     def close(self) -> None:
@@ -77,3 +77,28 @@ class SerialRelayDoor:
                 write_timeout=self._settings.serial_timeout_s,
             )
         return self._port
+
+    def _fault(self, error: Exception) -> DoorFault:
+        """The failure in plain words; pyserial's own go to the log."""
+        port = self._settings.serial_port
+        log.warning("relay board on %s: %s: %s", port, type(error).__name__, error)
+        here = f"the relay board on {port}"
+        if isinstance(error, serial.SerialTimeoutException):
+            return DoorFault(
+                f"{here} did not take the command within {self._settings.serial_timeout_s:g} s; "
+                "check its USB cable, then unplug it and plug it in again"
+            )
+        # pyserial wraps a failed write's OSError in a SerialException without its errno.
+        code = getattr(error, "errno", None) or getattr(error.__context__, "errno", None)
+        if code in _NOT_THERE:
+            return DoorFault(f"{here} is not there; check its USB cable and door_io.serial_port")
+        if code in _NOT_ALLOWED:
+            return DoorFault(
+                f"{here} may not be opened by the kiosk's user; give that user access to "
+                "the device (e.g. the dialout group)"
+            )
+        if code == errno.EBUSY:
+            return DoorFault(f"{here} is held by another program; close that program")
+        return DoorFault(
+            f"{here} failed; check its USB cable and door_io.serial_port (details in the log)"
+        )

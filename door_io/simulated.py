@@ -65,6 +65,12 @@ class SimulatedDoor:
         with self._lock:
             self._unplugged = unplugged
 
+    def reset_output(self) -> None:
+        """The module lost its power for a moment: its output is off again (unplugged
+        or not)."""
+        with self._lock:
+            self._output = False
+
     def _check(self) -> None:
         if self._unplugged:
             raise DoorFault("the simulated door module is unplugged; plug it in again")

@@ -112,10 +112,12 @@ class KioskController(QObject):
         if services.database_server is not None:
             self.metrics.watch_database_server(services.database_server.status)
         if self._locked_first is not None:
-            io = self._locked_first.hold.handover()
+            # Handed over by the start-up thread: waiting here for an adapter call under
+            # way would freeze the window for up to the adapter's time-out.
+            assert services.door_io is not None
             self._locked_first.state_described.disconnect(self._screen.show_door_state)
             self._locked_first = None
-            self.door = open_door_hardware(io, services, self.metrics)
+            self.door = open_door_hardware(services.door_io, services, self.metrics)
         if self.door is not None:
             self.door.show_on(self._screen)
             self.door.start()

@@ -25,6 +25,7 @@ from core.door_io_settings import DoorIoSettings
 from core.records import KioskAuditEvent
 from core.settings import Settings
 from door_io.hardware import open_door_io
+from kiosk.grant_banner import DoorResult, DoorResultKind
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.startup import Services
 from storage.door_commands import SqlDoorCommands
@@ -100,12 +101,23 @@ class DoorHardware(QObject):
         described = describe(self.status)
         screen.show_door_state(described)
         self.state_described.emit(described)
-        if isinstance(event, Unlocked) and event.cause is UnlockCause.GRANT:
-            screen.show_door_open(event.until_s - event.at_s)
-        elif isinstance(event, UnlockFailed):
-            screen.show_door_failed()
-        elif isinstance(event, UnlockRefused) and event.cause is UnlockCause.GRANT:
-            screen.show_door_refused(event.why)
+        result = door_result(event)
+        if result is not None:
+            screen.show_door_result(result)
+
+
+def door_result(event: DoorEvent) -> DoorResult | None:
+    """What ``event`` did for a grant, for the banner; None for anything else (the
+    exit button, an operator's unlock: nobody at the screen waits for those)."""
+    if isinstance(event, Unlocked) and event.cause is UnlockCause.GRANT and event.event_id:
+        return DoorResult(
+            event_id=event.event_id, kind=DoorResultKind.OPEN, seconds=event.until_s - event.at_s
+        )
+    if isinstance(event, UnlockFailed) and event.event_id:
+        return DoorResult(event_id=event.event_id, kind=DoorResultKind.FAILED)
+    if isinstance(event, UnlockRefused) and event.cause is UnlockCause.GRANT and event.event_id:
+        return DoorResult(event_id=event.event_id, kind=DoorResultKind.REFUSED, why=event.why)
+    return None
 
 
 def describe(status: DoorStatus) -> str:

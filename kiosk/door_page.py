@@ -1,8 +1,11 @@
-"""Door (admins and auditors): every kiosk's door as last reported; admins lock this
-kiosk's door down, release it, or unlock it for a stated time, with a reason."""
+"""Door (admins and auditors): every kiosk's door as last reported, stale reports and
+failed unlocks marked; admins lock this kiosk's door down, release it, or unlock it
+for a stated time, with a reason."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -16,16 +19,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.access.door_commands import MAX_REASON, DoorCommandKind, DoorCommandService, DoorReport
+from core.access.door_commands import (
+    MAX_REASON,
+    DoorCommandKind,
+    DoorCommandService,
+    DoorReport,
+    last_heard,
+)
+from core.door_io_settings import DoorIoSettings
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import MessageLabel, secondary_button, title_label
 
-_COLUMNS = ("Kiosk", "Lock", "Door", "Lockdown", "Alarms", "Fault", "Reported")
+_COLUMNS = ("Kiosk", "Lock", "Door", "Lockdown", "Alarms", "Fault", "Failed unlocks", "Reported")
+FAILED_COLUMN = _COLUMNS.index("Failed unlocks")
+REPORTED_COLUMN = _COLUMNS.index("Reported")
 
 
 class DoorPage(QWidget):
     """Commands go through the database like ``kiosk-admin door``'s: this kiosk takes
-    them within door_io.operator_poll_s, and each is audited."""
+    them within door_io.operator_poll_s, and each is audited. While shown, the table
+    is read again every door_io.door_page_refresh_s (not counted as the operator's
+    activity), so a failed unlock or a kiosk gone silent shows without a click."""
 
     def __init__(
         self,
@@ -34,12 +48,16 @@ class DoorPage(QWidget):
         kiosk_id: str,
         *,
         may_control: bool,
-        longest_unlock_s: float,
+        settings: DoorIoSettings,
     ) -> None:
         super().__init__()
         self._actions = actions
         self._service = service
         self._kiosk_id = kiosk_id
+        self._settings = settings
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setInterval(int(settings.door_page_refresh_s * 1000))
+        self._refresh_timer.timeout.connect(self._refresh_by_itself)
         self.table = QTableWidget(0, len(_COLUMNS))
         self.table.setHorizontalHeaderLabels(_COLUMNS)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -49,8 +67,8 @@ class DoorPage(QWidget):
         self.reason.setMaxLength(MAX_REASON)
         self.reason.setPlaceholderText("why (kept in the audit log)")
         self.seconds = QDoubleSpinBox()
-        self.seconds.setRange(1, longest_unlock_s)
-        self.seconds.setValue(min(60.0, longest_unlock_s))
+        self.seconds.setRange(settings.min_operator_unlock_s, settings.max_operator_unlock_s)
+        self.seconds.setValue(min(60.0, settings.max_operator_unlock_s))
         self.seconds.setSuffix(" s")
         self.lockdown_button = QPushButton("Lock down")
         self.release_button = QPushButton("Release")
@@ -80,6 +98,19 @@ class DoorPage(QWidget):
     def refresh(self) -> None:
         self._actions.run(self._service.reports, self._show_reports, self.message.show_error)
 
+    def _refresh_by_itself(self) -> None:
+        self._actions.run(
+            self._service.reports, self._show_reports, self.message.show_error, activity=False
+        )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._refresh_timer.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        self._refresh_timer.stop()
+        super().hideEvent(event)
+
     def _send(self, kind: DoorCommandKind) -> None:
         reason = self.reason.text()
         seconds = self.seconds.value() if kind is DoorCommandKind.UNLOCK else None
@@ -107,7 +138,20 @@ class DoorPage(QWidget):
                 "LOCKDOWN" if report.lockdown else "",
                 ", ".join(report.alarms),
                 report.fault or "",
-                f"{report.reported_at:%H:%M:%S}" if report.reported_at else "",
+                self._failed_unlocks(report),
+                self._reported(report),
             )
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+
+    def _failed_unlocks(self, report: DoorReport) -> str:
+        if not report.failed_unlocks or report.last_failed_unlock_at is None:
+            return ""
+        hours = self._settings.failed_unlocks_shown_s / 3600
+        last = report.last_failed_unlock_at.astimezone()
+        return f"{report.failed_unlocks} in {hours:g} h, last {last:%H:%M:%S}"
+
+    def _reported(self, report: DoorReport) -> str:
+        if report.age_s is not None and report.is_stale(self._settings):
+            return f"STALE: {last_heard(report.age_s)}"
+        return f"{report.reported_at.astimezone():%H:%M:%S}" if report.reported_at else ""

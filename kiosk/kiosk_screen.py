@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWi
 from core.access.frame_outcome import FrameOutcome, PinPrompt
 from core.records import AccessDecision, AccessOutcome
 from kiosk.camera_view import CameraView
+from kiosk.grant_banner import DoorResult, DoorResultKind, GrantBanner
 from kiosk.pin_pad import PinPad
 from telemetry.json_log import loggable_text
 
@@ -89,6 +90,9 @@ class KioskScreen(QWidget):
         self._back_to_idle.setSingleShot(True)
         self._back_to_idle.setInterval(int(decision_display_s * 1000))
         self._back_to_idle.timeout.connect(self.show_idle)
+        self._grants = GrantBanner()
+        self._granted_name = ""
+        """The name of the newest decision shown, when it was a grant."""
 
     # --- what the controller tells it -------------------------------------------------
 
@@ -122,6 +126,11 @@ class KioskScreen(QWidget):
 
     def show_decision(self, decision: AccessDecision) -> None:
         self.pin_pad.stop()
+        door_result = self._grants.decision_shown(decision.event_id)
+        self._granted_name = (decision.display_name or "") if decision.granted else ""
+        if decision.granted and door_result is not None:
+            self._show_door_result(door_result)  # the door was quicker than the decision
+            return
         if decision.granted:
             name = decision.display_name
             self._set_banner(f"{name}\n{GRANTED_TEXT}", "granted", person_name=name)
@@ -179,24 +188,24 @@ class KioskScreen(QWidget):
         """The door hardware's state ("door locked · LOCKDOWN"); empty: no door hardware."""
         self.door_state.setText(text)
 
-    def show_door_open(self, seconds: float) -> None:
-        """The lock is released for the person just granted."""
-        name = (
-            self.banner.text().split("\n")[0] if self.banner.property("state") == "granted" else ""
-        )
-        text = f"{name}\n{DOOR_OPEN_TEXT}" if name else DOOR_OPEN_TEXT
-        self._set_banner(text, "granted", person_name=name or None)
-        self._back_to_idle.start(int(seconds * 1000))
+    def show_door_result(self, result: DoorResult) -> None:
+        """What the door did for a grant: shown with that grant's decision, whichever
+        of the two arrives first (kiosk.grant_banner)."""
+        if self._grants.door_result(result):
+            self._show_door_result(result)
 
-    def show_door_failed(self) -> None:
-        """Granted, but the lock did not take the unlock."""
-        self._set_banner(DOOR_FAILED_TEXT, "fault")
-        self._back_to_idle.start()
-
-    def show_door_refused(self, why: str) -> None:
-        """Granted, but the door's rules keep it locked (lockdown)."""
-        self._set_banner(f"{why}\n{DOOR_REFUSED_TEXT}", "denied")
-        self._back_to_idle.start()
+    def _show_door_result(self, result: DoorResult) -> None:
+        name = self._granted_name
+        if result.kind is DoorResultKind.OPEN:
+            text = f"{name}\n{DOOR_OPEN_TEXT}" if name else DOOR_OPEN_TEXT
+            self._set_banner(text, "granted", person_name=name or None)
+            self._back_to_idle.start(int(result.seconds * 1000))
+        elif result.kind is DoorResultKind.FAILED:
+            self._set_banner(DOOR_FAILED_TEXT, "fault")
+            self._back_to_idle.start()
+        else:
+            self._set_banner(f"{result.why}\n{DOOR_REFUSED_TEXT}", "denied")
+            self._back_to_idle.start()
 
     @Slot()
     def end_pin(self) -> None:

@@ -47,12 +47,16 @@ class OperatorActions:
         work: Callable[[Operator], T],
         success: Callable[[T], None],
         failure: Callable[[str], None] | None = None,
+        *,
+        activity: bool = True,
     ) -> None:
+        """``activity`` False: a read the screen makes by itself (a timer), which
+        must not keep an idle session open."""
         session = self._session()
         if session is None or not session.active:
             self._session_ended("the operator session ended")
             return
-        operator = session.operator()
+        operator = session.operator() if activity else session.peek()
 
         def guarded() -> T | _SessionEnded:
             try:

@@ -226,7 +226,7 @@ class OperatorMode(QObject):
                 DoorCommandService(SqlDoorCommands(self._store.engine), door_io),
                 self._settings.kiosk_id,
                 may_control=Permission.CONTROL_DOOR in allowed,
-                longest_unlock_s=door_io.max_operator_unlock_s,
+                settings=door_io,
             )
             pages.append(("Door", self.door_page))
             self.door_page.refresh()

@@ -13,6 +13,7 @@ from PySide6.QtCore import QThread, Signal
 
 from config.environment import Location, secure_data_dir
 from config.time_zone import door_time_zone
+from core.access.door_io import DoorIo
 from core.access.lock_hold import LockHold
 from core.administration.shared_settings import SettingsService, with_overrides
 from core.errors import ConfigurationError, KioskError, ModelPackError, StoreError
@@ -41,6 +42,9 @@ class Services:
     """Watches the embedded server and restarts it; None on an external database."""
     holidays: PublicHolidays = field(default_factory=PublicHolidays)
     """The public-holiday calendars the door's rules read, each built once."""
+    door_io: DoorIo | None = None
+    """The door hardware, handed over by the lock hold for the door controller; None
+    without door hardware."""
 
 
 # What the door screen, which anyone walking past can read, says about a failed start;
@@ -81,7 +85,9 @@ class Startup(QThread):
     ) -> None:
         """``lock_first``, when given, is waited for before anything else, up to
         ``door_io.command_timeout_s``: until the door's lock was forced locked, or that
-        failed (it goes on trying)."""
+        failed (it goes on trying). Once the rest has started it is handed over here,
+        for Services.door_io: the hand-over waits for an adapter call under way (up to
+        twice door_io.modbus_timeout_s, say), which the GUI thread must never do."""
         super().__init__()
         self._lock_first = lock_first
         self._location = location
@@ -150,4 +156,8 @@ class Startup(QThread):
             log.exception("start-up failed")
             self.failed.emit(public_reason(error))
             return
-        self.ready.emit(Services(store, engine, settings, events, supervisor))
+        door_io = None
+        if self._lock_first is not None:
+            self.progress.emit("door")
+            door_io = self._lock_first.handover()
+        self.ready.emit(Services(store, engine, settings, events, supervisor, door_io=door_io))

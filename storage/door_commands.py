@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -18,6 +19,7 @@ from storage.operator_authority import act_as
 from storage.transactions import transaction
 
 COMMAND_ACTION = "door.command"
+UNLOCK_FAILED_ACTION = "door.unlock_failed"  # core.access.door_events.UnlockFailed.action
 
 
 class SqlDoorCommands:
@@ -118,10 +120,40 @@ class SqlDoorCommands:
         with transaction(self._sessions) as session:
             session.execute(statement)
 
-    def reports(self, actor: Operator) -> list[DoorReport]:
+    def reports(
+        self, actor: Operator, *, failed_unlocks_s: float, kiosk_id: str | None = None
+    ) -> list[DoorReport]:
+        table = schema.DoorReport
+        audit = schema.AuditEvent
+        # The failed unlocks come from the audit log (door.unlock_failed, target the
+        # kiosk), found through its occurred_at index: no copy to keep in step.
+        failed = (
+            select(
+                audit.target.label("kiosk_id"),
+                func.count().label("count"),
+                func.max(audit.occurred_at).label("last"),
+            )
+            .where(
+                audit.action == UNLOCK_FAILED_ACTION,
+                audit.occurred_at >= func.now() - timedelta(seconds=failed_unlocks_s),
+            )
+            .group_by(audit.target)
+            .subquery()
+        )
+        query = (
+            select(
+                table,
+                func.extract("epoch", func.now() - table.reported_at),
+                failed.c.count,
+                failed.c.last,
+            )
+            .outerjoin(failed, failed.c.kiosk_id == table.kiosk_id)
+            .order_by(table.kiosk_id)
+        )
+        if kiosk_id is not None:
+            query = query.where(table.kiosk_id == kiosk_id)
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.VIEW_DOORS, self)
-            rows = session.scalars(select(schema.DoorReport).order_by(schema.DoorReport.kiosk_id))
             return [
                 DoorReport(
                     kiosk_id=row.kiosk_id,
@@ -132,9 +164,16 @@ class SqlDoorCommands:
                     alarms=tuple(row.alarms),
                     fault=row.fault,
                     reported_at=row.reported_at,
+                    age_s=max(0.0, float(age)),
+                    failed_unlocks=count or 0,
+                    last_failed_unlock_at=last,
                 )
-                for row in rows
+                for row, age, count, last in session.execute(query)
             ]
+
+    def kiosk_exists(self, kiosk_id: str) -> bool:
+        with transaction(self._sessions) as session:
+            return session.get(schema.Kiosk, kiosk_id) is not None
 
 
 def _record(row: schema.DoorCommand, remaining_s: float | None) -> DoorCommandRecord:

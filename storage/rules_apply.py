@@ -24,10 +24,8 @@ from core.rules.model import (
 from core.rules.rule_set import RulesChange, RuleSet, RuleSetError
 from storage import rules_schema as rs
 from storage import schema
+from storage.group_members import RULES_LOCK
 
-# Any fixed number, other than the enrollment's and the audit chain's: one rules
-# import at a time per database.
-_RULES_LOCK = 7_301_520_212
 T = TypeVar("T")
 
 
@@ -89,7 +87,7 @@ def apply_rule_set(session: Session, rules: RuleSet) -> RulesChange:
     changed. One import at a time per database (a transaction-level advisory lock).
     Raises RuleSetError when the set does not hold together with what is stored
     (a door no kiosk has, a member who is not an active person)."""
-    session.execute(select(func.pg_advisory_xact_lock(_RULES_LOCK)))
+    session.execute(select(func.pg_advisory_xact_lock(RULES_LOCK)))
     before = read_rule_set(session)
     rules.check(known_doors=[d.kiosk_id for d in before.doors])
     _check_members(session, rules)

@@ -31,6 +31,7 @@ from storage.audit_log import append_audit, record_denial
 from storage.group_members import set_groups
 from storage.operator_authority import act_as
 from storage.rules_apply import apply_rule_set, read_rule_set
+from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, transaction
 
 _ACTIVE = records.PersonStatus.ACTIVE.value
@@ -79,6 +80,7 @@ class SqlRulesStore:
 
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._search = search_engine(engine)
 
     def record_denial(
         self, operator: records.Operator, permission: str, *, session_ended: bool = False
@@ -88,8 +90,11 @@ class SqlRulesStore:
     # --- the door's read --------------------------------------------------------------------
 
     def door_rules(self, person_id: uuid.UUID, kiosk_id: str) -> DoorRules:
-        with database_failures(), self._sessions() as session:
-            row = session.execute(_DOOR_RULES, {"person": person_id, "door": kiosk_id}).one()
+        # On the door's path: the search's own connections, one prepared statement.
+        with database_failures():
+            (row,) = run_search(
+                self._search, _DOOR_RULES, {"person": person_id, "door": kiosk_id}, None
+            )
         return _door_rules(kiosk_id, *row)
 
     # --- doors ------------------------------------------------------------------------------

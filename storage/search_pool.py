@@ -63,9 +63,10 @@ def search_engine(engine: Engine) -> Engine:
 
 
 def run_search(
-    pool: Engine, statement: TextClause, parameters: Mapping[str, Any], ef_search: int
+    pool: Engine, statement: TextClause, parameters: Mapping[str, Any], ef_search: int | None
 ) -> list[tuple[Any, ...]]:
-    """``statement``'s rows, explored with ``ef_search``.
+    """``statement``'s rows, explored with ``ef_search`` (None: a read on the door's
+    path that uses no vector index, such as its access rules, run as it is).
 
     With no liveness ping, the first search after the server restarted finds its
     connection cut off; the pool then starts over, and the search runs once more."""
@@ -86,13 +87,14 @@ class _ConnectionLost(psycopg.OperationalError):
 
 
 def _search_once(
-    pool: Engine, statement: TextClause, parameters: Mapping[str, Any], ef_search: int
+    pool: Engine, statement: TextClause, parameters: Mapping[str, Any], ef_search: int | None
 ) -> list[tuple[Any, ...]]:
     # The driver's own connection: SQLAlchemy's statement handling cost 0.5 ms a search.
     connection = pool.raw_connection()
     driver = _driver(connection)
     try:
-        _use_ef_search(connection, ef_search)
+        if ef_search is not None:
+            _use_ef_search(connection, ef_search)
         sql = _driver_sql(statement, pool.dialect)
         return driver.execute(sql, parameters, prepare=True).fetchall()
     except psycopg.OperationalError as error:

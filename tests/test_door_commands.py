@@ -192,3 +192,62 @@ def test_requests_are_checked(
     with pytest.raises(NotAllowed, match="may not lock down"):
         service.request(auditor, kiosk_id=KIOSK, kind=DoorCommandKind.LOCKDOWN, reason="r")
     assert service.reports(auditor) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("unlock", "--seconds", "0.001"), "an unlock needs --seconds from 1 to 3600"),
+        (("unlock", "--seconds", "3601"), "an unlock needs --seconds from 1 to 3600"),
+        (("unlock", "--seconds", "inf"), "an unlock needs --seconds from 1 to 3600"),
+        (("unlock", "--seconds", "nan"), "give a number of seconds above 0"),
+        (("lockdown", "--kiosk", "north door!"), "a kiosk id is 1 to 64 letters"),
+        (("release", "--kiosk", "d" * 65), "a kiosk id is 1 to 64 letters"),
+        (("lockdown", "--reason", "\x1b[2J"), "the reason may not hold control characters"),
+        (("lockdown", "--reason", " \t "), "give a reason of 1 to 200 characters"),
+        (("lockdown", "--reason", "x" * 201), "give a reason of 1 to 200 characters"),
+    ],
+    ids=[
+        "too-short",
+        "too-long",
+        "infinite",
+        "not-a-number",
+        "bad-kiosk",
+        "long-kiosk",
+        "control-characters",
+        "blank-reason",
+        "long-reason",
+    ],
+)
+def test_a_door_command_out_of_bounds_is_one_line_before_any_password(
+    store: SqlDoorCommands, admin_cli: Cli, arguments: tuple[str, ...], message: str
+) -> None:
+    action, *changed = arguments
+    given = {"--kiosk": KIOSK, "--reason": "delivery"}
+    if action == "unlock":
+        given["--seconds"] = "60"
+    given.update(zip(changed[::2], changed[1::2], strict=True))
+    flags = [part for pair in given.items() for part in pair]
+    # No password: a check after the login would fail on the missing password instead.
+    result = admin_cli("door", action, *flags, "--operator", "alice", password=None)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert store.take_pending(KIOSK) == [], "nothing was stored"
+
+
+def test_door_status_of_one_kiosk_and_of_a_bad_or_unknown_id(kiosk: Kiosk, admin_cli: Cli) -> None:
+    not_yet = admin_cli("door", "status", "--kiosk", KIOSK, "--operator", "alice")
+    assert not_yet.returncode == 5, not_yet.stderr
+    assert f"kiosk '{KIOSK}' has not reported a door" in not_yet.stderr
+    kiosk.poller.poll_once()
+    doors = as_json(admin_cli("door", "status", "--kiosk", KIOSK, "--operator", "alice", "--json"))
+    assert [door["kiosk_id"] for door in doors["doors"]] == [KIOSK]
+    unknown = admin_cli("door", "status", "--kiosk", "door-south", "--operator", "alice")
+    assert unknown.returncode == 5, unknown.stderr
+    assert "no kiosk 'door-south' has used this database" in unknown.stderr
+    malformed = admin_cli("door", "status", "--kiosk", "door/south", "--operator", "alice")
+    assert malformed.returncode == 2, malformed.stderr
+    assert "a kiosk id is 1 to 64 letters" in malformed.stderr
+    for result in (not_yet, unknown, malformed):
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -6,7 +6,12 @@ import uuid
 
 import pytest
 
-from core.access.door_control import LATE_REFUSAL, LOCKDOWN_REFUSAL, DoorControl
+from core.access.door_control import (
+    EXPIRED_REFUSAL,
+    LATE_REFUSAL,
+    LOCKDOWN_REFUSAL,
+    DoorControl,
+)
 from core.access.door_events import (
     Alarm,
     AlarmCleared,
@@ -239,3 +244,17 @@ def test_every_audited_event_has_plain_details() -> None:
         assert event.action.startswith("door.")
         assert all(isinstance(value, str | int | float) for value in event.details().values())
     assert DoorOpened.action is None
+
+
+@pytest.mark.parametrize("seconds", [0.0, -3.0])
+def test_an_operator_unlock_whose_time_has_passed_is_refused(
+    door: DoorControl, seconds: float
+) -> None:
+    (refused,) = door.unlock_for(10.0, seconds=seconds, operator="ada", reason="delivery")
+    assert isinstance(refused, UnlockRefused)
+    assert (refused.cause, refused.why, refused.operator) == (
+        UnlockCause.OPERATOR,
+        EXPIRED_REFUSAL,
+        "ada",
+    )
+    assert not door.state.unlocked

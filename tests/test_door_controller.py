@@ -3,11 +3,13 @@ start and stop, grants, the exit button, alarms, faults retried and reported."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.access.door_control import EXPIRED_REFUSAL, LATE_REFUSAL
 from core.access.door_controller import CommandResult, DoorController
 from core.access.door_events import (
     Alarm,
@@ -22,11 +24,12 @@ from core.access.door_events import (
     UnlockFailed,
     UnlockRefused,
 )
+from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings, FailMode
 from core.errors import DoorFault
 from core.records import AccessDecision, AccessOutcome
 from door_io.simulated import SimulatedDoor
-from tests.door_events_recorder import DoorEventRecorder, wait_until
+from tests.door_events_recorder import WAIT_S, DoorEventRecorder, wait_until
 
 FAST = DoorIoSettings(
     adapter="simulated",
@@ -187,3 +190,170 @@ def test_an_unplugged_module_fails_the_grant_then_recovers(
 def test_commands_after_stop_fail_at_once(controller: DoorController) -> None:
     controller.stop()
     assert controller.lockdown(operator="ada", reason="x").wait(0.1) is CommandResult.FAILED
+
+
+class FakeClock:
+    """The door's clock, moved by the test."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class StallingDoor(SimulatedDoor):
+    """A simulated door whose input read can be held, as a module that answers slowly
+    holds the door's thread: ``stall()``, then ``entered`` is set once the thread is
+    inside the read, which returns when ``release()`` is called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self._stalled = False
+        self._go_on = threading.Event()
+
+    def stall(self) -> None:
+        self._stalled, self._go_on = True, threading.Event()
+        self.entered.clear()
+
+    def release(self) -> None:
+        self._stalled = False
+        self._go_on.set()
+
+    def read_inputs(self) -> DoorInputs:
+        if self._stalled:
+            self.entered.set()
+            self._go_on.wait(WAIT_S)
+        return super().read_inputs()
+
+
+@pytest.fixture
+def stalling() -> StallingDoor:
+    door = StallingDoor()
+    door.stall()  # from the first poll on
+    return door
+
+
+def test_a_grant_that_waited_behind_a_slow_module_is_refused_not_opened_late(
+    stalling: StallingDoor, recorder: DoorEventRecorder
+) -> None:
+    wall = datetime.now(UTC)
+    door = DoorController(stalling, FAST, listeners=[recorder], wall_clock=lambda: wall)
+    door.start()
+    try:
+        assert stalling.entered.wait(WAIT_S)
+        late = decision()
+        command = door.grant(late)  # sent at once, taken once the module answers
+        wall += timedelta(seconds=FAST.grant_max_age_s + 1)
+        stalling.release()
+        assert command.wait(WAIT_S) is CommandResult.REFUSED
+        refused = recorder.wait_for(UnlockRefused)
+        assert (refused.event_id, refused.why) == (late.event_id, LATE_REFUSAL)
+        assert recorder.of(Unlocked) == []
+        assert stalling.writes == [False], "only the lock forced at start"
+    finally:
+        door.stop()
+
+
+def test_an_operator_unlock_taken_after_its_time_is_refused(
+    stalling: StallingDoor, recorder: DoorEventRecorder
+) -> None:
+    clock = FakeClock()
+    door = DoorController(stalling, FAST, listeners=[recorder], clock=clock)
+    door.start()
+    try:
+        assert stalling.entered.wait(WAIT_S)
+        command = door.unlock_for(30, operator="ada", reason="delivery")
+        clock.now += 31  # the module answers only after the unlock's time
+        stalling.release()
+        assert command.wait(WAIT_S) is CommandResult.REFUSED
+        assert recorder.wait_for(UnlockRefused).why == EXPIRED_REFUSAL
+        assert stalling.writes == [False]
+    finally:
+        door.stop()
+
+
+def test_an_operator_unlock_taken_late_lasts_only_what_is_left(
+    stalling: StallingDoor, recorder: DoorEventRecorder
+) -> None:
+    clock = FakeClock()
+    door = DoorController(stalling, FAST, listeners=[recorder], clock=clock)
+    door.start()
+    try:
+        assert stalling.entered.wait(WAIT_S)
+        command = door.unlock_for(30, operator="ada", reason="delivery")
+        sent_at = clock.now
+        clock.now += 10
+        stalling.release()
+        assert command.wait(WAIT_S) is CommandResult.DONE
+        assert recorder.wait_for(Unlocked).until_s == pytest.approx(sent_at + 30)
+    finally:
+        door.stop()
+
+
+def test_the_relock_due_while_the_module_is_away_is_set_when_it_answers(
+    controller: DoorController, hardware: SimulatedDoor, recorder: DoorEventRecorder
+) -> None:
+    assert controller.unlock_for(0.6, operator="ada", reason="delivery").wait(2) is (
+        CommandResult.DONE
+    )
+    unlocked = recorder.wait_for(Unlocked)
+    hardware.unplug()  # the link goes down: the relay keeps its state (unlocked)
+    recorder.wait_for(DoorFaulted)
+    relocked = recorder.wait_for(Relocked, lambda e: e.cause is not RelockCause.START)
+    assert relocked.cause is RelockCause.TIME_UP, "the unlock runs its time, not given up"
+    assert relocked.at_s - unlocked.at_s == pytest.approx(0.6, abs=0.15)
+    assert hardware.output is True, "the module could not be told yet"
+    hardware.unplug(False)
+    recorder.wait_for(DoorFaultCleared)
+    wait_until(lambda: hardware.output is False)
+    assert recorder.of(UnlockFailed) == []
+
+
+def test_an_unlock_taken_before_the_module_went_away_is_set_again_when_it_answers(
+    controller: DoorController, hardware: SimulatedDoor, recorder: DoorEventRecorder
+) -> None:
+    controller.unlock_for(60, operator="ada", reason="delivery").wait(2)
+    hardware.unplug()
+    recorder.wait_for(DoorFaulted)
+    hardware.reset_output()  # it restarted with the relay off...
+    hardware.unplug(False)  # ...and answers again, well within the unlock
+    recorder.wait_for(DoorFaultCleared)
+    wait_until(lambda: hardware.output is True)
+    assert controller.status.state.unlocked
+    assert recorder.of(UnlockFailed) == []
+
+
+class FaultyAdapter(SimulatedDoor):
+    """An adapter with a bug: its next ``failures`` lock writes raise what no adapter
+    should (not DoorFault)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def set_lock_output(self, on: bool) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("a bug in the adapter")
+        super().set_lock_output(on)
+
+
+def test_an_adapter_bug_is_a_fault_and_the_door_goes_on(recorder: DoorEventRecorder) -> None:
+    hardware = FaultyAdapter(failures=0)
+    hardware.set_lock_output(True)  # left unlocked by a crash; the bug hits the forced lock
+    hardware.failures = 1
+    door = DoorController(hardware, FAST, listeners=[recorder])
+    door.start()
+    try:
+        faulted = recorder.wait_for(DoorFaulted)
+        assert faulted.detail == (
+            "the door hardware (simulated) failed unexpectedly; details in the kiosk's log"
+        )
+        recorder.wait_for(DoorFaultCleared)
+        wait_until(lambda: hardware.output is False)
+        door.consume(decision())  # raises DoorFault if the lock did not take it
+        assert hardware.output is True
+    finally:
+        door.stop()

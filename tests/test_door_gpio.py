@@ -51,6 +51,28 @@ def test_a_missing_chip_is_a_fault_naming_the_fix(tmp_path: Path) -> None:
         io.set_lock_output(False)
 
 
+def test_a_chip_path_that_is_no_chip_is_one_plain_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_a_chip = tmp_path / "gpiochip0"
+    not_a_chip.write_text("")
+    io = GpioDoor(gpio_settings(str(not_a_chip)))
+    with pytest.raises(DoorFault) as fault:
+        io.set_lock_output(False)
+    assert str(fault.value) == f"{not_a_chip} is not a GPIO chip; check door_io.gpio_chip"
+    assert "Errno 25" in caplog.text, "gpiod's own words are kept in the log"
+
+
+def test_one_line_for_two_jobs_is_refused(tmp_path: Path) -> None:
+    environ = {
+        "KIOSK_DOOR_IO__ADAPTER": "gpio",
+        "KIOSK_DOOR_IO__GPIO_LOCK_LINE": "17",
+        "KIOSK_DOOR_IO__GPIO_EXIT_LINE": "17",
+    }
+    with pytest.raises(ConfigurationError, match="must be different lines"):
+        load_local_config(tmp_path, environ, CommandLine())
+
+
 def test_the_lock_line_is_required(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="needs gpio_lock_line"):
         load_local_config(tmp_path, {"KIOSK_DOOR_IO__ADAPTER": "gpio"}, CommandLine())

@@ -3,14 +3,17 @@ its events in the audit log (the real database), the metrics and the door screen
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
 from core.access.consumers import DecisionRelay
+from core.access.door_events import DoorEvent, Unlocked
 from core.accounts.operators import Authenticator
 from core.door_io_settings import DoorIoSettings
 from core.records import AccessDecision, AccessOutcome, AuditEntry, LogFilter, Operator, Role
@@ -24,7 +27,7 @@ from storage.event_log import ResilientEventLog
 from storage.operator_store import SqlOperatorStore
 from storage.spool import EventSpool
 from telemetry.metrics import KioskMetrics
-from tests.door_events_recorder import wait_until
+from tests.door_events_recorder import DoorEventRecorder, wait_until
 
 SETTINGS = Settings(
     kiosk_id="door-north",
@@ -99,6 +102,7 @@ def test_a_grant_opens_the_door_says_so_and_is_audited(
     _hardware_door, screen, relay = door
     decision = granted()
     relay.consume(decision)
+    screen.show_decision(decision)  # what recognition shows, whenever it arrives
     qtbot.waitUntil(lambda: DOOR_OPEN_TEXT in screen.banner.text(), timeout=3000)
     assert hardware.output is True
     assert screen.door_state.text().startswith("door unlocked")
@@ -125,6 +129,7 @@ def test_a_failed_unlock_tells_the_person_to_call_staff(
     hardware.unplug()
     decision = granted()
     relay.consume(decision)
+    screen.show_decision(decision)
     qtbot.waitUntil(lambda: screen.banner.text() == DOOR_FAILED_TEXT, timeout=3000)
     qtbot.waitUntil(lambda: "DOOR FAULT" in screen.door_state.text(), timeout=3000)
     wait_until(lambda: relay.counts["door"].failed == 1)
@@ -147,12 +152,81 @@ def test_lockdown_refuses_the_grant_on_the_screen_and_in_the_audit(
     hardware_door, screen, relay = door
     hardware_door.controller.lockdown(operator="ada", reason="police request").wait(2)
     qtbot.waitUntil(lambda: "LOCKDOWN" in screen.door_state.text(), timeout=3000)
-    relay.consume(granted())
+    decision = granted()
+    relay.consume(decision)
+    screen.show_decision(decision)
     qtbot.waitUntil(lambda: DOOR_REFUSED_TEXT in screen.banner.text(), timeout=3000)
     assert hardware.output is False
     qtbot.waitUntil(lambda: "door.unlock_refused" in actions(audited), timeout=5000)
     (lockdown,) = audited("door.lockdown")
     assert (lockdown.details["operator"], lockdown.details["reason"]) == ("ada", "police request")
+
+
+class Recognition(QObject):
+    """Stands in for the recognition worker: its decisions reach the screen as a
+    queued signal from a thread of its own, as outcome_ready does."""
+
+    decided = Signal(object)  # AccessDecision
+
+
+class Delivered(QObject):
+    """Counts, on the GUI thread, what reached it: queued after the screen's own slots
+    for the same signals, so the screen has had each one first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decisions = 0
+        self.unlocks = 0
+
+    @Slot(object)
+    def decision(self, _decision: AccessDecision) -> None:
+        self.decisions += 1
+
+    @Slot(object)
+    def door_event(self, event: DoorEvent) -> None:
+        self.unlocks += isinstance(event, Unlocked)
+
+
+def test_repeated_grants_from_two_threads_end_on_the_last_one_s_door_open(
+    qtbot: QtBot, door: tuple[DoorHardware, KioskScreen, DecisionRelay]
+) -> None:
+    hardware_door, screen, relay = door
+    recognition = Recognition()
+    recognition.decided.connect(screen.show_decision)
+    delivered = Delivered()
+    recognition.decided.connect(delivered.decision)
+    hardware_door.door_event.connect(delivered.door_event)
+    people = [
+        AccessDecision(
+            kiosk_id="door-north",
+            outcome=AccessOutcome.GRANTED,
+            latency_ms=300,
+            display_name=f"Person {i}",
+        )
+        for i in range(8)
+    ]
+
+    door_events = DoorEventRecorder()  # on the door's thread, as each event is sent
+    hardware_door.door_event.connect(door_events, Qt.ConnectionType.DirectConnection)
+
+    def opened_for(decision: AccessDecision) -> Callable[[Unlocked], bool]:
+        return lambda event: event.event_id == decision.event_id
+
+    def recognise() -> None:
+        for i, decision in enumerate(people):
+            if i % 2 == 0:  # the decision reaches the screen first...
+                recognition.decided.emit(decision)
+                relay.consume(decision)
+            else:  # ...or the door's result does
+                relay.consume(decision)
+                door_events.wait_for(Unlocked, opened_for(decision))
+                recognition.decided.emit(decision)
+
+    recognising = threading.Thread(target=recognise)
+    recognising.start()
+    qtbot.waitUntil(lambda: delivered.decisions == delivered.unlocks == len(people), timeout=5000)
+    recognising.join()
+    assert screen.banner.text() == f"Person 7\n{DOOR_OPEN_TEXT}"
 
 
 def test_forced_open_is_shown_and_audited(

@@ -4,11 +4,12 @@ going away and coming back."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from core.access.door_controller import DoorController
+from core.access.door_controller import CommandResult, DoorController
 from core.access.door_events import (
     Alarm,
     AlarmRaised,
@@ -19,6 +20,7 @@ from core.access.door_events import (
     Relocked,
     UnlockCause,
     Unlocked,
+    UnlockFailed,
 )
 from core.door_io_settings import DoorIoSettings, FailMode
 from core.errors import DoorFault
@@ -27,6 +29,7 @@ from door_io.hardware import open_door_io
 from door_io.modbus import ModbusDoor
 from door_io.modbus_module import ModbusModule
 from tests.door_events_recorder import DoorEventRecorder, wait_until
+from tests.silent_module import SilentModule
 
 LOCK_COIL = 3
 CONTACT = 4
@@ -188,16 +191,147 @@ def test_a_fail_safe_lock_is_locked_again_after_the_module_restarts(
     assert module.coil(LOCK_COIL)
 
 
-def test_a_wrong_unit_or_address_is_a_fault_naming_the_fix(module: ModbusModule) -> None:
-    io = ModbusDoor(settings_for(module, modbus_lock_coil=500))
-    with pytest.raises(DoorFault, match="coil and input addresses"):
-        io.set_lock_output(True)
+RAW_WORDS = ("Modbus Error", "Exception", "Errno", "pymodbus", "[", "\n")
+
+
+def plain(message: str) -> bool:
+    """One line in the kiosk's words: none of pymodbus's own."""
+    return not any(word in message for word in RAW_WORDS)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"modbus_lock_coil": 500},
+            "has no coil 500; check door_io.modbus_lock_coil (addresses count from 0)",
+        ),
+        (
+            {"modbus_exit_input": 600},
+            "has no discrete inputs 4-600; check door_io.modbus_contact_input and "
+            "modbus_exit_input (addresses count from 0)",
+        ),
+        (
+            {"modbus_unit": 7},
+            "reports a failure for unit 7; check door_io.modbus_unit and restart the module",
+        ),
+    ],
+    ids=["coil", "input", "unit"],
+)
+def test_a_refused_request_is_one_plain_line_naming_the_fix(
+    module: ModbusModule,
+    caplog: pytest.LogCaptureFixture,
+    changes: dict[str, object],
+    expected: str,
+) -> None:
+    io = ModbusDoor(settings_for(module, **changes))
+    with pytest.raises(DoorFault) as fault:
+        io.read_inputs()
     io.close()
+    assert str(fault.value) == f"the Modbus module at 127.0.0.1:{module.port} {expected}"
+    assert plain(str(fault.value))
+    assert "ExceptionResponse" in caplog.text, "the module's own answer is kept in the log"
 
 
 def test_no_module_at_the_address_is_a_fault_naming_the_fix(module: ModbusModule) -> None:
     module.stop()
     io = ModbusDoor(settings_for(module))
-    with pytest.raises(DoorFault, match="modbus_host"):
+    with pytest.raises(DoorFault) as fault:
         io.read_inputs()
     io.close()
+    assert str(fault.value) == (
+        f"the Modbus module at 127.0.0.1:{module.port} does not answer; check its power and "
+        "network cable, and door_io.modbus_host and modbus_port"
+    )
+
+
+def test_a_module_that_never_answers_is_one_plain_line(caplog: pytest.LogCaptureFixture) -> None:
+    silent = SilentModule()
+    try:
+        settings = DoorIoSettings(
+            adapter="modbus", modbus_host="127.0.0.1", modbus_port=silent.port, modbus_timeout_s=0.3
+        )
+        io = ModbusDoor(settings)
+        with pytest.raises(DoorFault) as fault:
+            io.set_lock_output(False)
+        io.close()
+    finally:
+        silent.close()
+    assert str(fault.value) == (
+        f"the Modbus module at 127.0.0.1:{silent.port} did not answer within 0.3 s; check its "
+        "power and network cable, and door_io.modbus_unit (1)"
+    )
+    assert "ModbusIOException" in caplog.text
+
+
+def test_the_fault_operators_see_holds_no_pymodbus_text(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    module.stop()
+    faulted = recorder.wait_for(DoorFaulted)
+    assert faulted.detail.startswith(f"the Modbus module at 127.0.0.1:{module.port} ")
+    assert plain(faulted.detail), faulted.detail
+    wait_until(lambda: controller.status.fault is not None)
+    assert plain(controller.status.fault or ""), controller.status.fault
+    with pytest.raises(DoorFault) as failed:
+        controller.consume(granted())
+    assert plain(recorder.wait_for(UnlockFailed).detail)
+    assert plain(str(failed.value).split(": ", 1)[1])
+
+
+def operator_unlock(controller: DoorController, seconds: float) -> CommandResult:
+    return controller.unlock_for(seconds, operator="ada", reason="delivery").wait(3)
+
+
+def test_the_link_back_after_an_unlock_ran_out_drives_the_coil_locked(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    assert operator_unlock(controller, 1.0) is CommandResult.DONE
+    assert module.coil(LOCK_COIL)
+    module.stop(keep_outputs=True)  # the network link goes down; the coil stays on
+    recorder.wait_for(DoorFaulted)
+    relocked = recorder.wait_for(Relocked, lambda e: e.cause is not RelockCause.START)
+    assert relocked.cause is RelockCause.TIME_UP, "the unlock ran its time"
+    cleared_before = len(recorder.of(DoorFaultCleared))
+    module.start()  # the link is back: the module still has the coil on
+    module.set_input(CONTACT, True)
+    wait_until(lambda: len(recorder.of(DoorFaultCleared)) > cleared_before)
+    wait_until(lambda: not module.coil(LOCK_COIL), timeout_s=2)
+    assert module.coil_writes[-1] == (LOCK_COIL, False)
+
+
+def test_an_unlock_asked_for_while_the_link_is_down_never_fires_later(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    module.stop(keep_outputs=True)
+    recorder.wait_for(DoorFaulted)
+    command = controller.unlock_for(1.0, operator="ada", reason="delivery")
+    assert command.wait(3) is CommandResult.FAILED
+    assert plain(command.detail)
+    assert recorder.wait_for(UnlockFailed).event_id is None  # not a grant's
+    with pytest.raises(DoorFault):
+        controller.consume(granted())
+    time.sleep(1.2)  # the link stays down past the unlock's time (what is tested)
+    writes_before = len(module.coil_writes)
+    module.start()
+    module.set_input(CONTACT, True)
+    recorder.wait_for(DoorFaultCleared)
+    controller.release(operator="ada", reason="a round trip of the door's thread").wait(2)
+    wait_until(lambda: controller.status.state.door_open is not None)
+    assert (LOCK_COIL, True) not in module.coil_writes[writes_before:]
+    assert not module.coil(LOCK_COIL)
+    assert not controller.status.state.unlocked
+
+
+def test_a_module_that_restarts_within_an_unlock_gets_the_unlock_again(
+    controller: DoorController, module: ModbusModule, recorder: DoorEventRecorder
+) -> None:
+    assert operator_unlock(controller, 3.0) is CommandResult.DONE
+    module.stop()  # a power cut: it comes back with the coil off
+    recorder.wait_for(DoorFaulted)
+    module.start()
+    module.set_input(CONTACT, True)
+    wait_until(lambda: module.coil(LOCK_COIL), timeout_s=2)  # the door's state, set again
+    relocked = recorder.wait_for(Relocked, lambda e: e.cause is not RelockCause.START, timeout_s=4)
+    assert relocked.cause is RelockCause.TIME_UP
+    wait_until(lambda: not module.coil(LOCK_COIL))

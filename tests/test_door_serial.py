@@ -31,6 +31,7 @@ class RelayBoard:
     def __init__(self) -> None:
         self.master, self._slave = os.openpty()
         self.port = os.ttyname(self._slave)
+        self._closed = False
 
     def command(self, timeout_s: float = WAIT_S) -> bytes:
         """The next 4-byte command; AssertionError if none came in time."""
@@ -47,8 +48,12 @@ class RelayBoard:
         return not ready
 
     def close(self) -> None:
-        os.close(self.master)
-        os.close(self._slave)
+        """Safe to call more than once (a descriptor number is never closed twice: it
+        may be another file's by then)."""
+        if not self._closed:
+            self._closed = True
+            os.close(self.master)
+            os.close(self._slave)
 
 
 @pytest.fixture
@@ -105,8 +110,26 @@ def test_fail_safe_inverts_the_relay(board: RelayBoard) -> None:
         door.stop()
 
 
-def test_a_missing_port_is_a_fault_naming_the_fix(tmp_path: Path) -> None:
-    settings = DoorIoSettings(adapter="serial", serial_port=str(tmp_path / "ttyUSB9"))
-    io = SerialRelayDoor(settings)
-    with pytest.raises(DoorFault, match="serial_port"):
+def test_a_missing_port_is_one_plain_line_naming_the_fix(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = tmp_path / "ttyUSB9"
+    io = SerialRelayDoor(DoorIoSettings(adapter="serial", serial_port=str(port)))
+    with pytest.raises(DoorFault) as fault:
         io.set_lock_output(False)
+    assert str(fault.value) == (
+        f"the relay board on {port} is not there; check its USB cable and door_io.serial_port"
+    )
+    assert "Errno 2" in caplog.text, "pyserial's own words are kept in the log"
+
+
+def test_a_board_unplugged_while_open_is_one_plain_line(board: RelayBoard) -> None:
+    io = SerialRelayDoor(settings_for(board))
+    io.set_lock_output(False)
+    assert board.command() == OFF
+    board.close()  # the board's end goes away: the next write fails with EIO
+    with pytest.raises(DoorFault) as fault:
+        io.set_lock_output(True)
+    assert str(fault.value) == (
+        f"the relay board on {board.port} is not there; check its USB cable and door_io.serial_port"
+    )

@@ -26,12 +26,14 @@ from core.enrollment.enrollment import EnrollmentService
 from core.errors import KioskError, NotAllowed
 from core.people.people import PeopleService
 from core.records import Operator, Role
+from core.rules.rule_set import RuleSet
 from core.settings import SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from storage.audit_log import SqlAuditLog
 from storage.door_commands import SqlDoorCommands
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
+from storage.rules_store import SqlRulesStore
 from storage.settings_store import SqlSettingsStore
 
 POLICY = SecuritySettings()
@@ -77,6 +79,7 @@ def actions(
     shared = SettingsService(SqlSettingsStore(db_engine), settings)
     doors = DoorCommandService(SqlDoorCommands(db_engine), settings.door_io)
     consent = current_consent()
+    rules = SqlRulesStore(db_engine)
     return [
         (
             "enroll",
@@ -133,6 +136,17 @@ def actions(
             lambda op: doors.request(op, kiosk_id="t", kind=DoorCommandKind.LOCKDOWN, reason="r"),
         ),
         ("see the doors", Permission.VIEW_DOORS, doors.reports),
+        ("read the access rules", Permission.READ_RULES, lambda op: rules.rule_set(actor=op)),
+        (
+            "change the access rules",
+            Permission.EDIT_RULES,
+            lambda op: rules.apply_rule_set(RuleSet(), actor=op, dry_run=True),
+        ),
+        (
+            "set a person's access",
+            Permission.ASSIGN_ACCESS,
+            lambda op: rules.set_person_access(NOBODY, actor=op, groups=frozenset()),
+        ),
     ]
 
 

@@ -4,6 +4,7 @@ and a refusal is stored, chained and verified like any decision."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -312,3 +313,34 @@ def test_an_upgraded_installation_keeps_granting_everyone_it_granted(
     night = datetime(2026, 12, 25, 3, 0, tzinfo=UTC)
     for person in active:
         assert door_at(rules, "any-kiosk", night).check(person) is None
+
+
+def test_enrollments_during_rules_imports_neither_fail_nor_lose_their_group(
+    identity_store: SqlIdentityStore, rules: SqlRulesStore, admin: Operator
+) -> None:
+    """An import replaces every group, and with them every membership: an enrollment
+    joining the default group meanwhile waits for it, instead of naming a group the
+    import is deleting (an integrity error that would refuse the enrollment)."""
+    site = rules.rule_set(actor=admin)
+    failures: list[BaseException] = []
+
+    def import_again() -> None:
+        try:
+            for _ in range(20):
+                rules.apply_rule_set(site, actor=admin, dry_run=False)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    importer = threading.Thread(target=import_again)
+    importer.start()
+    try:
+        enrolled = [enroll(identity_store, admin, f"Person {n}") for n in range(20)]
+    finally:
+        importer.join(60)
+    assert not failures
+    # Each import re-applied a file naming none of them: whoever enrolled before the
+    # last import left "everyone", as the file says; the rest are in it.
+    groups = [rules.person_access(p, actor=admin)[0] for p in enrolled]
+    assert all(g in ({"everyone"}, frozenset()) for g in groups)
+    later = enroll(identity_store, admin, "After")
+    assert rules.person_access(later, actor=admin)[0] == {"everyone"}

@@ -5,7 +5,12 @@ kiosk whose door it is; and each kiosk's door state reported back."""
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
+import time
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,12 +19,14 @@ from typing import Protocol
 from core.access.door_controller import CommandResult, DoorController, DoorStatus
 from core.accounts.permissions import Permission, authorize
 from core.door_io_settings import DoorIoSettings
-from core.errors import InvalidValue, KioskError, StoreError
+from core.errors import InvalidValue, KioskError, NotFound, StoreError
 from core.records import Operator
+from core.settings import KIOSK_ID_MAX, KIOSK_ID_PATTERN
 from core.store import DenialLog
 
 log = logging.getLogger(__name__)
 MAX_REASON = 200
+_KIOSK_ID = re.compile(KIOSK_ID_PATTERN)
 
 
 class DoorCommandKind(StrEnum):
@@ -54,6 +61,27 @@ class DoorReport:
     alarms: tuple[str, ...]
     fault: str | None
     reported_at: datetime | None = None
+    age_s: float | None = None
+    """How long ago the kiosk wrote it (s, by the database's clock); None for a
+    report not yet stored."""
+    failed_unlocks: int = 0
+    """Unlocks the lock did not take (door.unlock_failed), in the window asked for."""
+    last_failed_unlock_at: datetime | None = None
+
+    def is_stale(self, settings: DoorIoSettings) -> bool:
+        """Older than ``report_stale_s``: the kiosk is off or cannot reach the database,
+        and the door may be otherwise by now."""
+        return self.age_s is not None and self.age_s > settings.report_stale_s
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoorRequest:
+    """An operator's door command, checked (DoorCommandService.check)."""
+
+    kiosk_id: str
+    kind: DoorCommandKind
+    reason: str
+    seconds: float | None = None
 
 
 class DoorCommandStore(Protocol):
@@ -89,9 +117,15 @@ class DoorCommandRequests(DenialLog, Protocol):
         NotAllowed as storage.operator_authority.act_as."""
         ...
 
-    def reports(self, actor: Operator) -> list[DoorReport]:
-        """Raises as ``request`` for VIEW_DOORS."""
+    def reports(
+        self, actor: Operator, *, failed_unlocks_s: float, kiosk_id: str | None = None
+    ) -> list[DoorReport]:
+        """Every kiosk's report (or ``kiosk_id``'s: an empty list when it has none),
+        with its age and the failed unlocks of the last ``failed_unlocks_s``. Raises
+        as ``request`` for VIEW_DOORS."""
         ...
+
+    def kiosk_exists(self, kiosk_id: str) -> bool: ...
 
 
 class DoorCommandService:
@@ -100,6 +134,35 @@ class DoorCommandService:
     def __init__(self, store: DoorCommandRequests, settings: DoorIoSettings) -> None:
         self._store = store
         self._settings = settings
+
+    def check(
+        self,
+        *,
+        kiosk_id: str,
+        kind: DoorCommandKind,
+        reason: str,
+        seconds: float | None = None,
+    ) -> DoorRequest:
+        """The request with its reason's spaces tidied. Raises InvalidValue for a
+        malformed kiosk id, a missing or unprintable reason, or seconds out of
+        ``min_operator_unlock_s``-``max_operator_unlock_s``; needs no database, so
+        a command line can check before it asks for a password."""
+        check_kiosk_id(kiosk_id)
+        reason = " ".join(reason.split())
+        if not reason or len(reason) > MAX_REASON:
+            raise InvalidValue(f"give a reason of 1 to {MAX_REASON} characters (--reason)")
+        if any(unicodedata.category(c) in ("Cc", "Cf") for c in reason):
+            raise InvalidValue("the reason may not hold control characters; type it plainly")
+        if kind is not DoorCommandKind.UNLOCK:
+            return DoorRequest(kiosk_id=kiosk_id, kind=kind, reason=reason)
+        shortest = self._settings.min_operator_unlock_s
+        longest = self._settings.max_operator_unlock_s
+        if seconds is None or not math.isfinite(seconds) or not shortest <= seconds <= longest:
+            raise InvalidValue(
+                f"an unlock needs --seconds from {shortest:g} to {longest:g} "
+                "(door_io.min_operator_unlock_s, door_io.max_operator_unlock_s)"
+            )
+        return DoorRequest(kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds)
 
     def request(
         self,
@@ -110,37 +173,64 @@ class DoorCommandService:
         reason: str,
         seconds: float | None = None,
     ) -> int:
-        """Raises NotAllowed, InvalidValue (a missing reason, seconds out of range) or
-        NotFound (no such kiosk)."""
+        """Raises NotAllowed, InvalidValue (as ``check``) or NotFound (no such kiosk)."""
         authorize(operator, Permission.CONTROL_DOOR, self._store)
-        reason = " ".join(reason.split())
-        if not reason or len(reason) > MAX_REASON:
-            raise InvalidValue(f"give a reason of 1 to {MAX_REASON} characters (--reason)")
-        longest = self._settings.max_operator_unlock_s
-        if kind is DoorCommandKind.UNLOCK:
-            if seconds is None or not 0 < seconds <= longest:
-                raise InvalidValue(
-                    f"an unlock needs --seconds between 1 and {longest:g} "
-                    "(door_io.max_operator_unlock_s)"
-                )
-        else:
-            seconds = None
+        checked = self.check(kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds)
         return self._store.request(
-            actor=operator, kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds
+            actor=operator,
+            kiosk_id=checked.kiosk_id,
+            kind=checked.kind,
+            reason=checked.reason,
+            seconds=checked.seconds,
         )
 
-    def reports(self, operator: Operator) -> list[DoorReport]:
+    def reports(self, operator: Operator, kiosk_id: str | None = None) -> list[DoorReport]:
+        """Every kiosk's door as last reported, or ``kiosk_id``'s. Raises NotAllowed,
+        InvalidValue (a malformed id) or NotFound (no such kiosk, or it never
+        reported a door)."""
         authorize(operator, Permission.VIEW_DOORS, self._store)
-        return self._store.reports(operator)
+        if kiosk_id is not None:
+            check_kiosk_id(kiosk_id)
+        reports = self._store.reports(
+            operator, failed_unlocks_s=self._settings.failed_unlocks_shown_s, kiosk_id=kiosk_id
+        )
+        if kiosk_id is not None and not reports:
+            if not self._store.kiosk_exists(kiosk_id):
+                raise NotFound(
+                    f"no kiosk {kiosk_id!r} has used this database; kiosk-admin kiosks lists them"
+                )
+            raise NotFound(
+                f"kiosk {kiosk_id!r} has not reported a door: its door_io.adapter is none, "
+                "or it has not run since; kiosk-admin door status lists the doors"
+            )
+        return reports
+
+
+def check_kiosk_id(kiosk_id: str) -> None:
+    """Raises InvalidValue unless ``kiosk_id`` has a kiosk id's form (settings.kiosk_id)."""
+    if len(kiosk_id) > KIOSK_ID_MAX or not _KIOSK_ID.fullmatch(kiosk_id):
+        raise InvalidValue(
+            f"a kiosk id is 1 to {KIOSK_ID_MAX} letters, digits, '.', '_' or '-' (--kiosk); "
+            "kiosk-admin kiosks lists them"
+        )
+
+
+def last_heard(age_s: float) -> str:
+    """How long ago, in words a person reads at a glance ("last heard 12 minutes ago")."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if age_s >= 2 * size:
+            return f"last heard {int(age_s // size)} {unit}s ago"
+    return f"last heard {int(age_s)} seconds ago"
 
 
 class DoorCommandPoller:
     """Exists so that an operator's command reaches a running kiosk's door without a
     connection into the kiosk: every ``operator_poll_s`` it takes this kiosk's new
     commands from the database, carries them out on the door controller, and reports
-    the door's state back. A lockdown in force when the kiosk starts is applied
-    first, so a restart never ends a lockdown. The database being down is logged
-    and tried again; the door goes on as it was."""
+    the door's state back: when it changed, and at least every
+    ``report_heartbeat_s`` so a kiosk gone silent shows as stale. A lockdown in force
+    when the kiosk starts is applied first, so a restart never ends a lockdown. The
+    database being down is logged and tried again; the door goes on as it was."""
 
     def __init__(
         self,
@@ -148,13 +238,18 @@ class DoorCommandPoller:
         door: DoorController,
         settings: DoorIoSettings,
         kiosk_id: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._door = door
         self._settings = settings
         self._kiosk_id = kiosk_id
+        self._clock = clock
         self._stopping = threading.Event()
         self._standing_checked = False
+        self._reported: DoorReport | None = None
+        """The report last stored, and when (``clock``)."""
+        self._reported_at = 0.0
         self._thread = threading.Thread(target=self._run, name="door-commands", daemon=True)
 
     def start(self) -> None:
@@ -175,7 +270,18 @@ class DoorCommandPoller:
             self._standing_checked = True
         for command in self._store.take_pending(self._kiosk_id):
             self._carry_out(command)
-        self._store.report(report_of(self._kiosk_id, self._door.status))
+        self._report()
+
+    def _report(self) -> None:
+        """Store the door's state if it changed or the heartbeat is due; a failed
+        write leaves the last stored report as it was, so the next round tries again."""
+        report = report_of(self._kiosk_id, self._door.status)
+        now = self._clock()
+        due = now - self._reported_at >= self._settings.report_heartbeat_s
+        if report == self._reported and not due:
+            return
+        self._store.report(report)
+        self._reported, self._reported_at = report, now
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -46,6 +46,7 @@ from core.door_io_settings import DoorIoSettings
 
 LOCKDOWN_REFUSAL = "the door is in lockdown"
 LATE_REFUSAL = "the decision reached the door too late"
+EXPIRED_REFUSAL = "the unlock's time ran out before the door took it"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +145,8 @@ class DoorControl:
     def unlock_for(
         self, now: float, *, seconds: float, operator: str, reason: str
     ) -> list[DoorEvent]:
-        """An operator's "unlock now" for ``seconds``; refused in lockdown."""
+        """An operator's "unlock now" for ``seconds``; refused in lockdown, and when
+        ``seconds`` is not above 0 (its time ran out before the door took it)."""
         if self._lockdown:
             return [
                 UnlockRefused(
@@ -152,6 +154,12 @@ class DoorControl:
                     cause=UnlockCause.OPERATOR,
                     why=f"{LOCKDOWN_REFUSAL}: release it first",
                     operator=operator,
+                )
+            ]
+        if seconds <= 0:
+            return [
+                UnlockRefused(
+                    at_s=now, cause=UnlockCause.OPERATOR, why=EXPIRED_REFUSAL, operator=operator
                 )
             ]
         return [self._unlock(now, seconds, UnlockCause.OPERATOR, operator=operator, reason=reason)]

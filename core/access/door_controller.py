@@ -3,6 +3,7 @@ own, over the door hardware (core.access.door_io.DoorIo)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -23,7 +24,7 @@ from core.access.door_events import (
     UnlockFailed,
     UnlockRefused,
 )
-from core.access.door_io import DebouncedInput, DoorIo, door_is_open, lock_output_on
+from core.access.door_io import DebouncedInput, DoorIo, door_is_open, guarded, lock_output_on
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 from core.records import AccessDecision
@@ -142,19 +143,22 @@ class DoorController:
             raise DoorFault(f"the door did not unlock for {decision.event_id}: {command.detail}")
 
     def grant(self, decision: AccessDecision) -> DoorCommand:
-        age_s = (self._wall_clock() - decision.occurred_at).total_seconds()
-        return self._send(
-            DoorCommand(
-                lambda control, now: control.grant(now, event_id=decision.event_id, age_s=age_s),
-                event_id=decision.event_id,
-            )
-        )
+        def apply(control: DoorControl, now: float) -> list[DoorEvent]:
+            # Aged when the door's thread takes it, not when it was sent: a grant that
+            # waited behind a slow hardware call is refused, never opened late.
+            age_s = (self._wall_clock() - decision.occurred_at).total_seconds()
+            return control.grant(now, event_id=decision.event_id, age_s=age_s)
+
+        return self._send(DoorCommand(apply, event_id=decision.event_id))
 
     def unlock_for(self, seconds: float, *, operator: str, reason: str) -> DoorCommand:
+        """Unlock until ``seconds`` from now: taken later, it lasts only what is left,
+        and nothing once its time has passed."""
+        until = self._clock() + seconds
         return self._send(
             DoorCommand(
                 lambda control, now: control.unlock_for(
-                    now, seconds=seconds, operator=operator, reason=reason
+                    now, seconds=until - now, operator=operator, reason=reason
                 )
             )
         )
@@ -219,9 +223,12 @@ class DoorController:
         self, now: float, command: DoorCommand | None, events: Sequence[DoorEvent]
     ) -> list[DoorEvent]:
         """Bring the lock output to what the control wants, after ``events``; returns
-        the events to publish. An unlock the hardware did not take is reported as
-        UnlockFailed instead of Unlocked, and given up. A command is worth a try even
-        while the hardware is faulted: someone is waiting at the door."""
+        the events to publish. An unlock asked for now (an Unlocked in ``events``) that
+        the hardware did not take is reported as UnlockFailed instead, and given up:
+        never sent late. Any other write that fails (the relock when the time is up,
+        an unlock taken before the link went down) leaves the control's state as it
+        is, and that state is written again when the hardware answers. A command is
+        worth a try even while the hardware is faulted: someone is waiting at the door."""
         if command is not None and any(isinstance(e, UnlockRefused) for e in events):
             command.result = CommandResult.REFUSED
         wanted = lock_output_on(self._control.state.unlocked, self._settings)
@@ -229,24 +236,27 @@ class DoorController:
         if wanted == self._written or not due:
             return list(events)
         try:
-            self._io.set_lock_output(wanted)
+            guarded(self._io, lambda: self._io.set_lock_output(wanted))
         except DoorFault as error:
             self._written = None
             self._faulted(now, str(error))
-            if self._control.state.unlocked:
-                return self._give_up_unlock(now, command, events, str(error))
+            unlocks = [e for e in events if isinstance(e, Unlocked)]
+            if unlocks:
+                return self._give_up_unlock(now, command, events, unlocks, str(error))
             return list(events)
         self._written = wanted
         self._cleared(now)
         return list(events)
 
     def _give_up_unlock(
-        self, now: float, command: DoorCommand | None, events: Sequence[DoorEvent], detail: str
+        self,
+        now: float,
+        command: DoorCommand | None,
+        events: Sequence[DoorEvent],
+        unlocks: Sequence[Unlocked],
+        detail: str,
     ) -> list[DoorEvent]:
-        relocked = self._control.abandon_unlock(now)
-        unlocks = [e for e in events if isinstance(e, Unlocked)]
-        if not unlocks:
-            return [*events, *relocked]
+        self._control.abandon_unlock(now)
         if command is not None:
             command.result, command.detail = CommandResult.FAILED, detail
         grant = next((e.event_id for e in unlocks if e.cause is UnlockCause.GRANT), None)
@@ -255,7 +265,7 @@ class DoorController:
 
     def _poll(self, now: float) -> None:
         try:
-            inputs = self._io.read_inputs()
+            inputs = guarded(self._io, self._io.read_inputs)
         except DoorFault as error:
             self._written = None
             self._faulted(now, str(error))
@@ -301,10 +311,12 @@ class DoorController:
         now = self._clock()
         self._publish(self._control.stop(now))
         try:
-            self._io.set_lock_output(lock_output_on(False, self._settings))
+            locked = lock_output_on(False, self._settings)
+            guarded(self._io, lambda: self._io.set_lock_output(locked))
         except DoorFault as error:
             log.error("could not lock the door on stop (%s): %s", self._io.name, error)
-        self._io.close()
+        with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
+            guarded(self._io, self._io.close)
         self._update_status()
         while True:  # anyone still waiting is told, not left hanging
             try:

@@ -7,10 +7,16 @@ implement ``DoorIo``; nothing in ``core`` imports them.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from core.door_io_settings import DoorIoSettings, FailMode
+from core.errors import DoorFault
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,21 @@ class DoorIo(Protocol):
     def close(self) -> None:
         """Release the connection; the output keeps its last level (hardware-dependent)."""
         ...
+
+
+def guarded(io: DoorIo, call: Callable[[], T]) -> T:
+    """``call`` (one of ``io``'s methods) with any exception but DoorFault turned into
+    a DoorFault, its trace logged: an adapter's bug must not end the thread that
+    drives the lock, or the lock would stay as it was, unlocked perhaps."""
+    try:
+        return call()
+    except DoorFault:
+        raise
+    except Exception as error:
+        log.exception("door hardware %s failed unexpectedly", io.name)
+        raise DoorFault(
+            f"the door hardware ({io.name}) failed unexpectedly; details in the kiosk's log"
+        ) from error
 
 
 def lock_output_on(unlocked: bool, settings: DoorIoSettings) -> bool:

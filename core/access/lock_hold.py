@@ -4,11 +4,12 @@ the kiosk runs when its start-up fails."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 
-from core.access.door_io import DoorIo, lock_output_on
+from core.access.door_io import DoorIo, guarded, lock_output_on
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 
@@ -31,7 +32,8 @@ class LockHold:
     ``handover`` stops the thread and returns the adapter, for the controller (the
     adapter is used by one thread at a time); ``stop`` locks one last time and closes it.
     Both wait for an adapter call under way, which returns within the adapter's own
-    time-out (the DoorIo contract).
+    time-out (the DoorIo contract): call ``handover`` off the GUI thread (the kiosk's
+    start-up thread does), where that wait freezes nothing a person sees.
     """
 
     def __init__(
@@ -71,10 +73,11 @@ class LockHold:
         controller (its start-up failed or never finished)."""
         self._end()
         try:
-            self._io.set_lock_output(self._locked_level)
+            guarded(self._io, lambda: self._io.set_lock_output(self._locked_level))
         except DoorFault as error:
             log.error("could not lock the door on stop (%s): %s", self._io.name, error)
-        self._io.close()
+        with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
+            guarded(self._io, self._io.close)
 
     def _end(self) -> None:
         self._stopping.set()
@@ -100,11 +103,11 @@ class LockHold:
     def _lock(self) -> None:
         """Set the output locked unless it reads back locked. Raises DoorFault."""
         if self.fault is None and self._first_try.is_set():
-            level = self._io.read_inputs().lock_output
+            level = guarded(self._io, self._io.read_inputs).lock_output
             if level is None or level == self._locked_level:
                 return  # locked, or the adapter cannot read it back: leave it
             log.warning("door lock output found %s while held locked: setting it again", level)
-        self._io.set_lock_output(self._locked_level)
+        guarded(self._io, lambda: self._io.set_lock_output(self._locked_level))
 
     def _report(self, fault: str | None) -> None:
         with self._fault_lock:

@@ -37,5 +37,13 @@ class OperatorSession:
         self._last_activity = self._clock()
         return self._operator
 
+    def peek(self) -> Operator:
+        """The operator for a read the screen makes by itself (a page refreshing on a
+        timer): not activity, so it never keeps an idle session open."""
+        if self._operator is None or not self.active:
+            self._operator = None
+            raise SessionExpired("the operator session ended; log in again")
+        return self._operator
+
     def end(self) -> None:
         self._operator = None
