@@ -89,8 +89,7 @@ class RecognitionWorker(QObject):
         if outcome is None:
             self.pin_ignored.emit()
             return
-        if self._observer is not None:
-            self._observer(outcome, 0.0)
+        # Not the observer's: it counts camera frames, and a PIN is none.
         self.outcome_ready.emit(outcome)
 
     def _process(self, frame: BGRImage, waited_ms: float) -> None:

@@ -48,6 +48,7 @@ PIN_TIMEOUT_TEXT = "no PIN was entered in time"
 PIN_ABANDONED_TEXT = "left before entering the PIN"
 PIN_LOCKED_TEXT = "too many wrong PINs: PIN entry is locked for now"
 PIN_UNCHECKED_TEXT = "this door needs a PIN, which it cannot check"
+# A decision on a typed PIN is made between frames, on no camera image.
 _NO_IMAGE: BGRImage = np.zeros((0, 0, 3), np.uint8)
 
 
