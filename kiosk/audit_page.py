@@ -21,13 +21,35 @@ from PySide6.QtWidgets import (
 
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.audit import AuditService, LogsReport
-from core.records import AccessEntry, AccessOutcome, AuditEntry, LogFilter, Role
+from core.records import AccessEntry, AccessOutcome, AuditEntry, LogFilter, Refusal, Role
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import MessageLabel
 
 ROWS_SHOWN = 500
 # Families of audit actions, for the action filter; any exact action can be typed.
-ACTION_FAMILIES = ("", "person.", "operator.", "login.", "permission.", "settings.", "audit.")
+ACTION_FAMILIES = (
+    "",
+    "person.",
+    "operator.",
+    "login.",
+    "permission.",
+    "settings.",
+    "audit.",
+    "door.",
+    "rules.",
+)
+# Which rule refused, for operators: plainer and fuller than the door screen's words,
+# which a stranger reads (core.records.REFUSAL_TEXT).
+REFUSAL_WORDS: dict[Refusal, str] = {
+    Refusal.NO_GROUP_FOR_DOOR: "none of their groups may use this door",
+    Refusal.OUTSIDE_SCHEDULE: "outside their groups' hours at this door",
+    Refusal.HOLIDAY: "a holiday or closure day at this door",
+    Refusal.EXPIRED: "their validity has ended",
+    Refusal.NOT_YET_VALID: "their validity has not begun",
+    Refusal.PIN_WRONG: "wrong PIN",
+    Refusal.ANTI_PASSBACK: "entered again without leaving (anti-passback)",
+    Refusal.LOCKDOWN: "the door was locked down",
+}
 
 
 class AuditPage(QWidget):
@@ -117,6 +139,7 @@ class AuditPage(QWidget):
             self.access.addItem(
                 f"{_local(e.occurred_at)}  {e.kiosk_id}  {e.outcome.value}"
                 + (f"  {e.similarity:.2f}" if e.similarity is not None else "")
+                + (f": {refusal_words(e.refusal)}" if e.refusal is not None else "")
             )
         if not events:
             self.access.addItem("no access decisions match")
@@ -134,6 +157,11 @@ class AuditPage(QWidget):
 
     def _failed(self, message: str) -> None:
         self.message.show_error(message)
+
+
+def refusal_words(refusal: Refusal) -> str:
+    """Why a recognised person was refused, in plain words, for the operator."""
+    return REFUSAL_WORDS.get(refusal, refusal.value.replace("_", " "))
 
 
 def _moment_filter(label: str, days_ago: int) -> tuple[QCheckBox, QDateTimeEdit]:

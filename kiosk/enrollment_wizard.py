@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
@@ -28,11 +32,14 @@ from core.enrollment.enrollment import EnrollmentResult
 from core.enrollment.names import clean_display_name, clean_external_ref
 from core.errors import InvalidValue
 from core.faces import BGRImage, DetectedFace
+from core.rules.model import AccessGroup, Validity
+from kiosk.access_editor import AccessEditor
 from kiosk.camera import to_qimage
 from kiosk.widgets import MessageLabel, secondary_button, title_label
 
 GOOD_FRAME_TEXT = "good: hold still"
 _THUMBNAIL_PX = 160
+_SMALLEST_THUMBNAIL_PX = 96
 _GOOD_BOX = QColor("#16a34a")
 _BAD_BOX = QColor("#f59e0b")
 
@@ -42,6 +49,9 @@ class EnrollmentRequest:
     display_name: str
     external_ref: str | None
     frames: tuple[BGRImage, ...]
+    groups: tuple[str, ...] | None = None
+    """The access groups chosen; None: the site's default group (the list was not loaded)."""
+    validity: Validity = field(default_factory=Validity)
 
 
 class EnrollmentWizard(QWidget):
@@ -49,16 +59,26 @@ class EnrollmentWizard(QWidget):
 
     The person's agreement and the operator's confirmation are two separate
     ticks; capture starts only after both. The captured frames live here until
-    saved or dropped; ``reset()`` drops them.
+    saved or dropped; ``reset()`` drops them. The person's access groups and
+    validity are chosen at review, next to Save (``visitor_days``: the end date a
+    visitor gets unless one is given, rules.visitor_valid_days).
     """
 
     capture_requested = Signal()
     capture_cancelled = Signal()
     save_requested = Signal(object)  # EnrollmentRequest
 
-    def __init__(self, consent: ConsentText, operator_name: str) -> None:
+    def __init__(
+        self,
+        consent: ConsentText,
+        operator_name: str,
+        *,
+        visitor_days: int = 1,
+        today: Callable[[], date] = date.today,
+    ) -> None:
         super().__init__()
         self._consent = consent
+        self.access = AccessEditor(visitor_days=visitor_days, today=today)
         self._captured: CapturedEnrollment | None = None
         self.steps = QStackedWidget()
         self.message = MessageLabel()
@@ -177,7 +197,7 @@ class EnrollmentWizard(QWidget):
                 old.deleteLater()
         for frame, face in zip(captured.frames, captured.faces, strict=True):
             thumbnail = QLabel()
-            thumbnail.setPixmap(_face_thumbnail(frame, face))
+            thumbnail.setPixmap(_face_thumbnail(frame, face, self._thumbnail_px()))
             self.thumbnails.addWidget(thumbnail)
         self.thumbnails.addStretch(1)
         badge = clean_external_ref(self.badge.text())
@@ -197,6 +217,7 @@ class EnrollmentWizard(QWidget):
         self.thumbnails = QHBoxLayout()
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.save = QPushButton("Save")
         retake = secondary_button("Capture again")
         cancel = secondary_button("Cancel")
@@ -205,30 +226,64 @@ class EnrollmentWizard(QWidget):
         buttons.addWidget(retake)
         buttons.addStretch(1)
         buttons.addWidget(self.save)
+        # On a 800x480 screen the faces, the summary and the access choice may not all
+        # fit: they scroll, and the buttons stay in view.
+        checks = QWidget()
+        checks.setObjectName("scrollBody")  # the stylesheet draws it as the page
+        checks.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        checks_layout = QVBoxLayout(checks)
+        checks_layout.setContentsMargins(0, 0, 0, 0)
+        faces = QHBoxLayout()
+        faces.addLayout(self.thumbnails)
+        faces.addWidget(self.summary, stretch=1)
+        checks_layout.addLayout(faces)
+        checks_layout.addWidget(self.access, stretch=1)
+        scroll = QScrollArea()
+        scroll.setWidget(checks)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self.review_page)
         layout.addWidget(title_label("Check and save"))
-        layout.addLayout(self.thumbnails)
-        layout.addWidget(self.summary)
-        layout.addStretch(1)
+        layout.addWidget(scroll, stretch=1)
         layout.addLayout(buttons)
         self.save.clicked.connect(self._save)
         retake.clicked.connect(self._begin_capture)
         cancel.clicked.connect(self.reset)
         self.steps.addWidget(self.review_page)
 
+    def _thumbnail_px(self) -> int:
+        """As large as leaves room for the access choice below: a quarter of the height."""
+        return max(_SMALLEST_THUMBNAIL_PX, min(_THUMBNAIL_PX, self.height() // 4))
+
+    def show_groups(self, groups: Iterable[AccessGroup]) -> None:
+        """The site's access groups to choose from; the default one is ticked."""
+        self.access.show_groups(groups)
+
     def _save(self) -> None:
         if self._captured is None:
+            return
+        try:
+            validity = self.access.validity()
+        except InvalidValue as error:
+            self.show_error(str(error))
             return
         self.save.setEnabled(False)  # until the store answers
         self.message.clear_message()
         self.save_requested.emit(
-            EnrollmentRequest(self.name.text(), self.badge.text() or None, self._captured.frames)
+            EnrollmentRequest(
+                self.name.text(),
+                self.badge.text() or None,
+                self._captured.frames,
+                self.access.chosen_groups(),
+                validity,
+            )
         )
 
     def show_saved(self, result: EnrollmentResult) -> None:
         name = clean_display_name(self.name.text())
+        access = self.access.describe()
         self.reset()
-        self.message.show_notice(f"{name} enrolled with {result.templates} template(s).")
+        self.message.show_notice(f"{name} enrolled with {result.templates} template(s); {access}.")
 
     def show_error(self, message: str) -> None:
         self.message.show_error(message)
@@ -245,6 +300,7 @@ class EnrollmentWizard(QWidget):
         self.person_agrees.setChecked(False)
         self.operator_confirms.setChecked(False)
         self.preview.clear()
+        self.access.reset()
         self.message.clear_message()
         self.steps.setCurrentIndex(0)
         if was_capturing:
@@ -259,7 +315,7 @@ def _draw_box(pixmap: QPixmap, face: DetectedFace, colour: QColor) -> None:
     painter.end()
 
 
-def _face_thumbnail(frame: BGRImage, face: DetectedFace) -> QPixmap:
+def _face_thumbnail(frame: BGRImage, face: DetectedFace, size_px: int) -> QPixmap:
     """The face with some margin, for the operator's review only; never stored."""
     height, width = frame.shape[:2]
     x1, y1, x2, y2 = face.box
@@ -268,8 +324,8 @@ def _face_thumbnail(frame: BGRImage, face: DetectedFace) -> QPixmap:
     right, bottom = min(width, int(x2 + margin)), min(height, int(y2 + margin))
     crop = frame[top:bottom, left:right] if right > left and bottom > top else frame
     return QPixmap.fromImage(to_qimage(crop.copy())).scaled(
-        _THUMBNAIL_PX,
-        _THUMBNAIL_PX,
+        size_px,
+        size_px,
         Qt.AspectRatioMode.KeepAspectRatio,
         Qt.TransformationMode.SmoothTransformation,
     )

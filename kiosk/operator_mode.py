@@ -23,6 +23,7 @@ from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.people.people import PeopleService
 from core.records import Operator
 from core.settings import Settings
+from kiosk.access_screens import AccessScreens
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
 from kiosk.door_page import DoorPage
@@ -33,6 +34,7 @@ from kiosk.kiosk_screen import KioskScreen
 from kiosk.operator_actions import OperatorActions
 from kiosk.operators_page import OperatorsPage
 from kiosk.people_page import SEARCH_LIMIT, PeoplePage
+from kiosk.rules_page import AccessRulesPage
 from kiosk.settings_page import SettingsPage
 from kiosk.startup import Services
 from kiosk.tasks import TaskRunner
@@ -47,6 +49,7 @@ _PAGES = (
     "audit_page",
     "settings_page",
     "door_page",
+    "rules_page",
 )
 
 
@@ -65,6 +68,7 @@ class OperatorMode(QObject):
     audit_page: AuditPage
     settings_page: SettingsPage
     door_page: DoorPage
+    rules_page: AccessRulesPage
 
     def __init__(
         self,
@@ -94,6 +98,7 @@ class OperatorMode(QObject):
         self.first_run = FirstRunScreen()
         self.login = LoginScreen()
         self.admin: AdminScreen | None = None
+        self._access: AccessScreens | None = None
         self.door_state = ""
         """The door hardware's state in words (kiosk.door_hardware), shown to operators."""
         self.session: OperatorSession | None = None
@@ -134,6 +139,7 @@ class OperatorMode(QObject):
             self._stack.removeWidget(self.admin)
             self.admin.deleteLater()
             self.admin = None
+        self._access = None
         for page in _PAGES:  # no stale handle on a page that is being deleted
             self.__dict__.pop(page, None)
         self.show_door()
@@ -187,17 +193,25 @@ class OperatorMode(QObject):
 
     def _pages(self, operator: Operator) -> list[tuple[str, QWidget]]:
         allowed = ROLE_PERMISSIONS[operator.role]
+        access = self._access = AccessScreens(self.actions, self._store.rules, allowed)
         pages: list[tuple[str, QWidget]] = []
         if Permission.VIEW_PEOPLE in allowed:
             self.people_page = PeoplePage(
                 self._find_people,
                 self._show_person,
                 self._delete_person if Permission.DELETE_PEOPLE in allowed else None,
+                access.access_setter(lambda: self.people_page),
             )
+            access.offer_groups(self.people_page.show_groups)
             pages.append(("People", self.people_page))
             self.people_page.refresh()
         if Permission.ENROLL in allowed:
-            self.enrollment_wizard = EnrollmentWizard(current_consent(), operator.username)
+            self.enrollment_wizard = EnrollmentWizard(
+                current_consent(),
+                operator.username,
+                visitor_days=self._settings.rules.visitor_valid_days,
+            )
+            access.offer_groups(self.enrollment_wizard.show_groups)
             self._connect_wizard(self.enrollment_wizard)
             pages.append(("Enroll", self.enrollment_wizard))
         if Permission.MANAGE_OPERATORS in allowed:
@@ -230,6 +244,11 @@ class OperatorMode(QObject):
             )
             pages.append(("Door", self.door_page))
             self.door_page.refresh()
+        rules_page = access.rules_page()
+        if rules_page is not None:
+            self.rules_page = rules_page
+            pages.append(("Access rules", rules_page))
+        access.refresh()
         return pages
 
     # --- what the pages ask for ---------------------------------------------------------
@@ -242,6 +261,8 @@ class OperatorMode(QObject):
 
     def _show_person(self, person_id: uuid.UUID) -> None:
         self.actions.run(lambda op: self._people.show(op, person_id), self.people_page.show_person)
+        if self._access is not None:
+            self._access.show_person_access(person_id, self.people_page)
 
     def _delete_person(self, person_id: uuid.UUID) -> None:
         def deleted(_: object) -> None:
@@ -274,7 +295,14 @@ class OperatorMode(QObject):
         def enroll(operator: Operator) -> EnrollmentResult:
             images = [(f"capture {i}", frame) for i, frame in enumerate(request.frames, 1)]
             return self._enroller.enroll(
-                operator, request.display_name, request.external_ref, images, consent, True
+                operator,
+                request.display_name,
+                request.external_ref,
+                images,
+                consent,
+                True,
+                groups=request.groups,
+                validity=request.validity,
             )
 
         def saved(result: EnrollmentResult) -> None:

@@ -15,6 +15,8 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import cv2
@@ -32,15 +34,30 @@ from core.faces import BGRImage
 from core.inference.insightface_backend import load_engine
 from core.people.people import PeopleService
 from core.records import Operator
+from core.rules.model import (
+    AccessGroup,
+    Door,
+    DoorMode,
+    HolidayCalendar,
+    Schedule,
+    TimeRange,
+    Validity,
+    Weekday,
+)
 from core.settings import EnrollmentSettings, Settings
 from core.store import IdentityStore
 from core.vision.engine import FaceEngine
+from kiosk.access_screens import time_zones
 from kiosk.app import stylesheet
 from kiosk.camera import to_qimage
+from kiosk.doors_page import DoorsPage
 from kiosk.enrollment_wizard import EnrollmentWizard
 from kiosk.forms import LoginScreen
 from kiosk.kiosk_screen import KioskScreen
+from kiosk.operator_actions import OperatorActions
 from kiosk.people_page import PeoplePage
+from kiosk.rules_page import AccessRulesPage
+from kiosk.tasks import TaskRunner
 from storage.store import OpenStore, open_store
 
 DOOR_SIZES = ((1920, 1080), (800, 480))
@@ -98,8 +115,9 @@ class Screenshots:
             enrollment.enroll(admin, name, None, [("photo", face)], consent, True)
         self._door(store.identity, yao, _read(photos["gdp"]))
         self._login(store)
-        self._wizard(yao, admin)
-        self._people(store, admin)
+        groups = self._access_rules(store, admin)
+        self._wizard(yao, admin, groups)
+        self._people(store, admin, groups)
 
     # --- the door -------------------------------------------------------------------
 
@@ -165,8 +183,56 @@ class Screenshots:
         login.show_error(message)
         self._operator_shot(login, "login-locked")
 
-    def _wizard(self, person: BGRImage, operator: Operator) -> None:
-        wizard = EnrollmentWizard(current_consent(), operator.username)
+    def _access_rules(self, store: OpenStore, admin: Operator) -> tuple[AccessGroup, ...]:
+        """A site's rules as a rules file would give them; the Access rules page's
+        Doors and Groups tabs. Returns the groups."""
+        rules = store.rules
+        current = rules.rule_set(actor=admin)
+        office = Schedule("office", dict.fromkeys(list(Weekday)[:5], (TimeRange(480, 1080),)))
+        evenings = Schedule("evenings", dict.fromkeys(list(Weekday)[:6], (TimeRange(1080, 1320),)))
+        staff = AccessGroup("staff", "office", frozenset({self._settings.kiosk_id, "lab-2"}))
+        cleaners = AccessGroup("cleaners", "evenings", frozenset({self._settings.kiosk_id}))
+        bavaria = HolidayCalendar("bavaria", "DE", "BY", frozenset({date(2026, 12, 31)}))
+        front = Door(self._settings.kiosk_id, "Front door", "Europe/Berlin", bavaria.name)
+        lab = Door("lab-2", "Lab 2", "Europe/Berlin", bavaria.name, DoorMode.FACE_AND_PIN)
+        site = replace(
+            current,
+            doors=(front, lab),
+            schedules=(*current.schedules, office, evenings),
+            calendars=(bavaria,),
+            groups=(*current.groups, staff, cleaners),
+        )
+        rules.apply_rule_set(site, actor=admin, dry_run=False)
+        tasks = TaskRunner(default_failure=lambda _message: None)  # nothing is run here
+        try:
+            doors = DoorsPage(
+                OperatorActions(tasks, lambda: None, lambda _reason: None),
+                rules,
+                time_zones(),
+                may_edit=True,
+            )
+            page = AccessRulesPage(doors, lambda: None)
+            holder = self._operator_holder(page)
+            doors.show_doors(rules.doors(actor=admin))
+            doors.select(self._settings.kiosk_id)
+            page.show_rules(rules.rule_set(actor=admin))
+            self._save(holder, "rules-doors")
+            page.tabs.setCurrentIndex(1)
+            self._save(holder, "rules-groups")
+            page.setParent(None)
+        finally:
+            tasks.shutdown()
+        return site.groups
+
+    def _wizard(
+        self, person: BGRImage, operator: Operator, groups: tuple[AccessGroup, ...]
+    ) -> None:
+        wizard = EnrollmentWizard(
+            current_consent(),
+            operator.username,
+            visitor_days=self._settings.rules.visitor_valid_days,
+        )
+        wizard.show_groups(groups)
         wizard.name.setText("Grace Example")
         wizard.badge.setText("B-0107")
         wizard.person_agrees.setChecked(True)
@@ -182,22 +248,43 @@ class Screenshots:
         captured = capture.captured
         shown = tuple(self._published(frame) for frame in captured.frames)
         wizard.show_captured(type(captured)(shown, captured.faces))
+        wizard.access.visitor.setChecked(True)
         self._operator_shot(wizard, "enroll-3-review")
 
-    def _people(self, store: OpenStore, operator: Operator) -> None:
+    def _people(
+        self, store: OpenStore, operator: Operator, groups: tuple[AccessGroup, ...]
+    ) -> None:
         people = PeopleService(store.identity, self._settings.security)
-        page = PeoplePage(lambda _text: None, lambda _id: None, lambda _id: None)
+        page = PeoplePage(
+            lambda _text: None, lambda _id: None, lambda _id: None, lambda *_access: None
+        )
+        page.show_groups(groups)
         found = people.find(operator, None, 50)
         page.show_people(found)
         yao = next(p for p in found if p.display_name == "Yao Ming")
         page.results.setCurrentRow(found.index(yao))
         page.show_person(people.show(operator, yao.id))
         page.confirm_name.setText("Yao")
+        # As a contractor: staff until the end of next month.
+        until = (date.today().replace(day=1) + timedelta(days=62)).replace(day=1)
+        validity = Validity(None, until - timedelta(days=1))
+        store.rules.set_person_access(
+            yao.id, actor=operator, groups=frozenset({"staff"}), validity=validity
+        )
+        page.show_access(yao.id, *store.rules.person_access(yao.id, actor=operator))
         self._operator_shot(page, "people")
+        page.tabs.setCurrentIndex(1)
+        self._operator_shot(page, "people-access")
 
     # --- drawing ------------------------------------------------------------------------
 
     def _operator_shot(self, widget: QWidget, name: str) -> None:
+        holder = self._operator_holder(widget)
+        self._save(holder, name)
+        widget.setParent(None)
+
+    def _operator_holder(self, widget: QWidget) -> QWidget:
+        """``widget`` shown at the operator screens' size, in their style."""
         holder = QWidget()
         holder.setObjectName("operatorScreen")
         widget.setParent(holder)
@@ -205,8 +292,7 @@ class Screenshots:
         widget.resize(*OPERATOR_SIZE)
         holder.show()
         QApplication.processEvents()
-        self._save(holder, name)
-        widget.setParent(None)
+        return holder
 
     def _save(self, widget: QWidget, name: str) -> None:
         QApplication.processEvents()

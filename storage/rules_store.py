@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
-from core.accounts.permissions import Permission
+from core.accounts.permissions import Permission, denied_action
 from core.errors import NotAllowed, NotFound
 from core.records import Role
 from core.rules.evaluation import DoorRules, Grant
@@ -32,7 +32,7 @@ from storage.group_members import set_groups
 from storage.operator_authority import act_as
 from storage.rules_apply import apply_rule_set, read_rule_set
 from storage.search_pool import run_search, search_engine
-from storage.transactions import database_failures, transaction
+from storage.transactions import after_rollback, database_failures, transaction
 
 _ACTIVE = records.PersonStatus.ACTIVE.value
 
@@ -204,6 +204,9 @@ class SqlRulesStore:
             current = act_as(session, actor, Permission.ASSIGN_ACCESS, self)
             person = _active_person(session, person_id, lock=True)
             if current.role is not Role.ADMIN and not _witnessed_by(session, person_id, current):
+                # Audited like any refusal, once this transaction has rolled back.
+                denied = denied_action(Permission.ASSIGN_ACCESS)
+                after_rollback(session, lambda: self.record_denial(current, denied))
                 raise NotAllowed(
                     f"operator {current.username} may set access only for the people they "
                     "enrolled; ask an admin"

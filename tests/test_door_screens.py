@@ -65,7 +65,7 @@ def test_an_admin_locks_the_door_down_and_releases_it_from_the_door_page(
 def test_an_auditor_sees_the_doors_but_has_no_controls(qtbot: QtBot, open_window) -> None:
     window = open_window(DOOR)
     mode = logged_in(qtbot, window, "otto", PASSWORDS[Role.AUDITOR])
-    assert mode.admin.page_titles() == ["Audit", "Door"]
+    assert mode.admin.page_titles() == ["Audit", "Door", "Access rules"]
     assert not mode.door_page.lockdown_button.isVisibleTo(mode.door_page)
 
 

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import cv2
 import pytest
 from pytestqt.qtbot import QtBot
+from sqlalchemy import Engine
 
 from core.records import Operator, Role
+from core.rules.model import AccessGroup, Validity
+from core.service_settings import RulesSettings
+from core.settings import Settings
 from kiosk.enrollment_wizard import GOOD_FRAME_TEXT
 from kiosk.kiosk_screen import GRANTED_TEXT
 from storage.audit_log import SqlAuditLog
 from storage.identity_store import SqlIdentityStore
+from storage.rules_store import SqlRulesStore
 from tests.operator_window import (
     ADMIN_PASSWORD,
     PASSWORDS,
@@ -170,3 +177,49 @@ def test_a_face_already_enrolled_is_refused_at_save(
     assert [p.display_name for p in identity_store.people(None, 10, actor=staff[Role.ADMIN])] == [
         "Yao Ming"
     ]
+
+
+def test_an_enroller_enrolls_a_visitor_in_a_chosen_group(
+    qtbot: QtBot,
+    open_window,
+    staff: dict[Role, Operator],
+    yao_at_the_door: Path,
+    identity_store: SqlIdentityStore,
+    db_engine: Engine,
+) -> None:
+    rules = SqlRulesStore(db_engine)
+    admin = staff[Role.ADMIN]
+    current = rules.rule_set(actor=admin)
+    visitors = AccessGroup("visitors", "always", all_doors=True)
+    rules.apply_rule_set(
+        replace(current, groups=(*current.groups, visitors)), actor=admin, dry_run=False
+    )
+    days = 3
+    window = open_window(
+        Settings(rules=RulesSettings(visitor_valid_days=days)), camera=yao_at_the_door
+    )
+    mode = logged_in(qtbot, window, "erin", PASSWORDS[Role.ENROLLER])
+    open_page(mode, "Enroll")
+    wizard = mode.enrollment_wizard
+    access = wizard.access
+    qtbot.waitUntil(lambda: "visitors" in access.group_boxes, timeout=5_000)
+    assert access.ticked() == {"everyone"}  # the default group, preselected
+    fill_in(wizard)
+    wizard.start_capture.click()
+    qtbot.waitUntil(lambda: wizard.steps.currentWidget() is wizard.review_page, timeout=CAPTURE_MS)
+    access.group_boxes["everyone"].setChecked(False)
+    access.group_boxes["visitors"].setChecked(True)
+    access.visitor.setChecked(True)
+    last_day = date.today() + timedelta(days=days - 1)
+    assert access.valid_until_on.isChecked()
+    assert access.valid_until.date().toString("yyyy-MM-dd") == last_day.isoformat()
+    wizard.save.click()
+    qtbot.waitUntil(lambda: "enrolled with 3 template(s)" in wizard.message.text(), timeout=10_000)
+    assert f"groups visitors; valid until {last_day}" in wizard.message.text()
+    assert access.ticked() == {"everyone"}  # the next person starts from the default again
+    assert not access.visitor.isChecked()
+    (person,) = identity_store.people(None, 10, actor=admin)
+    assert rules.person_access(person.id, actor=admin) == (
+        frozenset({"visitors"}),
+        Validity(None, last_day),
+    )

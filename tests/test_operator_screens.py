@@ -36,9 +36,13 @@ def test_first_run_creates_the_admin(
 @pytest.mark.parametrize(
     ("role", "username", "pages"),
     [
-        (Role.ADMIN, "alice", ["People", "Enroll", "Operators", "Audit", "Settings"]),
-        (Role.ENROLLER, "erin", ["People", "Enroll"]),
-        (Role.AUDITOR, "otto", ["Audit"]),
+        (
+            Role.ADMIN,
+            "alice",
+            ["People", "Enroll", "Operators", "Audit", "Settings", "Access rules"],
+        ),
+        (Role.ENROLLER, "erin", ["People", "Enroll", "Access rules"]),
+        (Role.AUDITOR, "otto", ["Audit", "Access rules"]),
     ],
 )
 @pytest.mark.usefixtures("staff")

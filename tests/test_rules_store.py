@@ -216,6 +216,7 @@ def test_an_enroller_sets_access_only_for_the_people_they_enrolled(
     rules: SqlRulesStore,
     operator_store: SqlOperatorStore,
     admin: Operator,
+    db_engine: Engine,
 ) -> None:
     bob = operator_store.add_operator("bob", "bcrypt-sha256$unused", Role.ENROLLER, actor=admin)
     carol = operator_store.add_operator("carol", "bcrypt-sha256$unused", Role.ENROLLER, actor=admin)
@@ -224,6 +225,11 @@ def test_an_enroller_sets_access_only_for_the_people_they_enrolled(
     assert rules.person_access(ada, actor=bob)[1] == Validity(None, date(2027, 1, 31))
     with pytest.raises(NotAllowed, match="only for the people they enrolled"):
         rules.set_person_access(ada, actor=carol, groups=frozenset())
+    with db_engine.connect() as connection:
+        denials = connection.execute(
+            text("SELECT actor, target FROM audit_events WHERE action = 'permission.denied'")
+        ).all()
+    assert denials == [("carol", "assign_access")]
     with pytest.raises(NotFound, match="no access group 'nobody'"):
         rules.set_person_access(ada, actor=bob, groups=frozenset({"nobody"}))
     assert rules.person_access(ada, actor=admin)[0] == {"everyone"}
