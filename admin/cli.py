@@ -205,9 +205,26 @@ def _parser() -> argparse.ArgumentParser:
     p = command(sub, "identify", commands.identify, "identify the largest face in a photo")
     p.add_argument("--image", required=True, type=commands.image_path, metavar="PATH")
 
-    p = command(sub, "people", people_commands.people, "list enrolled people")
+    p = command(sub, "people", people_commands.people, "list enrolled people", operator=False)
+    p.add_argument("--operator", metavar="USER", help="who is acting (required)")
     p.add_argument("--search", help="part of a name or external reference")
     p.add_argument("--limit", type=_positive, default=100)
+    # `people` alone lists; `people pin ...` acts on one person.
+    person_actions = p.add_subparsers(required=False, metavar="ACTION", parser_class=_Parser)
+    p = command(
+        person_actions,
+        "pin",
+        people_commands.pin,
+        "set a person's PIN for face-and-PIN doors (typed twice without echo, or the "
+        "first line of standard input), or with --duress their duress PIN; --clear removes it",
+    )
+    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+    p.add_argument(
+        "--duress",
+        action="store_true",
+        help="the duress PIN: opens like the PIN and raises a silent alarm",
+    )
+    p.add_argument("--clear", action="store_true", help="remove the PIN (or duress PIN)")
 
     p = command(sub, "show", people_commands.show, "show one person, their consent and retention")
     p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")

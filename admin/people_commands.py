@@ -6,11 +6,15 @@ import argparse
 
 from admin.context import CommandContext
 from admin.output import Report
+from core.errors import InvalidValue
 from core.people.people import PersonView
+from core.people.pins import PinKind
 from core.records import Deletion, PersonSummary
 
 
 def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    if args.operator is None:  # optional in the parser only so `people pin` can take it
+        raise InvalidValue("kiosk-admin people: --operator USER is required (who is acting)")
     found = ctx.people.find(ctx.login(args.operator), args.search, args.limit)
     lines = [
         f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {p.template_count} template(s)"
@@ -18,6 +22,27 @@ def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
     ]
     empty = "nobody is enrolled" + (" matching that search" if args.search else "")
     return Report({"people": [summary_data(p) for p in found]}, "\n".join(lines) or empty)
+
+
+def pin(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    """Set a person's PIN or duress PIN (read without echo, or from standard input),
+    or clear it; the PIN is never printed, logged or audited."""
+    actor = ctx.login(args.operator)
+    kind = PinKind.DURESS if args.duress else PinKind.PIN
+    what = "duress PIN" if kind is PinKind.DURESS else "PIN"
+    person = str(args.person_id)
+    if args.clear:
+        had = ctx.pins.clear_pin(actor, args.person_id, kind)
+        cleared = f"{what} of {person} cleared" + ("" if had else " (there was none)")
+        if kind is PinKind.PIN and had:
+            cleared += "; a duress PIN, if any, went with it"
+        return Report({"person_id": person, "kind": kind.value, "cleared": had}, cleared)
+    ctx.pins.may_set(actor)  # refused before anyone types a PIN
+    typed = ctx.new_pin(f"new {what} for {person} (4-8 digits): ")
+    ctx.pins.set_pin(actor, args.person_id, typed, kind)
+    return Report(
+        {"person_id": person, "kind": kind.value, "set": True}, f"{what} set for {person}"
+    )
 
 
 def show(args: argparse.Namespace, ctx: CommandContext) -> Report:

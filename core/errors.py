@@ -15,6 +15,7 @@ KioskError
 │   └── PasswordRejected    a new password breaks the password policy
 ├── AuthenticationFailed    wrong username or password
 │   ├── LoginLocked         too many failures: refused until .retry_at
+│   ├── PinLocked           too many wrong PINs for a person: refused until .retry_at
 │   └── SessionExpired      the operator's session ended; log in again
 ├── NotAllowed              the action is refused in the current state
 │   ├── ConsentMissing      an enrollment without the person's recorded consent
@@ -92,6 +93,15 @@ class AuthenticationFailed(KioskError):
 
 class LoginLocked(AuthenticationFailed):
     """Logins are refused until ``retry_at``; the message says when."""
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class PinLocked(AuthenticationFailed):
+    """A person's PIN entry is refused until ``retry_at`` (too many wrong PINs at the
+    doors); no PIN is checked meanwhile."""
 
     def __init__(self, message: str, retry_at: datetime) -> None:
         super().__init__(message)

@@ -240,6 +240,13 @@ class DoorSettings(_Section):
         description="After the database failed to answer, faces are denied as offline "
         "for this long before it is tried again.",
     )
+    pin_timeout_s: float = Field(
+        20.0,
+        ge=5,
+        le=120,
+        description="At a face_and_pin door, how long a recognised person has to type their "
+        "PIN before they are refused (pin_wrong).",
+    )
     decision_queue: int = Field(
         256,
         ge=1,

@@ -15,6 +15,7 @@ from core.access.consumers import DecisionRelay
 from core.access.door import DecisionConsumer, DoorRecognizer
 from core.access.door_access import DoorAccess
 from core.access.door_builder import build_door
+from core.access.door_pin import DoorPins
 from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
 from core.settings import Settings
@@ -29,6 +30,7 @@ from kiosk.recognition import RecognitionThread, RecognitionWorker
 from kiosk.spool_flusher import SpoolFlusher
 from kiosk.startup import Services, Startup
 from storage.area_presence import SqlAreaPresence
+from storage.pin_store import SqlPinStore
 from telemetry.decision_log import DecisionLog
 from telemetry.metrics import KioskMetrics
 
@@ -130,6 +132,8 @@ class KioskController(QObject):
         worker.offline.connect(self._screen.show_offline)
         worker.busy.connect(self._screen.show_busy)
         worker.failed.connect(self._recognition_failed)
+        worker.pin_ignored.connect(self._screen.end_pin)
+        self._screen.pin_entered.connect(worker.submit_pin)  # queued: the worker's thread
         worker.paused.connect(self._count_pause)
         worker.offline.connect(self._count_offline)
         worker.busy.connect(self._count_busy)
@@ -170,12 +174,19 @@ class KioskController(QObject):
             ),
             locked_down=lambda: door is not None and door.status.state.lockdown,
         )
+        pins = DoorPins(
+            store=SqlPinStore(self.services.store.engine),
+            policy=settings.security,
+            kiosk_id=settings.kiosk_id,
+            record_audit=self.services.events.record_audit,
+        )
         return build_door(
             engine=self.services.engine,
             store=self.services.store.identity,
             settings=settings,
             events=self.services.events,
             access=access,
+            pins=pins,
             consumers=[self.decisions],
         )
 

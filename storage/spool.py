@@ -336,7 +336,8 @@ def line_of(event: SpooledEvent) -> str:
 def encode(event: SpooledEvent) -> dict[str, Any]:
     common = {"event_id": str(event.event_id), "occurred_at": event.occurred_at.isoformat()}
     if isinstance(event, AccessDecision):
-        # The name and the timings stay out: the spool keeps what the database keeps.
+        # The name and the timings stay out: the spool keeps what the database keeps,
+        # and whether the duress PIN was typed (its audit event is spooled beside it).
         return {
             "kind": "access",
             **common,
@@ -348,6 +349,7 @@ def encode(event: SpooledEvent) -> dict[str, Any]:
             "reason": event.reason,
             "source": event.source.value,
             "refusal": event.refusal.value if event.refusal is not None else None,
+            "duress": event.duress,
         }
     return {
         "kind": "audit",
@@ -378,6 +380,7 @@ def decode(raw: Any) -> SpooledEvent:
         refusal = raw.get("refusal")  # absent in spools written before access rules
         if refusal is not None and not isinstance(refusal, str):
             raise SpoolError("refusal is not text")
+        duress = raw.get("duress", False)  # absent in spools written before PINs
         event = AccessDecision(
             kiosk_id=kiosk_id,
             outcome=outcome,
@@ -386,6 +389,7 @@ def decode(raw: Any) -> SpooledEvent:
             latency_ms=number(raw["latency_ms"], "latency_ms", optional=False) or 0.0,
             reason=reason,
             refusal=Refusal(refusal) if refusal is not None else None,
+            duress=duress,
             # Spools written before decisions had a source came from the door.
             source=DecisionSource(raw.get("source", DecisionSource.DOOR.value)),
             event_id=event_id,
