@@ -49,8 +49,9 @@ class ConfigurationError(KioskError):
 
 class UnsafeDataEntry(ConfigurationError):
     """A symbolic link, a non-regular file or another account's entry stands where
-    the kiosk creates or writes a file or folder (core.owned_files): refused, never
-    followed. The message names the entry and says to remove it."""
+    the kiosk creates, writes, chmods or chowns a file or folder, or the data folder
+    is a link: refused, never followed. Carries the message of owned_files'
+    UnsafeEntry (which cannot import this tree), naming the entry and the fix."""
 
 
 class KioskIdInUse(ConfigurationError):
