@@ -41,6 +41,7 @@ class SqlDoorCommands:
         kind: DoorCommandKind,
         reason: str,
         seconds: float | None,
+        via: str | None = None,
     ) -> int:
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.CONTROL_DOOR, self)
@@ -65,6 +66,8 @@ class SqlDoorCommands:
             }
             if seconds is not None:
                 details["seconds"] = seconds
+            if via is not None:
+                details["via"] = via
             append_audit(session, actor.username, COMMAND_ACTION, kiosk_id, details)
             return command.id
 
