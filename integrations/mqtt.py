@@ -89,7 +89,8 @@ class MqttLink:
         self._probe_mid: int | None = None
         self.state = "not connected yet"
         """The link in a few words, for the health sensor and the log."""
-        self.commands_refused_by_acl = False
+        self.commands_state = "off" if self._commands is None else "checking the broker"
+        """"off", "checking the broker", "on" or "refused: ..." (the broker's ACL)."""
         self._client = self._new_client(password)
         self._sender = threading.Thread(target=self._send_forever, name="mqtt-send", daemon=True)
 
@@ -183,6 +184,7 @@ class MqttLink:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _on_connect(
@@ -206,6 +208,8 @@ class MqttLink:
                 payload = "" if config is None else json.dumps(config)
                 client.publish(topic, payload, qos=1, retain=True)
         if self._commands is not None:
+            # A new session each time (clean start): checked and subscribed again.
+            self.commands_state = "checking the broker"
             info = client.publish(self.topics.command(PROBE_USER), "", qos=1)
             self._probe_mid = info.mid
         self._connected.set()
@@ -241,19 +245,32 @@ class MqttLink:
 
     def _probe_answered(self, client: paho.Client, reason: ReasonCode) -> None:
         if not reason.is_failure:
-            self.commands_refused_by_acl = True
+            self.commands_state = "refused: the broker lets anyone claim another user"
             log.error(
                 "MQTT commands are off: the broker let this kiosk publish on another user's "
                 "command topic, so it would let anyone send a command in another's name; "
                 "add the ACL pattern in docs/integrations.md and reconnect"
             )
             return
-        self.commands_refused_by_acl = False
         client.subscribe(self.topics("command/+"), qos=1)
+
+    def _on_subscribe(
+        self,
+        _client: paho.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            self.commands_state = "refused: the broker did not let the kiosk subscribe"
+            log.error("MQTT commands are off: the broker refused the command topic: %s", reasons)
+        else:
+            self.commands_state = "on"
 
     def _on_message(self, _client: paho.Client, _userdata: object, message: Any) -> None:
         commands = self._commands
-        if commands is None or self.commands_refused_by_acl:
+        if commands is None or self.commands_state != "on":
             return
         prefix = self.topics("command/")
         if message.retain or not message.topic.startswith(prefix):
