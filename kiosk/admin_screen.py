@@ -49,6 +49,7 @@ class AdminScreen(QWidget):
         self.alerts = QLabel("")
         self.alerts.setObjectName("alerts")
         self.alerts.setWordWrap(True)
+        self.alerts.setStyleSheet("color: #b3261e; font-weight: bold;")
         self.alerts.setVisible(False)
         body = QHBoxLayout()
         body.addWidget(self.navigation)
