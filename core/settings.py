@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from core.door_io_settings import DoorIoSettings
+from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
 from core.service_settings import (
     DatabaseSettings,
     EmbeddedServerSettings,
@@ -366,6 +367,9 @@ class Settings(_Section):
     embedded_server: EmbeddedServerSettings = EmbeddedServerSettings()
     door_io: DoorIoSettings = DoorIoSettings()
     rules: RulesSettings = RulesSettings()
+    mqtt: MqttSettings = MqttSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    alerts: AlertSettings = AlertSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

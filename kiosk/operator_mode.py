@@ -101,6 +101,7 @@ class OperatorMode(QObject):
         self._access: AccessScreens | None = None
         self.door_state = ""
         """The door hardware's state in words (kiosk.door_hardware), shown to operators."""
+        self.alerts = ""
         self.session: OperatorSession | None = None
         for screen in (self.first_run, self.login):
             stack.addWidget(screen)
@@ -152,6 +153,13 @@ class OperatorMode(QObject):
         if self.admin is not None:
             self.admin.show_door_state(text)
 
+    @Slot(str)
+    def show_alerts(self, text: str) -> None:
+        """The alerts going on (integrations.alerts) in one line; empty when none."""
+        self.alerts = text
+        if self.admin is not None:
+            self.admin.show_alerts(text)
+
     def shutdown(self) -> None:
         self._session_check.stop()
         self.tasks.shutdown()
@@ -187,6 +195,7 @@ class OperatorMode(QObject):
         self.admin = AdminScreen(operator, self._pages(operator))
         self.admin.logout_requested.connect(self.log_out)
         self.admin.show_door_state(self.door_state)
+        self.admin.show_alerts(self.alerts)
         self._stack.addWidget(self.admin)
         self._show(self.admin)
         self._session_check.start()
