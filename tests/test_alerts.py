@@ -4,12 +4,14 @@ settings that turn integrations on refuse what cannot work."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
 from core.access.door_events import Alarm, AlarmCleared, AlarmRaised
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
-from core.records import AccessOutcome, access_decision
+from core.records import AccessDecision, AccessOutcome, access_decision
 from integrations.alerts import AlertWatch
 from integrations.events import AlertKind
 
@@ -117,3 +119,12 @@ def test_settings_that_cannot_work_are_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=problem):
         section.model_validate(values)
+
+
+def test_a_grant_on_the_duress_pin_raises_the_duress_alert_and_a_plain_grant_none() -> None:
+    watch = AlertWatch(AlertSettings(), "Front", Clock())
+    grant = AccessDecision(kiosk_id="front", outcome=AccessOutcome.GRANTED, latency_ms=1.0)
+    assert watch.decision(grant) == []
+    (alert,) = watch.decision(replace(grant, duress=True))
+    assert alert.kind is AlertKind.DURESS
+    assert "Front" in alert.text
