@@ -170,3 +170,10 @@ class RulesSettings(_Section):
         le=366,
         description="Days a visitor enrolled without an end date may pass, today included.",
     )
+    file_max_kb: int = Field(
+        16384,
+        ge=16,
+        le=1048576,
+        description="Largest rules file kiosk-admin rules import reads, in KiB (a site of "
+        "100,000 people's memberships is about 5 MiB).",
+    )
