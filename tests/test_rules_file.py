@@ -237,6 +237,15 @@ def test_what_only_the_database_knows_is_placed_on_its_line() -> None:
     assert "add a [[door]] for it" in str(located)
 
 
+def test_a_reference_is_placed_on_its_own_line_not_on_a_name_that_looks_the_same() -> None:
+    text = BASE.replace('name = "staff"', 'name = "office2"').replace(
+        'schedule = "office"\ndoors', 'schedule = "office2"\ndoors'
+    )
+    with pytest.raises(RulesFileInvalid, match="names schedule 'office2'") as raised:
+        read_rules_file(text, "rules.toml")
+    assert raised.value.line == text.splitlines().index('schedule = "office2"') + 1
+
+
 def test_a_file_that_is_not_toml_at_all_is_named_without_a_stack() -> None:
     with pytest.raises(RulesFileInvalid, match=r"^r.toml line 2: not valid TOML"):
         read_rules_file("[[door]]\nid = \n", "r.toml")

@@ -94,7 +94,9 @@ class RulesFile:
             index = self.tables.get((kind, name))
             if index is not None:
                 named = re.findall(r"'([^']*)'", message) + _UUID.findall(message)
-                found = (self.lines.find_value(kind, index, None, value) for value in named)
+                # The value at fault is a reference, never the part's own name.
+                own = ("id", "name")
+                found = (self.lines.find_value(kind, index, None, v, own) for v in named)
                 line = next((n for n in found if n is not None), None)
                 line = line or self.lines.table_line(kind, index)
         fix = next((fix for fragment, fix in _FIXES if fragment in message), None)

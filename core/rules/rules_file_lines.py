@@ -100,8 +100,11 @@ class RulesFileLines:
             return found
         return self.key_line(kind, index, key) if key is not None else self.table_line(kind, index)
 
-    def find_value(self, kind: str, index: int, key: str | None, value: str) -> int | None:
-        """As ``value_line``, None where the value is not found."""
+    def find_value(
+        self, kind: str, index: int, key: str | None, value: str, skip: tuple[str, ...] = ()
+    ) -> int | None:
+        """As ``value_line``, None where the value is not found; the lines of the
+        keys in ``skip`` are not searched."""
         block = self.table(kind, index)
         if block is None or not value:
             return None
@@ -112,9 +115,10 @@ class RulesFileLines:
             start = block.keys[key]
             later = [line for line in block.keys.values() if line > start]
             end = min(later, default=block.end + 1) - 1
+        skipped = {block.keys[k] for k in skip if k in block.keys}
         quoted = json.dumps(value, ensure_ascii=False)
         for written in (quoted, f"'{value}'", value):
             for number in range(start, end + 1):
-                if written in self._lines[number - 1]:
+                if number not in skipped and written in self._lines[number - 1]:
                     return number
         return None
