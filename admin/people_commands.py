@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from admin import access_commands
 from admin.context import CommandContext
 from admin.output import Report
+from core.errors import InvalidValue
 from core.people.people import PersonView
 from core.records import Deletion, PersonSummary
 
 
 def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    if args.action == "access":
+        return access_commands.person_access(args, ctx)
+    _only_for_access(args)
     found = ctx.people.find(ctx.login(args.operator), args.search, args.limit)
     lines = [
         f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {p.template_count} template(s)"
@@ -18,6 +23,17 @@ def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
     ]
     empty = "nobody is enrolled" + (" matching that search" if args.search else "")
     return Report({"people": [summary_data(p) for p in found]}, "\n".join(lines) or empty)
+
+
+def _only_for_access(args: argparse.Namespace) -> None:
+    given = args.person_id is not None or any(
+        getattr(args, option) for option in access_commands.ACCESS_OPTIONS
+    )
+    if given:
+        raise InvalidValue(
+            "a person id and the access options go with people access: "
+            "kiosk-admin people access PERSON_ID [--groups ...]"
+        )
 
 
 def show(args: argparse.Namespace, ctx: CommandContext) -> Report:
