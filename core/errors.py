@@ -8,6 +8,7 @@ KioskError
 │   ├── UnsafeDataEntry     a link or another account's entry where the kiosk writes
 │   └── KioskIdInUse        another running kiosk has this kiosk's id on the database
 ├── InvalidValue            a value given by a person is malformed
+│   └── RulesFileInvalid    a rules file that cannot be imported (has .line)
 ├── ModelPackError          model files missing, corrupt or unusable
 ├── InputRejected           an image, frame or password cannot be used
 │   ├── ImageRejected       unreadable, oversized or not an image
@@ -62,6 +63,16 @@ class KioskIdInUse(ConfigurationError):
 
 class InvalidValue(KioskError):
     pass
+
+
+class RulesFileInvalid(InvalidValue):
+    """An access rules file (core.rules.rules_file) that cannot be imported; the
+    message starts with the file and ``line`` (1-based; None when no line is at
+    fault, as for a file that is not UTF-8) and names the fix."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class ModelPackError(KioskError):

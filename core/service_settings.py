@@ -224,3 +224,10 @@ class RulesSettings(_Section):
         "short transaction); past it the face is refused as offline and the door stays "
         "closed.",
     )
+    file_max_kb: int = Field(
+        16384,
+        ge=16,
+        le=1048576,
+        description="Largest rules file kiosk-admin rules import reads, in KiB (a site of "
+        "100,000 people's memberships is about 5 MiB).",
+    )

@@ -24,6 +24,7 @@ from core.rules.model import (
     Validity,
     Weekday,
 )
+from core.rules.person_validity import ValidityChange
 from core.rules.rule_set import RulesChange, RuleSet
 from storage import rules_schema as rs
 from storage import schema
@@ -199,7 +200,7 @@ class SqlRulesStore:
         *,
         actor: records.Operator,
         groups: frozenset[str] | None = None,
-        validity: Validity | None = None,
+        validity: Validity | ValidityChange | None = None,
     ) -> None:
         with transaction(self._sessions) as session:
             current = act_as(session, actor, Permission.ASSIGN_ACCESS, self)
@@ -218,6 +219,9 @@ class SqlRulesStore:
                 set_groups(session, person_id, groups)
                 details["groups_added"] = sorted(groups - before)
                 details["groups_removed"] = sorted(before - groups)
+            if isinstance(validity, ValidityChange):
+                # Under the person's row lock: the other end is as it is now.
+                validity = validity.applied_to(Validity(person.valid_from, person.valid_until))
             if validity is not None:
                 person.valid_from = validity.valid_from
                 person.valid_until = validity.valid_until

@@ -13,6 +13,7 @@ from typing import Protocol
 from core.records import Operator
 from core.rules.evaluation import DoorRules
 from core.rules.model import Door, DoorMode, Validity
+from core.rules.person_validity import ValidityChange
 from core.rules.rule_set import RulesChange, RuleSet
 from core.store import DenialLog
 
@@ -75,10 +76,12 @@ class RulesStore(RulesSource, DenialLog, Protocol):
         *,
         actor: Operator,
         groups: frozenset[str] | None = None,
-        validity: Validity | None = None,
+        validity: Validity | ValidityChange | None = None,
     ) -> None:
         """Replace the person's groups and/or validity (ASSIGN_ACCESS; an enroller
-        only for people whose consent they witnessed), audited as
+        only for people whose consent they witnessed; a ValidityChange sets the
+        ends it names and keeps the others as stored then), audited as
         ``person.access_changed`` with group names and dates only. Raises
-        NotFound for an unknown person or group."""
+        NotFound for an unknown person or group, ValueError for a validity that
+        would end before it starts (nothing changed)."""
         ...
