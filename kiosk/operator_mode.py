@@ -21,6 +21,7 @@ from core.door_io_settings import DoorAdapter
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.people.people import PeopleService
+from core.people.pins import PinService
 from core.records import Operator
 from core.settings import Settings
 from kiosk.access_screens import AccessScreens
@@ -39,6 +40,7 @@ from kiosk.settings_page import SettingsPage
 from kiosk.startup import Services
 from kiosk.tasks import TaskRunner
 from storage.door_commands import SqlDoorCommands
+from storage.pin_store import SqlPinStore
 
 log = logging.getLogger(__name__)
 _SESSION_CHECK_MS = 1000
@@ -202,7 +204,8 @@ class OperatorMode(QObject):
 
     def _pages(self, operator: Operator) -> list[tuple[str, QWidget]]:
         allowed = ROLE_PERMISSIONS[operator.role]
-        access = self._access = AccessScreens(self.actions, self._store.rules, allowed)
+        pins = PinService(SqlPinStore(self._store.engine), self._settings.security)
+        access = self._access = AccessScreens(self.actions, self._store.rules, allowed, pins)
         pages: list[tuple[str, QWidget]] = []
         if Permission.VIEW_PEOPLE in allowed:
             self.people_page = PeoplePage(
@@ -210,6 +213,7 @@ class OperatorMode(QObject):
                 self._show_person,
                 self._delete_person if Permission.DELETE_PEOPLE in allowed else None,
                 access.access_setter(lambda: self.people_page),
+                access.pin_changer(lambda: self.people_page),
             )
             access.offer_groups(self.people_page.show_groups)
             pages.append(("People", self.people_page))

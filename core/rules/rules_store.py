@@ -8,6 +8,7 @@ what they change.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 from core.records import Operator
@@ -62,6 +63,17 @@ class RulesStore(RulesSource, DenialLog, Protocol):
         audit event (``rules.imported``) holding the change's summary; on a dry run
         nothing is stored. Raises RuleSetError for a rule set that does not hold
         together (a member who is not an active person), changing nothing."""
+        ...
+
+    def edit_rule_set(
+        self, edit: Callable[[RuleSet], RuleSet], *, actor: Operator, what: str
+    ) -> RulesChange:
+        """Make the stored rules ``edit(stored rules)`` (EDIT_RULES), reading them under
+        the lock an import holds, so that no edit or membership written meanwhile is
+        lost; one transaction, one audit event ``rules.edited`` holding ``what`` (a
+        few words naming the part, no personal data) and the change's summary.
+        Raises what ``edit`` raises (ValueError, RuleSetError) and RuleSetError as
+        ``apply_rule_set`` does, changing nothing."""
         ...
 
     def person_access(
