@@ -82,3 +82,28 @@ class Gallery:
     def identified_name(self, image: BGRImage, label: str = "photo") -> str | None:
         matched = self.identify(image, label).match.matched
         return matched.display_name if matched is not None else None
+
+
+def face_crop(
+    photo: BGRImage,
+    box: tuple[float, float, float, float],
+    *,
+    top: float,
+    bottom: float,
+    left: float,
+    right: float,
+) -> BGRImage:
+    """``photo`` cut around the face ``box``: each side's margin is a share of the box's
+    height (top, bottom) or width (left, right); 0 touches the box, below 0 cuts into
+    the face. Nothing is added past the photo's own edges."""
+    x1, y1, x2, y2 = box
+    width, height = x2 - x1, y2 - y1
+    rows = slice(max(0, round(y1 - top * height)), round(y2 + bottom * height))
+    columns = slice(max(0, round(x1 - left * width)), round(x2 + right * width))
+    return np.ascontiguousarray(photo[rows, columns])
+
+
+def passport_crop(photo: BGRImage, box: tuple[float, float, float, float]) -> BGRImage:
+    """An ID-photo framing: the face about 70 % of the width, the crop ending at the chin."""
+    side = (1 / 0.7 - 1) / 2
+    return face_crop(photo, box, top=0.15, bottom=0.0, left=side, right=side)

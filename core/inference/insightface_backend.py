@@ -59,6 +59,10 @@ class ScrfdDetector:
         self._side = input_size
         self._threshold = threshold
 
+    @property
+    def input_size(self) -> int:
+        return self._side
+
     def with_input_size(self, size: int) -> ScrfdDetector:
         return ScrfdDetector(self._model, size, self._threshold)
 
@@ -144,6 +148,8 @@ def load_engine(
         pack.template_model,
         settings.images.max_pixels,
         landmarker,
+        photo_border=models.photo_border,
+        photo_edge_margin=models.photo_edge_margin,
     )
     warm_up = np.zeros((input_size * 3 // 4, input_size, 3), np.uint8)  # a 4:3 camera frame
     engine.detect(warm_up)
