@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.permissions import Permission
+from core.enrollment.names import name_key
 from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
 from storage import rules_schema as rs
@@ -21,6 +22,7 @@ from storage.access_chain import append_access
 from storage.answer_deadline import deadline_of
 from storage.audit_log import append_audit, record_apart, record_denial
 from storage.group_members import join_default_group, set_groups
+from storage.name_keys import name_key as sql_name_key
 from storage.operator_authority import act_as
 from storage.pin_schema import PersonPin
 from storage.search_pool import run_search, search_engine
@@ -147,11 +149,12 @@ class SqlIdentityStore:
         self, search: str | None, limit: int, *, actor: records.Operator
     ) -> list[records.PersonSummary]:
         query = _summary_query().where(schema.Person.status == _ACTIVE)
-        if search:
-            pattern = f"%{_escape_like(search)}%"
+        if search and (key := name_key(search)):
+            # Both sides through one key, so a name matches however either was typed.
+            pattern = f"%{_escape_like(key)}%"
             query = query.where(
-                schema.Person.display_name.ilike(pattern, escape="\\")
-                | schema.Person.external_ref.ilike(pattern, escape="\\")
+                sql_name_key(schema.Person.display_name).like(pattern, escape="\\")
+                | sql_name_key(schema.Person.external_ref).like(pattern, escape="\\")
             )
         query = query.order_by(schema.Person.display_name, schema.Person.id).limit(limit)
         with transaction(self._sessions) as session:
