@@ -12,15 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal_column
+from sqlalchemy.orm import InstrumentedAttribute
 
 # Compatibility decompositions bring in plain spaces only (U+0020): a stored name's
 # other white space was folded to one space when it was cleaned.
 _SPACES = " +"
 
 
-def name_key(value: ColumnElement[Any]) -> ColumnElement[str]:
-    """The SQL expression of ``value``'s comparison key."""
-    nfkc = literal_column("NFKC")
+def name_key(
+    value: ColumnElement[Any] | InstrumentedAttribute[str | None],
+) -> ColumnElement[str]:
+    """The SQL expression of ``value``'s comparison key (NULL for NULL)."""
+    nfkc: ColumnElement[Any] = literal_column("NFKC")
     folded = func.casefold(func.normalize(value, nfkc).collate("pg_unicode_fast"))
     spaced = func.regexp_replace(func.normalize(folded, nfkc), _SPACES, " ", "g")
     return func.btrim(spaced, " ")
