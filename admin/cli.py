@@ -209,6 +209,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", metavar="USER", help="who is acting (required)")
     p.add_argument("--search", help="part of a name or external reference")
     p.add_argument("--limit", type=_positive, default=100)
+    p.add_argument(
+        "--model",
+        nargs="?",
+        const="",
+        metavar="TEMPLATE_MODEL",
+        help="only people enrolled with other models than the pack in use (or than "
+        "TEMPLATE_MODEL, as `health` names it), who must be re-enrolled",
+    )
     # `people` alone lists; `people pin ...` acts on one person.
     person_actions = p.add_subparsers(required=False, metavar="ACTION", parser_class=_Parser)
     p = command(

@@ -62,6 +62,13 @@ class ModelSettings(_Section):
     detection_threshold: float = Field(
         0.5, gt=0, lt=1, description="Minimum detector score for a face to be reported at all."
     )
+    earlier_pack_dirs: tuple[Path, ...] = Field(
+        (),
+        max_length=8,
+        description="Model packs used before pack_dir: while the gallery still holds people "
+        "enrolled with their models, a new enrollment is compared with those people through "
+        "them (one face, one identity). The bundled buffalo_sc needs no entry.",
+    )
     photo_border: float = Field(
         0.4,
         ge=0,
@@ -83,6 +90,11 @@ class ModelSettings(_Section):
     @classmethod
     def _home_expanded(cls, folder: Path | None) -> Path | None:
         return folder.expanduser() if folder is not None else None
+
+    @field_validator("earlier_pack_dirs")
+    @classmethod
+    def _homes_expanded(cls, folders: tuple[Path, ...]) -> tuple[Path, ...]:
+        return tuple(folder.expanduser() for folder in folders)
 
 
 class QualitySettings(_Section):

@@ -60,16 +60,24 @@ class Gallery:
         store: SqlIdentityStore,
         operators: SqlOperatorStore,
         settings: Settings,
+        admin: Operator | None = None,
     ) -> None:
-        self.admin: Operator = Authenticator(
+        """``admin``: the acting admin, created (as alice) when not given."""
+        self.admin: Operator = admin or Authenticator(
             operators, SecuritySettings(), "test-kiosk"
         ).create_first_admin("alice", PASSWORD)
+        self._parts = (store, operators, settings)
         self.enrollment = EnrollmentService(engine, store, settings.matching)
         self._identification = IdentificationService(
             engine, store, settings.matching, "kiosk-admin"
         )
         # Decisions are under test here; the throttle has tests of its own.
         self._throttle = RecognitionThrottle(SecuritySettings(recognition_max_denied=1000))
+
+    def seen_by(self, engine: FaceEngine) -> Gallery:
+        """The same store and admin, with another engine (another model pack)."""
+        store, operators, settings = self._parts
+        return Gallery(engine, store, operators, settings, self.admin)
 
     def enroll(self, name: str, *images: tuple[str, BGRImage]) -> EnrollmentResult:
         return self.enrollment.enroll(

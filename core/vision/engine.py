@@ -50,6 +50,13 @@ class FaceEmbedder(Protocol):
         ...
 
 
+class OtherEmbedders(Protocol):
+    def embedder_for(self, template_model: str) -> FaceEmbedder | None:
+        """The embedder that made ``template_model``'s templates, if it is installed
+        here; None otherwise. Safe from several threads."""
+        ...
+
+
 class FaceLandmarker(Protocol):
     def landmarks_106(self, image: BGRImage, face: DetectedFace) -> Points106:
         """106 landmarks of ``face`` in image pixels. Safe from several threads."""
@@ -100,6 +107,7 @@ class FaceEngine:
         *,
         photo_border: float = _PHOTO_DEFAULTS.photo_border,
         photo_edge_margin: float = _PHOTO_DEFAULTS.photo_edge_margin,
+        other_embedders: OtherEmbedders | None = None,
     ) -> None:
         self._detector = detector
         self._embedder = embedder
@@ -108,6 +116,7 @@ class FaceEngine:
         self._max_pixels = max_pixels
         self._photo_border = photo_border
         self._photo_edge_margin = photo_edge_margin
+        self._other_embedders = other_embedders
         self.template_model = template_model
 
     def detect(self, frame: BGRImage) -> list[DetectedFace]:
@@ -151,6 +160,7 @@ class FaceEngine:
             landmarker,
             photo_border=self._photo_border,
             photo_edge_margin=self._photo_edge_margin,
+            other_embedders=self._other_embedders,
         )
 
     def landmarks_106(self, frame: BGRImage, face: DetectedFace) -> Points106:
@@ -164,12 +174,21 @@ class FaceEngine:
     def sample(self, frame: BGRImage, face: DetectedFace) -> FaceSample:
         matrix = alignment_matrix(face.landmarks)
         aligned = align_face(frame, face.landmarks)
-        raw = np.asarray(self._embedder.embed(aligned), dtype=np.float32).ravel()
-        norm = float(np.linalg.norm(raw))
-        if raw.shape != (self._embedder.dimension,) or not np.isfinite(norm) or norm == 0.0:
-            raise InputRejected("the face could not be turned into a template; try another image")
         in_picture = picture_mask(matrix, *frame.shape[:2])
-        return FaceSample(face, raw / norm, measure(face, aligned, in_picture))
+        embedding = _normalised(self._embedder, aligned)
+        return FaceSample(face, embedding, measure(face, aligned, in_picture))
+
+    def embed_as(self, model: str, frame: BGRImage, face: DetectedFace) -> Embedding | None:
+        """``face`` as ``model`` (another pack's template model) embeds it, L2-normalised,
+        to compare with that model's templates; None if that model is not installed.
+
+        Raises InputRejected if that model cannot make a template of it."""
+        if model == self.template_model:
+            return self.sample(frame, face).embedding
+        embedder = self._other_embedders.embedder_for(model) if self._other_embedders else None
+        if embedder is None:
+            return None
+        return _normalised(embedder, align_face(frame, face.landmarks))
 
     def assess(self, frame: BGRImage) -> Assessment:
         """Every face in a camera ``frame`` and, when there is exactly one, its sample
@@ -249,3 +268,11 @@ class FaceEngine:
         if height * width > self._max_pixels:
             raise InputRejected(f"frame is {width}x{height}, more pixels than allowed")
         return np.ascontiguousarray(frame)
+
+
+def _normalised(embedder: FaceEmbedder, aligned: BGRImage) -> Embedding:
+    raw = np.asarray(embedder.embed(aligned), dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(raw))
+    if raw.shape != (embedder.dimension,) or not np.isfinite(norm) or norm == 0.0:
+        raise InputRejected("the face could not be turned into a template; try another image")
+    return raw / norm
