@@ -36,13 +36,16 @@ def align_face(image: BGRImage, landmarks: Landmarks) -> BGRImage:
     return np.ascontiguousarray(aligned, dtype=np.uint8)
 
 
+# The aligned crop's pixel centres, made once: the door embeds a face on every frame.
+_ROWS, _COLUMNS = np.mgrid[0:ALIGNED_SIZE, 0:ALIGNED_SIZE].astype(np.float32)
+
+
 def picture_mask(matrix: npt.NDArray[np.float64], height: int, width: int) -> npt.NDArray[np.bool_]:
     """ALIGNED_SIZE x ALIGNED_SIZE: True where the aligned pixel comes from inside a
     ``height`` x ``width`` picture, False where ``align_face`` filled it in black."""
-    inverse = cv2.invertAffineTransform(matrix)
-    ys, xs = np.mgrid[0:ALIGNED_SIZE, 0:ALIGNED_SIZE].astype(np.float64)
-    source_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
-    source_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+    inverse = cv2.invertAffineTransform(matrix).astype(np.float32)
+    source_x = inverse[0, 0] * _COLUMNS + inverse[0, 1] * _ROWS + inverse[0, 2]
+    source_y = inverse[1, 0] * _COLUMNS + inverse[1, 1] * _ROWS + inverse[1, 2]
     # Half a pixel of grace: warpAffine interpolates up to the border pixels' centres.
     return (
         (source_x >= -0.5)

@@ -117,15 +117,18 @@ def measure(
     Light and sharpness are measured on those pixels only: the black that fills the
     rest of a face cut off by an edge is neither shadow nor detail."""
     grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)
-    # The Laplacian of a pixel next to the black fill sees the fill's edge: leave it out.
-    inner = cv2.erode(in_picture.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    seen = grey[in_picture] if in_picture.any() else grey.ravel()
     laplacian = cv2.Laplacian(grey, cv2.CV_64F)
+    seen, detail = grey, laplacian
+    if not in_picture.all():  # most faces lie wholly inside: no masking to pay for then
+        # The Laplacian of a pixel next to the black fill sees the fill's edge: left out.
+        inner = cv2.erode(in_picture.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        seen = grey[in_picture] if in_picture.any() else grey
+        detail = laplacian[inner] if inner.any() else laplacian
     pose = head_pose(face.landmarks)
     return FaceMeasurements(
         face_px=face.short_side,
         score=face.score,
-        sharpness=float(laplacian[inner].var() if inner.any() else laplacian.var()),
+        sharpness=float(detail.var()),
         yaw=pose.yaw,
         roll_degrees=pose.roll_degrees,
         pitch=pose.pitch,
