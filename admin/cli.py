@@ -222,6 +222,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=100)
     access_commands.add_access_options(p, enrolling=False)
     p.add_argument(
+        "--model",
+        nargs="?",
+        const="",
+        metavar="TEMPLATE_MODEL",
+        help="only people enrolled with other models than the pack in use (or than "
+        "TEMPLATE_MODEL, as `health` names it), who must be re-enrolled",
+    )
+    p.add_argument(
         "--duress",
         action="store_true",
         help="with pin: the duress PIN, which opens like the PIN and raises a silent alarm",

@@ -13,6 +13,7 @@ from core.accounts.operators import normalise_username
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES
+from core.enrollment.reenrollment import reenrollment_note
 from core.enrollment.refusals import refusal_reason
 from core.errors import InputRejected, InvalidValue
 from core.matching.match_rule import MatchReason
@@ -109,15 +110,24 @@ def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:
             f"match: {match.display_name} ({match.person_id}), similarity {match.similarity:.3f}",
         )
     data["best_similarity"] = round(best.similarity, 4) if best else None
+    # After a change of model pack, people enrolled with the old one cannot match.
+    need = ctx.store.identity.reenrollment_needed(ctx.engine.template_model)
+    data["to_reenroll"] = need.people
+    note = f"\n{reenrollment_note(need)}" if need.people else ""
     if decision.reason is MatchReason.EMPTY_GALLERY:
-        return Report(data, "unknown: nobody is enrolled yet")
+        nobody = (
+            f"unknown: nobody is enrolled with the model in use ({need.model})"
+            if need.people
+            else "unknown: nobody is enrolled yet"
+        )
+        return Report(data, nobody + note)
     assert best is not None
     why = (
         "too close to another person"
         if decision.reason is MatchReason.AMBIGUOUS
         else (f"below the threshold {ctx.effective.matching.threshold:.2f}")
     )
-    return Report(data, f"unknown: best similarity {best.similarity:.3f}, {why}")
+    return Report(data, f"unknown: best similarity {best.similarity:.3f}, {why}{note}")
 
 
 def person_id(value: str) -> uuid.UUID:

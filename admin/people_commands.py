@@ -8,6 +8,7 @@ from admin import access_commands
 from admin.context import CommandContext
 from admin.output import Report
 from core.errors import InvalidValue
+from core.inference.modelpack import resolve_model_pack
 from core.people.people import PersonView
 from core.people.pins import PinKind
 from core.records import Deletion, PersonSummary
@@ -19,6 +20,8 @@ def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
     if args.action == "pin":
         return pin(args, ctx)
     _only_for_access(args)
+    if args.model is not None:
+        return _to_reenroll(args, ctx)
     found = ctx.people.find(ctx.login(args.operator), args.search, args.limit)
     lines = [
         f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {p.template_count} template(s)"
@@ -26,6 +29,22 @@ def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
     ]
     empty = "nobody is enrolled" + (" matching that search" if args.search else "")
     return Report({"people": [summary_data(p) for p in found]}, "\n".join(lines) or empty)
+
+
+def _to_reenroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    """`people --model`: who has templates of other models only, and of which."""
+    # The pack's model from its files' hashes: no model is loaded to list people.
+    model = args.model or resolve_model_pack(ctx.settings.models.pack_dir).template_model
+    found = ctx.people.find(ctx.login(args.operator), args.search, args.limit, lacking_model=model)
+    data = {"model": model, "people": [summary_data(p) for p in found]}
+    if not found:
+        return Report(data, f"everyone enrolled has templates of the model in use ({model})")
+    lines = [f"enrolled with other models than {model}; re-enroll them to be recognised:"]
+    lines += [
+        f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {', '.join(p.template_models)}"
+        for p in found
+    ]
+    return Report(data, "\n".join(lines))
 
 
 def pin(args: argparse.Namespace, ctx: CommandContext) -> Report:
@@ -118,6 +137,7 @@ def summary_data(p: PersonSummary) -> dict[str, object]:
         "status": p.status.value,
         "created_at": p.created_at.isoformat(),
         "templates": p.template_count,
+        "template_models": list(p.template_models),
     }
 
 

@@ -20,7 +20,8 @@ KioskError
 │   └── SessionExpired      the operator's session ended; log in again
 ├── NotAllowed              the action is refused in the current state
 │   ├── ConsentMissing      an enrollment without the person's recorded consent
-│   └── AlreadyEnrolled     the face or external reference belongs to someone enrolled
+│   ├── AlreadyEnrolled     the face or external reference belongs to someone enrolled
+│   └── ReenrollmentPending people enrolled with a model not installed here (pack change)
 ├── NotFound                no such person or operator
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 ├── DoorFault               the door hardware did not answer or refused a command
@@ -134,6 +135,12 @@ class ConsentMissing(NotAllowed):
 
 class AlreadyEnrolled(NotAllowed):
     pass
+
+
+class ReenrollmentPending(NotAllowed):
+    """People are enrolled only with a model whose templates a new face could not be
+    compared with (core.enrollment.model_change): enrolling could give one face two
+    identities. The message names the model and the way out."""
 
 
 class NotFound(KioskError):

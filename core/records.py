@@ -94,6 +94,11 @@ class Enrollment:
     """Cosine similarity at or above which a template already belongs to an enrolled
     person; the store refuses the enrollment then. The enrollment service passes
     the match threshold in force; the default is that threshold's default."""
+    probes: tuple[NewTemplate, ...] = ()
+    """The new face as the gallery's other models see it (a template per image and
+    model): compared with those models' templates like ``templates``, never stored.
+    The store refuses the enrollment if someone is enrolled only with a model that
+    neither these nor ``templates`` are of (core.enrollment.model_change)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,19 @@ class PersonSummary:
     status: PersonStatus
     created_at: datetime
     template_count: int
+    template_models: tuple[str, ...] = ()
+    """The models their templates were made with (ModelPack.template_model)."""
+
+
+@dataclass(frozen=True)
+class ReenrollmentNeeded:
+    """Active people with templates, none of them of ``model``: after a change of model
+    pack they cannot be recognised until re-enrolled."""
+
+    model: str
+    people: int
+    their_models: tuple[str, ...]
+    """The models their templates are of, sorted."""
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,39 @@ class ModelSettings(_Section):
     detection_threshold: float = Field(
         0.5, gt=0, lt=1, description="Minimum detector score for a face to be reported at all."
     )
+    earlier_pack_dirs: tuple[Path, ...] = Field(
+        (),
+        max_length=8,
+        description="Model packs used before pack_dir: while the gallery still holds people "
+        "enrolled with their models, a new enrollment is compared with those people through "
+        "them (one face, one identity). The bundled buffalo_sc needs no entry.",
+    )
+    photo_border: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Grey border added on each side of a photo (not a camera frame) in which "
+        "no face, or one near an edge, was found, as a share of its longer side; the photo "
+        "is searched again. SCRFD misses faces that fill the picture (ID and HR photos). "
+        "0 turns it off.",
+    )
+    photo_edge_margin: float = Field(
+        0.5,
+        ge=0,
+        le=5,
+        description="A face in a photo closer to an edge than this share of its width is "
+        "searched for again with the border.",
+    )
 
     @field_validator("pack_dir")
     @classmethod
     def _home_expanded(cls, folder: Path | None) -> Path | None:
         return folder.expanduser() if folder is not None else None
+
+    @field_validator("earlier_pack_dirs")
+    @classmethod
+    def _homes_expanded(cls, folders: tuple[Path, ...]) -> tuple[Path, ...]:
+        return tuple(folder.expanduser() for folder in folders)
 
 
 class QualitySettings(_Section):
@@ -106,6 +134,13 @@ class QualitySettings(_Section):
     )
     max_clipped_fraction: float = Field(
         0.25, ge=0, le=1, description="Largest share of face pixels that are pure black or white."
+    )
+    max_face_outside_share: float = Field(
+        0.05,
+        ge=0,
+        le=0.5,
+        description="Largest share of the face (eyebrows to chin, cheek to cheek) that may lie "
+        "outside the picture; more is refused as cut off.",
     )
 
     @model_validator(mode="after")

@@ -31,6 +31,7 @@ from core.records import (
     Operator,
     PersonDetail,
     PersonSummary,
+    ReenrollmentNeeded,
 )
 
 
@@ -56,9 +57,11 @@ class IdentityStore(DenialLog, Protocol):
         """Store the person, their consent and every template, with an audit event.
 
         One enrollment at a time per database: raise AlreadyEnrolled, naming the
-        person, if a template is already at or above ``duplicate_threshold`` to
-        an enrolled person's, counting enrollments that finished a moment ago
-        (or if the external reference belongs to an enrolled person)."""
+        person, if a template or probe is already at or above ``duplicate_threshold``
+        to an enrolled person's of its model, counting enrollments that finished a
+        moment ago (or if the external reference belongs to an enrolled person), and
+        ReenrollmentPending if someone is enrolled only with a model that neither the
+        templates nor the probes are of."""
         ...
 
     def record_refused_enrollment(self, operator: Operator, reason: str, images: int) -> None:
@@ -74,7 +77,23 @@ class IdentityStore(DenialLog, Protocol):
 
     def record_access(self, decision: AccessDecision) -> None: ...
 
-    def people(self, search: str | None, limit: int, *, actor: Operator) -> list[PersonSummary]: ...
+    def people(
+        self,
+        search: str | None,
+        limit: int,
+        *,
+        actor: Operator,
+        lacking_model: str | None = None,
+    ) -> list[PersonSummary]:
+        """Active people by name; ``search`` matches part of a name or external reference
+        as people read them (core.enrollment.names.name_key). ``lacking_model``: only
+        those with templates, none of that model (they must be re-enrolled)."""
+        ...
+
+    def reenrollment_needed(self, model: str) -> ReenrollmentNeeded:
+        """How many active people have templates but none of ``model``, and of which
+        models theirs are. No names: anyone who may identify may know it."""
+        ...
 
     def count_people(self) -> int:
         """Active (enrolled, not deleted) people."""

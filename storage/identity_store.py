@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.permissions import Permission
+from core.enrollment.names import name_key
 from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
 from storage import rules_schema as rs
@@ -21,6 +22,13 @@ from storage.access_chain import append_access
 from storage.answer_deadline import deadline_of
 from storage.audit_log import append_audit, record_apart, record_denial
 from storage.group_members import join_default_group, set_groups
+from storage.model_coverage import (
+    lacks_model,
+    reenrollment_needed,
+    refuse_unchecked_models,
+    template_models_column,
+)
+from storage.name_keys import name_key as sql_name_key
 from storage.operator_authority import act_as
 from storage.pin_schema import PersonPin
 from storage.search_pool import run_search, search_engine
@@ -59,6 +67,7 @@ class SqlIdentityStore:
                 act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL, self)
                 session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
                 _refuse_enrolled_face(session, enrollment)
+                refuse_unchecked_models(session, enrollment)
                 person = schema.Person(
                     display_name=enrollment.display_name,
                     external_ref=enrollment.external_ref,
@@ -144,19 +153,31 @@ class SqlIdentityStore:
             insert_access_event(session, decision)
 
     def people(
-        self, search: str | None, limit: int, *, actor: records.Operator
+        self,
+        search: str | None,
+        limit: int,
+        *,
+        actor: records.Operator,
+        lacking_model: str | None = None,
     ) -> list[records.PersonSummary]:
         query = _summary_query().where(schema.Person.status == _ACTIVE)
-        if search:
-            pattern = f"%{_escape_like(search)}%"
+        if lacking_model is not None:
+            query = query.where(lacks_model(lacking_model))
+        if search and (key := name_key(search)):
+            # Both sides through one key, so a name matches however either was typed.
+            pattern = f"%{_escape_like(key)}%"
             query = query.where(
-                schema.Person.display_name.ilike(pattern, escape="\\")
-                | schema.Person.external_ref.ilike(pattern, escape="\\")
+                sql_name_key(schema.Person.display_name).like(pattern, escape="\\")
+                | sql_name_key(schema.Person.external_ref).like(pattern, escape="\\")
             )
         query = query.order_by(schema.Person.display_name, schema.Person.id).limit(limit)
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.VIEW_PEOPLE, self)
             return [_summary(*row) for row in session.execute(query).all()]
+
+    def reenrollment_needed(self, model: str) -> records.ReenrollmentNeeded:
+        with transaction(self._sessions) as session:
+            return reenrollment_needed(session, model)
 
     def count_people(self) -> int:
         query = select(func.count()).where(schema.Person.status == _ACTIVE)
@@ -229,9 +250,9 @@ class SqlIdentityStore:
 
 
 def _refuse_enrolled_face(session: Session, enrollment: records.Enrollment) -> None:
-    """Raise AlreadyEnrolled if a new template matches an active person's at or above
-    ``enrollment.duplicate_threshold``; run under the enrollment lock."""
-    for template in enrollment.templates:
+    """Raise AlreadyEnrolled if a new template or probe matches an active person's of its
+    model at or above ``enrollment.duplicate_threshold``; run under the enrollment lock."""
+    for template in (*enrollment.templates, *enrollment.probes):
         row = session.execute(
             ENROLLED_FACE,
             {
@@ -345,10 +366,12 @@ def _summary_query() -> Any:
         .correlate(schema.Person)
         .scalar_subquery()
     )
-    return select(schema.Person, count)
+    return select(schema.Person, count, template_models_column())
 
 
-def _summary(person: schema.Person, template_count: int) -> records.PersonSummary:
+def _summary(
+    person: schema.Person, template_count: int, models: list[str] | None
+) -> records.PersonSummary:
     return records.PersonSummary(
         id=person.id,
         display_name=person.display_name or "",
@@ -356,6 +379,7 @@ def _summary(person: schema.Person, template_count: int) -> records.PersonSummar
         status=records.PersonStatus(person.status),
         created_at=person.created_at,
         template_count=int(template_count),
+        template_models=tuple(sorted(models or ())),
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
-from core.errors import NotAllowed
+from core.errors import NotAllowed, ReenrollmentPending
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator, Role
 from core.vision.engine import FaceEngine
 from storage.database import connect
@@ -159,14 +159,26 @@ def test_only_active_people_and_the_same_model_count(
     gone = identity_store.enroll(enrollment(admin, "Ann", face))
     identity_store.delete_person(gone, admin)
     again = identity_store.enroll(enrollment(admin, "Ann again", perturbed(face, 1)))
-    other_model = Enrollment(
-        "Ann in another model",
-        None,
-        ConsentGrant("v1", "ab" * 32, admin),
-        (NewTemplate(perturbed(face, 2), "other-model@1", 0.9),),
-        duplicate_threshold=THRESHOLD,
-    )
-    elsewhere = identity_store.enroll(other_model)
+    stranger = unit(np.random.default_rng(11).standard_normal(512))
+
+    def in_other_model(*probes: NewTemplate) -> Enrollment:
+        return Enrollment(
+            "Someone in another model",
+            None,
+            ConsentGrant("v1", "ab" * 32, admin),
+            (NewTemplate(perturbed(face, 2), "other-model@1", 0.9),),
+            duplicate_threshold=THRESHOLD,
+            probes=probes,
+        )
+
+    # Templates meet templates of their own model only: a new face is compared with
+    # MODEL's people through its probe of MODEL (core.enrollment.model_change), and
+    # refused without one (issue 27: the same face enrolled again under a new model).
+    with pytest.raises(ReenrollmentPending, match=f"only with the model {MODEL}"):
+        identity_store.enroll(in_other_model())
+    with pytest.raises(NotAllowed, match="Ann again"):
+        identity_store.enroll(in_other_model(NewTemplate(perturbed(face, 3), MODEL, 0.9)))
+    elsewhere = identity_store.enroll(in_other_model(NewTemplate(stranger, MODEL, 0.9)))
     assert sorted(active_people(db_engine)) == sorted([again, elsewhere])
 
 

@@ -71,6 +71,7 @@ GOOD = FaceMeasurements(
     brightness=120,
     dark_fraction=0.0,
     bright_fraction=0.0,
+    outside_share=0.0,
 )
 
 
@@ -87,6 +88,9 @@ GOOD = FaceMeasurements(
         ({"dark_fraction": 0.5}, QualityCheck.TOO_DARK),
         ({"brightness": 240}, QualityCheck.TOO_BRIGHT),
         ({"bright_fraction": 0.4}, QualityCheck.TOO_BRIGHT),
+        ({"outside_share": 0.2}, QualityCheck.FACE_CUT_OFF),
+        # Cut off, a face's other measures are of part of it: the cut is the one reason.
+        ({"outside_share": 0.3, "brightness": 20, "score": 0.5}, QualityCheck.FACE_CUT_OFF),
     ],
 )
 def test_each_quality_failure_has_its_own_reason(

@@ -10,6 +10,7 @@ import numpy as np
 
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import ConsentText
+from core.enrollment.model_change import probes_for
 from core.enrollment.names import clean_display_name, clean_external_ref
 from core.enrollment.refusals import refusal_reason
 from core.errors import (
@@ -112,7 +113,20 @@ class EnrollmentService:
             )
         samples = [(label, self._engine.enrollment_sample(image, label)) for label, image in images]
         self._check_same_person(samples)
-        self._check_not_enrolled(samples)
+        # People enrolled with an earlier model pack are compared through its model.
+        probes = probes_for(
+            self._engine,
+            self._store,
+            [
+                (label, image, sample)
+                for (label, image), (_, sample) in zip(images, samples, strict=True)
+            ],
+        )
+        model = self._engine.template_model
+        self._check_not_enrolled(
+            [(label, NewTemplate(s.embedding, model, s.face.score)) for label, s in samples]
+            + list(probes)
+        )
         enrollment = Enrollment(
             display_name=name,
             external_ref=reference,
@@ -121,6 +135,7 @@ class EnrollmentService:
                 NewTemplate(sample.embedding, self._engine.template_model, sample.face.score)
                 for _, sample in samples
             ),
+            probes=tuple(probe for _, probe in probes),
             groups=access[0],
             valid_from=access[1].valid_from,
             valid_until=access[1].valid_until,
@@ -141,12 +156,10 @@ class EnrollmentService:
                     [],
                 )
 
-    def _check_not_enrolled(self, samples: Sequence[tuple[str, FaceSample]]) -> None:
+    def _check_not_enrolled(self, templates: Sequence[tuple[str, NewTemplate]]) -> None:
         # A second identity for one face would make both ambiguous at the door.
-        for label, sample in samples:
-            found = search_people(
-                self._store, sample.embedding, self._engine.template_model, self._matching
-            )
+        for label, template in templates:
+            found = search_people(self._store, template.embedding, template.model, self._matching)
             best = decide(found, self._matching).best
             if best is not None and best.similarity >= self._matching.threshold:
                 raise AlreadyEnrolled(

@@ -1,4 +1,13 @@
-"""How a person's name and badge number are cleaned before they are stored."""
+"""How a person's name and badge number are cleaned before they are stored, and how
+names are compared: as people read them.
+
+A name is stored composed (NFC) with its white space folded, as typed otherwise. It is
+compared through ``name_key``: compatibility forms folded (NFKC: full-width letters
+read as the plain ones, the ligature "ﬁ" as "fi"), then full Unicode case folding
+("STRASSE" and "Straße" are one name). The store compares with the same steps in SQL
+(storage.name_keys), so a name typed decomposed, in capitals or in full-width letters
+finds the person whichever way it was enrolled.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +32,21 @@ def clean_display_name(name: str) -> str:
     return cleaned
 
 
+def name_key(text: str) -> str:
+    """``text`` as names are compared: NFKC, case-folded, NFKC again (folding can undo
+    composition: "İ" folds to "i" and a combining dot), white space folded to one space.
+
+    The same for a stored name and a search term; storage.name_keys is its SQL twin."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
+
+
 def clean_external_ref(reference: str | None) -> str | None:
-    """The badge number stripped, None when blank; raises InvalidValue when not
-    printable or longer than MAX_EXTERNAL_REF_LENGTH characters."""
+    """The badge number composed (NFC) and stripped, None when blank; raises
+    InvalidValue when not printable or longer than MAX_EXTERNAL_REF_LENGTH characters."""
     if reference is None:
         return None
-    cleaned = reference.strip()
+    cleaned = unicodedata.normalize("NFC", reference).strip()
     if not cleaned:
         return None
     if len(cleaned) > MAX_EXTERNAL_REF_LENGTH or not cleaned.isprintable():

@@ -15,12 +15,14 @@ from core.errors import (
     KioskError,
     NotAllowed,
     QualityRejected,
+    ReenrollmentPending,
 )
 
 # Most specific first: the first class the error is an instance of names it.
 _REASONS: tuple[tuple[type[KioskError], str], ...] = (
     (ConsentMissing, "no_consent"),
     (AlreadyEnrolled, "already_enrolled"),
+    (ReenrollmentPending, "reenrollment_pending"),
     (QualityRejected, "face_quality"),
     (ImageRejected, "unreadable_image"),
     (InputRejected, "input_rejected"),

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import ConfigurationError, ModelPackError
 from core.faces import BGRImage, DetectedFace, Embedding, Points106
+from core.inference.earlier_models import EarlierModels
 from core.inference.modelpack import (
     EMBEDDING_DIMENSION,
     LANDMARKS_FILE,
@@ -58,6 +59,10 @@ class ScrfdDetector:
         self._model = model
         self._side = input_size
         self._threshold = threshold
+
+    @property
+    def input_size(self) -> int:
+        return self._side
 
     def with_input_size(self, size: int) -> ScrfdDetector:
         return ScrfdDetector(self._model, size, self._threshold)
@@ -121,13 +126,7 @@ def load_engine(
     input_size = detector_input_size or models.detector_input_size
     providers = check_providers(models.providers)
     detector_model = _load(pack.detection.path, "detection", providers, models)
-    recognizer_model = _load(pack.recognition.path, "recognition", providers, models)
-    output_shape = recognizer_model.session.get_outputs()[0].shape
-    if output_shape[-1] != EMBEDDING_DIMENSION:
-        raise ModelPackError(
-            f"{pack.recognition.path.name} gives {output_shape[-1]}-d embeddings; "
-            f"the store holds {EMBEDDING_DIMENSION}-d templates"
-        )
+    embedder = load_recognizer(pack.recognition.path, providers, models)
     landmarker = None
     if settings.liveness.mode is not LivenessMode.OFF:
         if pack.landmarks is None:
@@ -139,16 +138,35 @@ def load_engine(
         landmarker = Landmarker106(_load(pack.landmarks.path, "landmark_2d_106", providers, models))
     engine = FaceEngine(
         ScrfdDetector(detector_model, input_size, models.detection_threshold),
-        ArcFaceEmbedder(recognizer_model),
+        embedder,
         settings.quality,
         pack.template_model,
         settings.images.max_pixels,
         landmarker,
+        photo_border=models.photo_border,
+        photo_edge_margin=models.photo_edge_margin,
+        other_embedders=EarlierModels(
+            (None, *models.earlier_pack_dirs),
+            lambda path: load_recognizer(path, providers, models),
+        ),
     )
     warm_up = np.zeros((input_size * 3 // 4, input_size, 3), np.uint8)  # a 4:3 camera frame
     engine.detect(warm_up)
     log.info("loaded model pack %s from %s on %s", pack.name, pack.directory, providers)
     return engine
+
+
+def load_recognizer(path: Path, providers: list[str], models: ModelSettings) -> ArcFaceEmbedder:
+    """The recognition model in ``path``; raises ModelPackError if it is none, or gives
+    embeddings of another size than the store's templates."""
+    model = _load(path, "recognition", providers, models)
+    output_shape = model.session.get_outputs()[0].shape
+    if output_shape[-1] != EMBEDDING_DIMENSION:
+        raise ModelPackError(
+            f"{path.name} gives {output_shape[-1]}-d embeddings; "
+            f"the store holds {EMBEDDING_DIMENSION}-d templates"
+        )
+    return ArcFaceEmbedder(model)
 
 
 def check_providers(requested: Sequence[str]) -> list[str]:

@@ -25,9 +25,18 @@ class PeopleService:
         self._store = store
         self._retention = timedelta(days=policy.retention_days)
 
-    def find(self, actor: Operator, search: str | None, limit: int) -> list[PersonSummary]:
+    def find(
+        self,
+        actor: Operator,
+        search: str | None,
+        limit: int,
+        *,
+        lacking_model: str | None = None,
+    ) -> list[PersonSummary]:
+        """``lacking_model``: only people with templates, none of that model, who must be
+        re-enrolled to be recognised with it."""
         authorize(actor, Permission.VIEW_PEOPLE, self._store)
-        return self._store.people(search, limit, actor=actor)
+        return self._store.people(search, limit, actor=actor, lacking_model=lacking_model)
 
     def show(self, actor: Operator, person_id: uuid.UUID) -> PersonView:
         authorize(actor, Permission.VIEW_PEOPLE, self._store)

@@ -23,10 +23,36 @@ ARCFACE_TEMPLATE = np.array(
 )
 
 
+def alignment_matrix(landmarks: Landmarks) -> npt.NDArray[np.float64]:
+    """The 2x3 matrix taking image pixels to the 112x112 aligned face."""
+    return similarity_transform(landmarks.astype(np.float64), ARCFACE_TEMPLATE)
+
+
 def align_face(image: BGRImage, landmarks: Landmarks) -> BGRImage:
-    matrix = similarity_transform(landmarks.astype(np.float64), ARCFACE_TEMPLATE)
+    # Black where the crop reaches past the picture, as InsightFace's norm_crop does:
+    # the templates of every enrolled person were made so.
+    matrix = alignment_matrix(landmarks)
     aligned = cv2.warpAffine(image, matrix, (ALIGNED_SIZE, ALIGNED_SIZE), borderValue=0.0)
     return np.ascontiguousarray(aligned, dtype=np.uint8)
+
+
+# The aligned crop's pixel centres, made once: the door embeds a face on every frame.
+_ROWS, _COLUMNS = np.mgrid[0:ALIGNED_SIZE, 0:ALIGNED_SIZE].astype(np.float32)
+
+
+def picture_mask(matrix: npt.NDArray[np.float64], height: int, width: int) -> npt.NDArray[np.bool_]:
+    """ALIGNED_SIZE x ALIGNED_SIZE: True where the aligned pixel comes from inside a
+    ``height`` x ``width`` picture, False where ``align_face`` filled it in black."""
+    inverse = cv2.invertAffineTransform(matrix).astype(np.float32)
+    source_x = inverse[0, 0] * _COLUMNS + inverse[0, 1] * _ROWS + inverse[0, 2]
+    source_y = inverse[1, 0] * _COLUMNS + inverse[1, 1] * _ROWS + inverse[1, 2]
+    # Half a pixel of grace: warpAffine interpolates up to the border pixels' centres.
+    return (
+        (source_x >= -0.5)
+        & (source_x <= width - 0.5)
+        & (source_y >= -0.5)
+        & (source_y <= height - 0.5)
+    )
 
 
 def similarity_transform(

@@ -3,7 +3,8 @@
 The size of the file and the pixel count from the header are checked before
 any pixel is decoded, so a decompression bomb never reaches memory. Pillow
 decodes strictly (a truncated file is an error, not a grey fill) and applies
-the EXIF orientation that phone photos rely on.
+the EXIF orientation that phone photos rely on; core.vision.pixels then turns
+any pixel format into the 8-bit picture a viewer shows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageRejected
 from core.settings import ImageLimits
+from core.vision.pixels import viewable_bgr
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 # File names taken for those formats when a folder of images is read.
@@ -98,6 +100,8 @@ def _unsupported(label: str) -> str:
 
 
 def decode_image_bytes(data: bytes, label: str, limits: ImageLimits) -> npt.NDArray[np.uint8]:
+    """``data`` decoded to height x width x 3 uint8 BGR, upright and as a viewer shows
+    it; raises ImageRejected with the reason (empty, too large, unknown, corrupt)."""
     if not data:
         raise ImageRejected(f"{label} is empty; give a JPEG, PNG, BMP or WebP photo")
     if len(data) > limits.max_file_bytes:
@@ -108,7 +112,7 @@ def decode_image_bytes(data: bytes, label: str, limits: ImageLimits) -> npt.NDAr
             with Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS) as image:
                 _checked_size(image, label, limits)
                 upright = ImageOps.exif_transpose(image)
-                rgb = upright.convert("RGB")
+                return viewable_bgr(upright, label)
     except UnidentifiedImageError as error:
         raise ImageRejected(_unsupported(label)) from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -118,5 +122,3 @@ def decode_image_bytes(data: bytes, label: str, limits: ImageLimits) -> npt.NDAr
         raise ImageRejected(
             f"{label} could not be decoded ({error}); the file is truncated or corrupt"
         ) from error
-    # Pillow gives RGB; the engine, like OpenCV cameras, works in BGR.
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])

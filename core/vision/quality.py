@@ -7,13 +7,23 @@ from enum import StrEnum
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
-from core.faces import BGRImage, DetectedFace
+from core.faces import BGRImage, DetectedFace, Landmarks
 from core.settings import QualitySettings
 
 # Grey levels treated as clipped when judging exposure.
 _DARK_LEVEL = 8
 _BRIGHT_LEVEL = 247
+# The face proper in the 112x112 aligned crop (rows, columns): eyebrows to chin and
+# cheek to cheek. The ArcFace template puts the eyes at row 51.5 and the mouth at row 92,
+# 35 px apart across; the eyebrows are some 17 px above the eyes and the chin some 16
+# below the mouth. Crops of the package photos that touch an edge (chin, forehead, each
+# side, passport-style) leave none of it outside; a cut through the forehead above the
+# brows leaves none either and still matches at 0.94; cuts that take the brows, the
+# chin or a cheek leave 6-31 % outside.
+_FACE_ROWS = slice(34, 108)
+_FACE_COLUMNS = slice(24, 88)
 
 
 class QualityCheck(StrEnum):
@@ -25,6 +35,8 @@ class QualityCheck(StrEnum):
     NOT_FRONTAL = "not_frontal"
     TOO_DARK = "too_dark"
     TOO_BRIGHT = "too_bright"
+    FACE_CUT_OFF = "face_cut_off"
+    PHOTO_ROTATED = "photo_rotated"
 
 
 # What the person in front of the camera should do, in a few plain words.
@@ -37,7 +49,11 @@ ADVICE: dict[QualityCheck, str] = {
     QualityCheck.NOT_FRONTAL: "look straight at the camera",
     QualityCheck.TOO_DARK: "too dark: more light on the face",
     QualityCheck.TOO_BRIGHT: "too bright: less light on the face",
+    QualityCheck.FACE_CUT_OFF: "the whole face must be in the picture",
+    QualityCheck.PHOTO_ROTATED: "hold the camera upright",
 }
+
+CUT_OFF_MESSAGE = "the face is cut off by the edge: the whole face must be in the picture"
 
 
 @dataclass(frozen=True)
@@ -57,28 +73,69 @@ class FaceMeasurements:
     brightness: float
     dark_fraction: float
     bright_fraction: float
+    outside_share: float
+    """Share of the face proper (eyebrows to chin, cheek to cheek) outside the picture."""
 
 
-def measure(face: DetectedFace, aligned: BGRImage) -> FaceMeasurements:
-    """Measure a face; ``aligned`` is its 112x112 crop, so sharpness is scale-free."""
-    grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)
-    left_eye, right_eye, nose, left_mouth, right_mouth = face.landmarks.astype(np.float64)
+@dataclass(frozen=True)
+class HeadPose:
+    yaw: float
+    roll_degrees: float
+    pitch: float
+
+    def is_frontal(self, settings: QualitySettings) -> bool:
+        pitch_low, pitch_high = settings.pitch_range
+        return (
+            abs(self.yaw) <= settings.max_yaw
+            and abs(self.roll_degrees) <= settings.max_roll_degrees
+            and pitch_low <= self.pitch <= pitch_high
+        )
+
+
+def head_pose(landmarks: Landmarks) -> HeadPose:
+    """Yaw and pitch as shares of the eye distance and eye-to-mouth height; roll in degrees."""
+    left_eye, right_eye, nose, left_mouth, right_mouth = landmarks.astype(np.float64)
     eye_mid = (left_eye + right_eye) / 2
     mouth_mid = (left_mouth + right_mouth) / 2
     eye_distance = float(np.linalg.norm(right_eye - left_eye)) or 1.0
     eye_to_mouth = float(mouth_mid[1] - eye_mid[1]) or 1.0
-    return FaceMeasurements(
-        face_px=face.short_side,
-        score=face.score,
-        sharpness=float(cv2.Laplacian(grey, cv2.CV_64F).var()),
+    return HeadPose(
         yaw=float((nose[0] - eye_mid[0]) / eye_distance),
         roll_degrees=float(
             np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
         ),
         pitch=float((nose[1] - eye_mid[1]) / eye_to_mouth),
-        brightness=float(grey.mean()),
-        dark_fraction=float((grey <= _DARK_LEVEL).mean()),
-        bright_fraction=float((grey >= _BRIGHT_LEVEL).mean()),
+    )
+
+
+def measure(
+    face: DetectedFace, aligned: BGRImage, in_picture: npt.NDArray[np.bool_]
+) -> FaceMeasurements:
+    """Measure a face; ``aligned`` is its 112x112 crop, so sharpness is scale-free, and
+    ``in_picture`` (112x112) marks the crop's pixels that come from the picture.
+
+    Light and sharpness are measured on those pixels only: the black that fills the
+    rest of a face cut off by an edge is neither shadow nor detail."""
+    grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)
+    laplacian = cv2.Laplacian(grey, cv2.CV_64F)
+    seen, detail = grey, laplacian
+    if not in_picture.all():  # most faces lie wholly inside: no masking to pay for then
+        # The Laplacian of a pixel next to the black fill sees the fill's edge: left out.
+        inner = cv2.erode(in_picture.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        seen = grey[in_picture] if in_picture.any() else grey
+        detail = laplacian[inner] if inner.any() else laplacian
+    pose = head_pose(face.landmarks)
+    return FaceMeasurements(
+        face_px=face.short_side,
+        score=face.score,
+        sharpness=float(detail.var()),
+        yaw=pose.yaw,
+        roll_degrees=pose.roll_degrees,
+        pitch=pose.pitch,
+        brightness=float(seen.mean()),
+        dark_fraction=float((seen <= _DARK_LEVEL).mean()),
+        bright_fraction=float((seen >= _BRIGHT_LEVEL).mean()),
+        outside_share=float(1.0 - in_picture[_FACE_ROWS, _FACE_COLUMNS].mean()),
     )
 
 
@@ -94,6 +151,10 @@ def face_count_issue(count: int) -> QualityIssue | None:
 
 
 def enrollment_issues(m: FaceMeasurements, settings: QualitySettings) -> list[QualityIssue]:
+    """What the gate finds wrong with a face, each with its reason; a face cut off by an
+    edge has that one reason, since every other measure is of part of a face."""
+    if m.outside_share > settings.max_face_outside_share:
+        return [QualityIssue(QualityCheck.FACE_CUT_OFF, CUT_OFF_MESSAGE)]
     issues = []
     if m.face_px < settings.min_face_px:
         issues.append(
@@ -119,12 +180,7 @@ def enrollment_issues(m: FaceMeasurements, settings: QualitySettings) -> list[Qu
                 " hold still and check the focus",
             )
         )
-    pitch_low, pitch_high = settings.pitch_range
-    if (
-        abs(m.yaw) > settings.max_yaw
-        or abs(m.roll_degrees) > settings.max_roll_degrees
-        or not pitch_low <= m.pitch <= pitch_high
-    ):
+    if not HeadPose(m.yaw, m.roll_degrees, m.pitch).is_frontal(settings):
         issues.append(
             QualityIssue(
                 QualityCheck.NOT_FRONTAL,
