@@ -25,9 +25,10 @@ from owned_files.folders import owned_folder
 log = logging.getLogger(__name__)
 
 PID_FILE = "postmaster.pid"
-# The file gives whole seconds and the kernel's start time is rounded to the boot
-# second; a few seconds apart is the same start, a reused PID is far later.
-_START_TIME_TOLERANCE_S = 3.0
+# A process's start, as seconds after boot, is kept by the kernel in clock ticks
+# (1/100 s): compared that way, it survives a step of the wall clock (NTP after boot
+# on a board with no clock, a VM resumed), which moves psutil's wall-clock start.
+_SINCE_BOOT_TOLERANCE_S = 0.05
 _PROGRAM = "postgres"
 
 
@@ -84,12 +85,16 @@ def find_postmaster(pgdata: Path, owner_uid: int) -> Postmaster | None:
     try:
         process = psutil.Process(record.pid)
         with process.oneshot():
+            # Not the pid file's start time: that is wall-clock time, and a step of the
+            # clock since the start would make a live server look like a stranger.
+            # Owned by the server's account, running in this data folder, and not a
+            # child of a postgres (a backend): only this folder's postmaster is all three.
             verified = (
                 process.name() == _PROGRAM
                 and process.uids().real == owner_uid
                 and process.status() != psutil.STATUS_ZOMBIE
-                and abs(process.create_time() - record.started_at) <= _START_TIME_TOLERANCE_S
                 and Path(process.cwd()) == pgdata
+                and not _is_backend(process)
             )
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
@@ -146,10 +151,16 @@ def stop_postmaster(postmaster: Postmaster, timeout_s: float) -> None:
     )
 
 
+def _is_backend(process: psutil.Process) -> bool:
+    parent = process.parent()
+    return parent is not None and parent.name() == _PROGRAM
+
+
 def is_alive(pid: int, started: float) -> bool:
-    """Whether ``pid`` is still the process that started at ``started`` (epoch s)."""
+    """Whether ``pid`` is still the process that started ``started`` seconds after
+    boot (``own_start_time``), whatever the wall clock did meanwhile."""
     try:
-        return abs(psutil.Process(pid).create_time() - started) < 0.01
+        return abs(_since_boot(pid) - started) < _SINCE_BOOT_TOLERANCE_S
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:  # cannot tell: keep the server running for it
@@ -157,4 +168,12 @@ def is_alive(pid: int, started: float) -> bool:
 
 
 def own_start_time() -> float:
-    return psutil.Process(os.getpid()).create_time()
+    """This process's start, in seconds after boot (what ``is_alive`` compares)."""
+    return _since_boot(os.getpid())
+
+
+def _since_boot(pid: int) -> float:
+    # boot_time() first: psutil reckons a process's start from the boot time it read
+    # last, so the difference is the kernel's own tick count, free of clock steps.
+    booted = psutil.boot_time()
+    return psutil.Process(pid).create_time() - booted

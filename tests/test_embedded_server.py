@@ -156,9 +156,11 @@ def test_a_pid_file_naming_another_folders_postmaster_leaves_that_server_alone(
         assert answers(neighbour.admin_url())
 
 
-def test_a_pid_file_whose_start_time_is_not_the_processs_is_not_trusted(
-    folder: Path,
-) -> None:
+def test_a_clock_step_since_the_start_does_not_disown_the_live_server(folder: Path) -> None:
+    """The pid file's start is wall-clock time: after the clock stepped (NTP on a board
+    with no clock, a VM resumed) it no longer matches, yet the server is the same. A
+    live server taken for a stranger had its pid file set aside and was restarted
+    over itself (found by a trial)."""
     with EmbeddedServer(folder / "postgres") as server:
         server.start()
         pid_file = server.pgdata / PID_FILE
@@ -167,6 +169,25 @@ def test_a_pid_file_whose_start_time_is_not_the_processs_is_not_trusted(
         assert pid is not None
         lines = real.splitlines()
         lines[2] = str(int(lines[2]) + 3600)
+        pid_file.write_text("\n".join(lines) + "\n")
+        try:
+            assert server.postmaster_pid() == pid
+        finally:
+            pid_file.write_text(real)
+
+
+def test_a_pid_file_naming_one_of_the_servers_backends_is_not_trusted(folder: Path) -> None:
+    """A backend has the postmaster's name, account and folder, but is not it."""
+    with EmbeddedServer(folder / "postgres") as server:
+        server.start()
+        assert answers(server.admin_url())
+        pid = server.postmaster_pid()
+        assert pid is not None
+        backend = next(iter(psutil.Process(pid).children()))
+        pid_file = server.pgdata / PID_FILE
+        real = pid_file.read_text()
+        lines = real.splitlines()
+        lines[0] = str(backend.pid)
         pid_file.write_text("\n".join(lines) + "\n")
         try:
             assert server.postmaster_pid() is None
