@@ -242,5 +242,8 @@ class KioskScreen(QWidget):
 def _label(text: str, name: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName(name)  # the stylesheet's handle
+    # Plain text: a name such as "<span ...>ACCESS DENIED</span>" is shown as typed,
+    # never drawn as markup over what the door decided.
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return label

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 
 
 def title_label(text: str) -> QLabel:
     label = QLabel(text)
     label.setObjectName("title")  # the stylesheet's handle
+    label.setTextFormat(Qt.TextFormat.PlainText)  # names are shown as typed, never as markup
     return label
 
 
@@ -31,6 +33,7 @@ class MessageLabel(QLabel):
         super().__init__("")
         self.setObjectName("message")
         self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a name in a message is never markup
 
     def show_error(self, text: str) -> None:
         self._show(text, "error")

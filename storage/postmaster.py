@@ -96,8 +96,16 @@ def find_postmaster(pgdata: Path, owner_uid: int) -> Postmaster | None:
                 and Path(process.cwd()) == pgdata
                 and not _is_backend(process)
             )
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+    except psutil.NoSuchProcess:
         return None
+    except psutil.AccessDenied as error:
+        # Cannot look at it (a container without CAP_SYS_PTRACE): it may well be the
+        # live server, so its files must not be set aside as a dead one's.
+        raise StoreError(
+            f"cannot tell whether process {record.pid} is the database server of {pgdata} "
+            "(no permission to inspect it); run this where the kiosk's processes can be "
+            "seen (the same PID namespace, with CAP_SYS_PTRACE)"
+        ) from error
     return Postmaster(record, process) if verified else None
 
 

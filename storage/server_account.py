@@ -85,10 +85,12 @@ def run_as(
     """Run a PostgreSQL program as ``account``, its output captured.
 
     The environment loses every PG* variable: a PGHOST or PGPASSWORD meant for
-    another server must not steer ours. Raises StoreError naming the program and
+    another server must not steer ours; and every KIOSK_* one: an operator's
+    KIOSK_PASSWORD must not live on in the server's environment, which its account
+    and any database superuser can read. Raises StoreError naming the program and
     its last line of output when it fails or overruns ``timeout_s``."""
     program = postgres_programs() / arguments[0]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KIOSK_"))}
     switching = not account.is_us
     try:
         return subprocess.run(

@@ -37,6 +37,7 @@ _AUDIT_TARGET = _length(schema.AuditEvent.__table__.c.target)
 _AUDIT_ACTION = _length(schema.AuditEvent.__table__.c.action)
 # A refusal's reason is a few words (spooled, not stored); anything longer was not a kiosk's.
 _MAX_REASON = 200
+_MAX_DETAILS_DEPTH = 16
 
 
 def validate(event: AccessDecision | KioskAuditEvent) -> None:
@@ -93,7 +94,11 @@ def _storable(key: str, value: str) -> None:
         raise SpoolError(f"{key} is not valid Unicode") from error
 
 
-def _check_json(key: str, value: object) -> None:
+def _check_json(key: str, value: object, depth: int = 0) -> None:
+    # A kiosk's details nest two or three deep; far deeper would overflow the JSON
+    # encoder's recursion on the way to the database and stop the spool for good.
+    if depth > _MAX_DETAILS_DEPTH:
+        raise SpoolError(f"{key} nests deeper than {_MAX_DETAILS_DEPTH} levels")
     if value is None or isinstance(value, bool | int):
         return
     if isinstance(value, float):
@@ -102,13 +107,13 @@ def _check_json(key: str, value: object) -> None:
         _storable(key, value)
     elif isinstance(value, list):
         for item in value:
-            _check_json(key, item)
+            _check_json(key, item, depth + 1)
     elif isinstance(value, dict):
         for name, item in value.items():
             if not isinstance(name, str):
                 raise SpoolError(f"{key} has a key that is not text")
             _storable(f"{key}.{name[:40]}", name)
-            _check_json(f"{key}.{name[:40]}", item)
+            _check_json(f"{key}.{name[:40]}", item, depth + 1)
     else:
         raise SpoolError(f"{key} holds a {type(value).__name__}, not JSON")
 

@@ -375,3 +375,17 @@ def test_a_killed_server_is_not_signalled_again_through_its_pid(
     write_pid_file(pgdata, stray_process.pid, record.socket_dir)
     server.close()
     assert stray_process.poll() is None
+
+
+def test_the_operators_password_does_not_reach_the_servers_environment(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's account and any database superuser can read its environment."""
+    monkeypatch.setenv("KIOSK_PASSWORD", "Correct-Horse-Battery-9")
+    with EmbeddedServer(folder / "postgres") as server:
+        server.start()
+        pid = server.postmaster_pid()
+        assert pid is not None
+        environment = Path(f"/proc/{pid}/environ").read_bytes()
+    assert b"Correct-Horse-Battery-9" not in environment
+    assert b"KIOSK_" not in environment

@@ -5,12 +5,13 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select
@@ -21,7 +22,7 @@ from core.access.frame_outcome import FrameOutcome, FrameTimings
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
 from core.faces import DetectedFace
-from core.records import AccessOutcome, Role, access_decision
+from core.records import AccessDecision, AccessOutcome, Role, access_decision
 from core.settings import (
     ImageLimits,
     LivenessMode,
@@ -284,3 +285,21 @@ def test_the_preview_is_painted_even_when_recognition_never_finishes_a_frame(
     assert screen.preview.frame is second
     screen.frame_done()  # nothing new waits: the painted frame stays
     assert screen.preview.frame is second
+
+
+def test_a_name_written_as_markup_is_shown_as_typed_on_the_door(qtbot: QtBot) -> None:
+    """A name is text: markup in it must not hide "access granted" (found by an attack)."""
+    screen = KioskScreen()
+    qtbot.addWidget(screen)
+    name = '<span style="color:#c00">ACCESS DENIED - see reception</span><!--'
+    screen.show_decision(
+        AccessDecision(
+            kiosk_id="front",
+            outcome=AccessOutcome.GRANTED,
+            latency_ms=1.0,
+            person_id=uuid.uuid4(),
+            display_name=name,
+        )
+    )
+    assert screen.banner.textFormat() is Qt.TextFormat.PlainText
+    assert screen.banner.text() == f"{name}\naccess granted"

@@ -238,3 +238,17 @@ def test_times_stay_exact_through_the_spool(tmp_path: Path) -> None:
     with EventSpool(tmp_path / "events.jsonl") as spool:
         spool.append(event)
         assert read_all(spool) == [event]
+
+
+def test_details_nested_past_the_bound_are_set_aside_not_sent() -> None:
+    """A line nested ~1000 deep passed the checks and then overflowed the JSON encoder
+    on every send, stopping the spool for good (found by an attack)."""
+    from core.records import KioskAuditEvent
+    from storage.spool_bounds import SpoolError, validate
+
+    nested: object = "x"
+    for _ in range(1000):
+        nested = [nested]
+    with pytest.raises(SpoolError, match="nests deeper"):
+        validate(KioskAuditEvent("front", "kiosk.offline", {"x": nested}))
+    validate(KioskAuditEvent("front", "kiosk.offline", {"reason": {"a": [1, 2]}}))
