@@ -58,5 +58,7 @@ def test_the_log_rotates_and_keeps_only_so_many_files(
 def test_a_log_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
-    with pytest.raises(ConfigurationError, match="cannot write the log file"):
+    # A file where the data folder should be: named, with the fix, never written through.
+    with pytest.raises(ConfigurationError, match="is not a folder; the kiosk needs one there"):
         log_to_files(blocked, TelemetrySettings())
+    assert blocked.read_text() == ""
