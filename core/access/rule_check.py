@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from core.accounts.permissions import Permission, authorize
@@ -91,7 +91,10 @@ class RuleCheck:
         authorize(operator, Permission.READ_RULES, self._subjects)
         subject = self._subjects.check_subject(person_id, kiosk_id, actor=operator)
         if at.tzinfo is None or at.utcoffset() is None:
-            at = at.replace(tzinfo=subject.door.zone)
+            # Through UTC: a skipped time (02:30 on the spring change) becomes the moment
+            # it names (03:30 summer time), as at the door; astimezone() to the same
+            # zone would keep the time that never happens.
+            at = at.replace(tzinfo=subject.door.zone).astimezone(UTC)
         rules = self._rules.door_rules(person_id, kiosk_id)
         try:
             verdict = evaluate(rules, at, self._holidays)
