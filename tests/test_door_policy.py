@@ -60,7 +60,18 @@ class FakeFaces:
     def sample(self, frame: BGRImage, detected: DetectedFace) -> FaceSample:
         embedding = np.zeros(512, np.float32)
         embedding[0] = 1.0
-        measured = FaceMeasurements(detected.short_side, 0.9, 100, self.yaw, 0, 0, 120, 0, 0)
+        measured = FaceMeasurements(
+            face_px=detected.short_side,
+            score=0.9,
+            sharpness=100,
+            yaw=self.yaw,
+            roll_degrees=0,
+            pitch=0,
+            brightness=120,
+            dark_fraction=0,
+            bright_fraction=0,
+            outside_share=0,
+        )
         return FaceSample(detected, embedding, measured)
 
     def landmarks_106(self, frame: BGRImage, detected: DetectedFace) -> Points106:
