@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from core.door_io_settings import DoorIoSettings
+from core.osdp_settings import OsdpSettings
 from core.service_settings import (
     DatabaseSettings,
     EmbeddedServerSettings,
@@ -359,6 +360,7 @@ class Settings(_Section):
     embedded_server: EmbeddedServerSettings = EmbeddedServerSettings()
     door_io: DoorIoSettings = DoorIoSettings()
     rules: RulesSettings = RulesSettings()
+    osdp: OsdpSettings = OsdpSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,
