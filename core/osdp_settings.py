@@ -77,6 +77,12 @@ class OsdpSettings(Section):
         le=10,
         description="How often the controller link is checked and stale card reads withdrawn.",
     )
+    port_retry_s: float = Field(
+        1.0, gt=0, le=60, description="Wait before a serial port that failed is opened again."
+    )
+    write_timeout_s: float = Field(
+        0.5, gt=0, le=10, description="Longest wait for a reply to be written to the port."
+    )
     answer_shown_max_s: float = Field(
         10.0,
         ge=1,
