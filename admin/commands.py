@@ -8,6 +8,7 @@ from pathlib import Path
 
 from admin.context import CommandContext
 from admin.output import Report
+from core.access.wiegand import badge_warning
 from core.accounts.operators import normalise_username
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import current_consent
@@ -56,16 +57,22 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
     result = ctx.enrollment.enroll(
         operator, args.name, args.external_ref, images, consent, consent_given=args.consent
     )
-    return Report(
-        {
-            "person_id": str(result.person_id),
-            "name": " ".join(args.name.split()),
-            "templates": result.templates,
-            "consent_version": consent.version,
-        },
+    data: dict[str, object] = {
+        "person_id": str(result.person_id),
+        "name": " ".join(args.name.split()),
+        "templates": result.templates,
+        "consent_version": consent.version,
+    }
+    text = (
         f"enrolled {' '.join(args.name.split())} as {result.person_id} "
-        f"with {result.templates} template(s), consent {consent.version}",
+        f"with {result.templates} template(s), consent {consent.version}"
     )
+    # With an OSDP door controller, the badge number is how the controller knows them.
+    warning = badge_warning(args.external_ref, ctx.settings.osdp)
+    if warning is not None:
+        data["warning"] = warning
+        text += f"\nwarning: {warning}"
+    return Report(data, text)
 
 
 def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:

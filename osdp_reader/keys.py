@@ -93,12 +93,13 @@ def _read_key_file(path: Path) -> bytes:
             f"cannot read osdp.scbk_file {path} ({error.strerror}); give this account "
             "read access to it, and no other account"
         ) from error
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        raise ReaderKeyError(
+            f"osdp.scbk_file {path} is not a regular file; put the key in a plain file"
+        )
     with os.fdopen(descriptor, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ReaderKeyError(
-                f"osdp.scbk_file {path} is not a regular file; put the key in a plain file"
-            )
         if info.st_uid != os.geteuid():
             raise ReaderKeyError(
                 f"osdp.scbk_file {path} belongs to uid {info.st_uid}, not to this account "
