@@ -114,6 +114,8 @@ def access_log(args: argparse.Namespace, ctx: CommandContext) -> Report:
                     "occurred_at": e.occurred_at.isoformat(),
                     "kiosk_id": e.kiosk_id,
                     "outcome": e.outcome.value,
+                    # Which rule refused a recognised person (outcome "refused"), else None.
+                    "refusal": e.refusal.value if e.refusal else None,
                     "person_id": str(e.person_id) if e.person_id else None,
                     "similarity": e.similarity,
                     "latency_ms": round(e.latency_ms, 1),
@@ -123,7 +125,7 @@ def access_log(args: argparse.Namespace, ctx: CommandContext) -> Report:
         },
         "\n".join(
             f"{e.occurred_at:%Y-%m-%d %H:%M:%S%z}  {e.kiosk_id}  {e.outcome.value}  "
-            f"{e.person_id or '-'}"
+            f"{e.refusal.value if e.refusal else '-'}  {e.person_id or '-'}"
             for e in events
         )
         or "no access decisions match",

@@ -41,6 +41,7 @@ from core.settings import Settings
 from core.vision.engine import FaceEngine
 from core.vision.imagefile import decode_image_bytes
 from core.vision.quality import enrollment_issues
+from owned_files.folders import make_folders
 
 _PROGRESS_EVERY = 25
 
@@ -86,7 +87,7 @@ def calibrate(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def _writable_folder(folder: Path) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)  # a link on the way is refused (owned_files)
     except OSError as error:
         raise InvalidValue(
             f"--out {folder} cannot be a report folder ({error.strerror or error}); "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ import numpy as np
 from admin.calibration_results import ModelRun, run_summary
 from core.calibration.dataset import Identity
 from core.calibration.rates import RULE_OF_THREE, error_curve
+from owned_files.entries import replace_file
+from owned_files.folders import make_folders
 
 _HISTOGRAM_BINS = 60
 
@@ -25,7 +28,10 @@ def write_report(
     gallery: int,
     runs: Sequence[ModelRun],
 ) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the report's files in ``out`` (made if missing); returns them by kind.
+    Each file replaces what stood in its place, a planted link included, and is
+    owner-only (owned_files): ``out`` may be a folder another account writes. Raises
+    UnsafeEntry for ``out`` being a link, or an untrusted link on the way."""
     files = {
         "markdown": out / "report.md",
         "json": out / "report.json",
@@ -33,16 +39,18 @@ def write_report(
         "roc": out / "roc.png",
         "det": out / "det.png",
     }
-    _plot_scores(files["scores"], runs)
-    _plot_curves(files["roc"], runs, detection_error_tradeoff=False)
-    _plot_curves(files["det"], runs, detection_error_tradeoff=True)
-    files["json"].write_text(
-        json.dumps(_as_json(dataset, identities, from_pairs, gallery, runs), indent=2) + "\n",
-        encoding="utf-8",
-    )
-    files["markdown"].write_text(
-        _markdown(dataset, identities, from_pairs, gallery, runs), encoding="utf-8"
-    )
+    contents = {
+        "scores": _plot_scores(runs),
+        "roc": _plot_curves(runs, detection_error_tradeoff=False),
+        "det": _plot_curves(runs, detection_error_tradeoff=True),
+        "json": (
+            json.dumps(_as_json(dataset, identities, from_pairs, gallery, runs), indent=2) + "\n"
+        ).encode(),
+        "markdown": _markdown(dataset, identities, from_pairs, gallery, runs).encode(),
+    }
+    make_folders(out)
+    for kind, content in contents.items():
+        replace_file(files[kind], content)
     return files
 
 
@@ -58,7 +66,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def _plot_scores(path: Path, runs: Sequence[ModelRun]) -> None:
+def _plot_scores(runs: Sequence[ModelRun]) -> bytes:
     plt = _pyplot()
     figure, axes = plt.subplots(len(runs), 1, figsize=(8, 3.2 * len(runs)), squeeze=False)
     bins = np.linspace(-0.3, 1.0, _HISTOGRAM_BINS)
@@ -72,11 +80,13 @@ def _plot_scores(path: Path, runs: Sequence[ModelRun]) -> None:
         axis.set_ylabel("density")
         axis.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
     plt.close(figure)
+    return image.getvalue()
 
 
-def _plot_curves(path: Path, runs: Sequence[ModelRun], detection_error_tradeoff: bool) -> None:
+def _plot_curves(runs: Sequence[ModelRun], detection_error_tradeoff: bool) -> bytes:
     """ROC (FMR against 1 - FNMR) or DET (FMR against FNMR, both on log scales).
 
     Zero rates are drawn at 1/(n+1): a log axis cannot show 0."""
@@ -101,8 +111,10 @@ def _plot_curves(path: Path, runs: Sequence[ModelRun], detection_error_tradeoff:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize="small")
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
     plt.close(figure)
+    return image.getvalue()
 
 
 # --- text -------------------------------------------------------------------------------

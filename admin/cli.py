@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from admin import (
+    access_commands,
     area_commands,
     audit_commands,
     calibrate,
@@ -29,6 +30,7 @@ from admin import (
 )
 from admin.context import CommandContext
 from admin.output import Report, emit, emit_error
+from admin.rules_parsers import add_rules_commands
 from config.environment import load_configuration
 from config.local_config import CONFIG_FILE, CommandLine
 from core.errors import (
@@ -201,13 +203,30 @@ def _parser() -> argparse.ArgumentParser:
         "--consent", action="store_true", help="the person agreed to the consent text in force"
     )
     p.add_argument("--external-ref", metavar="REF", help="e.g. a badge number")
+    access_commands.add_access_options(p, enrolling=True)
 
     p = command(sub, "identify", commands.identify, "identify the largest face in a photo")
     p.add_argument("--image", required=True, type=commands.image_path, metavar="PATH")
 
-    p = command(sub, "people", people_commands.people, "list enrolled people")
+    p = command(
+        sub,
+        "people",
+        people_commands.people,
+        "list enrolled people, show (set) a person's access groups and validity, or set "
+        "their PIN for face-and-PIN doors (people pin PERSON_ID [--duress] [--clear]: "
+        "typed twice without echo, or the first line of standard input)",
+    )
+    p.add_argument("action", nargs="?", choices=("list", "access", "pin"), default="list")
+    p.add_argument("person_id", nargs="?", type=commands.person_id, metavar="PERSON_ID")
     p.add_argument("--search", help="part of a name or external reference")
     p.add_argument("--limit", type=_positive, default=100)
+    access_commands.add_access_options(p, enrolling=False)
+    p.add_argument(
+        "--duress",
+        action="store_true",
+        help="with pin: the duress PIN, which opens like the PIN and raises a silent alarm",
+    )
+    p.add_argument("--clear", action="store_true", help="with pin: remove the PIN (or duress PIN)")
 
     p = command(sub, "show", people_commands.show, "show one person, their consent and retention")
     p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
@@ -249,7 +268,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=50)
     _time_window(p)
     p.add_argument("--kiosk", metavar="KIOSK_ID", help="only decisions of this kiosk")
-    p.add_argument("--outcome", choices=[o.value for o in AccessOutcome])
+    p.add_argument(
+        "--outcome",
+        choices=[o.value for o in AccessOutcome],
+        help="only these decisions; refused: recognised, but a rule refused (see refusal)",
+    )
 
     command(
         sub,
@@ -353,6 +376,8 @@ def _parser() -> argparse.ArgumentParser:
             )
 
     area_commands.add_commands(sub, command, _Parser)
+
+    add_rules_commands(sub, command, _Parser)
 
     group = sub.add_parser(
         "settings",

@@ -6,6 +6,7 @@ import argparse
 import uuid
 from pathlib import Path
 
+from admin import access_commands
 from admin.context import CommandContext
 from admin.output import Report
 from core.access.wiegand import badge_warning
@@ -40,6 +41,7 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
             f"{len(args.image)} images; enrollment takes at most {MAX_ENROLLMENT_IMAGES}: "
             "choose the best ones"
         )
+    groups, validity = access_commands.enrollment_access(args, ctx)
     operator = ctx.login(args.operator)
     # Before the models load; the service checks again.
     authorize(operator, Permission.ENROLL, ctx.store.identity)
@@ -55,17 +57,29 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
         raise
     consent = current_consent()
     result = ctx.enrollment.enroll(
-        operator, args.name, args.external_ref, images, consent, consent_given=args.consent
+        operator,
+        args.name,
+        args.external_ref,
+        images,
+        consent,
+        consent_given=args.consent,
+        groups=groups,
+        validity=validity,
     )
     data: dict[str, object] = {
         "person_id": str(result.person_id),
         "name": " ".join(args.name.split()),
         "templates": result.templates,
         "consent_version": consent.version,
+        "groups": list(groups) if groups is not None else None,
+        "valid_from": validity.valid_from.isoformat() if validity.valid_from else None,
+        "valid_until": validity.valid_until.isoformat() if validity.valid_until else None,
     }
     text = (
         f"enrolled {' '.join(args.name.split())} as {result.person_id} "
-        f"with {result.templates} template(s), consent {consent.version}"
+        f"with {result.templates} template(s), consent {consent.version}; groups "
+        f"{', '.join(groups) if groups is not None else '(the default group)'}, valid "
+        + access_commands.validity_text(validity)
     )
     # With an OSDP door controller, the badge number is how the controller knows them.
     warning = badge_warning(args.external_ref, ctx.settings.osdp)

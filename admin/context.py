@@ -18,15 +18,20 @@ from core.accounts.operators import Authenticator, OperatorService
 from core.administration.audit import AuditService
 from core.administration.shared_settings import SettingsService
 from core.enrollment.enrollment import EnrollmentService
-from core.errors import AuthenticationFailed
+from core.errors import AuthenticationFailed, InvalidValue
 from core.people.people import PeopleService
+from core.people.pins import MAX_PIN_DIGITS, PinService
 from core.records import Operator
 from core.settings import Settings
 from core.vision.engine import FaceEngine
+from storage.pin_store import SqlPinStore
 from storage.store import OpenStore, open_store
 
 # The kiosk id under which kiosk-admin identify records its decisions.
 CLI_KIOSK_ID = "kiosk-admin"
+# How much of standard input is read for a PIN: a PIN, a line end, and enough over
+# to tell a PIN from something else without reading a whole file.
+_PIN_LINE_CHARS = MAX_PIN_DIGITS + 8
 
 
 class CommandContext:
@@ -100,6 +105,10 @@ class CommandContext:
         return PeopleService(self.store.identity, self.settings.security)
 
     @cached_property
+    def pins(self) -> PinService:
+        return PinService(SqlPinStore(self.store.engine), self.settings.security)
+
+    @cached_property
     def operators(self) -> OperatorService:
         return OperatorService(self.store.operators, self.settings.security)
 
@@ -119,6 +128,22 @@ class CommandContext:
     def new_password(self, prompt: str) -> str:
         """A password being set for an operator: KIOSK_NEW_PASSWORD, else typed twice."""
         return self._secret("KIOSK_NEW_PASSWORD", prompt, confirm=True)
+
+    def new_pin(self, prompt: str) -> str:
+        """A PIN being set: typed twice without echo at a terminal, else the first line
+        of standard input; never an argument or a variable, which others may read."""
+        if sys.stdin.isatty():
+            typed = getpass.getpass(prompt_text(prompt))
+            if getpass.getpass("again: ") != typed:
+                raise InvalidValue("the two PINs differ; run the command again")
+            return typed
+        line = sys.stdin.readline(_PIN_LINE_CHARS).rstrip("\r\n")
+        if not line:
+            raise InvalidValue(
+                "no PIN given: type it at a terminal, or give it as the first line of "
+                "standard input"
+            )
+        return line
 
     def _secret(self, variable: str, prompt: str, confirm: bool) -> str:
         given = self._environ.get(variable)

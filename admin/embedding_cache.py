@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 from pathlib import Path
 
 import numpy as np
 
+from core.errors import UnsafeDataEntry
 from core.faces import Embedding
+from owned_files.entries import replace_file
+from owned_files.folders import UnsafeEntry, make_folders
 
 
 class EmbeddingCache:
@@ -56,27 +58,27 @@ class EmbeddingCache:
             self._vectors[key] = result
 
     def save(self) -> None:
+        """Write the cache whole, owner-only, never through a link (owned_files): a
+        crash leaves the old cache, never half of one. Raises UnsafeDataEntry for a link
+        in the cache's place or on the way to it."""
         if self._path is None:
             return
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         keys = list(self._vectors)
         vectors = (
             np.stack([self._vectors[k] for k in keys]).astype(np.float32)
             if keys
             else np.empty((0, 0), dtype=np.float32)
         )
-        handle, temporary = tempfile.mkstemp(dir=self._path.parent, suffix=".npz")
+        packed = io.BytesIO()
+        np.savez(
+            packed,
+            keys=np.asarray(keys, dtype=str),
+            vectors=vectors,
+            failed=np.asarray(list(self._failures), dtype=str),
+            reasons=np.asarray(list(self._failures.values()), dtype=str),
+        )
         try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez(
-                    out,
-                    keys=np.asarray(keys, dtype=str),
-                    vectors=vectors,
-                    failed=np.asarray(list(self._failures), dtype=str),
-                    reasons=np.asarray(list(self._failures.values()), dtype=str),
-                )
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, self._path)  # a crash leaves the old cache, never half of one
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            make_folders(self._path.parent, 0o700)
+            replace_file(self._path, packed.getvalue())
+        except UnsafeEntry as error:
+            raise UnsafeDataEntry(str(error)) from error

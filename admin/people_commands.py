@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from admin import access_commands
 from admin.context import CommandContext
 from admin.output import Report
+from core.errors import InvalidValue
 from core.people.people import PersonView
+from core.people.pins import PinKind
 from core.records import Deletion, PersonSummary
 
 
 def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    if args.action == "access":
+        return access_commands.person_access(args, ctx)
+    if args.action == "pin":
+        return pin(args, ctx)
+    _only_for_access(args)
     found = ctx.people.find(ctx.login(args.operator), args.search, args.limit)
     lines = [
         f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {p.template_count} template(s)"
@@ -18,6 +26,44 @@ def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
     ]
     empty = "nobody is enrolled" + (" matching that search" if args.search else "")
     return Report({"people": [summary_data(p) for p in found]}, "\n".join(lines) or empty)
+
+
+def pin(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    """Set a person's PIN or duress PIN (read without echo, or from standard input),
+    or clear it; the PIN is never printed, logged or audited."""
+    if args.person_id is None:
+        raise InvalidValue("kiosk-admin people pin: give the person's id (PERSON_ID)")
+    actor = ctx.login(args.operator)
+    kind = PinKind.DURESS if args.duress else PinKind.PIN
+    what = "duress PIN" if kind is PinKind.DURESS else "PIN"
+    person = str(args.person_id)
+    if args.clear:
+        had = ctx.pins.clear_pin(actor, args.person_id, kind)
+        cleared = f"{what} of {person} cleared" + ("" if had else " (there was none)")
+        if kind is PinKind.PIN and had:
+            cleared += "; a duress PIN, if any, went with it"
+        return Report({"person_id": person, "kind": kind.value, "cleared": had}, cleared)
+    ctx.pins.may_set(actor)  # refused before anyone types a PIN
+    typed = ctx.new_pin(f"new {what} for {person} (4-8 digits): ")
+    ctx.pins.set_pin(actor, args.person_id, typed, kind)
+    return Report(
+        {"person_id": person, "kind": kind.value, "set": True}, f"{what} set for {person}"
+    )
+
+
+def _only_for_access(args: argparse.Namespace) -> None:
+    if args.duress or args.clear:
+        raise InvalidValue(
+            "--duress and --clear go with people pin: kiosk-admin people pin PERSON_ID"
+        )
+    given = args.person_id is not None or any(
+        getattr(args, option) for option in access_commands.ACCESS_OPTIONS
+    )
+    if given:
+        raise InvalidValue(
+            "a person id and the access options go with people access: "
+            "kiosk-admin people access PERSON_ID [--groups ...]"
+        )
 
 
 def show(args: argparse.Namespace, ctx: CommandContext) -> Report:

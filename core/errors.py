@@ -9,6 +9,7 @@ KioskError
 │   ├── KioskIdInUse        another running kiosk has this kiosk's id on the database
 │   └── ReaderKeyError      the OSDP secure channel key is missing, exposed or malformed
 ├── InvalidValue            a value given by a person is malformed
+│   └── RulesFileInvalid    a rules file that cannot be imported (has .line)
 ├── ModelPackError          model files missing, corrupt or unusable
 ├── InputRejected           an image, frame or password cannot be used
 │   ├── ImageRejected       unreadable, oversized or not an image
@@ -16,6 +17,7 @@ KioskError
 │   └── PasswordRejected    a new password breaks the password policy
 ├── AuthenticationFailed    wrong username or password
 │   ├── LoginLocked         too many failures: refused until .retry_at
+│   ├── PinLocked           too many wrong PINs for a person: refused until .retry_at
 │   └── SessionExpired      the operator's session ended; log in again
 ├── NotAllowed              the action is refused in the current state
 │   ├── ConsentMissing      an enrollment without the person's recorded consent
@@ -49,8 +51,9 @@ class ConfigurationError(KioskError):
 
 class UnsafeDataEntry(ConfigurationError):
     """A symbolic link, a non-regular file or another account's entry stands where
-    the kiosk creates or writes a file or folder (core.owned_files): refused, never
-    followed. The message names the entry and says to remove it."""
+    the kiosk creates, writes, chmods or chowns a file or folder, or the data folder
+    is a link: refused, never followed. Carries the message of owned_files'
+    UnsafeEntry (which cannot import this tree), naming the entry and the fix."""
 
 
 class KioskIdInUse(ConfigurationError):
@@ -67,6 +70,16 @@ class ReaderKeyError(ConfigurationError):
 
 class InvalidValue(KioskError):
     pass
+
+
+class RulesFileInvalid(InvalidValue):
+    """An access rules file (core.rules.rules_file) that cannot be imported; the
+    message starts with the file and ``line`` (1-based; None when no line is at
+    fault, as for a file that is not UTF-8) and names the fix."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class ModelPackError(KioskError):
@@ -99,6 +112,15 @@ class AuthenticationFailed(KioskError):
 
 class LoginLocked(AuthenticationFailed):
     """Logins are refused until ``retry_at``; the message says when."""
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class PinLocked(AuthenticationFailed):
+    """A person's PIN entry is refused until ``retry_at`` (too many wrong PINs at the
+    doors); no PIN is checked meanwhile."""
 
     def __init__(self, message: str, retry_at: datetime) -> None:
         super().__init__(message)

@@ -200,6 +200,11 @@ class AccessDecision:
     """Which rule refused a recognised person; set exactly when ``outcome`` is REFUSED."""
     timings: StageTimings = field(default_factory=StageTimings)
     source: DecisionSource = DecisionSource.DOOR
+    duress: bool = False
+    """The person typed their duress PIN: granted like the right PIN (or refused as the
+    rules say), with a silent alarm for the consumers and a ``door.duress`` audit event.
+    Spooled, but neither stored with the access event nor in its hash: the audit event
+    is the lasting record."""
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
     """Given here, where the decision happens: the same decision sent twice is stored once."""
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))

@@ -55,6 +55,28 @@ class SecuritySettings(_Section):
         250.0, gt=0, le=5000, description="Time one password hash should take here."
     )
     bcrypt_min_rounds: int = Field(12, ge=12, le=20, description="Lowest bcrypt cost ever used.")
+    pin_max_failures: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Consecutive wrong PINs for one person, at any door, that lock their PIN "
+        "entry; after a lock each further wrong PIN locks it again, for twice as long.",
+    )
+    pin_base_lock_s: int = Field(
+        300, ge=1, le=86400, description="First lock of a person's PIN entry."
+    )
+    pin_max_lock_s: int = Field(
+        86400, ge=1, le=604800, description="Longest lock of a person's PIN entry."
+    )
+    pin_bcrypt_rounds: int = Field(
+        10,
+        ge=8,
+        le=14,
+        description="bcrypt cost of a PIN's hash, fixed rather than calibrated: PINs are set "
+        "on an admin's machine and checked at the door, twice per PIN (the PIN and the duress "
+        "PIN) while the person waits. The throttle, not the cost, stops guessing: a 4-digit "
+        "PIN falls to an offline search at any cost a door can wait for.",
+    )
     audit_anchor_lock_s: float = Field(
         2.0,
         gt=0,
@@ -201,4 +223,11 @@ class RulesSettings(_Section):
         "another kiosk passes them through a door of the same area (it holds it for one "
         "short transaction); past it the face is refused as offline and the door stays "
         "closed.",
+    )
+    file_max_kb: int = Field(
+        16384,
+        ge=16,
+        le=1048576,
+        description="Largest rules file kiosk-admin rules import reads, in KiB (a site of "
+        "100,000 people's memberships is about 5 MiB).",
     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from core.door_io_settings import DoorIoSettings
+from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
 from core.osdp_settings import OsdpSettings
 from core.service_settings import (
     DatabaseSettings,
@@ -241,6 +242,13 @@ class DoorSettings(_Section):
         description="After the database failed to answer, faces are denied as offline "
         "for this long before it is tried again.",
     )
+    pin_timeout_s: float = Field(
+        20.0,
+        ge=5,
+        le=120,
+        description="At a face_and_pin door, how long a recognised person has to type their "
+        "PIN before they are refused (pin_wrong).",
+    )
     decision_queue: int = Field(
         256,
         ge=1,
@@ -361,6 +369,9 @@ class Settings(_Section):
     door_io: DoorIoSettings = DoorIoSettings()
     rules: RulesSettings = RulesSettings()
     osdp: OsdpSettings = OsdpSettings()
+    mqtt: MqttSettings = MqttSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    alerts: AlertSettings = AlertSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

@@ -127,6 +127,10 @@ class AuditLog(DenialLog, Protocol):
         """The newest matching access decisions first."""
         ...
 
+    def record_verify_failure(self, actor: Operator, problems: list[str]) -> None:
+        """Audit a verify that found the logs tampered with (kiosks alert on it)."""
+        ...
+
 
 class SettingsStore(DenialLog, Protocol):
     def stored_settings(self, kiosk_id: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The access rules on the operator screens: the Access rules page, the groups the
-enrollment wizard and the People page offer, and each person's access."""
+"""The access rules on the operator screens: the Access rules page (and its edits),
+the groups the enrollment wizard and the People page offer, and each person's
+access and PINs."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from functools import cache
 from zoneinfo import available_timezones
 
 from core.accounts.permissions import Permission
+from core.errors import InvalidValue
+from core.people.pins import PinKind, PinService
 from core.records import Operator
 from core.rules.model import AccessGroup, Validity
-from core.rules.rule_set import RuleSet
+from core.rules.rule_edits import RuleEdit
+from core.rules.rule_set import RulesChange, RuleSet
 from core.rules.rules_store import RulesStore
 from kiosk.doors_page import DoorsPage
 from kiosk.operator_actions import OperatorActions
 from kiosk.people_page import PeoplePage, SetAccess
+from kiosk.pin_editor import KIND_WORDS, ChangePin
+from kiosk.rule_form import Reply
 from kiosk.rules_page import AccessRulesPage
 
 GroupsShown = Callable[[Iterable[AccessGroup]], None]
@@ -27,11 +33,17 @@ class AccessScreens:
     permission again, and whose access an enroller may change."""
 
     def __init__(
-        self, actions: OperatorActions, rules: RulesStore, allowed: frozenset[Permission]
+        self,
+        actions: OperatorActions,
+        rules: RulesStore,
+        allowed: frozenset[Permission],
+        pins: PinService | None = None,
     ) -> None:
+        """``pins``: the service ``kiosk-admin people pin`` uses; None: no PIN tab."""
         self._actions = actions
         self._rules = rules
         self._allowed = allowed
+        self._pins = pins
         self._group_lists: list[GroupsShown] = []
         self.page: AccessRulesPage | None = None
 
@@ -48,8 +60,27 @@ class AccessScreens:
         reads = Permission.READ_RULES in self._allowed
         if doors is None and not reads:
             return None
-        self.page = AccessRulesPage(doors, self.load if reads else None)
+        edits = Permission.EDIT_RULES in self._allowed
+        self.page = AccessRulesPage(
+            doors, self.load if reads else None, self.submit_edit if reads and edits else None
+        )
         return self.page
+
+    def submit_edit(self, what: str, edit: RuleEdit, done: Reply, failed: Reply) -> None:
+        """Apply ``edit`` to the stored rules as they are then (EDIT_RULES, audited as
+        ``rules.edited``), then read the rules again for every page."""
+
+        def work(operator: Operator) -> RulesChange:
+            try:
+                return self._rules.edit_rule_set(edit, actor=operator, what=what)
+            except ValueError as error:  # RuleSetError: the one line the operator sees
+                raise InvalidValue(str(error)) from error
+
+        def applied(_: RulesChange) -> None:
+            done(what)
+            self.refresh()
+
+        self._actions.run(work, applied, failed)
 
     def offer_groups(self, show: GroupsShown) -> None:
         """Hand ``show`` the site's groups each time the rules are read."""
@@ -89,6 +120,35 @@ class AccessScreens:
             )
 
         return set_access
+
+    def pin_changer(self, page: Callable[[], PeoplePage]) -> ChangePin | None:
+        """What the People page calls to set or clear a PIN; None if the role may not.
+        The PIN goes to the service and nowhere else: not into a message or a log."""
+        if self._pins is None or Permission.ASSIGN_ACCESS not in self._allowed:
+            return None
+        pins = self._pins
+
+        def change(person_id: uuid.UUID, kind: PinKind, pin: str | None) -> None:
+            words = KIND_WORDS[kind]
+
+            def work(operator: Operator) -> str:
+                if pin is None:
+                    had = pins.clear_pin(operator, person_id, kind)
+                    return f"{words} cleared" if had else f"there was no {words} to clear"
+                pins.set_pin(operator, person_id, pin, kind)
+                return f"{words} set"
+
+            def failed(message: str) -> None:
+                if (editor := page().pins) is not None:
+                    editor.show_error(person_id, message)
+
+            def done(text: str) -> None:
+                if (editor := page().pins) is not None:
+                    editor.show_done(person_id, text)
+
+            self._actions.run(work, done, failed)
+
+        return change
 
     def _loaded(self, rules: RuleSet) -> None:
         if self.page is not None:

@@ -46,11 +46,17 @@ class AdminScreen(QWidget):
             self.pages.addWidget(QLabel("Your role has no screens here; use kiosk-admin."))
         self.navigation.currentRowChanged.connect(self.pages.setCurrentIndex)
         self.navigation.setCurrentRow(0)
+        self.alerts = QLabel("")
+        self.alerts.setObjectName("alerts")
+        self.alerts.setWordWrap(True)
+        self.alerts.setStyleSheet("color: #b3261e; font-weight: bold;")
+        self.alerts.setVisible(False)
         body = QHBoxLayout()
         body.addWidget(self.navigation)
         body.addWidget(self.pages, stretch=1)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.alerts)
         layout.addLayout(body, stretch=1)
 
     def page_titles(self) -> list[str]:
@@ -62,6 +68,11 @@ class AdminScreen(QWidget):
     def show_door_state(self, text: str) -> None:
         """The door hardware's state and open alarms; empty without door hardware."""
         self.door_state.setText(text)
+
+    def show_alerts(self, text: str) -> None:
+        """The alerts going on (MQTT, webhooks and here: integrations.alerts); empty: none."""
+        self.alerts.setText(text)
+        self.alerts.setVisible(bool(text))
 
     def show_notice(self, text: str) -> None:
         self.status.show_notice(text)

@@ -15,13 +15,17 @@ from core.access.consumers import DecisionRelay
 from core.access.door import DecisionConsumer, DoorRecognizer
 from core.access.door_access import DoorAccess
 from core.access.door_builder import build_door
+from core.access.door_controller import DoorStatus
+from core.access.door_pin import DoorPins
 from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
 from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
+from integrations.forwarder import Forwarder
 from kiosk.camera import CaptureThread
 from kiosk.door_hardware import DoorHardware, describe, hold_locked_first, open_door_hardware
 from kiosk.enrollment_worker import EnrollmentWorker
+from kiosk.integrations_link import AlertLine, open_kiosk_integrations
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
 from kiosk.operator_mode import OperatorMode
@@ -34,6 +38,7 @@ from osdp_reader.grants import GrantSender
 from osdp_reader.reader import OsdpReader
 from storage.area_presence import SqlAreaPresence
 from storage.badges import SqlBadgeBook
+from storage.pin_store import SqlPinStore
 from telemetry.decision_log import DecisionLog
 from telemetry.metrics import KioskMetrics
 from telemetry.reader_metrics import ReaderCollector
@@ -59,6 +64,7 @@ class KioskController(QObject):
         self._screen = screen
         self._pinned = dict(pinned)
         self._resources = ExitStack()
+        self._data_dir = location.data_dir
         # The lock is forced locked before the database and the models are touched, and
         # stays so if they fail; the door controller takes the adapter over once started.
         self._locked_first = hold_locked_first(settings.door_io)
@@ -96,6 +102,9 @@ class KioskController(QObject):
         self._door_words = ""
         self._reader_words = ""
         """The door hardware's and the controller link's state, shown to operators together."""
+        # MQTT, webhooks and alerts (integrations/); None when a setting keeps them off.
+        self.integrations: Forwarder | None = None
+        self.alert_line = AlertLine()
         self._camera_was_lost = False
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
@@ -122,18 +131,24 @@ class KioskController(QObject):
         self.metrics.watch_spool(services.events)
         if services.database_server is not None:
             self.metrics.watch_database_server(services.database_server.status)
+        self.integrations = open_kiosk_integrations(
+            services, self._data_dir, self._door_status, self.alert_line
+        )
+        listeners = [] if self.integrations is None else [self.integrations]
         if self._locked_first is not None:
             # Handed over by the start-up thread: waiting here for an adapter call under
             # way would freeze the window for up to the adapter's time-out.
             assert services.door_io is not None
             self._locked_first.state_described.disconnect(self._screen.show_door_state)
             self._locked_first = None
-            self.door = open_door_hardware(services.door_io, services, self.metrics)
+            self.door = open_door_hardware(services.door_io, services, self.metrics, listeners)
         if self.door is not None:
             self.door.show_on(self._screen)
             self.door.start()
         if services.reader_key is not None:
             self._start_reader(services)
+        if self.integrations is not None:
+            self.integrations.start()
         worker = RecognitionWorker(self._door_recognizer(settings), self.latest, self._observe)
         self.recognition = RecognitionThread(worker)
         self.enrollment = EnrollmentWorker(services.engine, settings, self.latest)
@@ -144,6 +159,8 @@ class KioskController(QObject):
         worker.offline.connect(self._screen.show_offline)
         worker.busy.connect(self._screen.show_busy)
         worker.failed.connect(self._recognition_failed)
+        worker.pin_ignored.connect(self._screen.end_pin)
+        self._screen.pin_entered.connect(worker.submit_pin)  # queued: the worker's thread
         worker.paused.connect(self._count_pause)
         worker.offline.connect(self._count_offline)
         worker.busy.connect(self._count_busy)
@@ -151,6 +168,7 @@ class KioskController(QObject):
             self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned
         )
         self.operator_mode.settings_changed.connect(self.apply_settings)
+        self.alert_line.changed.connect(self.operator_mode.show_alerts)
         if self.door is not None:
             self.door.state_described.connect(self._show_door_words)
             self._show_door_words(describe(self.door.status))
@@ -166,6 +184,11 @@ class KioskController(QObject):
         self.operator_mode.begin()
         self._screen.show_status(settings.kiosk_name or settings.kiosk_id)  # never a path
 
+    def _door_status(self) -> DoorStatus | None:
+        """For the integrations, on their threads: the door's state, None without one."""
+        door = self.door
+        return None if door is None else door.status
+
     def _door_recognizer(self, settings: Settings) -> DoorRecognizer:
         assert self.services is not None
         if self.decisions is None:
@@ -179,6 +202,8 @@ class KioskController(QObject):
             if self.reader is not None:
                 badges = SqlBadgeBook(self.services.store.engine)
                 lanes.append(("osdp", GrantSender(self.reader, badges, settings.osdp)))
+            if self.integrations is not None:
+                lanes.append(("integrations", self.integrations))
             self.decisions = DecisionRelay(lanes, settings.door.decision_queue)
         door = self.door
         access = DoorAccess(
@@ -190,12 +215,19 @@ class KioskController(QObject):
             ),
             locked_down=lambda: door is not None and door.status.state.lockdown,
         )
+        pins = DoorPins(
+            store=SqlPinStore(self.services.store.engine),
+            policy=settings.security,
+            kiosk_id=settings.kiosk_id,
+            record_audit=self.services.events.record_audit,
+        )
         return build_door(
             engine=self.services.engine,
             store=self.services.store.identity,
             settings=settings,
             events=self.services.events,
             access=access,
+            pins=pins,
             consumers=[self.decisions],
         )
 
@@ -321,6 +353,8 @@ class KioskController(QObject):
             self.reader.stop()  # what the controller has not taken is withdrawn
         if self.door is not None:
             self.door.stop()  # locked at a clean exit
+        if self.integrations is not None:
+            self.integrations.stop()  # after the door: its last events go out too
         if self._locked_first is not None:  # start-up failed or had not finished
             self._locked_first.hold.stop()
             self._locked_first = None

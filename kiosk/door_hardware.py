@@ -4,14 +4,14 @@ over it, its events to the audit log, the metrics and the screens."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.access.door_audit import DoorAuditTrail
 from core.access.door_commands import DoorCommandPoller, DoorCommandStore
 from core.access.door_control import DoorControl
-from core.access.door_controller import DoorController, DoorStatus
+from core.access.door_controller import DoorController, DoorListener, DoorStatus
 from core.access.door_events import (
     DoorEvent,
     UnlockCause,
@@ -51,14 +51,18 @@ class DoorHardware(QObject):
         record_audit: Callable[[KioskAuditEvent], None],
         metrics: KioskMetrics,
         commands: DoorCommandStore | None = None,
+        listeners: Sequence[DoorListener] = (),
     ) -> None:
-        """``commands``: where operators' door commands are taken from (None: nowhere)."""
+        """``commands``: where operators' door commands are taken from (None: nowhere);
+        ``listeners``: told of each door event too (the integrations), on the door's thread."""
         super().__init__()
         self._settings = settings.door_io
         self._metrics = metrics
         self.audit = DoorAuditTrail(settings.kiosk_id, record_audit, settings.door.decision_queue)
         self.controller = DoorController(
-            io, settings.door_io, listeners=[self.audit, self._observe, self.door_event.emit]
+            io,
+            settings.door_io,
+            listeners=[self.audit, self._observe, self.door_event.emit, *listeners],
         )
         self.commands = (
             None
@@ -163,8 +167,15 @@ def hold_locked_first(settings: DoorIoSettings) -> LockedFirst | None:
     return LockedFirst(io, settings)
 
 
-def open_door_hardware(io: DoorIo, services: Services, metrics: KioskMetrics) -> DoorHardware:
+def open_door_hardware(
+    io: DoorIo,
+    services: Services,
+    metrics: KioskMetrics,
+    listeners: Sequence[DoorListener] = (),
+) -> DoorHardware:
     """The door controller over ``io`` (handed over by the LockHold), with its audit
     trail and operators' commands from the database."""
     commands = SqlDoorCommands(services.store.engine, services.claim)
-    return DoorHardware(io, services.settings, services.events.record_audit, metrics, commands)
+    return DoorHardware(
+        io, services.settings, services.events.record_audit, metrics, commands, listeners
+    )

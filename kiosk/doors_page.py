@@ -29,12 +29,19 @@ from kiosk.widgets import MessageLabel, secondary_button
 _COLUMNS = ("Kiosk", "Name", "Time zone", "Holidays", "Mode")
 MODE_WORDS = {DoorMode.FACE: "face only", DoorMode.FACE_AND_PIN: "face and PIN"}
 _ZONE_CHARACTERS = 14
-_FIELD_WORDS = {"display_name": "name", "time_zone": "time zone", "mode": "mode"}
+_FIELD_WORDS = {
+    "display_name": "name",
+    "time_zone": "time zone",
+    "calendar": "holiday calendar",
+    "mode": "mode",
+}
+NO_CALENDAR = "none"
 
 
 class DoorsPage(QWidget):
     """The doors as stored; with ``may_edit``, a form below the table renames the
-    chosen door and sets its time zone and mode, audited as ``door.changed``."""
+    chosen door and sets its time zone, holiday calendar and mode, audited as
+    ``door.changed``. The calendars to offer come through ``show_calendars``."""
 
     def __init__(
         self,
@@ -64,6 +71,8 @@ class DoorsPage(QWidget):
         self.mode = QComboBox()
         for mode, words in MODE_WORDS.items():
             self.mode.addItem(words, mode.value)
+        self.calendar = QComboBox()
+        self.calendar.addItem(NO_CALENDAR)
         self.save = QPushButton("Save door")
         self.message = MessageLabel()
         # Three rows, so that a 800x480 screen still shows a few doors above them.
@@ -71,7 +80,9 @@ class DoorsPage(QWidget):
         form = QGridLayout(self.form)
         form.setContentsMargins(0, 0, 0, 0)
         form.addWidget(QLabel("Name"), 0, 0)
-        form.addWidget(self.name, 0, 1, 1, 3)
+        form.addWidget(self.name, 0, 1)
+        form.addWidget(QLabel("Holidays"), 0, 2)
+        form.addWidget(self.calendar, 0, 3)
         form.addWidget(QLabel("Time zone"), 1, 0)
         form.addWidget(self.time_zone, 1, 1)
         form.addWidget(QLabel("Mode"), 1, 2)
@@ -87,9 +98,6 @@ class DoorsPage(QWidget):
         if not may_edit:
             layout.addWidget(self.refresh_button)
         layout.addWidget(self.form)
-        hint = QLabel("Holiday calendars: set in the rules file (kiosk-admin rules).")
-        hint.setWordWrap(True)
-        layout.addWidget(hint)
         layout.addWidget(self.message)
         self.refresh_button.clicked.connect(self.refresh)
         self.table.currentCellChanged.connect(lambda row, *_: self._choose(row))
@@ -123,6 +131,16 @@ class DoorsPage(QWidget):
             self.table.selectRow(again)
             self._choose(again)
 
+    def show_calendars(self, names: list[str]) -> None:
+        """The holiday calendars a door may use, by name; the choice shown is kept."""
+        chosen = self.calendar.currentText()
+        self.calendar.clear()
+        self.calendar.addItems([NO_CALENDAR, *sorted(names)])
+        self.calendar.setCurrentText(chosen if chosen in names else NO_CALENDAR)
+        door = self.chosen()
+        if door is not None:
+            self._show_calendar(door.calendar)
+
     def select(self, kiosk_id: str) -> None:
         """Choose the door of ``kiosk_id`` in the table, as a tap on its row does."""
         row = [d.kiosk_id for d in self._doors].index(kiosk_id)
@@ -141,6 +159,13 @@ class DoorsPage(QWidget):
         self.name.setText(door.display_name)
         self.time_zone.setCurrentText(door.time_zone)
         self.mode.setCurrentIndex(self.mode.findData(door.mode.value))
+        self._show_calendar(door.calendar)
+
+    def _show_calendar(self, name: str | None) -> None:
+        shown = name or NO_CALENDAR
+        if self.calendar.findText(shown) < 0:
+            self.calendar.addItem(shown)  # stored, though the list has not come yet
+        self.calendar.setCurrentText(shown)
 
     def _save(self) -> None:
         door = self.chosen()
@@ -183,9 +208,12 @@ class DoorsPage(QWidget):
             Door(door.kiosk_id, name, zone, door.calendar, mode)
         except ValueError as error:
             raise InvalidValue(str(error)) from error
+        calendar = self.calendar.currentText()
         wanted = {"display_name": name, "time_zone": zone, "mode": mode.value}
+        wanted["calendar"] = "" if calendar == NO_CALENDAR else calendar
         stored = {"display_name": door.display_name, "time_zone": door.time_zone}
         stored["mode"] = door.mode.value
+        stored["calendar"] = door.calendar or ""
         return {key: value for key, value in wanted.items() if stored[key] != value}
 
     def _failed(self, message: str) -> None:
@@ -197,12 +225,15 @@ def _update(
 ) -> Callable[[Operator], Door]:
     def update(operator: Operator) -> Door:
         mode = changes.get("mode")
+        calendar = changes.get("calendar")
         try:
             return rules.update_door(
                 kiosk_id,
                 actor=operator,
                 display_name=changes.get("display_name"),
                 time_zone=changes.get("time_zone"),
+                calendar=calendar or None,
+                clear_calendar=calendar == "",
                 mode=DoorMode(mode) if mode is not None else None,
             )
         except ValueError as error:  # the store's own check of the whole door

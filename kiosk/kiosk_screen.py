@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from core.access.controller_answers import AnswerKind, ControllerAnswer
-from core.access.frame_outcome import FrameOutcome
+from core.access.frame_outcome import FrameOutcome, PinPrompt
 from core.records import AccessDecision, AccessOutcome
 from kiosk.camera_view import CameraView
 from kiosk.grant_banner import DoorResult, DoorResultKind, GrantBanner
+from kiosk.pin_pad import PinPad
 from telemetry.json_log import loggable_text
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,20 @@ _CONTROLLER_STATE = {
     AnswerKind.REFUSED: "denied",
     AnswerKind.WAIT: "wait",
 }
+PIN_TEXT = "enter your PIN"
+PIN_CHECKING_TEXT = "checking your PIN"
 
 
 class KioskScreen(QWidget):
-    """Shows; decides nothing. Returns to idle ``decision_display_s`` after a decision."""
+    """Shows; decides nothing. Returns to idle ``decision_display_s`` after a decision.
+
+    At a face_and_pin door it also collects the PIN on its keypad, beside the camera
+    picture, and hands it on with ``pin_entered``; what the door decides comes back
+    as a decision like any other (a duress PIN looks exactly like the PIN here)."""
 
     operator_requested = Signal()
+    pin_entered = Signal(int, str)
+    """(the door's PIN request, the PIN typed for it)."""
 
     def __init__(self, decision_display_s: float = 3.0, log_person_names: bool = False) -> None:
         """``log_person_names`` (telemetry.log_person_names): the banner's log line names
@@ -66,17 +75,29 @@ class KioskScreen(QWidget):
         self.operator_button.setObjectName("operatorButton")
         self.operator_button.setText("Operator")
         self.operator_button.clicked.connect(self.operator_requested)
+        self.pin_pad = PinPad()
+        self.pin_pad.submitted.connect(self._pin_submitted)
+        self.pin_pad.expired.connect(self.end_pin)
+        self._pin_request: int | None = None
+        """The door's latest PIN request shown: it is never shown twice."""
         footer = QHBoxLayout()
         footer.addWidget(self.status, stretch=1)
         footer.addWidget(self.door_state)
         footer.addWidget(self.operator_button)
         self._footer = footer
+        door_view = QVBoxLayout()
+        door_view.setSpacing(0)
+        door_view.addWidget(self.preview, stretch=1)
+        door_view.addWidget(self.guidance)
+        door_view.addWidget(self.banner)
+        middle = QHBoxLayout()  # the keypad, when shown, beside the picture and banner
+        middle.setSpacing(0)
+        middle.addLayout(door_view, stretch=1)
+        middle.addWidget(self.pin_pad)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.preview, stretch=1)
-        layout.addWidget(self.guidance)
-        layout.addWidget(self.banner)
+        layout.addLayout(middle, stretch=1)
         layout.addLayout(footer)
         self._back_to_idle = QTimer(self)
         self._back_to_idle.setSingleShot(True)
@@ -92,6 +113,9 @@ class KioskScreen(QWidget):
         self._set_banner(f"starting: {waiting_for}", "fault")
 
     def show_idle(self) -> None:
+        if not self.pin_pad.isHidden():  # a later message's time ran out: back to the PIN
+            self._set_banner(PIN_TEXT, "wait")
+            return
         self._set_banner(IDLE_TEXT, "")
 
     def show_frame(self, frame: QImage) -> None:
@@ -106,12 +130,15 @@ class KioskScreen(QWidget):
         self.guidance.setText(outcome.guidance.value if outcome.guidance else "")
         if outcome.decision is not None:
             self.show_decision(outcome.decision)
+        elif outcome.pin is not None:
+            self._ask_pin(outcome.pin)
         elif outcome.liveness is not None and outcome.liveness.instruction is not None:
             done, total = outcome.liveness.done, outcome.liveness.total
             step = f" ({done + 1} of {total})" if total > 1 else ""
             self._set_banner(f"{outcome.liveness.instruction.value}{step}", "wait")
 
     def show_decision(self, decision: AccessDecision) -> None:
+        self.pin_pad.stop()
         door_result = self._grants.decision_shown(decision.event_id)
         self._granted_name = (decision.display_name or "") if decision.granted else ""
         if decision.granted and door_result is not None:
@@ -209,6 +236,27 @@ class KioskScreen(QWidget):
         """A status widget of an integration (the OSDP reader's lamp), before the
         Operator button."""
         self._footer.insertWidget(self._footer.count() - 1, widget)
+
+    @Slot()
+    def end_pin(self) -> None:
+        """The keypad's time ran out, or the door no longer waits for that PIN."""
+        self.pin_pad.stop()
+        if self.banner.text() in (PIN_TEXT, PIN_CHECKING_TEXT):  # not over a fault shown
+            self.show_idle()
+
+    def _ask_pin(self, prompt: PinPrompt) -> None:
+        if prompt.request == self._pin_request:
+            return  # asked already: the keypad keeps its digits and its countdown
+        self._pin_request = prompt.request
+        self._back_to_idle.stop()
+        self.pin_pad.start(prompt.remaining_s)
+        self._set_banner(PIN_TEXT, "wait")
+
+    @Slot(str)
+    def _pin_submitted(self, pin: str) -> None:
+        if self._pin_request is not None:
+            self._set_banner(PIN_CHECKING_TEXT, "wait")
+            self.pin_entered.emit(self._pin_request, pin)
 
     # --- drawing ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from core.door_io_settings import DoorAdapter
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.people.people import PeopleService
+from core.people.pins import PinService
 from core.records import Operator
 from core.settings import Settings
 from kiosk.access_screens import AccessScreens
@@ -39,6 +40,7 @@ from kiosk.settings_page import SettingsPage
 from kiosk.startup import Services
 from kiosk.tasks import TaskRunner
 from storage.door_commands import SqlDoorCommands
+from storage.pin_store import SqlPinStore
 
 log = logging.getLogger(__name__)
 _SESSION_CHECK_MS = 1000
@@ -101,6 +103,7 @@ class OperatorMode(QObject):
         self._access: AccessScreens | None = None
         self.door_state = ""
         """The door hardware's state in words (kiosk.door_hardware), shown to operators."""
+        self.alerts = ""
         self.session: OperatorSession | None = None
         for screen in (self.first_run, self.login):
             stack.addWidget(screen)
@@ -152,6 +155,13 @@ class OperatorMode(QObject):
         if self.admin is not None:
             self.admin.show_door_state(text)
 
+    @Slot(str)
+    def show_alerts(self, text: str) -> None:
+        """The alerts going on (integrations.alerts) in one line; empty when none."""
+        self.alerts = text
+        if self.admin is not None:
+            self.admin.show_alerts(text)
+
     def shutdown(self) -> None:
         self._session_check.stop()
         self.tasks.shutdown()
@@ -187,13 +197,15 @@ class OperatorMode(QObject):
         self.admin = AdminScreen(operator, self._pages(operator))
         self.admin.logout_requested.connect(self.log_out)
         self.admin.show_door_state(self.door_state)
+        self.admin.show_alerts(self.alerts)
         self._stack.addWidget(self.admin)
         self._show(self.admin)
         self._session_check.start()
 
     def _pages(self, operator: Operator) -> list[tuple[str, QWidget]]:
         allowed = ROLE_PERMISSIONS[operator.role]
-        access = self._access = AccessScreens(self.actions, self._store.rules, allowed)
+        pins = PinService(SqlPinStore(self._store.engine), self._settings.security)
+        access = self._access = AccessScreens(self.actions, self._store.rules, allowed, pins)
         pages: list[tuple[str, QWidget]] = []
         if Permission.VIEW_PEOPLE in allowed:
             self.people_page = PeoplePage(
@@ -201,6 +213,7 @@ class OperatorMode(QObject):
                 self._show_person,
                 self._delete_person if Permission.DELETE_PEOPLE in allowed else None,
                 access.access_setter(lambda: self.people_page),
+                access.pin_changer(lambda: self.people_page),
             )
             access.offer_groups(self.people_page.show_groups)
             pages.append(("People", self.people_page))

@@ -1,5 +1,5 @@
-"""People: search, detail, access groups and validity, and deletion after typing the
-person's name."""
+"""People: search, detail, access groups and validity, PINs, and deletion after
+typing the person's name."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from core.people.people import PersonView
 from core.records import PersonSummary
 from core.rules.model import AccessGroup, Validity
 from kiosk.access_editor import AccessEditor, describe_validity
+from kiosk.pin_editor import ChangePin, PinEditor
 from kiosk.widgets import MessageLabel
 
 SetAccess = Callable[[uuid.UUID, tuple[str, ...], Validity], None]
@@ -37,7 +38,8 @@ class PeoplePage(QWidget):
 
     ``set_access`` None: the role may not change access, and the Access tab only
     shows it. The store decides whose access an enroller may change; its refusal
-    comes back through ``show_access_error``."""
+    comes back through ``show_access_error``. With ``change_pin`` (the role may set
+    PINs) a PIN tab sets and clears the chosen person's PIN and duress PIN."""
 
     def __init__(
         self,
@@ -45,6 +47,7 @@ class PeoplePage(QWidget):
         show: Callable[[uuid.UUID], None],
         delete: Callable[[uuid.UUID], None] | None,
         set_access: SetAccess | None = None,
+        change_pin: ChangePin | None = None,
     ) -> None:
         super().__init__()
         self._find, self._show, self._delete = find, show, delete
@@ -85,6 +88,9 @@ class PeoplePage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(record, "Record")
         self.tabs.addTab(access, "Access")
+        self.pins = PinEditor(change_pin) if change_pin is not None else None
+        if self.pins is not None:
+            self.tabs.addTab(self.pins, "PIN")
         layout = QHBoxLayout(self)
         layout.addLayout(left, stretch=1)
         layout.addWidget(self.tabs, stretch=1)
@@ -105,6 +111,8 @@ class PeoplePage(QWidget):
         self.results.clear()
         self._access_of = None  # nobody is chosen in the new list: nothing to save
         self._show_access_state()
+        if self.pins is not None:
+            self.pins.show_person(None)
         for person in people:
             item = QListWidgetItem(
                 f"{person.display_name}  ·  {person.external_ref or 'no badge'}  ·  "
@@ -140,6 +148,8 @@ class PeoplePage(QWidget):
         self.detail.setText("<br>".join(lines))
         self.confirm_name.clear()
         self._update_delete_button()
+        if self.pins is not None:
+            self.pins.show_person(p.id)
         if self._access_of != p.id:
             self._access_of = None  # until the person's access arrives
             self.access_summary.setText("Access: loading…")

@@ -20,7 +20,10 @@ log = logging.getLogger(__name__)
 class RecognitionWorker(QObject):
     """Lives on its own QThread; each ``frame_available`` runs the recognizer on the
     newest frame. Notifications that find the slot already emptied cost nothing,
-    so the newest frame always wins."""
+    so the newest frame always wins.
+
+    A PIN typed on the door's keypad arrives as a queued call to ``submit_pin`` and
+    is checked here too, between two frames: the door's state has one owner."""
 
     outcome_ready = Signal(object)  # core.access.door.FrameOutcome
     frame_done = Signal()  # after each frame taken, whatever came of it
@@ -28,6 +31,8 @@ class RecognitionWorker(QObject):
     offline = Signal(str)
     busy = Signal(str)
     failed = Signal(str)
+    pin_ignored = Signal()
+    """A PIN was not decided on: the door no longer waited for it, or checking failed."""
 
     def __init__(
         self,
@@ -74,31 +79,47 @@ class RecognitionWorker(QObject):
         finally:
             self.frame_done.emit()
 
+    @Slot(int, str)
+    def submit_pin(self, request: int, pin: str) -> None:
+        """The PIN typed for the door's PIN ``request``: checked and decided on this
+        thread; its outcome is shown like a frame's."""
+        with self._recognizer_lock:
+            recognizer = self._recognizer
+        outcome = self._run(lambda: recognizer.enter_pin(request, pin))
+        if outcome is None:
+            self.pin_ignored.emit()
+            return
+        # Not the observer's: it counts camera frames, and a PIN is none.
+        self.outcome_ready.emit(outcome)
+
     def _process(self, frame: BGRImage, waited_ms: float) -> None:
         with self._recognizer_lock:
             recognizer = self._recognizer
         if self._resumed.is_set():
             self._resumed.clear()
             recognizer.forget()
-        try:
-            outcome = recognizer.process(frame)
-        except RecognitionPaused as pause:
-            self.paused.emit(pause.retry_after_s)
-            return
-        except StoreBusy as error:
-            self.busy.emit(str(error))
-            return
-        except StoreError as error:
-            self.offline.emit(str(error))
-            return
-        except Exception as error:
-            log.exception("recognition failed on a frame")
-            self.failed.emit(f"{type(error).__name__}: {error}")
+        outcome = self._run(lambda: recognizer.process(frame))
+        if outcome is None:
             return
         self.frames_processed += 1
         if self._observer is not None:
             self._observer(outcome, waited_ms)
         self.outcome_ready.emit(outcome)
+
+    def _run(self, step: Callable[[], FrameOutcome | None]) -> FrameOutcome | None:
+        """``step``'s outcome; None, with the reason signalled, when it failed."""
+        try:
+            return step()
+        except RecognitionPaused as pause:
+            self.paused.emit(pause.retry_after_s)
+        except StoreBusy as error:
+            self.busy.emit(str(error))
+        except StoreError as error:
+            self.offline.emit(str(error))
+        except Exception as error:  # one bad frame or PIN must not end recognition
+            log.exception("recognition failed on a frame or a PIN")
+            self.failed.emit(f"{type(error).__name__}: {error}")
+        return None
 
 
 class RecognitionThread:

@@ -1,9 +1,11 @@
-"""Access rules: the doors (kiosk/doors_page.py), and a read-only view of the groups,
-schedules and holiday calendars, which are edited through the rules file."""
+"""Access rules: the doors (kiosk/doors_page.py), and the groups, schedules, holiday
+calendars and anti-passback areas: edited here by those who may change the rules
+(kiosk/rule_forms.py), read-only for the others."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from PySide6.QtWidgets import (
     QLabel,
@@ -14,9 +16,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.rules.model import HolidayCalendar, Schedule, Weekday
+from core.rules.model import AntiPassbackArea, HolidayCalendar, Schedule, Weekday
 from core.rules.rule_set import RuleSet
 from kiosk.doors_page import DoorsPage
+from kiosk.rule_form import PartForm, SubmitEdit, scrolling
+from kiosk.rule_forms import PASSBACK_WORDS, AreaForm, CalendarForm, GroupForm, ScheduleForm
 from kiosk.widgets import MessageLabel, secondary_button
 
 EDIT_HINT = (
@@ -26,14 +30,26 @@ EDIT_HINT = (
 _GROUP_COLUMNS = ("Group", "Doors", "Schedule", "On holidays", "Members")
 _SCHEDULE_COLUMNS = ("Schedule", "Open")
 _CALENDAR_COLUMNS = ("Calendar", "Public holidays", "Closure days")
+_AREA_COLUMNS = ("Area", "Entry", "Exit", "Mode")
+# The table keeps this much height above a form: two or three rows at 800x480.
+_TABLE_MIN_PX = 90
 
 
 class AccessRulesPage(QWidget):
-    """Tabs: Doors (``doors``, for those who may see them), then Groups, Schedules
-    and Holidays (``load_rules`` None: the role may not read the rules).
-    ``load_rules`` asks for the rule set; it comes back through ``show_rules``."""
+    """Tabs: Doors (``doors``, for those who may see them), then Groups, Schedules,
+    Holidays and Areas (``load_rules`` None: the role may not read the rules).
+    ``load_rules`` asks for the rule set; it comes back through ``show_rules``.
 
-    def __init__(self, doors: DoorsPage | None, load_rules: Callable[[], None] | None) -> None:
+    With ``submit`` (the role may change the rules) each of those tabs has a form
+    under its table: tapping a row edits that part, New adds one. The form scrolls
+    on a small screen."""
+
+    def __init__(
+        self,
+        doors: DoorsPage | None,
+        load_rules: Callable[[], None] | None,
+        submit: SubmitEdit | None = None,
+    ) -> None:
         super().__init__()
         self.doors = doors
         self._load_rules = load_rules
@@ -43,14 +59,32 @@ class AccessRulesPage(QWidget):
         self.groups = _table(_GROUP_COLUMNS)
         self.schedules = _table(_SCHEDULE_COLUMNS)
         self.calendars = _table(_CALENDAR_COLUMNS)
+        self.areas = _table(_AREA_COLUMNS)
         self.message = MessageLabel()
+        self.forms: dict[str, PartForm[Any]] = {}
+        """By tab title; empty when the role may not change the rules."""
+        self._shown: dict[str, list[tuple[str, object]]] = {}
+        """By tab title: each table row's (name, part)."""
+        tables = {
+            "Groups": self.groups,
+            "Schedules": self.schedules,
+            "Holidays": self.calendars,
+            "Areas": self.areas,
+        }
+        if submit is not None:
+            self.forms = {
+                "Groups": GroupForm(submit),
+                "Schedules": ScheduleForm(submit),
+                "Holidays": CalendarForm(submit),
+                "Areas": AreaForm(submit),
+            }
         if load_rules is not None:
-            for title, table in (
-                ("Groups", self.groups),
-                ("Schedules", self.schedules),
-                ("Holidays", self.calendars),
-            ):
-                self.tabs.addTab(_read_only_tab(table, self.refresh), title)
+            for title, table in tables.items():
+                form = self.forms.get(title)
+                if form is None:
+                    self.tabs.addTab(_read_only_tab(table, self.refresh), title)
+                else:
+                    self.tabs.addTab(self._editing_tab(title, table, form), title)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, stretch=1)
         layout.addWidget(self.message)
@@ -62,33 +96,90 @@ class AccessRulesPage(QWidget):
             self._load_rules()
 
     def show_rules(self, rules: RuleSet) -> None:
-        _fill(
-            self.groups,
+        groups = sorted(rules.groups, key=lambda g: g.name)
+        self._fill(
+            "Groups",
             [
                 (
-                    f"{g.name} (default)" if g.default else g.name,
-                    "every door" if g.all_doors else (", ".join(sorted(g.doors)) or "none"),
-                    g.schedule,
-                    g.holiday_schedule or "closed",
-                    str(len(rules.members.get(g.name, ()))),
+                    g.name,
+                    g,
+                    (
+                        f"{g.name} (default)" if g.default else g.name,
+                        "every door" if g.all_doors else (", ".join(sorted(g.doors)) or "none"),
+                        g.schedule,
+                        g.holiday_schedule or "closed",
+                        str(len(rules.members.get(g.name, ()))),
+                    ),
                 )
-                for g in sorted(rules.groups, key=lambda g: g.name)
+                for g in groups
             ],
         )
-        _fill(
-            self.schedules,
-            [(s.name, week_text(s)) for s in sorted(rules.schedules, key=lambda s: s.name)],
+        self._fill(
+            "Schedules",
+            [(s.name, s, (s.name, week_text(s))) for s in sorted(rules.schedules, key=_name)],
         )
-        _fill(
-            self.calendars,
+        self._fill(
+            "Holidays",
             [
-                (c.name, _public_holidays(c), _closures(c))
-                for c in sorted(rules.calendars, key=lambda c: c.name)
+                (c.name, c, (c.name, _public_holidays(c), _closures(c)))
+                for c in sorted(rules.calendars, key=_name)
             ],
         )
+        self._fill(
+            "Areas",
+            [(a.name, a, _area_cells(a)) for a in sorted(rules.areas, key=_name)],
+        )
+        for form in self.forms.values():
+            form.show_rules(rules)
+        if self.doors is not None:
+            self.doors.show_calendars([c.name for c in rules.calendars])
 
     def show_error(self, message: str) -> None:
         self.message.show_error(message)
+
+    def _editing_tab(self, title: str, table: QTableWidget, form: PartForm[Any]) -> QWidget:
+        table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        table.setMinimumHeight(_TABLE_MIN_PX)
+        table.currentCellChanged.connect(lambda row, *_: self._choose(title, row))
+        refresh = secondary_button("Refresh")
+        refresh.clicked.connect(self.refresh)
+        form.buttons.insertWidget(0, refresh)
+        form.load(None)
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.addWidget(table, stretch=1)
+        layout.addWidget(scrolling(form), stretch=2)
+        return tab
+
+    def _choose(self, title: str, row: int) -> None:
+        shown = self._shown.get(title, [])
+        if 0 <= row < len(shown):
+            name, part = shown[row]
+            self.forms[title].load(part, name)
+
+    def _fill(self, title: str, rows: Sequence[tuple[str, object, Sequence[str]]]) -> None:
+        table = {
+            "Groups": self.groups,
+            "Schedules": self.schedules,
+            "Holidays": self.calendars,
+            "Areas": self.areas,
+        }[title]
+        self._shown[title] = [(name, part) for name, part, _ in rows]
+        # A new list is no choice of the operator's: the form keeps what they typed.
+        table.blockSignals(True)
+        try:
+            _fill(table, [cells for _, _, cells in rows])
+            form = self.forms.get(title)
+            names = [name for name, _, _ in rows]
+            current = form.current() if form is not None else None
+            if current in names:
+                table.selectRow(names.index(current))
+            else:
+                table.clearSelection()
+                table.setCurrentCell(-1, -1)
+        finally:
+            table.blockSignals(False)
 
 
 def week_text(schedule: Schedule) -> str:
@@ -132,6 +223,19 @@ def _table(columns: Sequence[str]) -> QTableWidget:
     table.horizontalHeader().setStretchLastSection(True)
     table.setWordWrap(True)
     return table
+
+
+def _area_cells(area: AntiPassbackArea) -> tuple[str, str, str, str]:
+    return (
+        area.name,
+        ", ".join(sorted(area.entry)),
+        ", ".join(sorted(area.exit)),
+        PASSBACK_WORDS[area.mode],
+    )
+
+
+def _name(part: Schedule | HolidayCalendar | AntiPassbackArea) -> str:
+    return part.name
 
 
 def _read_only_tab(table: QTableWidget, refresh: Callable[[], None]) -> QWidget:

@@ -211,13 +211,15 @@ class Screenshots:
                 time_zones(),
                 may_edit=True,
             )
-            page = AccessRulesPage(doors, lambda: None)
+            # As an admin sees it: a form under each table (nothing is sent from here).
+            page = AccessRulesPage(doors, lambda: None, lambda *_edit: None)
             holder = self._operator_holder(page)
             doors.show_doors(rules.doors(actor=admin))
             doors.select(self._settings.kiosk_id)
             page.show_rules(rules.rule_set(actor=admin))
             self._save(holder, "rules-doors")
             page.tabs.setCurrentIndex(1)
+            page.groups.selectRow(sorted(g.name for g in site.groups).index("staff"))
             self._save(holder, "rules-groups")
             page.setParent(None)
         finally:
@@ -256,7 +258,11 @@ class Screenshots:
     ) -> None:
         people = PeopleService(store.identity, self._settings.security)
         page = PeoplePage(
-            lambda _text: None, lambda _id: None, lambda _id: None, lambda *_access: None
+            lambda _text: None,
+            lambda _id: None,
+            lambda _id: None,
+            lambda *_access: None,
+            lambda *_pin: None,
         )
         page.show_groups(groups)
         found = people.find(operator, None, 50)

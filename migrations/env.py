@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import storage.area_schema  # its tables join Base.metadata, as the next line's do
+import storage.pin_schema  # its table joins Base.metadata
 import storage.rules_schema  # noqa: F401 - its tables join Base.metadata
 from storage.schema import Base
 from storage.vector_index import INDEX_NAME

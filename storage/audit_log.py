@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 SYSTEM_ACTOR = "system"
 REANCHORED_ACTION = "audit.reanchored"
+VERIFY_FAILED_ACTION = "audit.verify_failed"
+# What a failed verify's audit event keeps of its problems (each a line of the report).
+_MAX_PROBLEMS, _MAX_PROBLEM_CHARS = 10, 300
 DENIED_ACTION = "permission.denied"
 
 
@@ -161,6 +164,21 @@ class SqlAuditLog:
                 session, actor.username, REANCHORED_ACTION, None, {**details, "kept": kept}
             )
         return kept
+
+    def record_verify_failure(self, actor: records.Operator, problems: list[str]) -> None:
+        """Append "audit.verify_failed" with the problems found: kiosks raise an alert on
+        it (integrations.alerts). Raises StoreError when the database cannot be reached."""
+        details = {"problems": [p[:_MAX_PROBLEM_CHARS] for p in problems[:_MAX_PROBLEMS]]}
+        with transaction(self._sessions) as session:
+            append_audit(session, actor.username, VERIFY_FAILED_ACTION, None, details)
+
+    def newest_verify_failure(self) -> int:
+        """The id of the newest "audit.verify_failed" event, 0 if none. Needs no operator:
+        the kiosk's alert check reads it, and it names nobody."""
+        table = schema.AuditEvent
+        query = select(func.max(table.id)).where(table.action == VERIFY_FAILED_ACTION)
+        with transaction(self._sessions) as session:
+            return session.scalar(query) or 0
 
     def audit_events(
         self, limit: int, only: records.LogFilter = _ANYTHING, *, actor: records.Operator

@@ -39,6 +39,8 @@ from typing import Any
 
 from core.errors import StoreBusy
 from core.records import AnchorReading, AnchorStatus, ChainHead
+from owned_files.entries import replace_in
+from owned_files.folders import UnsafeEntry, owned_folder
 from storage.secrets import keyring_account
 
 log = logging.getLogger(__name__)
@@ -100,13 +102,13 @@ class ChainAnchor:
         """For an appending transaction: the head anchored for ``chain``. No lock:
         parsed once per version of the file."""
         try:
-            with self._cache_lock:
-                return self._heads_unlocked().get(chain, Unanchored.NOTHING)
+            with self._opened() as folder, self._cache_lock:
+                return self._heads_unlocked(folder).get(chain, Unanchored.NOTHING)
         except (AnchorUntrusted, OSError):
             pass  # perhaps another process is between writing the key and the anchor
         try:
-            with self._locked(), self._cache_lock:
-                return self._heads_unlocked().get(chain, Unanchored.NOTHING)
+            with self._locked() as folder, self._cache_lock:
+                return self._heads_unlocked(folder).get(chain, Unanchored.NOTHING)
         except (AnchorUntrusted, OSError, StoreBusy) as error:
             self.report_once(f"the audit anchor is not advanced: {error}")
             return Unanchored.SKIP
@@ -114,8 +116,8 @@ class ChainAnchor:
     def read(self) -> AnchorReading:
         """For verification: the heads anchored for this database, signature checked."""
         try:
-            with self._locked():
-                document = self._load()
+            with self._locked() as folder:
+                document = self._load(folder)
             heads = _heads((document or {}).get("databases", {}).get(self._database, {}))
         except (AnchorUntrusted, OSError) as error:
             return AnchorReading(AnchorStatus.UNTRUSTED, {}, self.where, str(error))
@@ -132,8 +134,8 @@ class ChainAnchor:
         transaction verified) and ``head`` is further on; otherwise leave it."""
         if checked is Unanchored.SKIP:
             return
-        with self._locked():
-            document = self._load() or _new_document()
+        with self._locked() as folder:
+            document = self._load(folder) or _new_document()
             entry = document["databases"].setdefault(self._database, {})
             current = _heads(entry).get(chain, Unanchored.NOTHING)
             if current != checked:
@@ -141,31 +143,31 @@ class ChainAnchor:
             if isinstance(current, ChainHead) and head.count <= current.count:
                 return
             entry[chain] = {"count": head.count, "hash": head.hash}
-            self._save(document)
+            self._save(folder, document)
 
     def replace(self, heads: dict[str, ChainHead]) -> str:
         """Anchor ``heads`` whatever is anchored now (an admin's re-anchoring). The old
         file is kept aside; returns where, or that there was none."""
-        with self._locked():
+        with self._locked() as folder:
             try:
-                document = self._load()
+                document = self._load(folder)
             except AnchorUntrusted as error:
                 log.warning("re-anchoring over an anchor that cannot be trusted: %s", error)
                 document = None
             kept = "no anchor was in place"
-            anchor = self._folder / _ANCHOR
-            if anchor.exists():
+            if _exists(folder, _ANCHOR):
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-                aside = self._folder / f"anchor.replaced-{stamp}.json"
-                os.replace(anchor, aside)
-                kept = f"the old anchor was kept as {aside}"
+                aside = f"anchor.replaced-{stamp}.json"
+                os.replace(_ANCHOR, aside, src_dir_fd=folder, dst_dir_fd=folder)
+                kept = f"the old anchor was kept as {self._folder / aside}"
             if document is None:
-                self._drop_key()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(_KEY, dir_fd=folder)
                 document = _new_document()
             document["databases"][self._database] = {
                 chain: {"count": head.count, "hash": head.hash} for chain, head in heads.items()
             }
-            self._save(document)
+            self._save(folder, document)
         return kept
 
     def report_once(self, message: str) -> None:
@@ -175,27 +177,30 @@ class ChainAnchor:
             log.error("%s; run kiosk-admin audit verify", message)
 
     # --- files ---------------------------------------------------------------------------
+    # Every file is opened, made, renamed or removed relative to the folder's descriptor,
+    # checked once (_opened): a kiosk user owning the data folder may rename the anchor's
+    # folder and put a link in its place, and root must then write nothing elsewhere.
 
-    def _heads_unlocked(self) -> dict[str, ChainHead]:
-        path = self._folder / _ANCHOR
+    def _heads_unlocked(self, folder: int) -> dict[str, ChainHead]:
         try:
-            info = path.lstat()
+            info = os.stat(_ANCHOR, dir_fd=folder, follow_symlinks=False)
         except FileNotFoundError:
-            if (self._folder / _KEY).exists():
-                raise AnchorUntrusted(f"{path} is missing although its key exists") from None
+            if _exists(folder, _KEY):
+                raise AnchorUntrusted(
+                    f"{self._folder / _ANCHOR} is missing although its key exists"
+                ) from None
             return {}
         version = (info.st_ino, info.st_mtime_ns, info.st_size)
         if self._cache is None or self._cache[0] != version:
-            document = self._load()
+            document = self._load(folder)
             entry = (document or {}).get("databases", {}).get(self._database, {})
             self._cache = (version, _heads(entry))
         return self._cache[1]
 
-    def _load(self) -> dict[str, Any] | None:
+    def _load(self, folder: int) -> dict[str, Any] | None:
         """The verified document; None when neither the key nor the anchor exists."""
-        self._ensure_folder()
         key_path, anchor_path = self._folder / _KEY, self._folder / _ANCHOR
-        has_key, has_anchor = key_path.exists(), anchor_path.exists()
+        has_key, has_anchor = _exists(folder, _KEY), _exists(folder, _ANCHOR)
         if not has_key and not has_anchor:
             return None
         if not has_anchor:
@@ -204,11 +209,11 @@ class ChainAnchor:
             raise AnchorUntrusted(
                 f"the key {key_path} is missing, so {anchor_path} cannot be checked"
             )
-        key = _read_owned(key_path, _KEY_BYTES)
+        key = _read_owned(folder, key_path, _KEY_BYTES)
         if len(key) != _KEY_BYTES:
             raise AnchorUntrusted(f"the key {key_path} is not {_KEY_BYTES} bytes long")
         try:
-            document = json.loads(_read_owned(anchor_path, _MAX_ANCHOR_BYTES))
+            document = json.loads(_read_owned(folder, anchor_path, _MAX_ANCHOR_BYTES))
             signature = document.pop("mac")
         except (ValueError, KeyError, AttributeError, TypeError) as error:
             raise AnchorUntrusted(f"{anchor_path} is not an anchor file ({error})") from error
@@ -222,54 +227,57 @@ class ChainAnchor:
             raise AnchorUntrusted(f"{anchor_path} has a format this version does not know")
         return document
 
-    def _save(self, document: dict[str, Any]) -> None:
-        key_path = self._folder / _KEY
-        if not key_path.exists():
-            _write_atomically(key_path, secrets.token_bytes(_KEY_BYTES), durable_rename=True)
-        key = _read_owned(key_path, _KEY_BYTES)
+    def _save(self, folder: int, document: dict[str, Any]) -> None:
+        if not _exists(folder, _KEY):
+            _write_atomically(folder, _KEY, secrets.token_bytes(_KEY_BYTES), durable_rename=True)
+        key = _read_owned(folder, self._folder / _KEY, _KEY_BYTES)
         signed = {**document, "mac": _mac(key, document)}
         _write_atomically(
-            self._folder / _ANCHOR, json.dumps(signed, indent=1).encode(), durable_rename=False
+            folder, _ANCHOR, json.dumps(signed, indent=1).encode(), durable_rename=False
         )
         with self._cache_lock:
             self._cache = None
 
-    def _drop_key(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self._folder / _KEY).unlink()
-
-    def _ensure_folder(self) -> None:
-        folder = self._folder
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir(mode=0o700)
-        info = folder.lstat()
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-            raise AnchorUntrusted(f"{folder} is not a folder owned by this user")
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            folder.chmod(0o700)
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[int]:
+        """The anchor's folder, made if missing: a descriptor on a real folder of this
+        user's (reached without following a link), 0700."""
+        try:
+            with owned_folder(self._folder, create=True, mode=0o700) as folder:
+                info = os.fstat(folder)
+                if info.st_uid != os.geteuid():
+                    raise AnchorUntrusted(f"{self._folder} is not a folder owned by this user")
+                if stat.S_IMODE(info.st_mode) & 0o077:
+                    os.fchmod(folder, 0o700)
+                yield folder
+        except UnsafeEntry as error:
+            raise AnchorUntrusted(str(error)) from error
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self._ensure_folder()
-        path = self._folder / _LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            _check_owned(fd, path)
-            deadline = time.monotonic() + self._lock_timeout_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise StoreBusy(
-                            f"the audit anchor {path} stayed locked for "
-                            f"{self._lock_timeout_s:g} s by another process; try again"
-                        ) from None
-                    time.sleep(_LOCK_POLL_S)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self) -> Iterator[int]:
+        """The anchor's folder (as _opened), with the lock every process takes."""
+        with self._opened() as folder:
+            path = self._folder / _LOCK
+            fd = os.open(
+                _LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder
+            )
+            try:
+                _check_owned(fd, path)
+                deadline = time.monotonic() + self._lock_timeout_s
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise StoreBusy(
+                                f"the audit anchor {path} stayed locked for "
+                                f"{self._lock_timeout_s:g} s by another process; try again"
+                            ) from None
+                        time.sleep(_LOCK_POLL_S)
+                yield folder
+            finally:
+                os.close(fd)  # releases the lock
 
 
 def _new_document() -> dict[str, Any]:
@@ -308,9 +316,17 @@ def _check_owned(fd: int, path: Path) -> None:
         raise AnchorUntrusted(f"{path} is open to other users (mode {info.st_mode & 0o777:o})")
 
 
-def _read_owned(path: Path, max_bytes: int) -> bytes:
+def _exists(folder: int, name: str) -> bool:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _read_owned(folder: int, path: Path, max_bytes: int) -> bytes:
+    try:
+        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
     except OSError as error:
         raise AnchorUntrusted(f"{path} cannot be opened ({error.strerror})") from error
     with os.fdopen(fd, "rb") as file:
@@ -321,28 +337,11 @@ def _read_owned(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _write_atomically(path: Path, data: bytes, durable_rename: bool) -> None:
-    """Replace ``path`` whole. Its content is on disk before the rename; the rename
-    itself is made durable only when asked: an anchor update lost in a power cut
-    leaves the head before it, still true, while a lost key would leave an anchor
-    no one can check."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(
-        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-    )
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
+def _write_atomically(folder: int, name: str, data: bytes, durable_rename: bool) -> None:
+    """Replace ``name`` in ``folder`` whole. Its content is on disk before the rename;
+    the rename itself is made durable only when asked: an anchor update lost in a
+    power cut leaves the head before it, still true, while a lost key would leave an
+    anchor no one can check."""
+    replace_in(folder, name, data, (os.geteuid(), os.getegid()))
     if durable_rename:
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        os.fsync(folder)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 from pathlib import Path
+
+from owned_files.entries import open_file, remove_file
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +31,17 @@ class DiskReserve:
     @property
     def held(self) -> bool:
         try:
-            return self.size == 0 or self.path.stat().st_size >= self.size
+            info = self.path.lstat()
         except FileNotFoundError:
-            return False
+            return self.size == 0
+        return self.size == 0 or (stat.S_ISREG(info.st_mode) and info.st_size >= self.size)
 
     def ensure(self) -> bool:
         """Allocate the reserve if it is missing; False if the disk has no room for it."""
         if self.held:
             return True
         try:
-            descriptor = os.open(
-                self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
-            )
+            descriptor = open_file(self.path, os.O_WRONLY | os.O_CREAT)  # never through a link
         except OSError as error:
             log.error("cannot make the spool's disk reserve %s: %s", self.path, error.strerror)
             return False
@@ -60,11 +62,11 @@ class DiskReserve:
         if self.size == 0:
             return False
         try:
-            had = self.path.stat().st_size > 0
-            self.path.unlink()
+            had = self.path.lstat().st_size > 0
+            remove_file(self.path)
         except FileNotFoundError:
             return False
         return had
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        remove_file(self.path, missing_ok=True)

@@ -45,6 +45,7 @@ class SqlDoorCommands:
         kind: DoorCommandKind,
         reason: str,
         seconds: float | None,
+        via: str | None = None,
     ) -> int:
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.CONTROL_DOOR, self)
@@ -69,6 +70,8 @@ class SqlDoorCommands:
             }
             if seconds is not None:
                 details["seconds"] = seconds
+            if via is not None:
+                details["via"] = via
             append_audit(session, actor.username, COMMAND_ACTION, kiosk_id, details)
             return command.id
 

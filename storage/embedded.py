@@ -27,8 +27,9 @@ from types import TracebackType
 
 from sqlalchemy.engine import URL
 
-from core.errors import StoreError
+from core.errors import StoreError, UnsafeDataEntry
 from core.settings import EmbeddedServerSettings
+from owned_files.folders import UnsafeEntry, make_folders, owned_folder
 from storage import postmaster as pm
 from storage.server_access import (
     SUPERUSER,
@@ -39,7 +40,7 @@ from storage.server_access import (
 )
 from storage.server_account import (
     ServerAccount,
-    give_to,
+    give_descriptor,
     grant_search,
     postgres_programs,
     run_as,
@@ -72,7 +73,10 @@ class EmbeddedServer:
     Exists so that processes sharing a data folder share one server safely. Every
     decision (is it running, start it, stop it) is taken holding the folder's lock
     file, so two processes never start two servers or stop one in use; a thread
-    lock does the same for the threads of one process (the kiosk's supervisor)."""
+    lock does the same for the threads of one process (the kiosk's supervisor).
+
+    Whatever it makes, chmods or chowns by path goes through owned_files, never
+    through a link; a refusal there is an UnsafeDataEntry."""
 
     def __init__(self, pgdata: Path, settings: EmbeddedServerSettings | None = None) -> None:
         self.pgdata = pgdata.absolute()
@@ -172,8 +176,8 @@ class EmbeddedServer:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        with self._thread_lock:
-            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock, _unsafe_entries_refused():
+            make_folders(self.pgdata.parent)
             self._files.make_folder()
             descriptor = self._files.open_lock()
             try:
@@ -213,13 +217,15 @@ class EmbeddedServer:
     def _initialise(self, account: ServerAccount) -> None:
         if (self.pgdata / "PG_VERSION").exists():
             return
-        self.pgdata.mkdir(mode=0o700, exist_ok=True)
-        if any(self.pgdata.iterdir()):
-            raise StoreError(
-                f"{self.pgdata} holds files but no database (no PG_VERSION); "
-                "move it away so a new database can be made"
-            )
-        give_to(self.pgdata, account)
+        # One descriptor for the look and the chown: the data folder's owner may swap
+        # the name for a link, or for another folder, in between.
+        with owned_folder(self.pgdata, create=True, mode=0o700) as descriptor:
+            if os.listdir(descriptor):
+                raise StoreError(
+                    f"{self.pgdata} holds files but no database (no PG_VERSION); "
+                    "move it away so a new database can be made"
+                )
+            give_descriptor(descriptor, self.pgdata, account)
         log.info("creating the embedded database in %s", self.pgdata)
         run_as(
             account,
@@ -297,6 +303,15 @@ class EmbeddedServer:
             kept.append({"pid": os.getpid(), "started": pm.own_start_time(), "handle": add})
         write_private(self._files.handles, json.dumps(kept))
         return [str(entry["handle"]) for entry in kept]
+
+
+@contextmanager
+def _unsafe_entries_refused() -> Iterator[None]:
+    """owned_files' refusal, as the error the front ends show on one line."""
+    try:
+        yield
+    except UnsafeEntry as error:
+        raise UnsafeDataEntry(str(error)) from error
 
 
 def _quoted_directory(folder: Path) -> str:

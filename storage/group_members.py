@@ -22,6 +22,12 @@ def hold_rules_shared(session: Session) -> None:
     session.execute(select(func.pg_advisory_xact_lock_shared(RULES_LOCK)))
 
 
+def hold_rules_alone(session: Session) -> None:
+    """Wait for every import, edit and membership write to finish, and keep the next
+    from starting, until the caller's transaction ends (apply_rule_set takes it too)."""
+    session.execute(select(func.pg_advisory_xact_lock(RULES_LOCK)))
+
+
 def set_groups(session: Session, person_id: uuid.UUID, groups: frozenset[str]) -> None:
     """Make ``groups`` the person's groups, in the caller's transaction; NotFound
     naming the first group that does not exist."""

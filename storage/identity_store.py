@@ -22,6 +22,7 @@ from storage.answer_deadline import deadline_of
 from storage.audit_log import append_audit, record_apart, record_denial
 from storage.group_members import join_default_group, set_groups
 from storage.operator_authority import act_as
+from storage.pin_schema import PersonPin
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
 from storage.vector_index import DEFAULT_INDEX, Precision, index_order
@@ -299,6 +300,8 @@ def _erase(
         person.external_ref = None
         person.deleted_at = func.now()
         session.execute(delete(rs.GroupMember).where(rs.GroupMember.person_id == person.id))
+    # Their PINs go with their templates: nobody passes a face-and-PIN door without both.
+    session.execute(delete(PersonPin).where(PersonPin.person_id == person.id))
     append_audit(
         session,
         actor.username,

@@ -13,12 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from core.errors import StoreError
+from owned_files.folders import owned_folder
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +100,26 @@ def set_aside_stale_files(pgdata: Path, socket_dir: Path) -> None:
     """Remove what a dead server left: its pid file, and the socket and socket lock
     file in the folder about to be used. Call only while holding the data folder's
     lock and after ``find_postmaster`` found no server; PostgreSQL would otherwise
-    refuse to start while the stale files name a live process that is not its own."""
+    refuse to start while the stale files name a live process that is not its own.
+    Both folders are reached without following a link (owned_files): a folder swapped
+    for one never makes root remove a file elsewhere."""
     record = read_record(pgdata)
-    pid_file = pgdata / PID_FILE
-    if pid_file.exists():
-        claimed = f"PID {record.pid}" if record else "no readable PID"
-        log.warning("set aside %s (%s): no server of this folder runs", pid_file, claimed)
-        pid_file.unlink()
-    for leftover in socket_dir.glob(".s.PGSQL.*"):
-        if leftover.is_socket() or leftover.is_file():
-            leftover.unlink()
+    with owned_folder(pgdata) as data:
+        try:
+            os.unlink(PID_FILE, dir_fd=data)
+        except FileNotFoundError:
+            pass
+        else:
+            claimed = f"PID {record.pid}" if record else "no readable PID"
+            log.warning(
+                "set aside %s (%s): no server of this folder runs", pgdata / PID_FILE, claimed
+            )
+    with owned_folder(socket_dir) as sockets, os.scandir(sockets) as entries:
+        leftovers = [entry for entry in entries if entry.name.startswith(".s.PGSQL.")]
+        for entry in leftovers:
+            kind = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISSOCK(kind) or stat.S_ISREG(kind):
+                os.unlink(entry.name, dir_fd=sockets)
 
 
 def stop_postmaster(postmaster: Postmaster, timeout_s: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -24,11 +25,12 @@ from core.rules.model import (
     Validity,
     Weekday,
 )
+from core.rules.person_validity import ValidityChange
 from core.rules.rule_set import RulesChange, RuleSet
 from storage import rules_schema as rs
 from storage import schema
 from storage.audit_log import append_audit, record_denial
-from storage.group_members import set_groups
+from storage.group_members import hold_rules_alone, hold_rules_shared, set_groups
 from storage.operator_authority import act_as
 from storage.rules_apply import apply_rule_set, read_rule_set
 from storage.search_pool import run_search, search_engine
@@ -183,6 +185,19 @@ class SqlRulesStore:
             append_audit(session, actor.username, "rules.imported", None, change.summary())
             return change
 
+    def edit_rule_set(
+        self, edit: Callable[[RuleSet], RuleSet], *, actor: records.Operator, what: str
+    ) -> RulesChange:
+        with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.EDIT_RULES, self)
+            # The read and the write under one lock: an import, another edit or a
+            # membership written meanwhile waits, and is not overwritten.
+            hold_rules_alone(session)
+            change = apply_rule_set(session, edit(read_rule_set(session)))
+            details = {"edit": what[:200], **change.summary()}
+            append_audit(session, actor.username, "rules.edited", None, details)
+            return change
+
     # --- each person's access ---------------------------------------------------------------
 
     def person_access(
@@ -199,10 +214,15 @@ class SqlRulesStore:
         *,
         actor: records.Operator,
         groups: frozenset[str] | None = None,
-        validity: Validity | None = None,
+        validity: Validity | ValidityChange | None = None,
     ) -> None:
         with transaction(self._sessions) as session:
             current = act_as(session, actor, Permission.ASSIGN_ACCESS, self)
+            if groups is not None:
+                # The rules lock before the person's row, in the order an import or an
+                # edit takes them (it writes memberships, which key-lock people rows):
+                # the other order deadlocks against it.
+                hold_rules_shared(session)
             person = _active_person(session, person_id, lock=True)
             if current.role is not Role.ADMIN and not _witnessed_by(session, person_id, current):
                 # Audited like any refusal, once this transaction has rolled back.
@@ -218,6 +238,9 @@ class SqlRulesStore:
                 set_groups(session, person_id, groups)
                 details["groups_added"] = sorted(groups - before)
                 details["groups_removed"] = sorted(before - groups)
+            if isinstance(validity, ValidityChange):
+                # Under the person's row lock: the other end is as it is now.
+                validity = validity.applied_to(Validity(person.valid_from, person.valid_until))
             if validity is not None:
                 person.valid_from = validity.valid_from
                 person.valid_until = validity.valid_until

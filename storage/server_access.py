@@ -16,11 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.owned_files import Owner, folder_owner, open_file, secure_folder
+from owned_files.entries import Owner, open_file, replace_file, secure_folder
 from storage.server_account import ServerAccount, run_as
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ class AccessFiles:
     def make_folder(self) -> None:
         """Make the folder, or check it: a real folder of this user (or, for root, of
         the data folder's owner, who gets it), closed to everyone else. Raises
-        UnsafeDataEntry for a link or another account's folder."""
+        UnsafeEntry for a link or another account's folder."""
         secure_folder(self.folder)
 
     def open_lock(self) -> int:
@@ -104,20 +103,10 @@ def secure(pgdata: Path, files: AccessFiles, account: ServerAccount, timeout_s: 
 def write_private(path: Path, text: str, owner: Owner | None = None) -> None:
     """Replace ``path`` atomically with ``text``, readable by ``owner`` only (default:
     the folder's owner, so that root working in a kiosk user's folder leaves files that
-    user can still read). The new file is given away through its descriptor, never by
-    name: the folder's owner may swap names under us."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            if os.geteuid() == 0:
-                os.fchown(descriptor, *(owner or folder_owner(os.stat(path.parent))))
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    user can still read). The new file is made and given away through descriptors
+    (owned_files.entries.replace_file), never by name: the folder's owner may swap
+    names under us. Raises UnsafeEntry for a link on the way to the folder."""
+    replace_file(path, text.encode("utf-8"), owner)
 
 
 def _has_secret(files: AccessFiles) -> bool:

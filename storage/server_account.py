@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import StoreError
+from owned_files.folders import open_folder, owned_folder, refused
 
 log = logging.getLogger(__name__)
 
@@ -123,28 +124,52 @@ def grant_search(folder: Path, account: ServerAccount) -> None:
 
     A folder it cannot pass gets search permission (x, never read) for the server's
     group when no group uses it yet, else for others. Only needed when the server
-    runs as another user; logs each folder it changed."""
+    runs as another user; logs each folder it changed.
+
+    The folders are reached from ``/`` without following a link that another account
+    could change, and changed through their descriptors (owned_files.folders): a
+    folder swapped for a link after its check never leads the change elsewhere.
+    Raises UnsafeEntry for such a link, or for ``folder`` itself being a link."""
     if account.is_us:
         return
-    for current in reversed((folder, *folder.parents)):
-        info = current.stat()
+
+    def open_up(descriptor: int, where: Path) -> None:
+        info = os.fstat(descriptor)
         if _can_search(info, account):
-            continue
+            return
         mode = stat.S_IMODE(info.st_mode)
         if info.st_uid == os.geteuid() and not mode & 0o070:
-            os.chown(current, -1, account.gid)
-            current.chmod(mode | stat.S_IXGRP)
+            os.fchown(descriptor, -1, account.gid)
+            os.fchmod(descriptor, mode | stat.S_IXGRP)
             change = f"group {account.name}, search only"
         else:
-            current.chmod(mode | stat.S_IXOTH)
+            os.fchmod(descriptor, mode | stat.S_IXOTH)
             change = "others, search only"
-        log.warning("made %s passable for the database server's user (%s)", current, change)
+        log.warning("made %s passable for the database server's user (%s)", where, change)
+
+    os.close(open_folder(folder, visit=open_up))
 
 
-def give_to(path: Path, account: ServerAccount) -> None:
-    """Hand a file or folder this process made to the server's user."""
-    if not account.is_us:
-        os.chown(path, account.uid, account.gid)
+def give_to(folder: Path, account: ServerAccount) -> None:
+    """Hand the folder ``folder``, which this process made, to the server's user,
+    through a descriptor reached without following a link (give_descriptor)."""
+    if account.is_us:
+        return
+    with owned_folder(folder) as descriptor:
+        give_descriptor(descriptor, folder, account)
+
+
+def give_descriptor(descriptor: int, folder: Path, account: ServerAccount) -> None:
+    """Hand the open folder ``descriptor`` (``folder``, for messages) to the server's
+    user. Raises UnsafeEntry when it belongs to anyone but this process or that user:
+    a folder put in the place of the one made is never given away."""
+    if account.is_us:
+        return
+    info = os.fstat(descriptor)
+    if info.st_uid not in {os.geteuid(), account.uid}:
+        raise refused(folder, "belongs to another account")
+    if (info.st_uid, info.st_gid) != (account.uid, account.gid):
+        os.fchown(descriptor, account.uid, account.gid)
 
 
 def _can_search(info: os.stat_result, account: ServerAccount) -> bool:

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from core.errors import StoreError
+from owned_files.folders import make_folder
 from storage.server_account import ServerAccount, give_to
 
 SOCKET_NAME = ".s.PGSQL.5432"
@@ -46,14 +47,17 @@ def choose_socket_folder(pgdata: Path, account: ServerAccount, previous: Path | 
 
     ``previous``, the folder this handle used before, is used again while it stays
     private (or made again if it is gone), so the URLs handed out keep working
-    after a restart. Raises StoreError when no private folder can be had."""
+    after a restart. A folder made here is given to the server's user through its
+    descriptor, never by name (storage.server_account.give_to): whoever may write
+    the temporary folder cannot swap it for a link meanwhile. Raises StoreError when
+    no private folder can be had; UnsafeEntry when the folder made was replaced."""
     if fits(pgdata) and is_private(pgdata, account):
         return pgdata
     if previous is not None and previous != pgdata:
         if is_private(previous, account):
             return previous
         try:
-            previous.mkdir(mode=0o700)
+            make_folder(previous, 0o700)
         except OSError:
             pass  # taken meanwhile, by a cleaner or someone else: a new one below
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from core.errors import SpoolFull, StoreError
+from core.errors import SpoolFull, StoreError, UnsafeDataEntry
 from core.records import (
     REFUSAL_REASONS,
     AccessDecision,
@@ -23,6 +23,8 @@ from core.records import (
     Refusal,
 )
 from core.settings import SpoolSettings
+from owned_files.entries import remove_file, rename_file
+from owned_files.folders import UnsafeEntry
 from storage.disk_reserve import DISK_FULL, DiskReserve
 from storage.durable_files import append_synced, private_folder
 from storage.spool_bounds import SpoolError, number, validate
@@ -52,7 +54,8 @@ class EventSpool:
 
     One process writes one file (``SpoolSlot``): a second process given the same
     path writes ``events.1.jsonl``. The folder is owner-only (0700), every file
-    0600. ``<file>.reserve`` keeps ``settings.reserve_kb`` of disk that a full
+    0600, and none is written, renamed or removed through a link (owned_files).
+    ``<file>.reserve`` keeps ``settings.reserve_kb`` of disk that a full
     disk gives back to the spool; ``trouble`` then says so for the operator.
     Not thread-safe: its owner holds a lock.
     """
@@ -60,11 +63,15 @@ class EventSpool:
     def __init__(
         self, path: Path, settings: SpoolSettings | None = None, *, slot: SpoolSlot | None = None
     ) -> None:
-        """``slot``: a file left by a process that has ended, taken over to be sent."""
+        """``slot``: a file left by a process that has ended, taken over to be sent.
+        Raises UnsafeDataEntry for a link on the way to the spool's folder or in it."""
         self.settings = settings or SpoolSettings()
         self.base = path
-        private_folder(path.parent)
-        self._slot = slot or SpoolSlot.claim(path, self.settings.writers)
+        try:
+            private_folder(path.parent)
+            self._slot = slot or SpoolSlot.claim(path, self.settings.writers)
+        except UnsafeEntry as error:
+            raise UnsafeDataEntry(str(error)) from error
         self.path = self._slot.path
         self.rejected_path = _beside(self.path, ".rejected")
         self._sent_path = _beside(self.path, ".sent")
@@ -126,8 +133,8 @@ class EventSpool:
         if self._waiting:
             return
         # The offset first: a file without its offset is only sent again (stored once).
-        self._sent_path.unlink(missing_ok=True)
-        self.path.unlink(missing_ok=True)
+        remove_file(self._sent_path, missing_ok=True)
+        remove_file(self.path, missing_ok=True)
         self._offset = 0
         if self._reserve.ensure():
             self._report(None)
@@ -259,9 +266,9 @@ class EventSpool:
 
     def _advance(self, end: int, events: int) -> None:
         partial = _beside(self._sent_path, ".partial")
-        partial.unlink(missing_ok=True)
+        remove_file(partial, missing_ok=True)
         self._write(partial, str(end).encode("ascii"))
-        os.replace(partial, self._sent_path)
+        rename_file(partial, self._sent_path)
         self._offset = end
         self._waiting = max(0, self._waiting - events)
 
@@ -269,7 +276,7 @@ class EventSpool:
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
-            self._sent_path.unlink(missing_ok=True)  # it counted in a file that is gone
+            remove_file(self._sent_path, missing_ok=True)  # it counted in a file that is gone
             return 0
         try:
             offset = int(self._sent_path.read_text("ascii").strip())
@@ -336,7 +343,8 @@ def line_of(event: SpooledEvent) -> str:
 def encode(event: SpooledEvent) -> dict[str, Any]:
     common = {"event_id": str(event.event_id), "occurred_at": event.occurred_at.isoformat()}
     if isinstance(event, AccessDecision):
-        # The name and the timings stay out: the spool keeps what the database keeps.
+        # The name and the timings stay out: the spool keeps what the database keeps,
+        # and whether the duress PIN was typed (its audit event is spooled beside it).
         return {
             "kind": "access",
             **common,
@@ -348,6 +356,7 @@ def encode(event: SpooledEvent) -> dict[str, Any]:
             "reason": event.reason,
             "source": event.source.value,
             "refusal": event.refusal.value if event.refusal is not None else None,
+            "duress": event.duress,
         }
     return {
         "kind": "audit",
@@ -378,6 +387,7 @@ def decode(raw: Any) -> SpooledEvent:
         refusal = raw.get("refusal")  # absent in spools written before access rules
         if refusal is not None and not isinstance(refusal, str):
             raise SpoolError("refusal is not text")
+        duress = raw.get("duress", False)  # absent in spools written before PINs
         event = AccessDecision(
             kiosk_id=kiosk_id,
             outcome=outcome,
@@ -386,6 +396,7 @@ def decode(raw: Any) -> SpooledEvent:
             latency_ms=number(raw["latency_ms"], "latency_ms", optional=False) or 0.0,
             reason=reason,
             refusal=Refusal(refusal) if refusal is not None else None,
+            duress=duress,
             # Spools written before decisions had a source came from the door.
             source=DecisionSource(raw.get("source", DecisionSource.DOOR.value)),
             event_id=event_id,

@@ -57,6 +57,10 @@ def validate(event: AccessDecision | KioskAuditEvent) -> None:
             raise SpoolError("refusal is not an access rule's refusal")
         if (event.refusal is not None) is not (event.outcome is AccessOutcome.REFUSED):
             raise SpoolError("a refused decision names its rule, and only a refused one")
+        if not isinstance(event.duress, bool):
+            raise SpoolError("duress is not true or false")
+        if event.duress and event.person_id is None:
+            raise SpoolError("a decision on a duress PIN names the person who typed it")
         if event.reason is not None:
             _check_text("reason", event.reason, _MAX_REASON)
         number(event.similarity, "similarity", optional=True)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from core.errors import ConfigurationError
+from owned_files.entries import open_file
 
 
 def slot_path(base: Path, index: int) -> Path:
@@ -57,9 +58,8 @@ class SpoolSlot:
 
     @classmethod
     def try_lock(cls, path: Path) -> SpoolSlot | None:
-        descriptor = os.open(
-            f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
-        )
+        # Never through a link, and owner-only (owned_files.entries.open_file).
+        descriptor = open_file(path.with_name(f"{path.name}.lock"), os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -67,7 +67,6 @@ class SpoolSlot:
             if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 return None
             raise
-        os.fchmod(descriptor, 0o600)
         return cls(path, descriptor)
 
     @property

@@ -26,6 +26,8 @@ class DecisionLog:
             "reason": decision.reason,
             "latency_ms": round(decision.latency_ms, 1),
             "source": decision.source.value,
+            # The silent alarm, for whatever reads the log; the door's screen never shows it.
+            "duress": decision.duress,
         }
         if self._with_names:
             fields["person_name"] = decision.display_name

@@ -12,8 +12,9 @@ from typing import Any
 
 from config.environment import secure_data_dir
 from core.errors import ConfigurationError, UnsafeDataEntry
-from core.owned_files import open_file, secure_folder
 from core.settings import TelemetrySettings
+from owned_files.entries import open_file, secure_folder
+from owned_files.folders import UnsafeEntry
 from telemetry.safe_text import for_json, for_terminal
 
 LOG_FILE = "kiosk.log.jsonl"
@@ -67,7 +68,7 @@ class OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """Exists because the log holds people's ids (and their names where a setting
     allows): the file, and each new one after a rotation, is created 0600. The
     rotated files keep the mode through the rename. The file is never opened through
-    a link (core.owned_files): root writing to a kiosk user's data folder must not
+    a link (owned_files): root writing to a kiosk user's data folder must not
     append to a file that user points it at."""
 
     def _open(self) -> io.TextIOWrapper:
@@ -112,6 +113,8 @@ def log_to_files(data_dir: Path, telemetry: TelemetrySettings) -> Path:
         )
     except UnsafeDataEntry:
         raise
+    except UnsafeEntry as error:
+        raise UnsafeDataEntry(str(error)) from error
     except OSError as error:
         raise ConfigurationError(
             f"cannot write the log file {path} ({error.strerror}); "

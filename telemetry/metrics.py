@@ -66,6 +66,9 @@ class KioskMetrics:
         self.decisions = Counter(
             "kiosk_decisions", "Door decisions by outcome", ["outcome"], registry=r
         )
+        self.duress_alarms = Counter(
+            "kiosk_duress_alarms", "Decisions made on a duress PIN (silent alarms)", registry=r
+        )
         self.stage_seconds = Histogram(
             "kiosk_stage_seconds",
             "Time per frame in each stage: detect, embed, search, record, total",
@@ -166,6 +169,8 @@ class KioskMetrics:
     def consume(self, decision: AccessDecision) -> None:
         """A decision consumer: counts decisions by outcome and their latency."""
         self.decisions.labels(decision.outcome.value).inc()
+        if decision.duress:
+            self.duress_alarms.inc()
         self.decision_seconds.observe(decision.latency_ms / 1000)
         if decision.outcome is AccessOutcome.OFFLINE:
             self.database_errors.labels("offline").inc()

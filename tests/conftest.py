@@ -43,6 +43,7 @@ pytest_plugins = [
     "tests.operator_window",
     "tests.cli_fixtures",
     "tests.calibration_dataset",
+    "tests.local_attacker",
 ]
 TEMPLATE_DATABASE = "kiosk_template"
 _database_numbers = itertools.count()

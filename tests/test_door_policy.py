@@ -16,6 +16,7 @@ import pytest
 
 from core.access.consumers import DecisionRelay
 from core.access.door import AccessPolicy, DoorRecognizer
+from core.access.door_access import Admission
 from core.access.frame_outcome import FrameOutcome, Guidance
 from core.access.liveness import LivenessState, Observation
 from core.access.liveness import Verdict as LivenessVerdict
@@ -399,18 +400,20 @@ def test_a_decision_that_cannot_be_kept_is_not_made_and_the_face_is_decided_agai
 
 @dataclass
 class ScriptedAccess:
-    """An access policy answering from a script: a refusal, None, or an error to raise."""
+    """An access policy answering from a script: a refusal, None, or an error to raise;
+    ``pin_required`` says the door is face_and_pin."""
 
     answers: list[Refusal | Exception | None]
     asked: list[uuid.UUID] = field(default_factory=list)
     withdrawn: list[uuid.UUID] = field(default_factory=list)
+    pin_required: bool = False
 
-    def check(self, person_id: uuid.UUID) -> Refusal | None:
+    def admit(self, person_id: uuid.UUID, *, pin_checked: bool = False) -> Admission:
         self.asked.append(person_id)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        return Admission(answer, self.pin_required)
 
     def withdraw(self, person_id: uuid.UUID) -> None:
         self.withdrawn.append(person_id)

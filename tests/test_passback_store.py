@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.orm import Session
 
-from core.access.door_access import DoorAccess
+from core.access.door_access import Admission, DoorAccess
 from core.errors import NotAllowed, NotFound, StoreBusy, StoreError
 from core.records import (
     AccessDecision,
@@ -33,7 +33,7 @@ from core.records import (
     Refusal,
     Role,
 )
-from core.rules.model import AntiPassbackArea, Door, PassbackMode
+from core.rules.model import AntiPassbackArea, Door, DoorMode, PassbackMode
 from core.rules.passback import PassbackAction
 from core.rules.public_holidays import PublicHolidays
 from core.rules.rule_set import RuleSet
@@ -541,3 +541,21 @@ def test_kiosk_admin_shows_who_is_inside_and_clears_a_person(
     unknown = admin_cli("areas", "reset", "garage", "--operator", "alice")
     assert unknown.returncode == 5
     assert "no anti-passback area 'garage'" in unknown.stderr
+
+
+def test_at_a_pin_door_only_a_right_pin_counts_the_person_inside(
+    rules: SqlRulesStore, presence: SqlAreaPresence, admin: Operator, ada: uuid.UUID
+) -> None:
+    """At a face_and_pin entry, the match alone asks for the PIN and leaves no one
+    inside (a wrong PIN must not lock its owner out); the right PIN passes the area."""
+    with_areas(rules, admin, lab())
+    rules.update_door("gate-in", actor=admin, mode=DoorMode.FACE_AND_PIN)
+    gate = door_access(rules, presence, "gate-in", lambda: MONDAY_NINE)
+    assert gate.admit(ada) == Admission(None, pin_required=True)
+    assert presence.inside("lab", actor=admin, at=MONDAY_NINE) == []
+    assert gate.admit(ada) == Admission(None, pin_required=True)  # asked again: no refusal
+    assert gate.admit(ada, pin_checked=True) == Admission(None, pin_required=True)
+    (inside,) = presence.inside("lab", actor=admin, at=MONDAY_NINE)
+    assert inside.person_id == ada
+    again = gate.admit(ada, pin_checked=True)
+    assert again.refusal is Refusal.ANTI_PASSBACK

@@ -175,6 +175,8 @@ def test_each_role_is_refused_exactly_what_it_lacks(
 
 
 KIOSK_ADMIN = str(Path(sys.executable).with_name("kiosk-admin"))
+RULES_FILE = "{rules file}"
+"""Stands for a valid rules file the test writes."""
 CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.ENROLL, ("enroll", "--name", "X", "--image", "missing.jpg", "--consent")),
     (Permission.IDENTIFY, ("identify", "--image", "missing.jpg")),
@@ -196,6 +198,14 @@ CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.MANAGE_OPERATORS, ("operators", "enable", "admin1")),
     (Permission.MANAGE_OPERATORS, ("operators", "reset-password", "admin1")),
     (Permission.MANAGE_OPERATORS, ("operators", "set-role", "admin1", "auditor")),
+    (Permission.READ_RULES, ("rules", "export")),
+    (Permission.READ_RULES, ("rules", "check", "--person", str(NOBODY), "--door", "t")),
+    (Permission.EDIT_RULES, ("rules", "import", RULES_FILE)),
+    (Permission.EDIT_RULES, ("doors", "rename", "t", "New name")),
+    (Permission.EDIT_RULES, ("doors", "set", "t", "--mode", "face")),
+    (Permission.VIEW_DOORS, ("doors", "list")),
+    (Permission.VIEW_PEOPLE, ("people", "access", str(NOBODY))),
+    (Permission.ASSIGN_ACCESS, ("people", "access", str(NOBODY), "--no-groups")),
 ]
 
 
@@ -210,7 +220,13 @@ def test_the_cli_refuses_each_lacking_action_with_exit_4(
     username = operators_by_role[role].username
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
     env.update(KIOSK_DATA_DIR=str(tmp_path), KIOSK_PASSWORD=PASSWORDS[role])
-    lacking = [args for permission, args in CLI_ACTIONS if permission not in ROLE_PERMISSIONS[role]]
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text('[[schedule]]\nname = "office"\nmon = ["08:00-18:00"]\n')
+    lacking = [
+        tuple(str(rules_file) if arg == RULES_FILE else arg for arg in args)
+        for permission, args in CLI_ACTIONS
+        if permission not in ROLE_PERMISSIONS[role]
+    ]
     assert lacking
     for args in lacking:
         result = subprocess.run(

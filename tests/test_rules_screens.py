@@ -137,6 +137,7 @@ def test_an_auditor_reads_the_doors_and_an_enroller_the_rules(
         "Groups",
         "Schedules",
         "Holidays",
+        "Areas",
     ]
     assert not page.doors.form.isVisibleTo(page.doors)
     qtbot.waitUntil(lambda: page.doors.table.rowCount() == 1, timeout=5_000)
@@ -150,6 +151,7 @@ def test_an_auditor_reads_the_doors_and_an_enroller_the_rules(
         "Groups",
         "Schedules",
         "Holidays",
+        "Areas",
     ]
     qtbot.waitUntil(lambda: page.groups.rowCount() == 2, timeout=5_000)
     rows = {

@@ -2,94 +2,54 @@
 
 Pure of Qt: the recognition worker thread calls ``DoorRecognizer.process``
 with each newest frame and shows what comes back. The door depends only on the
-small protocols below, so every path runs in a test with fakes.
+small protocols of core.access.door_protocols (named here too), so every path
+runs in a test with fakes.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 
-from core.access.frame_outcome import FrameOutcome, FrameTimings, Guidance
-from core.access.liveness import LivenessState, Observation, face_patch
+from core.access.door_pin import PinVerdict
+from core.access.door_protocols import (
+    AccessPolicy,
+    DecisionConsumer,
+    FaceFinder,
+    Identifier,
+    LivenessChallenge,
+    PinChecker,
+)
+from core.access.frame_outcome import FrameNotes, FrameOutcome, FrameTimings, Guidance, PinPrompt
+from core.access.liveness import Observation, face_patch
 from core.access.liveness import Verdict as LivenessVerdict
 from core.access.recognition_throttle import RecognitionThrottle
 from core.access.tracking import ConsecutiveVotes, FaceTracker, Verdict
 from core.errors import StoreBusy, StoreError
-from core.faces import BGRImage, DetectedFace, Embedding, Points106
-from core.matching.match_rule import MatchDecision
+from core.faces import BGRImage, DetectedFace, Embedding
 from core.records import (
-    AccessDecision,
     AccessOutcome,
     Candidate,
     Refusal,
-    StageTimings,
     access_decision,
 )
 from core.settings import DoorSettings, QualitySettings
-from core.vision.engine import FaceSample
 
 log = logging.getLogger(__name__)
 
-
-class FaceFinder(Protocol):
-    """Faces, templates and landmarks from a frame (core.vision.engine.FaceEngine)."""
-
-    def detect(self, frame: BGRImage) -> list[DetectedFace]: ...
-
-    def sample(self, frame: BGRImage, face: DetectedFace) -> FaceSample: ...
-
-    def landmarks_106(self, frame: BGRImage, face: DetectedFace) -> Points106: ...
-
-
-class Identifier(Protocol):
-    """The 1:N search and the keeping of decisions (core.access.identification)."""
-
-    kiosk_id: str
-
-    def search(self, sample: FaceSample) -> MatchDecision:
-        """Raises StoreBusy when the database is slow, StoreError when unreachable."""
-        ...
-
-    def record(self, decision: AccessDecision) -> None:
-        """Raises StoreError only if the decision could not be kept at all."""
-        ...
-
-
-class LivenessChallenge(Protocol):
-    """One liveness attempt on a matched face (core.access.liveness.LivenessCheck)."""
-
-    @property
-    def state(self) -> LivenessState: ...
-
-    def observe(self, seen: Observation) -> LivenessState: ...
-
-
-class AccessPolicy(Protocol):
-    """Whether a recognised person may pass now (core.access.door_access.DoorAccess)."""
-
-    def check(self, person_id: uuid.UUID) -> Refusal | None:
-        """The rule that refuses, None to grant; raises StoreError if it cannot tell."""
-        ...
-
-    def withdraw(self, person_id: uuid.UUID) -> None:
-        """The grant ``check`` just allowed could not be recorded: undo what the check
-        stored for it (anti-passback presence). Never raises."""
-        ...
-
-
-class DecisionConsumer(Protocol):
-    """Told of every decision once it is recorded: the log, the metrics, the door
-    hardware, the integrations. Runs on the recognition thread, so it must return
-    at once: anything slow goes through a core.access.consumers.DecisionRelay."""
-
-    def consume(self, decision: AccessDecision) -> None: ...
+# Why a PIN refusal (pin_wrong) was made, for the screen and the log; a wrong PIN
+# says core.records.REFUSAL_TEXT's "wrong PIN".
+PIN_TIMEOUT_TEXT = "no PIN was entered in time"
+PIN_ABANDONED_TEXT = "left before entering the PIN"
+PIN_LOCKED_TEXT = "too many wrong PINs: PIN entry is locked for now"
+PIN_UNCHECKED_TEXT = "this door needs a PIN, which it cannot check"
+# A decision on a typed PIN is made between frames, on no camera image.
+_NO_IMAGE: BGRImage = np.zeros((0, 0, 3), np.uint8)
 
 
 class DoorRecognizer:
@@ -108,6 +68,13 @@ class DoorRecognizer:
     face must meet a random challenge (core.access.liveness) first, each frame
     still the matched person; a failed or abandoned challenge is denied.
 
+    At a face_and_pin door a person the rules allow is not yet granted either:
+    the door asks for their PIN (each frame's outcome carries a PinPrompt) and
+    goes on tracking the face without searching. The PIN, typed on the screen,
+    comes back through ``enter_pin``, so the recognition thread never waits on
+    a person typing. The face leaving, or ``pin_timeout_s`` passing, refuses
+    them (pin_wrong, with the reason); one PIN per recognition.
+
     Not thread-safe: owned by the kiosk's one recognition thread.
     """
 
@@ -121,13 +88,15 @@ class DoorRecognizer:
         throttle: RecognitionThrottle,
         liveness: Callable[[], LivenessChallenge] | None = None,
         access: AccessPolicy | None = None,
+        pins: PinChecker | None = None,
         consumers: Sequence[DecisionConsumer] = (),
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """``liveness`` starts a challenge for each confirmed match (None: liveness
         off, a match is a grant); ``access`` has the last word on a recognised
-        person (None: everyone recognised passes); ``consumers`` are told of each
-        decision."""
+        person (None: everyone recognised passes); ``pins`` checks the PIN where
+        ``access`` asks for one (None: such a door refuses); ``consumers`` are told
+        of each decision."""
         self._faces = faces
         self._identifier = identifier
         self._door = door
@@ -135,11 +104,14 @@ class DoorRecognizer:
         self._throttle = throttle
         self._liveness = liveness
         self._access = access
+        self._pins = pins
         self._consumers = tuple(consumers)
         self._clock = clock
         self._track_started = 0.0
         self._offline_until = 0.0
         self._challenge: _Challenge | None = None
+        self._pin: _PinRequest | None = None
+        self._pin_numbers = itertools.count(1)
         self.consumer_failures = 0
         """Consumers that raised; each is logged, none stops the door."""
         self.forget()
@@ -160,7 +132,7 @@ class DoorRecognizer:
         detected = self._clock()
         timings = FrameTimings(detect_ms=(detected - started) * 1000)
         largest = max(faces, key=lambda face: face.area) if faces else None
-        seen = _Frame(frame, faces, largest, timings)
+        seen = FrameNotes(frame, faces, largest, timings)
         new_track = self._tracker.update(largest)
         if self._challenge is not None and (new_track or self._tracker.track_id is None):
             # The challenged face left, or another took its place: denied, and said so.
@@ -168,6 +140,8 @@ class DoorRecognizer:
             abandoned = self._decide(seen, AccessOutcome.LIVENESS_FAILED, shown, shown.similarity)
             self._start_track(started)
             return abandoned
+        if self._pin is not None:
+            return self._awaiting_pin(seen, started, new_track)
         if new_track:
             self._start_track(started)
         if largest is None or self._decided:
@@ -210,7 +184,7 @@ class DoorRecognizer:
             return seen.outcome(liveness=check.state)
         return self._decide(seen, AccessOutcome.GRANTED, match.matched, similarity)
 
-    def _challenged(self, seen: _Frame, largest: DetectedFace, detected: float) -> FrameOutcome:
+    def _challenged(self, seen: FrameNotes, largest: DetectedFace, detected: float) -> FrameOutcome:
         """One frame of the liveness challenge: no search, the same person checked
         against the matched template, the landmarks read."""
         assert self._challenge is not None
@@ -230,29 +204,127 @@ class DoorRecognizer:
         shown = self._challenge.match
         return self._decide(seen, outcome, shown, shown.similarity)
 
+    def enter_pin(self, request: int, pin: str) -> FrameOutcome | None:
+        """The PIN typed for PIN request ``request``: checked, then the person decided.
+
+        None, checking nothing, when that request no longer waits (the face left,
+        the time ran out, another person is asked now): a PIN is never checked
+        against anyone but the person it was typed for. A right PIN or the duress
+        PIN meets the rules again (a lockdown may have begun while they typed).
+        Raises StoreError, as ``process`` does, when the decision cannot be kept."""
+        waiting = self._pin
+        if waiting is None or waiting.number != request:
+            return None
+        seen = FrameNotes(_NO_IMAGE, (), waiting.face, FrameTimings())
+        if self._clock() >= waiting.deadline:
+            return self._pin_refused(seen, waiting, PIN_TIMEOUT_TEXT)
+        assert self._pins is not None  # asked only with a checker
+        person = waiting.match.person_id
+        try:
+            verdict = self._pins.verify(person, pin)
+        except StoreError:
+            self._offline_until = self._clock() + self._door.offline_retry_s
+            return self._record(seen, AccessOutcome.OFFLINE, waiting.match, waiting.similarity)
+        if verdict is PinVerdict.WRONG:
+            return self._pin_refused(seen, waiting, None)
+        if verdict is PinVerdict.LOCKED:
+            return self._pin_refused(seen, waiting, PIN_LOCKED_TEXT)
+        duress = verdict is PinVerdict.DURESS
+        outcome, refusal = AccessOutcome.GRANTED, None
+        if self._access is not None:
+            try:
+                refusal = self._access.admit(person, pin_checked=True).refusal
+            except StoreError:
+                self._offline_until = self._clock() + self._door.offline_retry_s
+                outcome = AccessOutcome.OFFLINE
+        if refusal is not None:
+            outcome = AccessOutcome.REFUSED
+        return self._record(
+            seen, outcome, waiting.match, waiting.similarity, refusal, duress=duress
+        )
+
+    def _awaiting_pin(self, seen: FrameNotes, started: float, new_track: bool) -> FrameOutcome:
+        """A frame while the door waits for the PIN: nothing searched. The face
+        leaving, or the time running out, refuses the person."""
+        waiting = self._pin
+        assert waiting is not None
+        if new_track or self._tracker.track_id is None:
+            left = self._pin_refused(seen, waiting, PIN_ABANDONED_TEXT)
+            self._start_track(started)
+            return left
+        if started >= waiting.deadline:
+            return self._pin_refused(seen, waiting, PIN_TIMEOUT_TEXT)
+        return seen.outcome(pin=PinPrompt(waiting.number, waiting.deadline - started))
+
+    def _ask_pin(
+        self, seen: FrameNotes, match: Candidate, similarity: float | None
+    ) -> FrameOutcome:
+        self._challenge = None
+        if self._pins is None:  # nothing here can check a PIN: the door stays closed
+            self._pin = _PinRequest(0, match, similarity, 0.0, seen.largest)
+            return self._pin_refused(seen, self._pin, PIN_UNCHECKED_TEXT)
+        deadline = self._clock() + self._door.pin_timeout_s
+        self._pin = _PinRequest(next(self._pin_numbers), match, similarity, deadline, seen.largest)
+        return seen.outcome(pin=PinPrompt(self._pin.number, self._door.pin_timeout_s))
+
+    def _pin_refused(
+        self, seen: FrameNotes, waiting: _PinRequest, reason: str | None
+    ) -> FrameOutcome:
+        return self._record(
+            seen,
+            AccessOutcome.REFUSED,
+            waiting.match,
+            waiting.similarity,
+            Refusal.PIN_WRONG,
+            reason=reason,
+        )
+
     def _decide(
         self,
-        seen: _Frame,
+        seen: FrameNotes,
         outcome: AccessOutcome,
         match: Candidate | None = None,
         similarity: float | None = None,
     ) -> FrameOutcome:
-        """The one place a decision is made: recorded, counted by the throttle, and
-        handed to each consumer. A failed liveness check keeps whose face was shown:
-        the security team wants to know. A recognised person passes only if the
-        access policy agrees; a policy that cannot be read keeps the door closed."""
-        self._decided = True
-        self._challenge = None
+        """The one place a face is decided. A failed liveness check keeps whose face
+        was shown: the security team wants to know. A recognised person passes only
+        if the access policy agrees; a policy that cannot be read keeps the door
+        closed. Where the door asks for a PIN, an allowed person is asked for it
+        instead, and decided when it comes (``enter_pin``) or does not."""
         refusal: Refusal | None = None
         if outcome is AccessOutcome.GRANTED and self._access is not None:
             assert match is not None
             try:
-                refusal = self._access.check(match.person_id)
+                admission = self._access.admit(match.person_id)
             except StoreError:
                 self._offline_until = self._clock() + self._door.offline_retry_s
                 outcome = AccessOutcome.OFFLINE
-            if refusal is not None:
-                outcome = AccessOutcome.REFUSED
+            else:
+                refusal = admission.refusal
+                if refusal is not None:
+                    outcome = AccessOutcome.REFUSED
+                elif admission.pin_required:
+                    return self._ask_pin(seen, match, similarity)
+        return self._record(seen, outcome, match, similarity, refusal)
+
+    def _record(
+        self,
+        seen: FrameNotes,
+        outcome: AccessOutcome,
+        match: Candidate | None = None,
+        similarity: float | None = None,
+        refusal: Refusal | None = None,
+        *,
+        reason: str | None = None,
+        duress: bool = False,
+    ) -> FrameOutcome:
+        """The one place a decision is made: recorded, counted by the throttle, and
+        handed to each consumer. ``reason`` replaces the refusal's usual words;
+        ``duress`` raises the silent alarm first, so it goes out even if the
+        decision cannot be kept."""
+        self._decided = True
+        self._challenge = None
+        self._pin = None
         if outcome is not AccessOutcome.OFFLINE:
             # A refused person was recognised: no probing for the throttle to slow.
             recognised = outcome in (AccessOutcome.GRANTED, AccessOutcome.REFUSED)
@@ -267,6 +339,10 @@ class DoorRecognizer:
             timings=seen.stage_timings(),
             refusal=refusal,
         )
+        if reason is not None or duress:
+            decision = replace(decision, reason=reason or decision.reason, duress=duress)
+        if duress and self._pins is not None:
+            self._pins.raise_duress(decision)
         try:
             self._identifier.record(decision)
         except StoreError:
@@ -289,6 +365,7 @@ class DoorRecognizer:
         self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
         self._decided = False
         self._challenge = None
+        self._pin = None
         self._track_started = started
 
     def _blocking_guidance(
@@ -305,46 +382,15 @@ class DoorRecognizer:
         return Guidance.ONE_AT_A_TIME if crowd else None
 
 
-class _Frame:
-    """What is known of the frame being processed, gathered as it goes."""
-
-    def __init__(
-        self,
-        frame: BGRImage,
-        faces: tuple[DetectedFace, ...],
-        largest: DetectedFace | None,
-        timings: FrameTimings,
-    ) -> None:
-        self.frame = frame
-        self.faces = faces
-        self.largest = largest
-        self.timings = timings
-        self.searched = False
-        self.liveness: LivenessState | None = None
-
-    def stage_timings(self) -> StageTimings:
-        return StageTimings(
-            detect_ms=self.timings.detect_ms,
-            embed_ms=self.timings.embed_ms,
-            search_ms=self.timings.search_ms,
-        )
-
-    def outcome(
-        self,
-        *,
-        guidance: Guidance | None = None,
-        decision: AccessDecision | None = None,
-        liveness: LivenessState | None = None,
-    ) -> FrameOutcome:
-        return FrameOutcome(
-            faces=self.faces,
-            tracked=self.largest,
-            timings=self.timings,
-            guidance=guidance,
-            decision=decision,
-            searched=self.searched,
-            liveness=liveness or self.liveness,
-        )
+@dataclass(frozen=True)
+class _PinRequest:
+    number: int
+    match: Candidate
+    similarity: float | None
+    deadline: float
+    """On the door's clock."""
+    face: DetectedFace | None
+    """Where the face was when the PIN was asked for."""
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,27 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.errors import StoreError
 from core.records import Refusal
 from core.rules.evaluation import HolidayLookup, RuleVerdict, evaluate
+from core.rules.model import DoorMode
 from core.rules.presence_store import AreaPresence, DoorPassage
 from core.rules.rules_store import RulesSource
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the door's rules say of a recognised person now."""
+
+    refusal: Refusal | None
+    """The rule that refuses; None: they may pass."""
+    pin_required: bool = False
+    """The door is face_and_pin: an allowed person passes only with their PIN."""
 
 
 def _utc_now() -> datetime:
@@ -56,20 +68,34 @@ class DoorAccess:
 
     def check(self, person_id: uuid.UUID) -> Refusal | None:
         """The rule that refuses ``person_id`` here and now, None if they may pass.
-        Allowed, they are counted through the door in its anti-passback areas.
+        Allowed, they are counted through the door in its anti-passback areas (at a
+        face_and_pin door: once their PIN was right).
         Raises StoreError when the rules or the presence cannot be read or written
         (the door stays closed)."""
+        return self.admit(person_id, pin_checked=True).refusal
+
+    def admit(self, person_id: uuid.UUID, *, pin_checked: bool = False) -> Admission:
+        """``check``'s answer, with whether the door asks for the PIN: the door's mode
+        is read with the rules (one round trip), so a change applies at once. At a
+        face_and_pin door a person the rules allow is counted through the door's
+        anti-passback areas only once ``pin_checked`` (their PIN was right): a
+        wrong PIN must leave no one inside."""
         if self._locked_down():
-            return Refusal.LOCKDOWN
+            return Admission(Refusal.LOCKDOWN)
         at = self._now()
         rules = self._rules.door_rules(person_id, self._kiosk_id)
         verdict = evaluate(rules, at, self._holidays)
-        if verdict.refusal is not None or self._presence is None or not rules.in_area:
-            return verdict.refusal
+        pin_required = rules.door.mode is DoorMode.FACE_AND_PIN
+        if verdict.refusal is not None:
+            return Admission(verdict.refusal, pin_required)
+        if pin_required and not pin_checked:
+            return Admission(None, pin_required=True)
+        if self._presence is None or not rules.in_area:
+            return Admission(None, pin_required)
         passage = self._presence.pass_door(person_id, self._kiosk_id, at, rules.door.zone)
         with self._lock:
             self._unrecorded = passage if passage.mark is not None else None
-        return passage.verdict.refusal
+        return Admission(passage.verdict.refusal, pin_required)
 
     def withdraw(self, person_id: uuid.UUID) -> None:
         """The grant the last ``check`` allowed ``person_id`` was not recorded, so it

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from core.access.door import AccessPolicy, DecisionConsumer, DoorRecognizer
+from core.access.door import AccessPolicy, DecisionConsumer, DoorRecognizer, PinChecker
 from core.access.identification import IdentificationService
 from core.access.liveness import LivenessCheck
 from core.access.recognition_throttle import RecognitionThrottle
@@ -23,6 +23,7 @@ def build_door(
     settings: Settings,
     events: AccessEventSink | None = None,
     access: AccessPolicy | None = None,
+    pins: PinChecker | None = None,
     consumers: Sequence[DecisionConsumer] = (),
     clock: Callable[[], float] = time.perf_counter,
     throttle_clock: Callable[[], float] = time.monotonic,
@@ -31,7 +32,8 @@ def build_door(
     """A door for ``settings.kiosk_id``: the gallery in ``store``, its decisions kept
     by ``events`` (the store itself unless given) and then handed to ``consumers``;
     ``access`` (core.access.door_access.DoorAccess) decides who recognised may pass
-    (None: everyone recognised)."""
+    (None: everyone recognised); ``pins`` (core.access.door_pin.DoorPins) checks the
+    PIN at a face_and_pin door."""
     challenges = random.SystemRandom() if rng is None else rng
     liveness = (
         None
@@ -49,6 +51,7 @@ def build_door(
         throttle=RecognitionThrottle(settings.security, throttle_clock),
         liveness=liveness,
         access=access,
+        pins=pins,
         consumers=consumers,
         clock=clock,
     )

@@ -111,9 +111,11 @@ class DoorCommandRequests(DenialLog, Protocol):
         kind: DoorCommandKind,
         reason: str,
         seconds: float | None,
+        via: str | None = None,
     ) -> int:
         """Stores the command and its audit event in one transaction, the actor's
-        account checked (CONTROL_DOOR) in it; returns the command's id. Raises
+        account checked (CONTROL_DOOR) in it; returns the command's id. ``via`` says
+        where it came from when not a person at a screen ("mqtt:<broker user>"). Raises
         NotFound for a kiosk that never used this database, SessionExpired or
         NotAllowed as storage.operator_authority.act_as."""
         ...
@@ -173,8 +175,10 @@ class DoorCommandService:
         kind: DoorCommandKind,
         reason: str,
         seconds: float | None = None,
+        via: str | None = None,
     ) -> int:
-        """Raises NotAllowed, InvalidValue (as ``check``) or NotFound (no such kiosk)."""
+        """Raises NotAllowed, InvalidValue (as ``check``) or NotFound (no such kiosk).
+        ``via``: kept in the audit event, for a command not typed by a person."""
         authorize(operator, Permission.CONTROL_DOOR, self._store)
         checked = self.check(kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds)
         return self._store.request(
@@ -183,6 +187,7 @@ class DoorCommandService:
             kind=checked.kind,
             reason=checked.reason,
             seconds=checked.seconds,
+            via=via,
         )
 
     def reports(self, operator: Operator, kiosk_id: str | None = None) -> list[DoorReport]:

@@ -8,11 +8,13 @@ what they change.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 from core.records import Operator
 from core.rules.evaluation import DoorRules
 from core.rules.model import Door, DoorMode, Validity
+from core.rules.person_validity import ValidityChange
 from core.rules.rule_set import RulesChange, RuleSet
 from core.store import DenialLog
 
@@ -63,6 +65,17 @@ class RulesStore(RulesSource, DenialLog, Protocol):
         together (a member who is not an active person), changing nothing."""
         ...
 
+    def edit_rule_set(
+        self, edit: Callable[[RuleSet], RuleSet], *, actor: Operator, what: str
+    ) -> RulesChange:
+        """Make the stored rules ``edit(stored rules)`` (EDIT_RULES), reading them under
+        the lock an import holds, so that no edit or membership written meanwhile is
+        lost; one transaction, one audit event ``rules.edited`` holding ``what`` (a
+        few words naming the part, no personal data) and the change's summary.
+        Raises what ``edit`` raises (ValueError, RuleSetError) and RuleSetError as
+        ``apply_rule_set`` does, changing nothing."""
+        ...
+
     def person_access(
         self, person_id: uuid.UUID, *, actor: Operator
     ) -> tuple[frozenset[str], Validity]:
@@ -75,10 +88,12 @@ class RulesStore(RulesSource, DenialLog, Protocol):
         *,
         actor: Operator,
         groups: frozenset[str] | None = None,
-        validity: Validity | None = None,
+        validity: Validity | ValidityChange | None = None,
     ) -> None:
         """Replace the person's groups and/or validity (ASSIGN_ACCESS; an enroller
-        only for people whose consent they witnessed), audited as
+        only for people whose consent they witnessed; a ValidityChange sets the
+        ends it names and keeps the others as stored then), audited as
         ``person.access_changed`` with group names and dates only. Raises
-        NotFound for an unknown person or group."""
+        NotFound for an unknown person or group, ValueError for a validity that
+        would end before it starts (nothing changed)."""
         ...

@@ -5,7 +5,7 @@ No area exists after the upgrade: anti-passback is off until a rules file or an
 admin defines one, so an upgraded installation grants everyone it granted.
 
 Revision ID: 0014
-Revises: 0012 (to be re-pointed at 0013 when the PIN migration lands first)
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
