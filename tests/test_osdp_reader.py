@@ -114,7 +114,7 @@ def test_a_grant_is_one_card_read_with_the_wiegand_bits_and_a_stranger_none(
     )
     try:
         controller.wait_secure()
-        heard.wait(lambda: any(link.usable for link in heard.links))
+        heard.wait(lambda: reader.status().link.usable)
         stranger = _crop(face_engine, cv2.imread(str(gdp_jpg)))
         decisions = [door.process(stranger).decision for _ in range(3)]
         decisions += [door.process(yao).decision for _ in range(5)]
@@ -152,13 +152,14 @@ def test_a_card_read_the_controller_did_not_take_in_time_is_never_delivered_late
     first = Controller(bus, key)
     try:
         first.wait_secure()
-        heard.wait(lambda: any(link.usable for link in heard.links))
+        heard.wait(lambda: reader.status().link.usable)
         first.stop()  # the controller goes; for 8 s the reader cannot know it
         assert reader.send_card(wiegand26(1, 42), age_s=0.0)
         heard.wait(lambda: reader.status().card_reads.get(CardReadResult.WITHDRAWN) == 1)
         second = Controller(bus, key)
         try:
             second.wait_secure()
+            heard.wait(lambda: reader.status().link.usable)
             assert reader.send_card(wiegand26(1, 43), age_s=0.0)
             event = second.next_event()
             assert event is not None
@@ -280,7 +281,7 @@ def test_bad_frames_on_the_bus_are_counted_and_the_door_goes_on(
         controller = Controller(bus, key)
         try:
             controller.wait_secure()
-            heard.wait(lambda: any(link.usable for link in heard.links))
+            heard.wait(lambda: reader.status().link.usable)
             assert reader.send_card(wiegand26(3, 99), age_s=0.0)
             event = controller.next_event()
             assert event is not None
