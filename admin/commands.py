@@ -9,6 +9,7 @@ from pathlib import Path
 from admin import access_commands
 from admin.context import CommandContext
 from admin.output import Report
+from core.access.wiegand import badge_warning
 from core.accounts.operators import normalise_username
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import current_consent
@@ -66,21 +67,27 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
         groups=groups,
         validity=validity,
     )
-    return Report(
-        {
-            "person_id": str(result.person_id),
-            "name": " ".join(args.name.split()),
-            "templates": result.templates,
-            "consent_version": consent.version,
-            "groups": list(groups) if groups is not None else None,
-            "valid_from": validity.valid_from.isoformat() if validity.valid_from else None,
-            "valid_until": validity.valid_until.isoformat() if validity.valid_until else None,
-        },
+    data: dict[str, object] = {
+        "person_id": str(result.person_id),
+        "name": " ".join(args.name.split()),
+        "templates": result.templates,
+        "consent_version": consent.version,
+        "groups": list(groups) if groups is not None else None,
+        "valid_from": validity.valid_from.isoformat() if validity.valid_from else None,
+        "valid_until": validity.valid_until.isoformat() if validity.valid_until else None,
+    }
+    text = (
         f"enrolled {' '.join(args.name.split())} as {result.person_id} "
         f"with {result.templates} template(s), consent {consent.version}; groups "
         f"{', '.join(groups) if groups is not None else '(the default group)'}, valid "
-        + access_commands.validity_text(validity),
+        + access_commands.validity_text(validity)
     )
+    # With an OSDP door controller, the badge number is how the controller knows them.
+    warning = badge_warning(args.external_ref, ctx.settings.osdp)
+    if warning is not None:
+        data["warning"] = warning
+        text += f"\nwarning: {warning}"
+    return Report(data, text)
 
 
 def identify(args: argparse.Namespace, ctx: CommandContext) -> Report:

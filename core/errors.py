@@ -6,7 +6,8 @@ show ``str(error)`` as it is and never a stack trace.
 KioskError
 ├── ConfigurationError      a setting is invalid
 │   ├── UnsafeDataEntry     a link or another account's entry where the kiosk writes
-│   └── KioskIdInUse        another running kiosk has this kiosk's id on the database
+│   ├── KioskIdInUse        another running kiosk has this kiosk's id on the database
+│   └── ReaderKeyError      the OSDP secure channel key is missing, exposed or malformed
 ├── InvalidValue            a value given by a person is malformed
 │   └── RulesFileInvalid    a rules file that cannot be imported (has .line)
 ├── ModelPackError          model files missing, corrupt or unusable
@@ -60,6 +61,12 @@ class KioskIdInUse(ConfigurationError):
     """A kiosk process that is still running holds this kiosk id on the database: a
     second one under the same id would take half of the door's commands. The message
     names the id and says to give this kiosk one of its own."""
+
+
+class ReaderKeyError(ConfigurationError):
+    """The OSDP reader's secure channel base key (SCBK) cannot be used: no file, a
+    file other accounts may read or that is not this account's, not 32 hex digits,
+    or no keyring entry. The message names the file (never the key) and the fix."""
 
 
 class InvalidValue(KioskError):

@@ -14,6 +14,7 @@ from pydantic.json_schema import JsonDict
 
 from core.door_io_settings import DoorIoSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
+from core.osdp_settings import OsdpSettings
 from core.service_settings import (
     DatabaseSettings,
     EmbeddedServerSettings,
@@ -402,6 +403,7 @@ class Settings(_Section):
     embedded_server: EmbeddedServerSettings = EmbeddedServerSettings()
     door_io: DoorIoSettings = DoorIoSettings()
     rules: RulesSettings = RulesSettings()
+    osdp: OsdpSettings = OsdpSettings()
     mqtt: MqttSettings = MqttSettings()
     webhook: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()

@@ -29,13 +29,19 @@ from kiosk.integrations_link import AlertLine, open_kiosk_integrations
 from kiosk.kiosk_screen import KioskScreen
 from kiosk.latest_frame import LatestFrame
 from kiosk.operator_mode import OperatorMode
+from kiosk.reader_display import ReaderDisplay
 from kiosk.recognition import RecognitionThread, RecognitionWorker
 from kiosk.spool_flusher import SpoolFlusher
 from kiosk.startup import Services, Startup
+from osdp_reader import open_reader
+from osdp_reader.grants import GrantSender
+from osdp_reader.reader import OsdpReader
 from storage.area_presence import SqlAreaPresence
+from storage.badges import SqlBadgeBook
 from storage.pin_store import SqlPinStore
 from telemetry.decision_log import DecisionLog
 from telemetry.metrics import KioskMetrics
+from telemetry.reader_metrics import ReaderCollector
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +96,12 @@ class KioskController(QObject):
         self.decisions: DecisionRelay | None = None
         # The lock, door contact and exit button ([door_io]); None without door hardware.
         self.door: DoorHardware | None = None
+        # The kiosk as an OSDP reader towards a door controller ([osdp]); None when off.
+        self.reader: OsdpReader | None = None
+        self.reader_display: ReaderDisplay | None = None
+        self._door_words = ""
+        self._reader_words = ""
+        """The door hardware's and the controller link's state, shown to operators together."""
         # MQTT, webhooks and alerts (integrations/); None when a setting keeps them off.
         self.integrations: Forwarder | None = None
         self.alert_line = AlertLine()
@@ -133,6 +145,8 @@ class KioskController(QObject):
         if self.door is not None:
             self.door.show_on(self._screen)
             self.door.start()
+        if services.reader_key is not None:
+            self._start_reader(services)
         if self.integrations is not None:
             self.integrations.start()
         worker = RecognitionWorker(self._door_recognizer(settings), self.latest, self._observe)
@@ -156,8 +170,11 @@ class KioskController(QObject):
         self.operator_mode.settings_changed.connect(self.apply_settings)
         self.alert_line.changed.connect(self.operator_mode.show_alerts)
         if self.door is not None:
-            self.door.state_described.connect(self.operator_mode.show_door_state)
-            self.operator_mode.show_door_state(describe(self.door.status))
+            self.door.state_described.connect(self._show_door_words)
+            self._show_door_words(describe(self.door.status))
+        if self.reader_display is not None:
+            self.reader_display.state_described.connect(self._show_reader_words)
+            self.reader_display.describe()
         self.recognition.start()
         self.flusher = SpoolFlusher(services.events, settings.door.offline_retry_s)
         self.flusher.trouble_changed.connect(self._screen.show_spool_trouble)
@@ -182,6 +199,9 @@ class KioskController(QObject):
             ]
             if self.door is not None:
                 lanes.append(("door", self.door.controller))
+            if self.reader is not None:
+                badges = SqlBadgeBook(self.services.store.engine)
+                lanes.append(("osdp", GrantSender(self.reader, badges, settings.osdp)))
             if self.integrations is not None:
                 lanes.append(("integrations", self.integrations))
             self.decisions = DecisionRelay(lanes, settings.door.decision_queue)
@@ -210,6 +230,32 @@ class KioskController(QObject):
             pins=pins,
             consumers=[self.decisions],
         )
+
+    def _start_reader(self, services: Services) -> None:
+        """The OSDP reader on its serial port; the controller's answers on the door screen."""
+        assert services.reader_key is not None
+        osdp = services.settings.osdp
+        self.reader_display = ReaderDisplay(self._screen, osdp)
+        self.reader = open_reader(
+            osdp, services.reader_key, self.reader_display.signals, services.settings.kiosk_id
+        )
+        self.metrics.registry.register(ReaderCollector(self.reader.status))
+        self.reader.start()
+
+    @Slot(str)
+    def _show_door_words(self, text: str) -> None:
+        self._door_words = text
+        self._show_door_state()
+
+    @Slot(str)
+    def _show_reader_words(self, text: str) -> None:
+        self._reader_words = text
+        self._show_door_state()
+
+    def _show_door_state(self) -> None:
+        if self.operator_mode is not None:
+            words = (self._door_words, self._reader_words)
+            self.operator_mode.show_door_state(" · ".join(w for w in words if w))
 
     def _start_capture(self) -> None:
         assert self.recognition is not None
@@ -303,6 +349,8 @@ class KioskController(QObject):
             self.flusher.stop()
         if self.decisions is not None:
             self.decisions.close()
+        if self.reader is not None:
+            self.reader.stop()  # what the controller has not taken is withdrawn
         if self.door is not None:
             self.door.stop()  # locked at a clean exit
         if self.integrations is not None:

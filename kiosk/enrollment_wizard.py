@@ -26,12 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.access.wiegand import badge_warning
 from core.enrollment.capture import CapturedEnrollment, CaptureProgress
 from core.enrollment.consent import ConsentText
 from core.enrollment.enrollment import EnrollmentResult
 from core.enrollment.names import clean_display_name, clean_external_ref
 from core.errors import InvalidValue
 from core.faces import BGRImage, DetectedFace
+from core.osdp_settings import OsdpSettings
 from core.rules.model import AccessGroup, Validity
 from kiosk.access_editor import AccessEditor
 from kiosk.camera import to_qimage
@@ -75,9 +77,13 @@ class EnrollmentWizard(QWidget):
         *,
         visitor_days: int = 1,
         today: Callable[[], date] = date.today,
+        osdp: OsdpSettings | None = None,
     ) -> None:
+        """``osdp``: the kiosk's [osdp] section; with its reader on, the review warns
+        of a badge number the door controller cannot know."""
         super().__init__()
         self._consent = consent
+        self._osdp = osdp or OsdpSettings()
         self.access = AccessEditor(visitor_days=visitor_days, today=today)
         self._captured: CapturedEnrollment | None = None
         self.steps = QStackedWidget()
@@ -201,11 +207,13 @@ class EnrollmentWizard(QWidget):
             self.thumbnails.addWidget(thumbnail)
         self.thumbnails.addStretch(1)
         badge = clean_external_ref(self.badge.text())
+        warning = badge_warning(badge, self._osdp)
         self.summary.setText(
             f"<b>{html.escape(clean_display_name(self.name.text()))}</b>"
             f"{'  ·  badge ' + html.escape(badge) if badge else ''}<br>"
             f"{len(captured.frames)} frame(s) become templates; the photos are not kept.<br>"
             f"Consent {self._consent.version}, given and witnessed."
+            + (f"<br><b>Warning:</b> {html.escape(warning)}" if warning else "")
         )
         self.save.setEnabled(True)
         self.steps.setCurrentWidget(self.review_page)

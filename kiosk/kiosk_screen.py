@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from core.access.controller_answers import AnswerKind, ControllerAnswer
 from core.access.frame_outcome import FrameOutcome, PinPrompt
 from core.records import AccessDecision, AccessOutcome
 from kiosk.camera_view import CameraView
@@ -29,6 +30,17 @@ LIVENESS_FAILED_TEXT = "liveness check failed"
 DOOR_OPEN_TEXT = "door open, come in"
 DOOR_FAILED_TEXT = "door did not open, please call staff"
 DOOR_REFUSED_TEXT = "the door stays locked"
+# The door controller's own answer (OSDP), when it sends no words of its own.
+CONTROLLER_TEXT = {
+    AnswerKind.GRANTED: "access granted",
+    AnswerKind.REFUSED: "access refused",
+    AnswerKind.WAIT: "please wait",
+}
+_CONTROLLER_STATE = {
+    AnswerKind.GRANTED: "granted",
+    AnswerKind.REFUSED: "denied",
+    AnswerKind.WAIT: "wait",
+}
 PIN_TEXT = "enter your PIN"
 PIN_CHECKING_TEXT = "checking your PIN"
 
@@ -72,6 +84,7 @@ class KioskScreen(QWidget):
         footer.addWidget(self.status, stretch=1)
         footer.addWidget(self.door_state)
         footer.addWidget(self.operator_button)
+        self._footer = footer
         door_view = QVBoxLayout()
         door_view.setSpacing(0)
         door_view.addWidget(self.preview, stretch=1)
@@ -206,6 +219,23 @@ class KioskScreen(QWidget):
         else:
             self._set_banner(f"{result.why}\n{DOOR_REFUSED_TEXT}", "denied")
             self._back_to_idle.start()
+
+    def show_controller_answer(self, answer: ControllerAnswer, text: str = "") -> None:
+        """The door controller's own answer to a grant (OSDP reader, kiosk.reader_display):
+        it, not the kiosk's decision, is what the person sees. ``text``: the
+        controller's words, if it sent any; the name only while that grant is shown."""
+        name = self._granted_name if self._back_to_idle.isActive() else ""
+        if answer.kind is not AnswerKind.GRANTED:
+            name = ""
+        words = text or CONTROLLER_TEXT[answer.kind]
+        shown = f"{name}\n{words}" if name else words
+        self._set_banner(shown, _CONTROLLER_STATE[answer.kind], person_name=name or None)
+        self._back_to_idle.start(max(int(answer.seconds * 1000), 1))
+
+    def add_footer_widget(self, widget: QWidget) -> None:
+        """A status widget of an integration (the OSDP reader's lamp), before the
+        Operator button."""
+        self._footer.insertWidget(self._footer.count() - 1, widget)
 
     @Slot()
     def end_pin(self) -> None:

@@ -223,6 +223,7 @@ class OperatorMode(QObject):
                 current_consent(),
                 operator.username,
                 visitor_days=self._settings.rules.visitor_valid_days,
+                osdp=self._settings.osdp,
             )
             access.offer_groups(self.enrollment_wizard.show_groups)
             self._connect_wizard(self.enrollment_wizard)

@@ -27,6 +27,7 @@ from core.rules.model import Door
 from core.rules.public_holidays import PublicHolidays
 from core.settings import Settings
 from core.vision.engine import FaceEngine
+from osdp_reader.keys import ReaderKey, load_reader_key
 from storage.event_log import ResilientEventLog
 from storage.kiosk_claim import KioskClaim, claim_kiosk_id
 from storage.kiosk_registry import register_kiosk
@@ -54,6 +55,8 @@ class Services:
     door_io: DoorIo | None = None
     """The door hardware, handed over by the lock hold for the door controller; None
     without door hardware."""
+    reader_key: ReaderKey | None = None
+    """The OSDP secure channel key ([osdp]); None while the OSDP reader is off."""
 
 
 # What the door screen, which anyone walking past can read, says about a failed start;
@@ -157,6 +160,11 @@ class Startup(QThread):
             store.rules.ensure_door(
                 Door(settings.kiosk_id, settings.kiosk_name or settings.kiosk_id, zone)
             )
+            # A missing or exposed key stops the start with one line naming the fix:
+            # a reader without its key could never reach the controller.
+            reader_key = (
+                load_reader_key(settings.osdp, settings.kiosk_id) if settings.osdp.enabled else None
+            )
             self.progress.emit("models")
             from core.inference.insightface_backend import load_engine
 
@@ -180,5 +188,14 @@ class Startup(QThread):
             self.progress.emit("door")
             door_io = self._lock_first.handover()
         self.ready.emit(
-            Services(store, engine, settings, events, supervisor, claim, door_io=door_io)
+            Services(
+                store,
+                engine,
+                settings,
+                events,
+                supervisor,
+                claim,
+                door_io=door_io,
+                reader_key=reader_key,
+            )
         )
