@@ -52,13 +52,20 @@ class AccessEventSink(Protocol):
 
 
 class IdentityStore(DenialLog, Protocol):
-    def enroll(self, enrollment: Enrollment) -> uuid.UUID:
+    def enroll(self, enrollment: Enrollment, *, dry_run: bool = False) -> uuid.UUID:
         """Store the person, their consent and every template, with an audit event.
 
         One enrollment at a time per database: raise AlreadyEnrolled, naming the
-        person, if a template is already at or above ``duplicate_threshold`` to
-        an enrolled person's, counting enrollments that finished a moment ago
-        (or if the external reference belongs to an enrolled person)."""
+        person (and giving their id), if a template is already at or above
+        ``duplicate_threshold`` to an enrolled person's, counting enrollments that
+        finished a moment ago (or if the external reference belongs to an enrolled
+        person). ``dry_run``: every check runs, nothing is stored."""
+        ...
+
+    def person_with_external_ref(
+        self, external_ref: str, *, actor: Operator
+    ) -> PersonSummary | None:
+        """The active person with exactly this external reference (badge), or None."""
         ...
 
     def record_refused_enrollment(self, operator: Operator, reason: str, images: int) -> None:
