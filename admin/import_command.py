@@ -10,13 +10,12 @@ or already enrolled), 3 when some were refused.
 from __future__ import annotations
 
 import argparse
-import os
 
 from admin.context import CommandContext
 from admin.import_report import ReportFile, row_data
 from admin.output import Report, progress_bar
 from core.accounts.permissions import Permission, authorize
-from core.enrollment.bulk_import import PeopleImport, photo_faces, pool_size
+from core.enrollment.bulk_import import PeopleImport, photo_faces, pool_size, usable_cores
 from core.enrollment.enrollment import EnrollmentService
 from core.enrollment.import_rows import RowOutcome, RowResult, summary
 from core.enrollment.people_file import read_people_file
@@ -67,14 +66,6 @@ def import_people(args: argparse.Namespace, ctx: CommandContext) -> Report:
         if report_file is not None:
             report_file.write(results)
     return _report(results, args, workers, threads, report_file)
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _engine(settings: Settings, threads: int) -> FaceEngine:

@@ -12,7 +12,7 @@ action's transaction has rolled back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -62,10 +62,10 @@ class IdentityStore(DenialLog, Protocol):
         person). ``dry_run``: every check runs, nothing is stored."""
         ...
 
-    def person_with_external_ref(
-        self, external_ref: str, *, actor: Operator
-    ) -> PersonSummary | None:
-        """The active person with exactly this external reference (badge), or None."""
+    def people_with_external_refs(
+        self, external_refs: Collection[str], *, actor: Operator
+    ) -> dict[str, PersonSummary]:
+        """The active people with these external references (badges), by reference."""
         ...
 
     def record_refused_enrollment(self, operator: Operator, reason: str, images: int) -> None:

@@ -19,9 +19,10 @@ row always wins over a later one with the same face.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ from core.errors import (
     NotAllowed,
     NotFound,
 )
-from core.records import Operator
+from core.records import Operator, PersonSummary
 from core.settings import ImageLimits
 from core.store import IdentityStore
 from core.vision.imagefile import check_image_file, read_image_file
@@ -62,6 +63,8 @@ from core.vision.imagefile import check_image_file, read_image_file
 log = logging.getLogger(__name__)
 # What enroll_faces refuses a row with (and audits, but NotFound: an unknown group).
 _STORE_REFUSALS: tuple[type[KioskError], ...] = (*REFUSALS, NotFound)
+# Badges whose enrolled owners are read in one query.
+OWNER_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class PeopleImport:
         self._window = self._workers * max(1, rows_ahead)
         self._dry_run = dry_run
         self._badges: dict[str, int] = {}
+        # The enrolled owners of the file's badges, read a batch of rows ahead.
+        self._owners: dict[str, PersonSummary] = {}
         self._row_of_person: dict[uuid.UUID, int] = {}
         # A dry run stores nothing, so the file's own earlier faces are kept here
         # (templates only) for the one-face-one-identity check within the file.
@@ -137,9 +142,12 @@ class PeopleImport:
             if on_row is not None:
                 on_row(result)
 
+        rows = list(rows)
         with ThreadPoolExecutor(self._workers, thread_name_prefix="import-faces") as pool:
             try:
-                for raw in rows:
+                for number, raw in enumerate(rows):
+                    if number % OWNER_BATCH == 0:
+                        self._read_owners(rows[number : number + OWNER_BATCH])
                     pending.append(self._start(raw, pool))
                     while len(pending) > self._window:
                         finish_one()
@@ -150,6 +158,13 @@ class PeopleImport:
                     if waiting.faces is not None:
                         waiting.faces.cancel()
         return results
+
+    def _read_owners(self, rows: Sequence[RawRow]) -> None:
+        # Badges are unique in the file, so no row of this run makes an owner for a
+        # later row; another import at the same time may, which the store refuses
+        # and _store_row reads again.
+        badges = {raw.cells["badge"].strip() for raw in rows} - {""}
+        self._owners = self._store.people_with_external_refs(badges, actor=self._operator)
 
     def _start(self, raw: RawRow, pool: ThreadPoolExecutor) -> _Pending:
         badge = raw.cells["badge"].strip()
@@ -207,7 +222,7 @@ class PeopleImport:
         self, pending: _Pending, checked: CheckedRow, faces: tuple[LabelledSample, ...]
     ) -> RowResult:
         try:
-            already = self._already_enrolled(checked, faces)
+            already = self._already_enrolled(checked, faces, self._owners)
             if self._dry_run and already is None:
                 self._refuse_face_in_file(faces)
         except AlreadyEnrolled as error:
@@ -216,12 +231,12 @@ class PeopleImport:
             return already
         try:
             result = self._service.enroll_faces(
-                self._operator, checked.details, faces, dry_run=self._dry_run
+                self._operator, checked.details, faces, dry_run=self._dry_run, early_check=False
             )
         except AlreadyEnrolled as error:
             # Another import may have enrolled this very person a moment ago: no error.
             try:
-                already = self._already_enrolled(checked, faces)
+                already = self._already_enrolled(checked, faces, None)
             except AlreadyEnrolled:
                 already = None
             if already is not None:
@@ -238,13 +253,19 @@ class PeopleImport:
         )
 
     def _already_enrolled(
-        self, checked: CheckedRow, faces: tuple[LabelledSample, ...]
+        self,
+        checked: CheckedRow,
+        faces: tuple[LabelledSample, ...],
+        owners: Mapping[str, PersonSummary] | None,
     ) -> RowResult | None:
         """The "already enrolled" result when the badge's person has this face; None
-        when the badge is free; AlreadyEnrolled when it belongs to another face."""
+        when the badge is free; AlreadyEnrolled when it belongs to another face.
+        ``owners``: the badges' owners read before; None: read this one now."""
         badge = checked.details.external_ref
         assert badge is not None
-        owner = self._store.person_with_external_ref(badge, actor=self._operator)
+        if owners is None:
+            owners = self._store.people_with_external_refs([badge], actor=self._operator)
+        owner = owners.get(badge)
         if owner is None:
             return None
         matched = {candidate.person_id for _, candidate in self._service.enrolled_matches(faces)}
@@ -351,6 +372,14 @@ def photo_faces(service: EnrollmentService, limits: ImageLimits) -> FacesOf:
         return service.faces(images)
 
     return faces_of
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def pool_size(workers: int, cores: int) -> tuple[int, int]:

@@ -184,14 +184,20 @@ class EnrollmentService:
         faces: Sequence[LabelledSample],
         *,
         dry_run: bool = False,
+        early_check: bool = True,
     ) -> EnrollmentResult:
         """The last step of ``enroll``, for faces already through ``faces``: one face
         one identity, then the store. Raises as ``enroll``; a refusal is audited
         unless ``dry_run``, which stores nothing (the person id is the one they
-        would have had)."""
+        would have had).
+
+        ``early_check``: the quick search through the index before the store's
+        exact check under its lock. Only the store's check decides; the early one
+        names the photo in its refusal. A bulk import leaves it out: it costs a
+        search or two per photo, and the store's check follows at once."""
         authorize(operator, Permission.ENROLL, self._store)
         try:
-            return self._enroll(operator, details, faces, dry_run=dry_run)
+            return self._enroll(operator, details, faces, dry_run=dry_run, early_check=early_check)
         except REFUSALS as refused:
             if not dry_run:
                 self.record_refusal(operator, refused, len(faces))
@@ -225,8 +231,10 @@ class EnrollmentService:
         faces: Sequence[LabelledSample],
         *,
         dry_run: bool,
+        early_check: bool = True,
     ) -> EnrollmentResult:
-        self._check_not_enrolled(faces)
+        if early_check:
+            self._check_not_enrolled(faces)
         consent = details.consent
         enrollment = Enrollment(
             display_name=details.display_name,
