@@ -12,7 +12,7 @@ action's transaction has rolled back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -66,6 +66,12 @@ class IdentityStore(DenialLog, Protocol):
         self, external_refs: Collection[str], *, actor: Operator
     ) -> dict[str, PersonSummary]:
         """The active people with these external references (badges), by reference."""
+        ...
+
+    def similarities_to_person(
+        self, person_id: uuid.UUID, embeddings: Sequence[Embedding], model: str
+    ) -> list[float]:
+        """Each embedding's best similarity to the person's templates, exactly."""
         ...
 
     def record_refused_enrollment(self, operator: Operator, reason: str, images: int) -> None:

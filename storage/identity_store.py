@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -91,6 +91,23 @@ class SqlIdentityStore:
             act_as(session, actor, Permission.VIEW_PEOPLE, self)
             found = [_summary(*row) for row in session.execute(query).all()]
         return {person.external_ref: person for person in found if person.external_ref}
+
+    def similarities_to_person(
+        self, person_id: uuid.UUID, embeddings: Sequence[Embedding], model: str
+    ) -> list[float]:
+        """Each embedding's best cosine similarity to the person's templates of
+        ``model``, compared exactly (a person has a few templates): -1.0 without any."""
+        with transaction(self._sessions) as session:
+            return [
+                float(
+                    session.scalar(
+                        _PERSON_SIMILARITY,
+                        {"query": embedding, "person": person_id, "model": model},
+                    )
+                    or -1.0
+                )
+                for embedding in embeddings
+            ]
 
     def record_refused_enrollment(
         self, operator: records.Operator, reason: str, images: int
@@ -214,6 +231,14 @@ class _RolledBack(Exception):
     def __init__(self, person_id: uuid.UUID) -> None:
         super().__init__("dry run")
         self.person_id = person_id
+
+
+_PERSON_SIMILARITY = text(
+    """
+    SELECT max(1 - (embedding <=> :query)) FROM face_templates
+    WHERE person_id = :person AND model = :model
+    """
+)
 
 
 def _active_person(session: Session, person_id: uuid.UUID) -> schema.Person:

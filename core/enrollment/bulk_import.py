@@ -268,8 +268,7 @@ class PeopleImport:
         owner = owners.get(badge)
         if owner is None:
             return None
-        matched = {candidate.person_id for _, candidate in self._service.enrolled_matches(faces)}
-        if matched == {owner.id}:
+        if self._service.is_enrolled_as(faces, owner.id):
             return RowResult(
                 checked.row,
                 badge,

@@ -33,7 +33,6 @@ from core.matching.match_rule import decide
 from core.matching.people_search import search_people
 from core.records import (
     MAX_TEMPLATES_PER_PERSON,
-    Candidate,
     ConsentGrant,
     Enrollment,
     NewTemplate,
@@ -203,18 +202,13 @@ class EnrollmentService:
                 self.record_refusal(operator, refused, len(faces))
             raise
 
-    def enrolled_matches(self, faces: Sequence[LabelledSample]) -> list[tuple[str, Candidate]]:
-        """Each face's best enrolled person, where at or above the match threshold,
-        by the same search as the one-face-one-identity check."""
-        found = []
-        for label, sample in faces:
-            people = search_people(
-                self._store, sample.embedding, self._engine.template_model, self._matching
-            )
-            best = decide(people, self._matching).best
-            if best is not None and self.is_same_face(best.similarity):
-                found.append((label, best))
-        return found
+    def is_enrolled_as(self, faces: Sequence[LabelledSample], person_id: uuid.UUID) -> bool:
+        """Whether every one of ``faces`` is the enrolled person ``person_id``'s face,
+        compared exactly with their templates (a bulk import's "already enrolled")."""
+        found = self._store.similarities_to_person(
+            person_id, [sample.embedding for _, sample in faces], self._engine.template_model
+        )
+        return all(self.is_same_face(similarity) for similarity in found)
 
     def is_same_face(self, similarity: float) -> bool:
         """Whether two faces this similar are one face (one face, one identity)."""
@@ -267,10 +261,15 @@ class EnrollmentService:
 
     def _check_not_enrolled(self, faces: Sequence[LabelledSample]) -> None:
         # A second identity for one face would make both ambiguous at the door.
-        for label, best in self.enrolled_matches(faces)[:1]:
-            raise AlreadyEnrolled(
-                f"{label} already matches enrolled person {best.display_name} "
-                f"({best.person_id}, similarity {best.similarity:.2f}); "
-                "delete that person before enrolling again",
-                best.person_id,
+        for label, sample in faces:
+            found = search_people(
+                self._store, sample.embedding, self._engine.template_model, self._matching
             )
+            best = decide(found, self._matching).best
+            if best is not None and self.is_same_face(best.similarity):
+                raise AlreadyEnrolled(
+                    f"{label} already matches enrolled person {best.display_name} "
+                    f"({best.person_id}, similarity {best.similarity:.2f}); "
+                    "delete that person before enrolling again",
+                    best.person_id,
+                )
