@@ -24,9 +24,12 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
+from core.accounts.operators import OperatorService
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
+from core.records import Role
 from core.rules.model import AccessGroup
+from core.service_settings import SecuritySettings
 from core.settings import MatchSettings
 from core.vision.engine import FaceEngine
 from storage.identity_store import SqlIdentityStore
@@ -38,6 +41,7 @@ from tests.cli_fixtures import KIOSK_ADMIN, PASSWORD
 pytestmark = pytest.mark.slow
 HEADER = ["name", "badge", "groups", "valid_from", "valid_until", "photos"]
 HEADER += ["consent_reference", "consent_version"]
+AUDITOR_PASSWORD = "brown-cedar-window-9"
 
 
 @dataclass(frozen=True)
@@ -331,3 +335,34 @@ def _read_all(descriptor: int) -> str:
             break
         chunks.append(chunk)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_an_auditor_may_not_import_and_the_refusal_is_audited(
+    admin_cli, db_engine: Engine, site_photos: SitePhotos, tmp_path: Path
+) -> None:
+    admin = SqlOperatorStore(db_engine).find_operator("alice")
+    assert admin is not None
+    OperatorService(SqlOperatorStore(db_engine), SecuritySettings()).add(
+        admin, "audrey", Role.AUDITOR, AUDITOR_PASSWORD
+    )
+    people = write_csv(tmp_path / "one.csv", [row("Ann Lee", "B-100", "person0.jpg")])
+    refused = admin_cli(
+        "import",
+        people,
+        "--photos",
+        site_photos.folder,
+        "--operator",
+        "audrey",
+        password=AUDITOR_PASSWORD,
+    )
+    assert refused.returncode == 4, refused.stderr
+    assert "is auditor and may not enroll people" in refused.stderr
+    with db_engine.connect() as connection:
+        denied = connection.scalar(
+            text(
+                "SELECT target FROM audit_events "
+                "WHERE action = 'permission.denied' AND actor = 'audrey'"
+            )
+        )
+        assert connection.scalar(text("SELECT count(*) FROM people")) == 0
+    assert denied == "enroll"
