@@ -16,6 +16,7 @@ import stat
 import struct
 import subprocess
 import termios
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -297,6 +298,10 @@ def test_a_file_of_good_rows_exits_0_with_a_progress_bar_on_a_terminal(
     controller, terminal = pty.openpty()
     # A terminal 100 columns wide: a new pseudo-terminal has none, and tqdm fits its bar.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    # Read while it runs: a terminal's buffer is small, and a bar that fills it blocks.
+    shown: list[bytes] = []
+    reader = threading.Thread(target=_read_all, args=(controller, shown))
+    reader.start()
     try:
         done = subprocess.run(
             [
@@ -311,30 +316,26 @@ def test_a_file_of_good_rows_exits_0_with_a_progress_bar_on_a_terminal(
             timeout=120,
             check=False,
         )
-        os.close(terminal)
-        terminal = -1
-        bar = _read_all(controller)
     finally:
+        os.close(terminal)
+        reader.join(30)
         os.close(controller)
-        if terminal >= 0:
-            os.close(terminal)
+    bar = b"".join(shown).decode("utf-8", "replace")
     assert done.returncode == 0, bar
     assert "1 enrolled, 1 already enrolled, 0 refused of 2 rows" in done.stdout
     assert "2/2" in bar
     assert "person" in bar
 
 
-def _read_all(descriptor: int) -> str:
-    chunks = []
+def _read_all(descriptor: int, into: list[bytes]) -> None:
     while True:
         try:
             chunk = os.read(descriptor, 4096)
         except OSError:  # the other end closed (EIO on Linux)
-            break
+            return
         if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks).decode("utf-8", "replace")
+            return
+        into.append(chunk)
 
 
 def test_an_auditor_may_not_import_and_the_refusal_is_audited(
