@@ -319,8 +319,9 @@ def import_section(found: ImportResult) -> str:
             "## Bulk import",
             "`kiosk-admin import` through its own PeopleImport, 2 photos per person. The "
             "write path: synthetic templates, the face step a stand-in, so the database's "
-            "share alone (a badge look-up, the one-face-one-identity search and one "
-            "transaction per person, one person at a time). The face step: the real models "
+            "share alone (the badges' owners read 500 rows at a time, then one transaction "
+            "per person, one at a time: the exact one-face-one-identity check under the "
+            "enrollment lock and the writes). The face step: the real models "
             f"on the {found.package_faces} package faces (JPEG files read, decoded, detected, "
             "embedded, gated) on the worker pool. End to end: both at once, the real "
             "templates swapped for synthetic ones so that every row is a new person. "

@@ -164,7 +164,8 @@ class PeopleImport:
         # later row; another import at the same time may, which the store refuses
         # and _store_row reads again.
         badges = {raw.cells["badge"].strip() for raw in rows} - {""}
-        self._owners = self._store.people_with_external_refs(badges, actor=self._operator)
+        # Added to, never replaced: rows of the last batch may still be waiting.
+        self._owners.update(self._store.people_with_external_refs(badges, actor=self._operator))
 
     def _start(self, raw: RawRow, pool: ThreadPoolExecutor) -> _Pending:
         badge = raw.cells["badge"].strip()
@@ -210,7 +211,7 @@ class PeopleImport:
             faces = pending.faces.result()
         except KioskError as error:
             return self._refused(pending, error, _photo_count(pending.raw))
-        except Exception as error:
+        except Exception as error:  # one odd photo must not stop the import
             log.debug("row %d: the face step failed", pending.raw.row, exc_info=True)
             unexpected = InputRejected(
                 f"the photos could not be processed ({type(error).__name__}: {error})"
