@@ -18,10 +18,12 @@ from typing import Any, NoReturn
 from admin import (
     area_commands,
     audit_commands,
+    backup_commands,
     calibrate,
     commands,
     config_commands,
     door_commands,
+    export_commands,
     health,
     operator_commands,
     people_commands,
@@ -370,6 +372,8 @@ def _parser() -> argparse.ArgumentParser:
             )
 
     area_commands.add_commands(sub, command, _Parser)
+    backup_commands.add_commands(sub, command, _Parser)
+    export_commands.add_commands(sub, command, _Parser)
 
     group = sub.add_parser(
         "settings",

@@ -15,6 +15,7 @@ from pydantic.json_schema import JsonDict
 from core.door_io_settings import DoorIoSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
 from core.service_settings import (
+    BackupSettings,
     DatabaseSettings,
     EmbeddedServerSettings,
     RulesSettings,
@@ -370,6 +371,7 @@ class Settings(_Section):
     mqtt: MqttSettings = MqttSettings()
     webhook: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
+    backup: BackupSettings = BackupSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

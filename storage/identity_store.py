@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -19,7 +20,7 @@ from storage import rules_schema as rs
 from storage import schema
 from storage.access_chain import append_access
 from storage.answer_deadline import deadline_of
-from storage.audit_log import append_audit, record_apart, record_denial
+from storage.audit_log import append_audit, append_audit_batch, record_apart, record_denial
 from storage.group_members import join_default_group, set_groups
 from storage.operator_authority import act_as
 from storage.pin_schema import PersonPin
@@ -210,22 +211,38 @@ class SqlIdentityStore:
             person = _active_person(session, person_id)
             return _erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
 
-    def purge_expired(self, retention: timedelta, actor: records.Operator) -> list[uuid.UUID]:
+    def purge_expired(
+        self, retention: timedelta, actor: records.Operator, batch: int
+    ) -> list[uuid.UUID]:
         """Delete everyone not recognised (or enrolled) within ``retention``: the rule
-        of core.people.retention.is_expired, in the database's clock."""
+        of core.people.retention.is_expired, in the database's clock.
+
+        In transactions of at most ``batch`` people, so that no door waits long on a
+        purge of thousands: each authorizes the actor again, locks its people (one
+        another transaction holds, a door recognising them, is left for the next
+        purge), checks each is still past the deadline, erases them and audits each
+        deletion (``person.purge``, one event per person)."""
         last_seen = func.coalesce(schema.Person.last_recognized_at, schema.Person.created_at)
-        deadline = last_seen + retention
+        expired = (schema.Person.status == _ACTIVE) & (last_seen + retention < func.now())
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.PURGE_EXPIRED, self)
-            expired = session.scalars(
-                select(schema.Person)
-                .where(schema.Person.status == _ACTIVE, deadline < func.now())
-                .order_by(schema.Person.created_at)
-                .with_for_update(skip_locked=True)
+            candidates = session.scalars(
+                select(schema.Person.id)
+                .where(expired)
+                .order_by(schema.Person.created_at, schema.Person.id)
             ).all()
-            for person in expired:
-                _erase(session, person, actor, "person.purge", forget_identity=True)
-            return [person.id for person in expired]
+        purged: list[uuid.UUID] = []
+        for start in range(0, len(candidates), batch):
+            with transaction(self._sessions) as session:
+                act_as(session, actor, Permission.PURGE_EXPIRED, self)
+                locked = session.scalars(
+                    select(schema.Person.id)
+                    .where(schema.Person.id.in_(candidates[start : start + batch]), expired)
+                    .order_by(schema.Person.created_at, schema.Person.id)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                purged += _erase_many(session, list(locked), actor, "person.purge")
+        return purged
 
 
 def _refuse_enrolled_face(session: Session, enrollment: records.Enrollment) -> None:
@@ -310,6 +327,59 @@ def _erase(
         {"templates_deleted": templates, "consents_withdrawn": consents},
     )
     return records.Deletion(person.id, templates, consents)
+
+
+def _erase_many(
+    session: Session, people: list[uuid.UUID], actor: records.Operator, action: str
+) -> list[uuid.UUID]:
+    """``_erase`` with ``forget_identity`` for many locked people at once: a few
+    statements for the lot, one audit event per person."""
+    if not people:
+        return []
+    templates = Counter(
+        session.scalars(
+            delete(schema.FaceTemplate)
+            .where(schema.FaceTemplate.person_id.in_(people))
+            .returning(schema.FaceTemplate.person_id)
+        )
+    )
+    consents = Counter(
+        session.scalars(
+            update(schema.ConsentRecord)
+            .where(
+                schema.ConsentRecord.person_id.in_(people),
+                schema.ConsentRecord.withdrawn_at.is_(None),
+            )
+            .values(withdrawn_at=func.now(), withdrawn_by=actor.id)
+            .returning(schema.ConsentRecord.person_id)
+        )
+    )
+    session.execute(
+        update(schema.Person)
+        .where(schema.Person.id.in_(people))
+        .values(
+            status=records.PersonStatus.DELETED.value,
+            display_name=None,
+            external_ref=None,
+            deleted_at=func.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(rs.GroupMember).where(rs.GroupMember.person_id.in_(people)))
+    session.execute(delete(PersonPin).where(PersonPin.person_id.in_(people)))
+    append_audit_batch(
+        session,
+        actor.username,
+        [
+            (
+                action,
+                str(person),
+                {"templates_deleted": templates[person], "consents_withdrawn": consents[person]},
+            )
+            for person in people
+        ],
+    )
+    return people
 
 
 @functools.cache
