@@ -162,18 +162,11 @@ def make_backup(
     if actor is not None:
         with transaction(sessions) as session:
             act_as(session, actor, Permission.BACKUP, source.denials)
-    refuse_existing(out)
     try:
+        refuse_existing(out)
         made = _dump(source, out, key, timeout_s, stop)
     except KioskError as error:
-        code = error.code if isinstance(error, BackupFailed) else "database"
-        write_apart(
-            sessions,
-            lambda session: append_audit(
-                session, _actor_name(actor), FAILED_ACTION, source.kiosk_id, {"reason": code}
-            ),
-            FAILED_ACTION,
-        )
+        record_failure(source, actor, error)
         raise
     audited = True
     try:
@@ -185,6 +178,21 @@ def make_backup(
         log.warning("the backup was made but not audited: %s", error)
         audited = False
     return BackupMade(made.path, made.manifest, made.size, made.encrypted, audited)
+
+
+def record_failure(
+    source: BackupSource, actor: records.Operator | None, error: KioskError
+) -> None:
+    """Audit a failed backup (``backup.failed``) with a short reason code, never a path;
+    a database that cannot take it loses it with a warning."""
+    code = error.code if isinstance(error, BackupFailed) else "database"
+    write_apart(
+        sessionmaker(source.engine),
+        lambda session: append_audit(
+            session, _actor_name(actor), FAILED_ACTION, source.kiosk_id, {"reason": code}
+        ),
+        FAILED_ACTION,
+    )
 
 
 def _dump(

@@ -20,7 +20,7 @@ from core.errors import BackupFailed
 from core.settings import BackupSettings
 from owned_files.entries import secure_folder
 from owned_files.folders import UnsafeEntry, make_folders, owned_folder
-from storage.backup import BackupMade, BackupSource, make_backup
+from storage.backup import BackupMade, BackupSource, make_backup, record_failure
 from storage.sealed_stream import read_key_file
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,12 @@ class ScheduledBackups:
         """A backup now, then the oldest beyond ``keep`` removed. The key file is read
         each time (a key replaced takes effect at the next backup). Raises BackupFailed
         naming the problem and the fix (audited as backup.failed), StoreError."""
-        key = read_key_file(self._settings.key_file) if self._settings.key_file else None
         try:
-            make_folders(self.folder.parent)
-            secure_folder(self.folder, (os.geteuid(), os.getegid()))
-        except (UnsafeEntry, OSError) as error:
-            raise BackupFailed(
-                f"cannot make the backup folder {self.folder}: {error}; set [backup] folder",
-                "folder",
-            ) from error
+            key = read_key_file(self._settings.key_file) if self._settings.key_file else None
+            self._make_folder()
+        except BackupFailed as error:
+            record_failure(self._source, None, error)
+            raise
         out = self.folder / backup_name(self._source.kiosk_id, datetime.now(UTC))
         made = make_backup(
             self._source,
@@ -60,6 +57,16 @@ class ScheduledBackups:
         )
         self._prune()
         return made
+
+    def _make_folder(self) -> None:
+        try:
+            make_folders(self.folder.parent)
+            secure_folder(self.folder, (os.geteuid(), os.getegid()))
+        except (UnsafeEntry, OSError) as error:
+            raise BackupFailed(
+                f"cannot make the backup folder {self.folder}: {error}; set [backup] folder",
+                "folder",
+            ) from error
 
     def _prune(self) -> None:
         try:
