@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from core.administration.backup_schedule import backup_name
 from core.errors import BackupFailed
-from core.settings import BackupSettings
+from core.settings import BackupSettings, Settings
 from kiosk.backup_schedule import BackupSchedule
 from storage.audit_log import SqlAuditLog
 from storage.backup import BackupSource
@@ -109,3 +109,22 @@ def test_a_failed_scheduled_backup_is_audited_and_shown_to_the_operator(
     assert audited(db_engine, "backup.failed") == [("system", KIOSK, {"reason": "key"})]
     with pytest.raises(BackupFailed, match="does not exist"):
         ScheduledBackups(source, settings, tmp_path).make()
+
+
+def test_the_kiosk_runs_its_schedule_and_shows_its_trouble_beside_the_alerts(
+    open_window, qtbot: QtBot
+) -> None:
+    window = open_window(Settings(backup=BackupSettings(time_of_day="02:30")))
+    controller = window.controller
+    assert "backup-schedule" in controller.threads_running()
+    assert controller.backups is not None
+    controller.alert_line.changed.emit("ALERT: door held open")
+    controller.backups.trouble_changed.emit("the scheduled backup failed: the disk is full")
+    qtbot.waitUntil(
+        lambda: (
+            controller.operator_mode.alerts
+            == "ALERT: door held open · the scheduled backup failed: the disk is full"
+        )
+    )
+    controller.backups.trouble_changed.emit("")
+    qtbot.waitUntil(lambda: controller.operator_mode.alerts == "ALERT: door held open")
