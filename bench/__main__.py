@@ -58,7 +58,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="another model pack to measure beside buffalo_sc (repeatable)",
     )
     parser.add_argument(
-        "--only", help="sections, comma separated: inference,search,e2e,kiosks,liveness,rules"
+        "--only",
+        help="sections, comma separated: inference,search,e2e,kiosks,liveness,rules,retention",
     )
     args = parser.parse_args(argv)
     try:
@@ -89,7 +90,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness", "rules")
+SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness", "rules", "retention")
+# People on the site of the retention section: a quick run's 100,000 would take about a
+# minute and a half of its two (the site's load included), so it stores 10,000.
+RETENTION_PEOPLE = 100_000
+QUICK_RETENTION_PEOPLE = 10_000
 
 
 def _integers(text: str) -> list[int]:
@@ -147,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(_liveness(args, results))
         if "rules" in args.sections:
             sections.append(_rules(args, results, Path(scratch)))
+        if "retention" in args.sections:
+            sections.append(_retention(args, results, Path(scratch)))
     seconds = time.perf_counter() - began
     results["seconds"] = seconds
     head = [
@@ -246,6 +253,18 @@ def _rules(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> 
     return report.rules_section(found)
 
 
+def _retention(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    from bench import retention
+    from bench.database import bench_database
+
+    people = QUICK_RETENTION_PEOPLE if args.quick else RETENTION_PEOPLE
+    progress(f"retention at scale: {people:,} people")
+    with bench_database(scratch / "retention") as engine:
+        found = retention.run(engine, people, people // 50, 20 if args.quick else 100)
+    results["retention"] = found
+    return report.retention_section(found)
+
+
 def _summary(results: dict[str, Any]) -> str:
     lines = [f"kiosk-bench finished in {results['seconds'] / 60:.1f} min"]
     for row in results.get("inference", []):
@@ -281,6 +300,12 @@ def _summary(results: dict[str, Any]) -> str:
         lines.append(
             f"  access rules: check p50 {r.check.p50_ms:.2f} ms, p99 {r.check.p99_ms:.2f} ms "
             f"(evaluation alone p99 {r.evaluation.p99_ms:.3f} ms)"
+        )
+    if "retention" in results:
+        r = results["retention"]
+        lines.append(
+            f"  retention: {r.purged:,} of {r.people:,} people purged in {r.purge_s:.1f} s, "
+            f"a withdrawal p50 {r.withdrawal.p50_ms:.1f} ms"
         )
     return "\n".join(lines)
 

@@ -180,9 +180,7 @@ def make_backup(
     return BackupMade(made.path, made.manifest, made.size, made.encrypted, audited)
 
 
-def record_failure(
-    source: BackupSource, actor: records.Operator | None, error: KioskError
-) -> None:
+def record_failure(source: BackupSource, actor: records.Operator | None, error: KioskError) -> None:
     """Audit a failed backup (``backup.failed``) with a short reason code, never a path;
     a database that cannot take it loses it with a warning."""
     code = error.code if isinstance(error, BackupFailed) else "database"

@@ -181,7 +181,8 @@ def test_withdrawals_among_100000_people_take_only_that_persons_rows(
                 "SELECT (SELECT count(*) FROM face_templates), "
                 "       (SELECT count(*) FROM consent_records WHERE withdrawn_at IS NOT NULL), "
                 "       (SELECT count(*) FROM people WHERE status = 'active'), "
-                "       (SELECT count(*) FROM audit_events WHERE action = 'person.consent_withdrawn')"
+                "       (SELECT count(*) FROM audit_events "
+                "        WHERE action = 'person.consent_withdrawn')"
             )
         ).one()
     assert tuple(left) == (2 * WITH_TEMPLATES - 40, 20, PEOPLE, 20)
@@ -200,3 +201,13 @@ def test_a_person_a_door_holds_is_left_for_the_next_purge(
         door.rollback()
     assert set(first) == expected - {held}
     assert people.purge_expired(admin) == [held]
+
+
+def test_the_benchs_retention_figure_counts_what_the_purge_did(db_engine: Engine) -> None:
+    from bench import retention
+
+    found = retention.run(db_engine, 1_000, 20, 5)
+    assert found.purged == 1_000 * 3 // 5 - 1_000 // 50
+    assert found.audit_events == found.purged
+    assert found.withdrawal.count == 5
+    assert found.purge_s > 0
