@@ -42,7 +42,11 @@ def export(args: argparse.Namespace, ctx: CommandContext) -> Report:
         for part in sorted(set(ExportPart) - parts - {ExportPart.TEMPLATES})
     }
     folder = ExportFolder(args.out, key)
-    counts = exporter.export(actor, parts, folder)
+    try:
+        counts = exporter.export(actor, parts, folder)
+    except BaseException:
+        folder.discard()
+        raise
     manifest: dict[str, Any] = {
         "exported_at": datetime.now(UTC).isoformat(),
         "operator": actor.username,

@@ -45,7 +45,7 @@ class ExportFolder:
         self.folder = folder
         self._key = key
         self.files: list[str] = []
-        _claim(folder)
+        self._made = _claim(folder)
 
     def table(self, part: ExportPart, columns: Sequence[str], rows: Iterable[Row]) -> int:
         if part is ExportPart.TEMPLATES:
@@ -85,11 +85,11 @@ class ExportFolder:
             )
         header = SealedHeader(TEMPLATES_KIND, {"format": "json-lines"}, encrypted=True)
         count = 0
+        self.files.append(TEMPLATES_FILE)
         with written(self.folder / TEMPLATES_FILE, header, self._key) as payload:
             for row in rows:
                 payload.write((_json({k: _plain(v) for k, v in row.items()}) + "\n").encode())
                 count += 1
-        self.files.append(TEMPLATES_FILE)
         return count
 
     @contextlib.contextmanager
@@ -104,20 +104,34 @@ class ExportFolder:
                 )
         except (UnsafeEntry, FileExistsError) as error:
             raise BackupFailed(f"cannot write {self.folder / name}: {error}", "folder") from error
+        self.files.append(name)
         with open(descriptor, "w", encoding="utf-8", newline="") as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
-        self.files.append(name)
+
+    def discard(self) -> None:
+        """Remove what this export wrote (a failed export leaves no part of itself), and
+        the folder if it made it."""
+        with contextlib.suppress(OSError), owned_folder(self.folder) as folder:
+            for name in self.files:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=folder)
+        if self._made:
+            with contextlib.suppress(OSError), owned_folder(self.folder.parent) as parent:
+                os.rmdir(self.folder.name, dir_fd=parent)
 
 
-def _claim(folder: Path) -> None:
-    """Make ``folder`` 0700, or take an empty folder of this account and make it 0700.
-    Raises BackupFailed for one that holds files, a link or another account's."""
+def _claim(folder: Path) -> bool:
+    """Make ``folder`` 0700, or take an empty folder of this account and make it 0700;
+    whether it was made. Raises BackupFailed for one that holds files, a link or another
+    account's."""
+    made = False
     try:
         make_folders(folder.parent)
         with contextlib.suppress(FileExistsError), owned_folder(folder.parent) as parent:
             os.mkdir(folder.name, 0o700, dir_fd=parent)
+            made = True
         with owned_folder(folder) as descriptor:
             info = os.fstat(descriptor)
             if info.st_uid != os.geteuid():
@@ -132,6 +146,7 @@ def _claim(folder: Path) -> None:
                 os.fchmod(descriptor, 0o700)
     except (UnsafeEntry, OSError) as error:
         raise BackupFailed(f"cannot make the export folder {folder}: {error}", "folder") from error
+    return made
 
 
 def _plain(value: Any) -> Any:

@@ -195,3 +195,23 @@ def test_templates_never_leave_without_a_key_and_an_export_never_mixes_with_file
     assert refused.returncode == 1
     assert "holds files; an export goes into a new or empty folder" in refused.stderr
     assert [p.name for p in used.iterdir()] == ["notes.txt"]
+
+
+def test_an_export_that_fails_half_way_leaves_nothing(tmp_path: Path) -> None:
+    from admin.export_files import ExportFolder
+    from storage.site_export import COLUMNS, ExportPart
+
+    def rows_until_the_database_goes():  # type: ignore[no-untyped-def]
+        yield {name: "x" for name in COLUMNS[ExportPart.PEOPLE]}
+        raise ConnectionError("the database went away")
+
+    out = tmp_path / "export"
+    folder = ExportFolder(out, None)
+    folder.table(ExportPart.OPERATORS, COLUMNS[ExportPart.OPERATORS], [])
+    with pytest.raises(ConnectionError):
+        folder.table(ExportPart.PEOPLE, COLUMNS[ExportPart.PEOPLE], rows_until_the_database_goes())
+    assert sorted(p.name for p in out.iterdir()) == [
+        "operators.csv", "operators.json", "people.csv", "people.json",
+    ]  # fmt: skip
+    folder.discard()
+    assert not out.exists()
