@@ -221,6 +221,13 @@ def test_a_backup_whose_manifest_was_changed_is_not_restored(admin_cli, tmp_path
     assert refused.returncode == 1
     assert "the restored audit log is not the one backed up" in refused.stderr
     assert not new.exists()
+    newer = json.loads(manifest)
+    newer["schema_revision"] = "9999"
+    changed.write_bytes(b"\n".join([first, json.dumps(newer).encode(), archive]))
+    future = run("restore", changed, "--operator", "alice", data_dir=new)
+    assert future.returncode == 1
+    assert "was made by a newer face-kiosk (schema 9999); install that version" in future.stderr
+    assert not new.exists()
 
 
 def test_backup_and_restore_never_overwrite(admin_cli, tmp_path: Path) -> None:
@@ -240,3 +247,13 @@ def test_backup_and_restore_never_overwrite(admin_cli, tmp_path: Path) -> None:
     assert taken.returncode == 1
     assert "holds files; a restore goes into a new or empty data folder" in taken.stderr
     assert [p.name for p in occupied.iterdir()] == ["kiosk.toml"]
+
+
+def test_a_restore_without_an_admin_of_the_backup_leaves_nothing(admin_cli, tmp_path: Path) -> None:
+    backup = tmp_path / "central.backup"
+    assert admin_cli("backup", "--out", backup, "--operator", "alice").returncode == 0
+    new = tmp_path / "new"
+    wrong = run("restore", backup, "--operator", "alice", password="not-her-password", data_dir=new)
+    assert wrong.returncode == 4
+    assert "kiosk-admin: error: unknown username or wrong password" in wrong.stderr
+    assert not new.exists()
