@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections import Counter
 from datetime import date, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
+from sqlalchemy import Engine, TextClause, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,14 +15,13 @@ from core import records
 from core.accounts.permissions import Permission
 from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
-from storage import rules_schema as rs
 from storage import schema
 from storage.access_chain import append_access
 from storage.answer_deadline import deadline_of
-from storage.audit_log import append_audit, append_audit_batch, record_apart, record_denial
+from storage.audit_log import append_audit, record_apart, record_denial
+from storage.erasure import erase, erase_many
 from storage.group_members import join_default_group, set_groups
 from storage.operator_authority import act_as
-from storage.pin_schema import PersonPin
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
 from storage.vector_index import DEFAULT_INDEX, Precision, index_order
@@ -202,14 +200,14 @@ class SqlIdentityStore:
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.DELETE_PEOPLE, self)
             person = _active_person(session, person_id)
-            return _erase(session, person, actor, "person.delete", forget_identity=True)
+            return erase(session, person, actor, "person.delete", forget_identity=True)
 
     def withdraw_consent(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
         """Delete every template and mark consent withdrawn; the person stays listed."""
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.WITHDRAW_CONSENT, self)
             person = _active_person(session, person_id)
-            return _erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
+            return erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
 
     def purge_expired(
         self, retention: timedelta, actor: records.Operator, batch: int
@@ -241,7 +239,7 @@ class SqlIdentityStore:
                     .order_by(schema.Person.created_at, schema.Person.id)
                     .with_for_update(skip_locked=True)
                 ).all()
-                purged += _erase_many(session, list(locked), actor, "person.purge")
+                purged += erase_many(session, list(locked), actor, "person.purge")
         return purged
 
 
@@ -289,99 +287,6 @@ def _active_person(session: Session, person_id: uuid.UUID) -> schema.Person:
     return person
 
 
-def _erase(
-    session: Session,
-    person: schema.Person,
-    actor: records.Operator,
-    action: str,
-    forget_identity: bool,
-) -> records.Deletion:
-    templates = _rowcount(
-        session.execute(
-            delete(schema.FaceTemplate).where(schema.FaceTemplate.person_id == person.id)
-        )
-    )
-    consents = _rowcount(
-        session.execute(
-            update(schema.ConsentRecord)
-            .where(
-                schema.ConsentRecord.person_id == person.id,
-                schema.ConsentRecord.withdrawn_at.is_(None),
-            )
-            .values(withdrawn_at=func.now(), withdrawn_by=actor.id)
-        )
-    )
-    if forget_identity:
-        person.status = records.PersonStatus.DELETED.value
-        person.display_name = None
-        person.external_ref = None
-        person.deleted_at = func.now()
-        session.execute(delete(rs.GroupMember).where(rs.GroupMember.person_id == person.id))
-    # Their PINs go with their templates: nobody passes a face-and-PIN door without both.
-    session.execute(delete(PersonPin).where(PersonPin.person_id == person.id))
-    append_audit(
-        session,
-        actor.username,
-        action,
-        str(person.id),
-        {"templates_deleted": templates, "consents_withdrawn": consents},
-    )
-    return records.Deletion(person.id, templates, consents)
-
-
-def _erase_many(
-    session: Session, people: list[uuid.UUID], actor: records.Operator, action: str
-) -> list[uuid.UUID]:
-    """``_erase`` with ``forget_identity`` for many locked people at once: a few
-    statements for the lot, one audit event per person."""
-    if not people:
-        return []
-    templates = Counter(
-        session.scalars(
-            delete(schema.FaceTemplate)
-            .where(schema.FaceTemplate.person_id.in_(people))
-            .returning(schema.FaceTemplate.person_id)
-        )
-    )
-    consents = Counter(
-        session.scalars(
-            update(schema.ConsentRecord)
-            .where(
-                schema.ConsentRecord.person_id.in_(people),
-                schema.ConsentRecord.withdrawn_at.is_(None),
-            )
-            .values(withdrawn_at=func.now(), withdrawn_by=actor.id)
-            .returning(schema.ConsentRecord.person_id)
-        )
-    )
-    session.execute(
-        update(schema.Person)
-        .where(schema.Person.id.in_(people))
-        .values(
-            status=records.PersonStatus.DELETED.value,
-            display_name=None,
-            external_ref=None,
-            deleted_at=func.now(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(delete(rs.GroupMember).where(rs.GroupMember.person_id.in_(people)))
-    session.execute(delete(PersonPin).where(PersonPin.person_id.in_(people)))
-    append_audit_batch(
-        session,
-        actor.username,
-        [
-            (
-                action,
-                str(person),
-                {"templates_deleted": templates[person], "consents_withdrawn": consents[person]},
-            )
-            for person in people
-        ],
-    )
-    return people
-
-
 @functools.cache
 def nearest_people_query(precision: Precision) -> TextClause:
     """The nearest templates through the HNSW index, then each active person's best.
@@ -427,10 +332,6 @@ def _summary(person: schema.Person, template_count: int) -> records.PersonSummar
         created_at=person.created_at,
         template_count=int(template_count),
     )
-
-
-def _rowcount(result: object) -> int:
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _escape_like(value: str) -> str:
