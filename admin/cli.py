@@ -19,10 +19,12 @@ from admin import (
     access_commands,
     area_commands,
     audit_commands,
+    backup_commands,
     calibrate,
     commands,
     config_commands,
     door_commands,
+    export_commands,
     health,
     import_command,
     operator_commands,
@@ -413,6 +415,8 @@ def _parser() -> argparse.ArgumentParser:
             )
 
     area_commands.add_commands(sub, command, _Parser)
+    backup_commands.add_commands(sub, command, _Parser)
+    export_commands.add_commands(sub, command, _Parser)
 
     add_rules_commands(sub, command, _Parser)
 

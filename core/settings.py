@@ -17,6 +17,7 @@ from core.import_settings import ImportSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
 from core.osdp_settings import OsdpSettings
 from core.service_settings import (
+    BackupSettings,
     DatabaseSettings,
     EmbeddedServerSettings,
     RulesSettings,
@@ -409,6 +410,7 @@ class Settings(_Section):
     webhook: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
     bulk_import: ImportSettings = ImportSettings()
+    backup: BackupSettings = BackupSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,
