@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import stat
 import sys
 from collections.abc import Mapping, Sequence
@@ -85,8 +86,14 @@ def _serve(services: ApiServices, args: argparse.Namespace) -> None:
         access_log=False,  # api.middleware logs each request as JSON, with its id
         log_config=None,
     )
+    # uvicorn stops gracefully on SIGTERM and SIGINT, then raises the signal again for
+    # the handler that was there before: a quiet one, so that the store closes (and
+    # the embedded server stops) rather than the default handler ending the process.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        log.info("kiosk-server stopped")
     finally:
         app.state.pool.close()
 
