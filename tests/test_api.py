@@ -179,3 +179,60 @@ async def _until(condition) -> None:  # type: ignore[no-untyped-def]
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition was not met within 2 s")
+
+
+async def test_photos_details_verify_every_face_and_withdrawal(
+    api: httpx.AsyncClient, yaoming_jpg: Path, players_jpg: Path, photos: Path, t1_jpg: Path
+) -> None:
+    alice = await bearer(api, "alice")
+    enrolled = await api.post(
+        "/people", headers=alice, data=enrollment_form(), files=[photo_part(yaoming_jpg, "photos")]
+    )
+    person_id = enrolled.json()["person_id"]
+
+    more = await api.post(
+        f"/people/{person_id}/photos",
+        headers=alice,
+        files=[photo_part(photos / "yaoming_mirrored.jpg", "photos")],
+    )
+    assert more.status_code == 200, more.text
+    assert more.json()["templates"] == 2
+    stranger = await api.post(
+        f"/people/{person_id}/photos", headers=alice, files=[photo_part(t1_jpg, "photos")]
+    )
+    assert stranger.status_code == 422, stranger.text
+
+    changed = await api.patch(
+        f"/people/{person_id}", headers=alice, json={"name": "Ming Yao", "badge": None}
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["name"], changed.json()["external_ref"]) == ("Ming Yao", None)
+
+    same = await api.post(
+        "/verify", headers=alice, data={"person_id": person_id}, files=[photo_part(yaoming_jpg)]
+    )
+    assert same.json()["verified"] is True, same.text
+    other = await api.post(
+        "/verify", headers=alice, data={"person_id": person_id}, files=[photo_part(t1_jpg)]
+    )
+    assert other.json()["verified"] is False, other.text
+
+    group = await api.post(
+        "/identify", headers=alice, params={"all": "true"}, files=[photo_part(players_jpg)]
+    )
+    assert group.status_code == 200, group.text
+    results = [face["result"] for face in group.json()["faces"]]
+    assert len(results) > 1
+    assert results.count("match") == 1
+
+    withdrawn = await api.post(f"/people/{person_id}/consent/withdraw", headers=alice)
+    assert withdrawn.json()["templates_deleted"] == 2
+    audit = await api.get("/audit", headers=alice, params={"action": "person."})
+    actions = [e["action"] for e in audit.json()["events"]]
+    for action in ("person.photos_added", "person.photos_refused", "person.details_changed"):
+        assert action in actions
+    assert (await api.get("/doors", headers=alice)).json() == {"doors": []}
+    unknown = await api.post(
+        "/doors/front-door/lockdown", headers=alice, json={"reason": "police request"}
+    )
+    assert unknown.status_code == 404, unknown.text
