@@ -22,6 +22,7 @@ from storage import schema
 from storage.chain_anchor import ChainAnchor
 from storage.event_chains import lock_chains, next_position, note_head
 from storage.operator_authority import act_as
+from storage.request_context import with_request_id
 from storage.transactions import transaction
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def append_audit(
     Call it after the transaction's row locks (storage/event_chains.py says why).
     An ``event_id`` already in the log (a spooled event sent twice) adds nothing;
     returns whether the event was added."""
+    details = with_request_id(details)
     lock_chains(session)
     if event_id is not None and session.scalar(
         select(schema.AuditEvent.id).where(schema.AuditEvent.event_id == event_id)
@@ -95,7 +97,8 @@ def append_audit_batch(session: Session, actor: str, events: Sequence[AuditItem]
     assert occurred_at is not None
     rows = []
     prev_hash, seq = position.prev_hash, position.seq
-    for action, target, details in events:
+    for action, target, given in events:
+        details = with_request_id(given)
         digest = chain_hash(prev_hash, occurred_at, actor, action, target, details)
         rows.append(
             {
