@@ -31,7 +31,7 @@ from core.enrollment.capture import CapturedEnrollment, CaptureProgress
 from core.enrollment.consent import ConsentText
 from core.enrollment.enrollment import EnrollmentResult
 from core.enrollment.names import clean_display_name, clean_external_ref
-from core.errors import InvalidValue
+from core.errors import AlreadyEnrolled, InvalidValue
 from core.faces import BGRImage, DetectedFace
 from core.osdp_settings import OsdpSettings
 from core.rules.model import AccessGroup, Validity
@@ -313,6 +313,20 @@ class EnrollmentWizard(QWidget):
         self.steps.setCurrentIndex(0)
         if was_capturing:
             self.capture_cancelled.emit()
+
+
+def captured_face_refusal(refusal: AlreadyEnrolled) -> AlreadyEnrolled:
+    """``refusal`` of the faces captured, in the wizard's words: the camera showed
+    someone already enrolled, which is what the operator must check (not a reason to
+    delete the enrolled person). A refusal for the badge is kept as it is."""
+    if refusal.display_name is None:
+        return refusal
+    return AlreadyEnrolled(
+        f"the face captured belongs to {refusal.display_name} (already enrolled); "
+        "check who is in front of the camera",
+        refusal.person_id,
+        display_name=refusal.display_name,
+    )
 
 
 def _draw_box(pixmap: QPixmap, face: DetectedFace, colour: QColor) -> None:

@@ -20,6 +20,7 @@ from core.administration.shared_settings import SettingsService
 from core.door_io_settings import DoorAdapter
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
+from core.errors import AlreadyEnrolled
 from core.people.people import PeopleService
 from core.people.pins import PinService
 from core.records import Operator
@@ -28,7 +29,7 @@ from kiosk.access_screens import AccessScreens
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
 from kiosk.door_page import DoorPage
-from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard
+from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard, captured_face_refusal
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.forms import FirstRunScreen, LoginScreen
 from kiosk.kiosk_screen import KioskScreen
@@ -308,16 +309,19 @@ class OperatorMode(QObject):
 
         def enroll(operator: Operator) -> EnrollmentResult:
             images = [(f"capture {i}", frame) for i, frame in enumerate(request.frames, 1)]
-            return self._enroller.enroll(
-                operator,
-                request.display_name,
-                request.external_ref,
-                images,
-                consent,
-                True,
-                groups=request.groups,
-                validity=request.validity,
-            )
+            try:
+                return self._enroller.enroll(
+                    operator,
+                    request.display_name,
+                    request.external_ref,
+                    images,
+                    consent,
+                    True,
+                    groups=request.groups,
+                    validity=request.validity,
+                )
+            except AlreadyEnrolled as refused:
+                raise captured_face_refusal(refused) from refused
 
         def saved(result: EnrollmentResult) -> None:
             wizard.show_saved(result)
@@ -352,7 +356,7 @@ class OperatorMode(QObject):
             self.admin.show_error(message)
         else:
             self._door.show_status(message)
-        # The message may name a person ("already matches enrolled person ..."): the log
+        # The message may name a person ("already enrolled as ..."): the log
         # gets it only where the site allows names there.
         log.warning(
             "operator action failed: %s",
