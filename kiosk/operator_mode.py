@@ -118,11 +118,16 @@ class OperatorMode(QObject):
     # --- entering and leaving -----------------------------------------------------------
 
     def begin(self) -> None:
-        """First run if no operator exists yet, else the door."""
-        self.tasks.run(
-            self._store.operators.has_operators,
-            success=lambda exist: self.show_door() if exist else self._show(self.first_run),
-        )
+        """First run if no operator exists yet, else the door (or the login, if the
+        operator asked for it while the answer came)."""
+
+        def answered(exist: bool) -> None:
+            if not exist:
+                self._show(self.first_run)
+            elif self._stack.currentWidget() is self._door:
+                self.show_door()
+
+        self.tasks.run(self._store.operators.has_operators, success=answered)
 
     def request_login(self) -> None:
         if self._stack.currentWidget() is self._door:
@@ -229,6 +234,8 @@ class OperatorMode(QObject):
             access.offer_groups(self.enrollment_wizard.show_groups)
             self._connect_wizard(self.enrollment_wizard)
             pages.append(("Enroll", self.enrollment_wizard))
+            if "people_page" in self.__dict__:
+                self.people_page.offer_enrollment(self._open_enrollment)
         if Permission.MANAGE_OPERATORS in allowed:
             self.operators_page = OperatorsPage(
                 self.actions, OperatorService(self._store.operators, self._settings.security)
@@ -267,6 +274,10 @@ class OperatorMode(QObject):
         return pages
 
     # --- what the pages ask for ---------------------------------------------------------
+
+    def _open_enrollment(self) -> None:
+        if self.admin is not None:
+            self.admin.open_page("Enroll")
 
     def _find_people(self, search: str) -> None:
         self.actions.run(

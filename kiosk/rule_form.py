@@ -14,8 +14,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
-    QScroller,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -165,7 +163,7 @@ class PartForm(QWidget, Generic[P]):
 
 class DoorTicks(QWidget):
     """The site's doors as a column of tick boxes (a whole row is a touch target).
-    It does not scroll by itself: the form around it does, one scroll for a finger."""
+    It does not scroll by itself: the page around it does, one scroll for a finger."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -199,13 +197,3 @@ class DoorTicks(QWidget):
             box.setChecked(kiosk in ticked)
             self._column.addWidget(box)
             self.boxes[kiosk] = box
-
-
-def scrolling(widget: QWidget) -> QScrollArea:
-    """``widget`` in a vertical scroll area that a finger can drag (as well as its bar)."""
-    scroll = QScrollArea()
-    scroll.setWidget(widget)
-    scroll.setWidgetResizable(True)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    QScroller.grabGesture(scroll.viewport(), QScroller.ScrollerGestureType.TouchGesture)
-    return scroll
