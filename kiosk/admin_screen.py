@@ -6,7 +6,7 @@ nothing is out of reach and the window never grows past the screen."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -36,7 +36,8 @@ PAGE_ICONS = {
 }
 """Each page's icon in resources/icons, by its title."""
 NO_PAGES_TEXT = "Your role has no screens here; use kiosk-admin."
-_CHIP_PADDING_PX = 24
+_ROUNDING_PX = 2
+_CHIP_MIN_PX = 200
 RAIL_PX = 116
 """The navigation bar's width: "Access rules" under its icon, legibly."""
 
@@ -65,11 +66,7 @@ class AdminScreen(QWidget):
         self.logout_button = with_icon(secondary_button("Log out"), "logout", INK)
         self.logout_button.clicked.connect(self.logout_requested)
         self.status = MessageLabel()
-        self.door_state = QLabel("")
-        self.door_state.setObjectName("doorState")
-        self.door_state.setWordWrap(True)
-        self.door_state.setTextFormat(Qt.TextFormat.PlainText)
-        self.door_state.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+        self.door_state = DoorStateChip()
         self.alerts = QLabel("")
         self.alerts.setObjectName("alerts")
         self.alerts.setWordWrap(True)
@@ -81,7 +78,7 @@ class AdminScreen(QWidget):
         header = QHBoxLayout()
         header.addLayout(heading)
         header.addStretch(1)
-        header.addWidget(self.door_state, stretch=2)
+        header.addWidget(self.door_state, alignment=Qt.AlignmentFlag.AlignVCenter)
         header.addWidget(self.logout_button)
         content = QVBoxLayout()
         content.setContentsMargins(12, 6, 12, 8)
@@ -126,7 +123,6 @@ class AdminScreen(QWidget):
         (OSDP); empty without door hardware or a controller."""
         self.door_state.setText(text)
         self.door_state.setVisible(bool(text))
-        self._fit_door_state()
 
     def show_alerts(self, text: str) -> None:
         """The alerts going on (MQTT, webhooks and here: integrations.alerts); empty: none."""
@@ -135,16 +131,8 @@ class AdminScreen(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # Qt's name for the override
         super().resizeEvent(event)
-        self._fit_door_state()
         for sheet in self.findChildren(ConfirmSheet):
             sheet.cover()
-
-    def _fit_door_state(self) -> None:
-        """On one line where the header has room for it, wrapped where it has not:
-        never wider than a third of the screen, so it never widens the window."""
-        label = self.door_state
-        one_line = label.fontMetrics().horizontalAdvance(label.text()) + _CHIP_PADDING_PX
-        label.setMinimumWidth(min(one_line, self.width() // 3))
 
     def _show_page(self, index: int) -> None:
         self.pages.setCurrentIndex(index)
@@ -152,6 +140,34 @@ class AdminScreen(QWidget):
 
     def _update_status(self) -> None:
         self.status.setVisible(bool(self.status.text()))
+
+
+class DoorStateChip(QLabel):
+    """The door's state in the header: on one line where the header has room, wrapped
+    where it has not (800x480), never so wide that it widens the window."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.setObjectName("doorState")
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setIndent(0)  # the stylesheet's padding is the only space around the text
+        # No wider than one line, as narrow as the header needs (then wrapped).
+        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+
+    def sizeHint(self) -> QSize:  # Qt's name for the override
+        width = self._one_line()
+        return QSize(width, self.heightForWidth(width))
+
+    def minimumSizeHint(self) -> QSize:  # Qt's name for the override
+        width = min(self._one_line(), _CHIP_MIN_PX)
+        return QSize(width, self.heightForWidth(width))
+
+    def _one_line(self) -> int:
+        """The text's width on one line, with the stylesheet's padding and border."""
+        around = self.contentsMargins()
+        text = self.fontMetrics().boundingRect(self.text()).width()
+        return text + around.left() + around.right() + 2 * self.margin() + _ROUNDING_PX
 
 
 def _rail(navigation: NavigationBar) -> QScrollArea:
