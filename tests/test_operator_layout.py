@@ -22,7 +22,7 @@ from core.settings import Settings
 from kiosk.app import KioskWindow
 from kiosk.confirm_sheet import ConfirmSheet
 from storage.identity_store import SqlIdentityStore
-from tests.operator_window import ADMIN_PASSWORD, camera_folder, logged_in
+from tests.operator_window import ADMIN_PASSWORD, PASSWORDS, camera_folder, logged_in
 
 SIZES = [(800, 480), (1920, 1080)]
 CAPTURE_MS = 20_000
@@ -213,3 +213,31 @@ def test_every_operator_screen_fits_the_screen_with_every_button_in_reach(
     form.delete.click()
     check(window, size, "Access rules, asked before deleting a group")
     form.confirm_sheet.dismiss()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_the_first_run_fits_the_screen(qtbot: QtBot, open_window, size: tuple[int, int]) -> None:
+    window = open_window()
+    window.resize(*size)
+    first_run = window.controller.operator_mode.first_run
+    qtbot.waitUntil(lambda: window.stack.currentWidget() is first_run, timeout=30_000)
+    first_run.show_error("the password is one of the common passwords; choose another " * 2)
+    check(window, size, "the first run")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("staff")
+def test_an_auditor_s_read_only_screens_fit_a_small_screen(qtbot: QtBot, open_window) -> None:
+    size = SIZES[0]
+    window = open_window(DOOR)
+    window.resize(*size)
+    mode = logged_in(qtbot, window, "otto", PASSWORDS[Role.AUDITOR])
+    admin = mode.admin
+    assert admin.page_titles() == ["Audit", "Door", "Access rules"]
+    every_tab(window, size, mode.audit_page.tabs, "Audit")
+    admin.open_page("Door")
+    check(window, size, "Door, read only")
+    admin.open_page("Access rules")
+    rules = mode.rules_page
+    qtbot.waitUntil(lambda: rules.groups.rowCount() > 0, timeout=10_000)
+    every_tab(window, size, rules.tabs, "Access rules, read only")
