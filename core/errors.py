@@ -143,11 +143,20 @@ class ConsentMissing(NotAllowed):
 
 
 class AlreadyEnrolled(NotAllowed):
-    """``person_id``: the enrolled person the face or reference belongs to, when known."""
+    """``person_id``: the enrolled person the face or reference belongs to, when known;
+    ``display_name``: their name, set when it is the face that matched (a front end
+    words the refusal for where the face came from: a photo, the camera)."""
 
-    def __init__(self, message: str, person_id: uuid.UUID | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        person_id: uuid.UUID | None = None,
+        *,
+        display_name: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.person_id = person_id
+        self.display_name = display_name
 
 
 class ReenrollmentPending(NotAllowed):

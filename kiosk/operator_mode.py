@@ -20,6 +20,7 @@ from core.administration.shared_settings import SettingsService
 from core.door_io_settings import DoorAdapter
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
+from core.errors import AlreadyEnrolled
 from core.people.people import PeopleService
 from core.people.pins import PinService
 from core.records import Operator
@@ -28,7 +29,7 @@ from kiosk.access_screens import AccessScreens
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
 from kiosk.door_page import DoorPage
-from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard
+from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard, captured_face_refusal
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.forms import FirstRunScreen, LoginScreen
 from kiosk.kiosk_screen import KioskScreen
@@ -117,11 +118,16 @@ class OperatorMode(QObject):
     # --- entering and leaving -----------------------------------------------------------
 
     def begin(self) -> None:
-        """First run if no operator exists yet, else the door."""
-        self.tasks.run(
-            self._store.operators.has_operators,
-            success=lambda exist: self.show_door() if exist else self._show(self.first_run),
-        )
+        """First run if no operator exists yet, else the door (or the login, if the
+        operator asked for it while the answer came)."""
+
+        def answered(exist: bool) -> None:
+            if not exist:
+                self._show(self.first_run)
+            elif self._stack.currentWidget() is self._door:
+                self.show_door()
+
+        self.tasks.run(self._store.operators.has_operators, success=answered)
 
     def request_login(self) -> None:
         if self._stack.currentWidget() is self._door:
@@ -228,6 +234,8 @@ class OperatorMode(QObject):
             access.offer_groups(self.enrollment_wizard.show_groups)
             self._connect_wizard(self.enrollment_wizard)
             pages.append(("Enroll", self.enrollment_wizard))
+            if "people_page" in self.__dict__:
+                self.people_page.offer_enrollment(self._open_enrollment)
         if Permission.MANAGE_OPERATORS in allowed:
             self.operators_page = OperatorsPage(
                 self.actions, OperatorService(self._store.operators, self._settings.security)
@@ -266,6 +274,10 @@ class OperatorMode(QObject):
         return pages
 
     # --- what the pages ask for ---------------------------------------------------------
+
+    def _open_enrollment(self) -> None:
+        if self.admin is not None:
+            self.admin.open_page("Enroll")
 
     def _find_people(self, search: str) -> None:
         self.actions.run(
@@ -308,16 +320,19 @@ class OperatorMode(QObject):
 
         def enroll(operator: Operator) -> EnrollmentResult:
             images = [(f"capture {i}", frame) for i, frame in enumerate(request.frames, 1)]
-            return self._enroller.enroll(
-                operator,
-                request.display_name,
-                request.external_ref,
-                images,
-                consent,
-                True,
-                groups=request.groups,
-                validity=request.validity,
-            )
+            try:
+                return self._enroller.enroll(
+                    operator,
+                    request.display_name,
+                    request.external_ref,
+                    images,
+                    consent,
+                    True,
+                    groups=request.groups,
+                    validity=request.validity,
+                )
+            except AlreadyEnrolled as refused:
+                raise captured_face_refusal(refused) from refused
 
         def saved(result: EnrollmentResult) -> None:
             wizard.show_saved(result)
@@ -352,7 +367,7 @@ class OperatorMode(QObject):
             self.admin.show_error(message)
         else:
             self._door.show_status(message)
-        # The message may name a person ("already matches enrolled person ..."): the log
+        # The message may name a person ("already enrolled as ..."): the log
         # gets it only where the site allows names there.
         log.warning(
             "operator action failed: %s",
