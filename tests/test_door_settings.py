@@ -64,3 +64,58 @@ def test_a_bad_door_setting_names_the_key_and_the_fix(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_local_config(tmp_path, environ, CommandLine())
+
+
+@pytest.mark.parametrize(
+    ("config", "environ", "first", "second", "where"),
+    [
+        (
+            "[door_io]\nmodbus_contact_input = 3\nmodbus_exit_input = 3\n",
+            {"KIOSK_DOOR_IO__ADAPTER": "modbus", "KIOSK_DOOR_IO__MODBUS_HOST": "10.0.0.7"},
+            "modbus_contact_input",
+            "modbus_exit_input",
+            "discrete input 3",
+        ),
+        (
+            "",
+            {"KIOSK_DOOR_IO__MODBUS_CONTACT_INPUT": "0", "KIOSK_DOOR_IO__MODBUS_EXIT_INPUT": "0"},
+            "modbus_contact_input",
+            "modbus_exit_input",
+            "discrete input 0",
+        ),
+        (
+            '[door_io]\nadapter = "gpio"\ngpio_lock_line = 4\ngpio_contact_line = 4\n',
+            {},
+            "gpio_lock_line",
+            "gpio_contact_line",
+            "line 4",
+        ),
+        (
+            '[door_io]\nadapter = "gpio"\ngpio_lock_line = 4\ngpio_contact_line = 5\n',
+            {"KIOSK_DOOR_IO__GPIO_EXIT_LINE": "5"},
+            "gpio_contact_line",
+            "gpio_exit_line",
+            "line 5",
+        ),
+    ],
+    ids=["modbus inputs in the file", "modbus inputs in variables", "gpio lock", "gpio inputs"],
+)
+def test_two_roles_on_one_input_or_output_are_refused_in_one_line_naming_both_keys(
+    tmp_path: Path, config: str, environ: dict[str, str], first: str, second: str, where: str
+) -> None:
+    (tmp_path / CONFIG_FILE).write_text(config)
+    with pytest.raises(ConfigurationError) as refused:
+        load_local_config(tmp_path, environ, CommandLine())
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith("settings in [door_io] do not fit together (")
+    assert message.endswith(
+        f": door_io.{first} and door_io.{second} are both {where}; give each its own "
+        "(unset one that is not wired)"
+    )
+
+
+def test_the_contact_and_the_exit_button_on_inputs_of_their_own_are_taken(tmp_path: Path) -> None:
+    environ = {"KIOSK_DOOR_IO__MODBUS_CONTACT_INPUT": "0", "KIOSK_DOOR_IO__MODBUS_EXIT_INPUT": "1"}
+    door = load_local_config(tmp_path, environ, CommandLine()).settings.door_io
+    assert (door.modbus_contact_input, door.modbus_exit_input) == (0, 1)
