@@ -79,6 +79,18 @@ class GpioDoor:
             self.close()
             raise self._fault(error) from None
 
+    def read_lock_output(self) -> bool | None:
+        """The level the line is driven at, as the chip reports it; None before the
+        kiosk drives it (the line is not requested as an output yet)."""
+        if not self._driving:
+            return None
+        try:
+            assert self._request is not None
+            return self._request.get_value(self._lock_line) is Value.ACTIVE
+        except _GPIO_ERRORS as error:
+            self.close()
+            raise self._fault(error) from None
+
     def close(self) -> None:
         request, self._request, self._driving = self._request, None, False
         if request is not None:

@@ -63,19 +63,18 @@ class ModbusDoor:
             "door_io.modbus_lock_coil",
         )
 
+    def read_lock_output(self) -> bool:
+        return self._read_coil()
+
     def read_inputs(self) -> DoorInputs:
         settings = self._settings
         unit = settings.modbus_unit
-        coil = self._call(
-            lambda: self._client.read_coils(settings.modbus_lock_coil, device_id=unit),
-            f"coil {settings.modbus_lock_coil}",
-            "door_io.modbus_lock_coil",
-        )
+        coil = self._read_coil()
         wired = [
             a for a in (settings.modbus_contact_input, settings.modbus_exit_input) if a is not None
         ]
         if not wired:
-            return DoorInputs(lock_output=bool(coil.bits[0]))
+            return DoorInputs(lock_output=coil)
         first = min(wired)
         count = max(wired) - first + 1
         # One request for both inputs: they are read at the same instant.
@@ -91,8 +90,17 @@ class ModbusDoor:
         return DoorInputs(
             contact=level(settings.modbus_contact_input),
             exit_button=level(settings.modbus_exit_input),
-            lock_output=bool(coil.bits[0]),
+            lock_output=coil,
         )
+
+    def _read_coil(self) -> bool:
+        coil = self._settings.modbus_lock_coil
+        reply = self._call(
+            lambda: self._client.read_coils(coil, device_id=self._settings.modbus_unit),
+            f"coil {coil}",
+            "door_io.modbus_lock_coil",
+        )
+        return bool(reply.bits[0])
 
     def close(self) -> None:
         self._client.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import select
 
 import serial
 
@@ -16,6 +18,13 @@ log = logging.getLogger(__name__)
 _START = 0xA0
 _NOT_THERE = (errno.ENOENT, errno.ENODEV, errno.ENXIO, errno.EIO)
 _NOT_ALLOWED = (errno.EACCES, errno.EPERM)
+# An unplugged USB-serial adapter (or a pty whose other end closed) hangs up its open
+# descriptor: poll() reports it at once, with nothing written.
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
+
+
+class _Replugged(Exception):
+    """The port's name now leads to another device than the one opened."""
 
 
 def relay_command(channel: int, on: bool) -> bytes:
@@ -27,8 +36,14 @@ def relay_command(channel: int, on: bool) -> bytes:
 
 class SerialRelayDoor:
     """A DoorIo on a relay board that only listens: no door contact or exit button,
-    and no reply to confirm a command beyond the write completing. The port is
-    opened on first use and again after a failure (the board unplugged and back).
+    and no reply to confirm a command beyond the write completing (``read_lock_output``
+    is None). The port is opened on first use and again after a failure.
+
+    Each poll (``read_inputs``) checks the board is still there although nothing is
+    written: its descriptor hung up (unplugged), or its name gone or leading to
+    another device (unplugged and plugged back, under a udev name) is a DoorFault,
+    so the door shows the fault at once and the controller sets the relay again on
+    the board that comes back, which powers up with its relay off.
 
     The board holds its relay until told otherwise: the unlock is timed here, and a
     kiosk that dies while unlocked leaves the relay on until the next start.
@@ -53,13 +68,23 @@ class SerialRelayDoor:
             raise self._fault(error) from None
 
     def read_inputs(self) -> DoorInputs:
-        """No inputs; opening the port checks the board is still there."""
+        """No inputs; checks that the board opened is still there (a DoorFault if not)."""
         try:
-            self._open()
+            self._check_present(self._open())
+        except _Replugged:
+            self.close()
+            raise DoorFault(
+                f"the relay board on {self._settings.serial_port} was unplugged and plugged "
+                "in again; its relay is set again"
+            ) from None
         except (serial.SerialException, OSError) as error:
             self.close()
             raise self._fault(error) from None
         return DoorInputs()
+
+    def read_lock_output(self) -> None:
+        """The board never says what its relay is doing."""
+        return None
 
     def close(self) -> None:
         if self._port is not None:
@@ -77,6 +102,20 @@ class SerialRelayDoor:
                 write_timeout=self._settings.serial_timeout_s,
             )
         return self._port
+
+    def _check_present(self, port: serial.Serial) -> None:
+        """Raises OSError (ENODEV, ENOENT) when the board went away, _Replugged when
+        its name leads to another device now; bytes the board sent are dropped."""
+        descriptor = port.fileno()
+        watch = select.poll()
+        watch.register(descriptor, select.POLLIN)
+        for _fd, happened in watch.poll(0):
+            if happened & _GONE:
+                raise OSError(errno.ENODEV, "the device hung up")
+            port.reset_input_buffer()  # some boards echo; nothing here reads it
+        opened = os.fstat(descriptor).st_rdev
+        if os.stat(self._settings.serial_port).st_rdev != opened:  # OSError if gone
+            raise _Replugged
 
     def _fault(self, error: Exception) -> DoorFault:
         """The failure in plain words; pyserial's own go to the log."""

@@ -23,6 +23,7 @@ class SimulatedDoor:
         self._open = False
         self._exit_pressed = False
         self._unplugged = False
+        self._stuck: bool | None = None
         self.writes: list[bool] = []
         """Every level the output was driven to, in order."""
 
@@ -38,7 +39,8 @@ class SimulatedDoor:
     def set_lock_output(self, on: bool) -> None:
         with self._lock:
             self._check()
-            self._output = on
+            if self._stuck is None:
+                self._output = on
             self.writes.append(on)
 
     def read_inputs(self) -> DoorInputs:
@@ -48,6 +50,11 @@ class SimulatedDoor:
             return DoorInputs(
                 contact=contact, exit_button=self._exit_pressed, lock_output=self._output
             )
+
+    def read_lock_output(self) -> bool:
+        with self._lock:
+            self._check()
+            return self._output
 
     def close(self) -> None:
         pass
@@ -64,6 +71,15 @@ class SimulatedDoor:
         """While unplugged every call raises DoorFault, as a module gone away would."""
         with self._lock:
             self._unplugged = unplugged
+
+    def stick(self, level: bool | None) -> None:
+        """The output stays at ``level`` whatever it is told, each write still taken
+        without an error: a relay welded shut, a module whose outputs are disabled.
+        None: it follows the writes again."""
+        with self._lock:
+            self._stuck = level
+            if level is not None:
+                self._output = level
 
     def reset_output(self) -> None:
         """The module lost its power for a moment: its output is off again (unplugged

@@ -49,6 +49,13 @@ class DoorIo(Protocol):
         """Raises DoorFault if the hardware cannot be read."""
         ...
 
+    def read_lock_output(self) -> bool | None:
+        """The lock output's level as the hardware reports it, read back after each
+        write: a module that acknowledges a write it did not carry out, or whose
+        answer was lost, is found out. None where the hardware cannot tell (a relay
+        board that only listens). Raises DoorFault if the hardware cannot be read."""
+        ...
+
     def close(self) -> None:
         """Release the connection; the output keeps its last level (hardware-dependent)."""
         ...
