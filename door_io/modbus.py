@@ -13,7 +13,7 @@ from pymodbus.pdu import ModbusPDU
 
 from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings
-from core.errors import DoorFault
+from core.errors import DoorFault, DoorNotApplied
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,11 +107,13 @@ class ModbusDoor:
 
     def _call(self, request: Callable[[], ModbusPDU], what: str, keys: str) -> ModbusPDU:
         """Send ``request`` (about ``what``, set by the settings ``keys``). Raises
-        DoorFault in plain words; the raw reason is logged."""
+        DoorNotApplied when it was not sent or the module refused it, DoorFault when
+        its answer was lost, late or garbled (a write may then have taken), in plain
+        words; the raw reason is logged."""
         here = f"the Modbus module at {self._address}"
         if not self._client.connected and not self._client.connect():
-            # pymodbus has logged why (refused, no route, unknown name).
-            raise DoorFault(
+            # pymodbus has logged why (refused, no route, unknown name); nothing was sent.
+            raise DoorNotApplied(
                 f"{here} does not answer; check its power and network cable, and "
                 "door_io.modbus_host and modbus_port"
             )
@@ -129,10 +131,10 @@ class ModbusDoor:
                 f"its power and network cable, and door_io.modbus_unit "
                 f"({self._settings.modbus_unit})"
             ) from None
-        if reply.isError():
+        if reply.isError():  # a Modbus exception reply: the request was not carried out
             code = getattr(reply, "exception_code", None)
             log.warning("%s refused the request for %s: %s", here, what, reply)
-            raise DoorFault(self._refusal(here, code, what, keys))
+            raise DoorNotApplied(self._refusal(here, code, what, keys))
         return reply
 
     def _refusal(self, here: str, code: int | None, what: str, keys: str) -> str:

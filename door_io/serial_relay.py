@@ -7,12 +7,13 @@ import errno
 import logging
 import os
 import select
+import termios
 
 import serial
 
 from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings
-from core.errors import DoorFault
+from core.errors import DoorFault, DoorNotApplied
 
 log = logging.getLogger(__name__)
 _START = 0xA0
@@ -21,6 +22,8 @@ _NOT_ALLOWED = (errno.EACCES, errno.EPERM)
 # An unplugged USB-serial adapter (or a pty whose other end closed) hangs up its open
 # descriptor: poll() reports it at once, with nothing written.
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
+# What pyserial lets through: its own, the OS's, and tcdrain's (flush) termios.error.
+_SERIAL_ERRORS = (serial.SerialException, OSError, termios.error)
 
 
 class _Replugged(Exception):
@@ -61,11 +64,17 @@ class SerialRelayDoor:
         command = relay_command(self._settings.serial_channel, on)
         try:
             port = self._open()
+        except _SERIAL_ERRORS as error:
+            self.close()
+            raise self._fault(error, DoorNotApplied) from None
+        try:
             port.write(command)
             port.flush()
-        except (serial.SerialException, OSError) as error:
+        except _SERIAL_ERRORS as error:
             self.close()
-            raise self._fault(error) from None
+            # Gone: nothing reached it. Else (a time-out) part of the command may have.
+            gone = _errno(error) in _NOT_THERE
+            raise self._fault(error, DoorNotApplied if gone else DoorFault) from None
 
     def read_inputs(self) -> DoorInputs:
         """No inputs; checks that the board opened is still there (a DoorFault if not)."""
@@ -77,7 +86,7 @@ class SerialRelayDoor:
                 f"the relay board on {self._settings.serial_port} was unplugged and plugged "
                 "in again; its relay is set again"
             ) from None
-        except (serial.SerialException, OSError) as error:
+        except _SERIAL_ERRORS as error:
             self.close()
             raise self._fault(error) from None
         return DoorInputs()
@@ -117,27 +126,34 @@ class SerialRelayDoor:
         if os.stat(self._settings.serial_port).st_rdev != opened:  # OSError if gone
             raise _Replugged
 
-    def _fault(self, error: Exception) -> DoorFault:
-        """The failure in plain words; pyserial's own go to the log."""
+    def _fault(self, error: Exception, kind: type[DoorFault] = DoorFault) -> DoorFault:
+        """The failure in plain words, as a ``kind``; pyserial's own go to the log."""
         port = self._settings.serial_port
         log.warning("relay board on %s: %s: %s", port, type(error).__name__, error)
         here = f"the relay board on {port}"
         if isinstance(error, serial.SerialTimeoutException):
-            return DoorFault(
+            return kind(
                 f"{here} did not take the command within {self._settings.serial_timeout_s:g} s; "
                 "check its USB cable, then unplug it and plug it in again"
             )
-        # pyserial wraps a failed write's OSError in a SerialException without its errno.
-        code = getattr(error, "errno", None) or getattr(error.__context__, "errno", None)
+        code = _errno(error)
         if code in _NOT_THERE:
-            return DoorFault(f"{here} is not there; check its USB cable and door_io.serial_port")
+            return kind(f"{here} is not there; check its USB cable and door_io.serial_port")
         if code in _NOT_ALLOWED:
-            return DoorFault(
+            return kind(
                 f"{here} may not be opened by the kiosk's user; give that user access to "
                 "the device (e.g. the dialout group)"
             )
         if code == errno.EBUSY:
-            return DoorFault(f"{here} is held by another program; close that program")
-        return DoorFault(
+            return kind(f"{here} is held by another program; close that program")
+        return kind(
             f"{here} failed; check its USB cable and door_io.serial_port (details in the log)"
         )
+
+
+def _errno(error: Exception) -> int | None:
+    if isinstance(error, termios.error) and error.args and isinstance(error.args[0], int):
+        return error.args[0]
+    # pyserial wraps a failed write's OSError in a SerialException without its errno.
+    code = getattr(error, "errno", None) or getattr(error.__context__, "errno", None)
+    return code if isinstance(code, int) else None

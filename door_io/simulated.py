@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from core.access.door_io import DoorInputs
-from core.errors import DoorFault
+from core.errors import DoorNotApplied
 
 
 class SimulatedDoor:
@@ -68,7 +68,7 @@ class SimulatedDoor:
             self._exit_pressed = pressed
 
     def unplug(self, unplugged: bool = True) -> None:
-        """While unplugged every call raises DoorFault, as a module gone away would."""
+        """While unplugged every call raises DoorNotApplied, as a module gone away would."""
         with self._lock:
             self._unplugged = unplugged
 
@@ -89,4 +89,4 @@ class SimulatedDoor:
 
     def _check(self) -> None:
         if self._unplugged:
-            raise DoorFault("the simulated door module is unplugged; plug it in again")
+            raise DoorNotApplied("the simulated door module is unplugged; plug it in again")

@@ -76,6 +76,20 @@ def guarded(io: DoorIo, call: Callable[[], T]) -> T:
         ) from error
 
 
+def not_as_written(adapter: str, written: bool, read_back: bool) -> str:
+    """The fault of hardware that took a write of the lock output but reads back the
+    other level, in words for the door report and the audit log."""
+    return (
+        f"the door hardware ({adapter}) took the lock output {_level(written)} but reads "
+        f"it back {_level(read_back)}; check that its outputs are enabled (not in a manual "
+        "or test mode) and the relay is not stuck"
+    )
+
+
+def _level(on: bool) -> str:
+    return "on" if on else "off"
+
+
 def lock_output_on(unlocked: bool, settings: DoorIoSettings) -> bool:
     """The output level for the lock: fail-secure energises to unlock, fail-safe to
     lock; ``lock_active_high`` false inverts the level at the output."""
