@@ -79,10 +79,13 @@ class DoorHardware(QObject):
             self.commands.start()
 
     def stop(self) -> None:
-        """Locked, the adapter closed, the last audit events recorded."""
+        """Locked, the adapter closed, the last report (stopped) written and the last
+        audit events recorded."""
         if self.commands is not None:
             self.commands.stop(_STOP_S)
         self.controller.stop(_STOP_S)
+        if self.commands is not None:
+            self.commands.report_stopped()
         self.audit.stop(_STOP_S)
 
     @property
@@ -150,6 +153,13 @@ class LockedFirst(QObject):
         self._adapter = io.name
         self._locked = DoorControl(settings).state
         self.hold = LockHold(io, settings, self._fault_changed)
+
+    def start(self) -> None:
+        """Start the hold, if the kiosk's entry point has not already (before Qt), and
+        say the lock's state again: the first try may have ended before anyone heard."""
+        self.hold.start()
+        if self.hold.first_try_done:
+            self._fault_changed(self.hold.fault)
 
     def _fault_changed(self, fault: str | None) -> None:
         status = DoorStatus(adapter=self._adapter, state=self._locked, fault=fault)
