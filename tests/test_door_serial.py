@@ -192,6 +192,7 @@ def test_a_board_unplugged_is_a_door_fault_and_set_again_when_plugged_back(usb: 
     door.start()
     try:
         assert first.command() == OFF
+        recorder.wait_for(Relocked)  # the start's write is over
         usb.unplug()  # nothing is written meanwhile: the door must see it by itself
         faulted = recorder.wait_for(DoorFaulted, timeout_s=2)
         assert faulted.detail == (

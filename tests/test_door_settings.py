@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from config.door_io_section import load_door_io_settings
 from config.local_config import CONFIG_FILE, CommandLine, load_local_config
 from core.door_io_settings import DoorAdapter, FailMode
 from core.errors import ConfigurationError
@@ -119,3 +120,46 @@ def test_the_contact_and_the_exit_button_on_inputs_of_their_own_are_taken(tmp_pa
     environ = {"KIOSK_DOOR_IO__MODBUS_CONTACT_INPUT": "0", "KIOSK_DOOR_IO__MODBUS_EXIT_INPUT": "1"}
     door = load_local_config(tmp_path, environ, CommandLine()).settings.door_io
     assert (door.modbus_contact_input, door.modbus_exit_input) == (0, 1)
+
+
+def test_door_io_is_read_alone_whatever_else_is_wrong(tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text(
+        '[camera]\nfolder_fps = 1000\n[bogus]\nx = 1\n[door_io]\nadapter = "modbus"\n'
+        'modbus_host = "10.0.0.7"\n'
+    )
+    environ = {"KIOSK_MATCHING__THRESHOLD": "two", "KIOSK_DOOR_IO__MODBUS_PORT": "1502"}
+    with pytest.raises(ConfigurationError):
+        load_local_config(tmp_path, environ, CommandLine())  # the whole: refused
+    door = load_door_io_settings(str(tmp_path), environ)  # the door's section: read
+    assert (door.adapter, door.modbus_host, door.modbus_port) == (
+        DoorAdapter.MODBUS,
+        "10.0.0.7",
+        1502,
+    )
+
+
+def test_door_io_read_alone_is_the_door_io_of_the_whole(tmp_path: Path) -> None:
+    (tmp_path / CONFIG_FILE).write_text('[door_io]\nadapter = "serial"\nserial_port = "/dev/x"\n')
+    environ = {"KIOSK_DOOR_IO__SERIAL_BAUD": "19200", "KIOSK_DATA_DIR": str(tmp_path)}
+    whole = load_local_config(tmp_path, environ, CommandLine()).settings.door_io
+    assert load_door_io_settings(None, environ) == whole
+
+
+@pytest.mark.parametrize(
+    ("config", "environ", "message"),
+    [
+        ("[door_io]\nunlock_s = 0\n", {}, "setting door_io.unlock_s = 0 (from kiosk.toml)"),
+        ("", {"KIOSK_DOOR_IO__RELAY": "1"}, "unknown setting door_io.relay"),
+        ("[door_io\n", {}, "is not valid TOML"),
+        ("door_io = 3\n", {}, "door_io must be a section: [door_io]"),
+    ],
+    ids=["out of bounds", "unknown key", "not TOML", "not a section"],
+)
+def test_door_io_read_alone_refuses_in_one_line(
+    tmp_path: Path, config: str, environ: dict[str, str], message: str
+) -> None:
+    (tmp_path / CONFIG_FILE).write_text(config)
+    with pytest.raises(ConfigurationError) as refused:
+        load_door_io_settings(str(tmp_path), environ)
+    assert message in str(refused.value)
+    assert "\n" not in str(refused.value)
