@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from core.access.door_io import DoorInputs
-from core.errors import DoorNotApplied
+from core.errors import DoorFault, DoorNotApplied
 
 
 class SimulatedDoor:
@@ -24,6 +24,7 @@ class SimulatedDoor:
         self._exit_pressed = False
         self._unplugged = False
         self._stuck: bool | None = None
+        self._answers_lost = False
         self.writes: list[bool] = []
         """Every level the output was driven to, in order."""
 
@@ -42,10 +43,12 @@ class SimulatedDoor:
             if self._stuck is None:
                 self._output = on
             self.writes.append(on)
+            self._check_answer()
 
     def read_inputs(self) -> DoorInputs:
         with self._lock:
             self._check()
+            self._check_answer()
             contact = self._open != self._contact_on_when_closed
             return DoorInputs(
                 contact=contact, exit_button=self._exit_pressed, lock_output=self._output
@@ -54,6 +57,7 @@ class SimulatedDoor:
     def read_lock_output(self) -> bool:
         with self._lock:
             self._check()
+            self._check_answer()
             return self._output
 
     def close(self) -> None:
@@ -81,6 +85,12 @@ class SimulatedDoor:
             if level is not None:
                 self._output = level
 
+    def lose_answers(self, lost: bool = True) -> None:
+        """While lost, each write is carried out but raises DoorFault, and no read is
+        answered: a link that garbles or delays the module's replies."""
+        with self._lock:
+            self._answers_lost = lost
+
     def reset_output(self) -> None:
         """The module lost its power for a moment: its output is off again (unplugged
         or not)."""
@@ -90,3 +100,7 @@ class SimulatedDoor:
     def _check(self) -> None:
         if self._unplugged:
             raise DoorNotApplied("the simulated door module is unplugged; plug it in again")
+
+    def _check_answer(self) -> None:
+        if self._answers_lost:
+            raise DoorFault("the simulated door module's answer was lost; check its link")

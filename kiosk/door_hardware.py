@@ -18,6 +18,7 @@ from core.access.door_events import (
     Unlocked,
     UnlockFailed,
     UnlockRefused,
+    UnlockUnconfirmed,
 )
 from core.access.door_io import DoorIo
 from core.access.lock_hold import LockHold
@@ -122,6 +123,8 @@ def door_result(event: DoorEvent) -> DoorResult | None:
         )
     if isinstance(event, UnlockFailed) and event.event_id:
         return DoorResult(event_id=event.event_id, kind=DoorResultKind.FAILED)
+    if isinstance(event, UnlockUnconfirmed) and event.event_id:
+        return DoorResult(event_id=event.event_id, kind=DoorResultKind.UNCONFIRMED)
     if isinstance(event, UnlockRefused) and event.cause is UnlockCause.GRANT and event.event_id:
         return DoorResult(event_id=event.event_id, kind=DoorResultKind.REFUSED, why=event.why)
     return None

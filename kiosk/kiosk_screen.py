@@ -29,6 +29,8 @@ FAULT_TEXT = "recognition error, trying again"
 LIVENESS_FAILED_TEXT = "liveness check failed"
 DOOR_OPEN_TEXT = "door open, come in"
 DOOR_FAILED_TEXT = "door did not open, please call staff"
+# The lock's answer was lost: it may have opened, and is being locked again.
+DOOR_UNCONFIRMED_TEXT = "the door did not answer, please call staff"
 DOOR_REFUSED_TEXT = "the door stays locked"
 # The door controller's own answer (OSDP), when it sends no words of its own.
 CONTROLLER_TEXT = {
@@ -215,6 +217,9 @@ class KioskScreen(QWidget):
             self._back_to_idle.start(int(result.seconds * 1000))
         elif result.kind is DoorResultKind.FAILED:
             self._set_banner(DOOR_FAILED_TEXT, "fault")
+            self._back_to_idle.start()
+        elif result.kind is DoorResultKind.UNCONFIRMED:
+            self._set_banner(DOOR_UNCONFIRMED_TEXT, "fault")
             self._back_to_idle.start()
         else:
             self._set_banner(f"{result.why}\n{DOOR_REFUSED_TEXT}", "denied")

@@ -361,39 +361,15 @@ def test_an_adapter_bug_is_a_fault_and_the_door_goes_on(recorder: DoorEventRecor
         door.stop()
 
 
-class LossyDoor(SimulatedDoor):
-    """A door whose module carries each write out but whose answers are lost while
-    ``lossy``: every write raises after it took, and the output cannot be read back."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lossy = False
-
-    def set_lock_output(self, on: bool) -> None:
-        super().set_lock_output(on)
-        if self.lossy:
-            raise DoorFault("the simulated module's answer was lost")
-
-    def read_lock_output(self) -> bool:
-        if self.lossy:
-            raise DoorFault("the simulated module's answer was lost")
-        return super().read_lock_output()
-
-    def read_inputs(self) -> DoorInputs:
-        if self.lossy:
-            raise DoorFault("the simulated module's answer was lost")
-        return super().read_inputs()
-
-
 def test_an_unlock_with_its_answer_lost_is_unconfirmed_and_relocked_until_it_reads_back(
     recorder: DoorEventRecorder,
 ) -> None:
-    hardware = LossyDoor()
+    hardware = SimulatedDoor()
     door = DoorController(hardware, FAST, listeners=[recorder])
     door.start()
     try:
         recorder.wait_for(Relocked)
-        hardware.lossy = True
+        hardware.lose_answers()
         granted = decision()
         assert door.grant(granted).wait(WAIT_S) is CommandResult.UNCONFIRMED
         assert recorder.wait_for(UnlockUnconfirmed).event_id == granted.event_id
@@ -404,7 +380,7 @@ def test_an_unlock_with_its_answer_lost_is_unconfirmed_and_relocked_until_it_rea
         writes = len(hardware.writes)
         wait_until(lambda: len(hardware.writes) >= writes + 3)  # and again every retry_s
         assert recorder.of(LockConfirmed) == []
-        hardware.lossy = False
+        hardware.lose_answers(False)
         recorder.wait_for(LockConfirmed)
         recorder.wait_for(DoorFaultCleared)
         assert door.status.fault is None
