@@ -41,6 +41,12 @@ class DoorStatus:
     fault: str | None
     """Why the hardware is not answering; None while it is."""
 
+    @property
+    def kind(self) -> str:
+        """The adapter's kind ("modbus", "serial"...) without where it is: the first
+        word of ``adapter`` (DoorIo.name), for what leaves the kiosk."""
+        return self.adapter.split(" ", 1)[0]
+
 
 _STOP = object()
 

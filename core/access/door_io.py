@@ -37,7 +37,8 @@ class DoorIo(Protocol):
 
     @property
     def name(self) -> str:
-        """The adapter and where it is, for logs and the screens ("modbus 10.0.0.7:502")."""
+        """The adapter's kind as door_io.adapter names it, then where it is, for logs and
+        the screens ("modbus 10.0.0.7:502"); only the kind leaves the kiosk."""
         ...
 
     def set_lock_output(self, on: bool) -> None:
