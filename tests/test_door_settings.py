@@ -58,6 +58,10 @@ def test_the_default_is_no_door_hardware(tmp_path: Path) -> None:
         ({"KIOSK_DOOR_IO__UNLOCK_S": "0.1"}, "at least 0.5"),
         ({"KIOSK_DOOR_IO__MODBUS_PORT": "70000"}, "at most 65535"),
         ({"KIOSK_DOOR_IO__RELAY": "1"}, "unknown setting door_io.relay"),
+        (
+            {"KIOSK_DOOR_IO__OPERATOR_POLL_S": "20"},
+            r"command_max_age_s \(30\) must be at least twice operator_poll_s \(20\)",
+        ),
     ],
 )
 def test_a_bad_door_setting_names_the_key_and_the_fix(
