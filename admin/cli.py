@@ -24,6 +24,7 @@ from admin import (
     config_commands,
     door_commands,
     health,
+    import_command,
     operator_commands,
     people_commands,
     settings_commands,
@@ -204,6 +205,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--external-ref", metavar="REF", help="e.g. a badge number")
     access_commands.add_access_options(p, enrolling=True)
+
+    p = command(
+        sub,
+        "import",
+        import_command.import_people,
+        "enroll the people of a CSV file (an HR export) with their photos, each row as a "
+        "single enrollment; exit 0 when every row went in, 3 when some were refused",
+    )
+    p.add_argument("people_file", type=Path, metavar="PEOPLE.csv")
+    p.add_argument(
+        "--photos",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="the folder the file's photo names are relative to; nothing outside it is read",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every row, faces against the enrolled people and the file included; "
+        "store nothing",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="write each row's outcome to FILE (JSON if it ends in .json, else CSV), owner-only",
+    )
 
     p = command(sub, "identify", commands.identify, "identify the largest face in a photo")
     p.add_argument("--image", required=True, type=commands.image_path, metavar="PATH")

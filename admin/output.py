@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -42,6 +44,29 @@ def emit_error(message: str, exit_code: int, as_json: bool, prefix: str = "kiosk
 def progress(message: str) -> None:
     """A long command's progress, on stderr so stdout stays the result."""
     _write(sys.stderr, for_terminal(message, one_line=True), flush=True)
+
+
+@contextmanager
+def progress_bar(total: int, unit: str) -> Iterator[Callable[[Mapping[str, int]], None]]:
+    """A progress bar on stderr while the block runs, when stderr is a terminal (tqdm);
+    nothing otherwise. Yields ``step(counts)``: one more ``unit`` done, with the counts
+    shown beside the bar (outcome names and numbers only: nothing a person typed)."""
+    from tqdm import tqdm
+
+    with tqdm(
+        total=total,
+        unit=unit,
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+        dynamic_ncols=True,
+        smoothing=0.1,
+    ) as bar:
+
+        def step(counts: Mapping[str, int]) -> None:
+            bar.set_postfix(counts, refresh=False)
+            bar.update(1)
+
+        yield step
 
 
 def prompt_text(prompt: str) -> str:

@@ -159,6 +159,7 @@ def _view_data(view: PersonView) -> dict[str, object]:
             "given_at": c.given_at.isoformat(),
             "witnessed_by": c.witnessed_by,
             "withdrawn_at": c.withdrawn_at.isoformat() if c.withdrawn_at else None,
+            "form_reference": c.form_reference,
         }
         for c in detail.consents
     ]
@@ -183,8 +184,9 @@ def _view_text(view: PersonView) -> str:
         )
     for c in detail.consents:
         withdrawn = f", withdrawn {c.withdrawn_at:%Y-%m-%d %H:%M}" if c.withdrawn_at else ""
+        how = f"signed form {c.form_reference}, recorded by" if c.form_reference else "witnessed by"
         lines.append(
             f"consent:    {c.version} given {c.given_at:%Y-%m-%d %H:%M}, "
-            f"witnessed by {c.witnessed_by}{withdrawn}"
+            f"{how} {c.witnessed_by}{withdrawn}"
         )
     return "\n".join(lines)

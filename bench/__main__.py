@@ -58,7 +58,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="another model pack to measure beside buffalo_sc (repeatable)",
     )
     parser.add_argument(
-        "--only", help="sections, comma separated: inference,search,e2e,kiosks,liveness,rules"
+        "--only",
+        help="sections, comma separated: inference,search,e2e,kiosks,liveness,rules,import",
     )
     args = parser.parse_args(argv)
     try:
@@ -89,7 +90,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness", "rules")
+SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness", "rules", "import")
 
 
 def _integers(text: str) -> list[int]:
@@ -147,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(_liveness(args, results))
         if "rules" in args.sections:
             sections.append(_rules(args, results, Path(scratch)))
+        if "import" in args.sections:
+            sections.append(_import(args, results, Path(scratch)))
     seconds = time.perf_counter() - began
     results["seconds"] = seconds
     head = [
@@ -246,6 +249,26 @@ def _rules(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> 
     return report.rules_section(found)
 
 
+def _import(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    from bench import people_import
+    from bench.database import bench_database
+    from core.enrollment.bulk_import import usable_cores
+
+    with bench_database(scratch / "import") as engine:
+        found = people_import.run(
+            engine,
+            scratch,
+            # The 1,000 people; a quick run's minute holds a third of them.
+            write_people=300 if args.quick else 1_000,
+            face_people=20 if args.quick else 200,
+            end_to_end_people=40 if args.quick else 1_000,
+            cores=usable_cores(),
+            progress=progress,
+        )
+    results["import"] = found
+    return report.import_section(found)
+
+
 def _summary(results: dict[str, Any]) -> str:
     lines = [f"kiosk-bench finished in {results['seconds'] / 60:.1f} min"]
     for row in results.get("inference", []):
@@ -282,6 +305,12 @@ def _summary(results: dict[str, Any]) -> str:
             f"  access rules: check p50 {r.check.p50_ms:.2f} ms, p99 {r.check.p99_ms:.2f} ms "
             f"(evaluation alone p99 {r.evaluation.p99_ms:.3f} ms)"
         )
+    if "import" in results:
+        for rate in results["import"].rates:
+            lines.append(
+                f"  import {rate.stage}: {rate.per_minute:,.0f} people/min "
+                f"({rate.workers} worker(s) x {rate.threads_per_worker} thread(s))"
+            )
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ KioskError
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -142,7 +143,11 @@ class ConsentMissing(NotAllowed):
 
 
 class AlreadyEnrolled(NotAllowed):
-    pass
+    """``person_id``: the enrolled person the face or reference belongs to, when known."""
+
+    def __init__(self, message: str, person_id: uuid.UUID | None = None) -> None:
+        super().__init__(message)
+        self.person_id = person_id
 
 
 class ReenrollmentPending(NotAllowed):

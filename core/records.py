@@ -70,6 +70,9 @@ class ConsentGrant:
     version: str
     text_sha256: str
     witnessed_by: Operator
+    """The operator who read the text to the person, or who recorded a signed form."""
+    form_reference: str | None = None
+    """The signed form's reference (a bulk import); None: given in person at the kiosk."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class ConsentRecord:
     given_at: datetime
     witnessed_by: str
     withdrawn_at: datetime | None
+    form_reference: str | None = None
+    """Set when consent was given on a signed form (a bulk import)."""
 
 
 @dataclass(frozen=True)

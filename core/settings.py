@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from core.door_io_settings import DoorIoSettings
+from core.import_settings import ImportSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
 from core.osdp_settings import OsdpSettings
 from core.service_settings import (
@@ -407,6 +408,7 @@ class Settings(_Section):
     mqtt: MqttSettings = MqttSettings()
     webhook: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
+    bulk_import: ImportSettings = ImportSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

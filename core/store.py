@@ -12,7 +12,7 @@ action's transaction has rolled back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -53,15 +53,28 @@ class AccessEventSink(Protocol):
 
 
 class IdentityStore(DenialLog, Protocol):
-    def enroll(self, enrollment: Enrollment) -> uuid.UUID:
+    def enroll(self, enrollment: Enrollment, *, dry_run: bool = False) -> uuid.UUID:
         """Store the person, their consent and every template, with an audit event.
 
         One enrollment at a time per database: raise AlreadyEnrolled, naming the
-        person, if a template or probe is already at or above ``duplicate_threshold``
-        to an enrolled person's of its model, counting enrollments that finished a
-        moment ago (or if the external reference belongs to an enrolled person), and
-        ReenrollmentPending if someone is enrolled only with a model that neither the
-        templates nor the probes are of."""
+        person (and giving their id), if a template or probe is already at or above
+        ``duplicate_threshold`` to an enrolled person's of its model, counting
+        enrollments that finished a moment ago (or if the external reference belongs
+        to an enrolled person), and ReenrollmentPending if someone is enrolled only
+        with a model that neither the templates nor the probes are of. ``dry_run``:
+        every check runs, nothing is stored."""
+        ...
+
+    def people_with_external_refs(
+        self, external_refs: Collection[str], *, actor: Operator
+    ) -> dict[str, PersonSummary]:
+        """The active people with these external references (badges), by reference."""
+        ...
+
+    def similarities_to_person(
+        self, person_id: uuid.UUID, embeddings: Sequence[Embedding], model: str
+    ) -> list[float]:
+        """Each embedding's best similarity to the person's templates, exactly."""
         ...
 
     def record_refused_enrollment(self, operator: Operator, reason: str, images: int) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import date, timedelta
+from collections.abc import Collection, Sequence
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
@@ -21,15 +22,14 @@ from storage import schema
 from storage.access_chain import append_access
 from storage.answer_deadline import deadline_of
 from storage.audit_log import append_audit, record_apart, record_denial
-from storage.group_members import join_default_group, set_groups
 from storage.model_coverage import (
     lacks_model,
     reenrollment_needed,
-    refuse_unchecked_models,
     template_models_column,
 )
 from storage.name_keys import name_key as sql_name_key
 from storage.operator_authority import act_as
+from storage.person_enrollment import ENROLLED_FACE, enroll_in
 from storage.pin_schema import PersonPin
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
@@ -37,8 +37,7 @@ from storage.vector_index import DEFAULT_INDEX, Precision, index_order
 
 _EXTERNAL_REF_INDEX = "uq_people_external_ref_active"
 _ACTIVE = records.PersonStatus.ACTIVE.value
-# Any fixed number, other than the audit chain's: one enrollment at a time per database.
-_ENROLLMENT_LOCK = 7_301_520_116
+__all__ = ["ENROLLED_FACE", "SqlIdentityStore", "insert_access_event", "nearest_people_query"]
 
 
 class SqlIdentityStore:
@@ -50,8 +49,12 @@ class SqlIdentityStore:
         self._search = search_engine(engine)
         self._precision = precision
 
-    def enroll(self, enrollment: records.Enrollment) -> uuid.UUID:
+    def enroll(self, enrollment: records.Enrollment, *, dry_run: bool = False) -> uuid.UUID:
         """Store the person, consent and templates; the witness must be allowed to enroll.
+
+        ``dry_run``: every check and write runs, then the transaction rolls back:
+        nothing is stored, not even the audit event; the id returned is the one the
+        person would have had.
 
         The duplicate check and the insert are one serialised step: under a
         transaction-level advisory lock, so every process and kiosk on this
@@ -64,56 +67,12 @@ class SqlIdentityStore:
         """
         try:
             with transaction(self._sessions) as session:
-                act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL, self)
-                session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
-                _refuse_enrolled_face(session, enrollment)
-                refuse_unchecked_models(session, enrollment)
-                person = schema.Person(
-                    display_name=enrollment.display_name,
-                    external_ref=enrollment.external_ref,
-                    valid_from=enrollment.valid_from,
-                    valid_until=enrollment.valid_until,
-                )
-                session.add(person)
-                session.flush()
-                if enrollment.groups is None:
-                    groups = [name] if (name := join_default_group(session, person.id)) else []
-                else:
-                    set_groups(session, person.id, frozenset(enrollment.groups))
-                    groups = list(enrollment.groups)
-                grant = enrollment.consent
-                session.add(
-                    schema.ConsentRecord(
-                        person_id=person.id,
-                        version=grant.version,
-                        text_sha256=grant.text_sha256,
-                        witnessed_by=grant.witnessed_by.id,
-                    )
-                )
-                session.add_all(
-                    schema.FaceTemplate(
-                        person_id=person.id,
-                        embedding=template.embedding,
-                        model=template.model,
-                        quality=template.quality,
-                    )
-                    for template in enrollment.templates
-                )
-                append_audit(
-                    session,
-                    grant.witnessed_by.username,
-                    "person.enroll",
-                    str(person.id),
-                    {
-                        "templates": len(enrollment.templates),
-                        "models": sorted({t.model for t in enrollment.templates}),
-                        "consent_version": grant.version,
-                        "groups": sorted(groups),
-                        "valid_from": _day(enrollment.valid_from),
-                        "valid_until": _day(enrollment.valid_until),
-                    },
-                )
-                return person.id
+                person_id = enroll_in(session, enrollment, self)
+                if dry_run:
+                    raise _RolledBack(person_id)
+                return person_id
+        except _RolledBack as rolled_back:
+            return rolled_back.person_id
         except IntegrityError as error:
             if _EXTERNAL_REF_INDEX in str(error.orig):
                 raise AlreadyEnrolled(
@@ -123,6 +82,39 @@ class SqlIdentityStore:
             raise _refused(error) from error
         except DBAPIError as error:
             raise _refused(error) from error
+
+    def people_with_external_refs(
+        self, external_refs: Collection[str], *, actor: records.Operator
+    ) -> dict[str, records.PersonSummary]:
+        """The active people whose external reference (badge number) is one of
+        ``external_refs``, by reference; ``actor`` must be allowed to view people.
+        One query: a bulk import asks for a few hundred badges at a time."""
+        if not external_refs:
+            return {}
+        query = _summary_query().where(
+            schema.Person.status == _ACTIVE, schema.Person.external_ref.in_(set(external_refs))
+        )
+        with transaction(self._sessions) as session:
+            act_as(session, actor, Permission.VIEW_PEOPLE, self)
+            found = [_summary(*row) for row in session.execute(query).all()]
+        return {person.external_ref: person for person in found if person.external_ref}
+
+    def similarities_to_person(
+        self, person_id: uuid.UUID, embeddings: Sequence[Embedding], model: str
+    ) -> list[float]:
+        """Each embedding's best cosine similarity to the person's templates of
+        ``model``, compared exactly (a person has a few templates): -1.0 without any."""
+        with transaction(self._sessions) as session:
+            return [
+                float(
+                    session.scalar(
+                        _PERSON_SIMILARITY,
+                        {"query": embedding, "person": person_id, "model": model},
+                    )
+                    or -1.0
+                )
+                for embedding in embeddings
+            ]
 
     def record_refused_enrollment(
         self, operator: records.Operator, reason: str, images: int
@@ -210,7 +202,12 @@ class SqlIdentityStore:
                 last_recognized_at=row[0].last_recognized_at,
                 consents=tuple(
                     records.ConsentRecord(
-                        c.version, c.text_sha256, c.given_at, witness, c.withdrawn_at
+                        c.version,
+                        c.text_sha256,
+                        c.given_at,
+                        witness,
+                        c.withdrawn_at,
+                        c.form_reference,
                     )
                     for c, witness in consents
                 ),
@@ -249,39 +246,16 @@ class SqlIdentityStore:
             return [person.id for person in expired]
 
 
-def _refuse_enrolled_face(session: Session, enrollment: records.Enrollment) -> None:
-    """Raise AlreadyEnrolled if a new template or probe matches an active person's of its
-    model at or above ``enrollment.duplicate_threshold``; run under the enrollment lock."""
-    for template in (*enrollment.templates, *enrollment.probes):
-        row = session.execute(
-            ENROLLED_FACE,
-            {
-                "query": template.embedding,
-                "model": template.model,
-                "threshold": enrollment.duplicate_threshold,
-            },
-        ).first()
-        if row is not None:
-            person_id, name, similarity = row
-            raise AlreadyEnrolled(
-                f"this face already matches enrolled person {name} ({person_id}, similarity "
-                f"{similarity:.2f}); delete that person before enrolling again"
-            )
+class _RolledBack(Exception):
+    def __init__(self, person_id: uuid.UUID) -> None:
+        super().__init__("dry run")
+        self.person_id = person_id
 
 
-# Exact: a filter on the distance and an order by the similarity, neither of which
-# an HNSW index serves, so every active template of the model is compared. An
-# index search is approximate and could miss the one template that matters.
-ENROLLED_FACE = text(
-    f"""
-    SELECT people.id, people.display_name,
-           1 - (face_templates.embedding <=> :query) AS similarity
-    FROM face_templates JOIN people ON people.id = face_templates.person_id
-    WHERE face_templates.model = :model
-      AND people.status = '{_ACTIVE}'
-      AND 1 - (face_templates.embedding <=> :query) >= :threshold
-    ORDER BY similarity DESC
-    LIMIT 1
+_PERSON_SIMILARITY = text(
+    """
+    SELECT max(1 - (embedding <=> :query)) FROM face_templates
+    WHERE person_id = :person AND model = :model
     """
 )
 
@@ -399,7 +373,3 @@ def insert_access_event(session: Session, event: records.AccessDecision) -> bool
     """Store ``event`` at the end of the access chain unless its id is already
     stored; True if it was new (storage/access_chain.py)."""
     return append_access(session, event)
-
-
-def _day(value: date | None) -> str | None:
-    return value.isoformat() if value is not None else None

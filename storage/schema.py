@@ -139,6 +139,8 @@ class ConsentRecord(Base):
     witnessed_by: Mapped[int] = mapped_column(ForeignKey("operators.id"))
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    # The signed form's reference (kiosk-admin import); NULL: consent given at the kiosk.
+    form_reference: Mapped[str | None] = mapped_column(String(128))
 
 
 class AuditEvent(Base):

@@ -1,0 +1,412 @@
+"""A bulk import: every row of a people file through the enrollment service.
+
+Each row takes the steps of a single enrollment (EnrollmentService: ``details``,
+``faces``, ``enroll_faces``) and nothing else decides whether it goes in. Rows are
+independent: a refused row is reported with its reason, audited as a refused
+enrollment, and skipped; each good row is stored in its own transaction.
+
+Importing a file again duplicates no one. A row whose badge belongs to an enrolled
+person whose face matches the row's photos is "already enrolled" and changes
+nothing; a face enrolled under another badge, or a badge whose person has another
+face, is refused (one face, one identity).
+
+Speed: the face step of the next rows (decoding, detection, embedding: onnxruntime,
+OpenCV and Pillow, which let go of the GIL) runs on a bounded pool of threads
+while the calling thread stores rows one at a time, in file order, so an earlier
+row always wins over a later one with the same face.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from core.enrollment.consent import (
+    ConsentText,
+    clean_consent_reference,
+    consent_text,
+    current_consent,
+)
+from core.enrollment.enrollment import (
+    MAX_ENROLLMENT_IMAGES,
+    REFUSALS,
+    EnrollmentDetails,
+    EnrollmentService,
+    LabelledProbe,
+    LabelledSample,
+)
+from core.enrollment.import_rows import RowOutcome, RowResult
+from core.enrollment.people_file import LIST_SEPARATOR, PersonRow, RawRow, person_row
+from core.enrollment.photo_folder import PhotoFolder
+from core.enrollment.refusals import refusal_reason
+from core.errors import (
+    AlreadyEnrolled,
+    InputRejected,
+    InvalidValue,
+    KioskError,
+    NotAllowed,
+    NotFound,
+)
+from core.records import Operator, PersonSummary
+from core.settings import ImageLimits
+from core.store import IdentityStore
+from core.vision.imagefile import check_image_file, read_image_file
+
+log = logging.getLogger(__name__)
+# What enroll_faces refuses a row with (and audits, but NotFound: an unknown group).
+_STORE_REFUSALS: tuple[type[KioskError], ...] = (*REFUSALS, NotFound)
+# Badges whose enrolled owners are read in one query.
+OWNER_BATCH = 500
+
+
+@dataclass(frozen=True)
+class CheckedRow:
+    """A row whose details passed, waiting for (or with) its faces."""
+
+    row: int
+    details: EnrollmentDetails
+    photos: tuple[tuple[str, Path], ...]
+    """(name as the file gives it, where to read it) for each photo."""
+
+
+@dataclass(frozen=True)
+class RowFaces:
+    """One row's faces through the quality gate, and the same faces as the models of
+    people not yet re-enrolled after a change of model pack see them."""
+
+    samples: tuple[LabelledSample, ...]
+    probes: tuple[LabelledProbe, ...] = ()
+
+
+FacesOf = Callable[[CheckedRow], RowFaces]
+"""The face step of one row, run on the worker pool: its photos read, through the
+quality gate (EnrollmentService.faces and probes). Raises InputRejected,
+InvalidValue or NotAllowed (ReenrollmentPending)."""
+
+
+@dataclass(frozen=True)
+class _Pending:
+    raw: RawRow
+    badge: str
+    checked: CheckedRow | None
+    faces: Future[RowFaces] | None
+    refused: KioskError | None
+
+
+class PeopleImport:
+    """Imports the rows of one people file for one operator.
+
+    Owns a pool of worker threads for the face step, for the length of ``run``:
+    the pool is what makes an import use every core. The store step stays on the
+    calling thread, one row at a time (the store serialises enrollments anyway,
+    under its enrollment lock, across every process sharing the database)."""
+
+    def __init__(
+        self,
+        service: EnrollmentService,
+        store: IdentityStore,
+        operator: Operator,
+        photos: PhotoFolder,
+        faces_of: FacesOf,
+        *,
+        workers: int,
+        rows_ahead: int,
+        dry_run: bool,
+    ) -> None:
+        self._service = service
+        self._store = store
+        self._operator = operator
+        self._photos = photos
+        self._faces_of = faces_of
+        self._workers = max(1, workers)
+        self._window = self._workers * max(1, rows_ahead)
+        self._dry_run = dry_run
+        self._badges: dict[str, int] = {}
+        # The enrolled owners of the file's badges, read a batch of rows ahead.
+        self._owners: dict[str, PersonSummary] = {}
+        self._row_of_person: dict[uuid.UUID, int] = {}
+        # A dry run stores nothing, so the file's own earlier faces are kept here
+        # (templates only) for the one-face-one-identity check within the file.
+        self._file_faces = _FileFaces()
+
+    def run(
+        self, rows: Iterable[RawRow], on_row: Callable[[RowResult], None] | None = None
+    ) -> list[RowResult]:
+        """Every row's result, in file order; ``on_row`` is called with each as it is
+        decided. Raises StoreError if the database fails (the rows decided so far
+        stand), AuthenticationFailed or NotAllowed if the operator may no longer enroll."""
+        results: list[RowResult] = []
+        pending: deque[_Pending] = deque()
+
+        def finish_one() -> None:
+            result = self._finish(pending.popleft())
+            results.append(result)
+            if on_row is not None:
+                on_row(result)
+
+        rows = list(rows)
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="import-faces") as pool:
+            try:
+                for number, raw in enumerate(rows):
+                    if number % OWNER_BATCH == 0:
+                        self._read_owners(rows[number : number + OWNER_BATCH])
+                    pending.append(self._start(raw, pool))
+                    while len(pending) > self._window:
+                        finish_one()
+                while pending:
+                    finish_one()
+            finally:
+                for waiting in pending:  # an error or an interrupt: no more face work
+                    if waiting.faces is not None:
+                        waiting.faces.cancel()
+        return results
+
+    def _read_owners(self, rows: Sequence[RawRow]) -> None:
+        # Badges are unique in the file, so no row of this run makes an owner for a
+        # later row; another import at the same time may, which the store refuses
+        # and _store_row reads again.
+        badges = {raw.cells["badge"].strip() for raw in rows} - {""}
+        # Added to, never replaced: rows of the last batch may still be waiting.
+        self._owners.update(self._store.people_with_external_refs(badges, actor=self._operator))
+
+    def _start(self, raw: RawRow, pool: ThreadPoolExecutor) -> _Pending:
+        badge = raw.cells["badge"].strip()
+        try:
+            checked = self._check(person_row(raw))
+        except (InvalidValue, InputRejected, NotAllowed) as refused:
+            return _Pending(raw, badge, None, None, refused)
+        return _Pending(raw, badge, checked, pool.submit(self._faces_of, checked), None)
+
+    def _check(self, row: PersonRow) -> CheckedRow:
+        """The row's details as a single enrollment checks them, the badge once per
+        file, and every photo name inside the photo folder."""
+        first = self._badges.setdefault(row.badge, row.row)
+        if first != row.row:
+            raise InvalidValue(
+                f"badge {row.badge} is on row {first} too: each person once per file, "
+                "each badge for one person"
+            )
+        if len(row.photos) > MAX_ENROLLMENT_IMAGES:  # before any is read; enroll checks again
+            raise InvalidValue(
+                f"{len(row.photos)} photos; enrollment takes at most {MAX_ENROLLMENT_IMAGES}: "
+                "choose the best ones"
+            )
+        reference = clean_consent_reference(row.consent_reference)
+        details = self._service.details(
+            row.name,
+            row.badge,
+            _consent(row, reference),
+            consent_given=reference is not None,
+            groups=row.groups,
+            validity=row.validity,
+            form_reference=reference,
+        )
+        photos = tuple((name, self._photos.path(name)) for name in row.photos)
+        return CheckedRow(row.row, details, photos)
+
+    def _finish(self, pending: _Pending) -> RowResult:
+        if pending.refused is not None:
+            return self._refused(pending, pending.refused, _photo_count(pending.raw))
+        assert pending.checked is not None
+        assert pending.faces is not None
+        try:
+            faces = pending.faces.result()
+        except KioskError as error:
+            return self._refused(pending, error, _photo_count(pending.raw))
+        except Exception as error:  # one odd photo must not stop the import
+            log.debug("row %d: the face step failed", pending.raw.row, exc_info=True)
+            unexpected = InputRejected(
+                f"the photos could not be processed ({type(error).__name__}: {error})"
+            )
+            return self._refused(pending, unexpected, _photo_count(pending.raw))
+        return self._store_row(pending, pending.checked, faces.samples, faces.probes)
+
+    def _store_row(
+        self,
+        pending: _Pending,
+        checked: CheckedRow,
+        faces: tuple[LabelledSample, ...],
+        probes: tuple[LabelledProbe, ...],
+    ) -> RowResult:
+        try:
+            already = self._already_enrolled(checked, faces, self._owners)
+            if self._dry_run and already is None:
+                self._refuse_face_in_file(faces)
+        except AlreadyEnrolled as error:
+            return self._refused(pending, error, len(faces))
+        if already is not None:
+            return already
+        try:
+            result = self._service.enroll_faces(
+                self._operator,
+                checked.details,
+                faces,
+                probes,
+                dry_run=self._dry_run,
+                early_check=False,
+            )
+        except AlreadyEnrolled as error:
+            # Another import may have enrolled this very person a moment ago: no error.
+            try:
+                already = self._already_enrolled(checked, faces, None)
+            except AlreadyEnrolled:
+                already = None
+            if already is not None:
+                return already
+            return self._refused(pending, self._in_file(error), len(faces), audited=True)
+        except _STORE_REFUSALS as error:
+            return self._refused(pending, error, len(faces), audited=True)
+        if self._dry_run:
+            self._file_faces.add(checked.row, faces)
+            return RowResult(checked.row, pending.badge, RowOutcome.WOULD_ENROLL)
+        self._row_of_person[result.person_id] = checked.row
+        return RowResult(
+            checked.row, pending.badge, RowOutcome.ENROLLED, person_id=result.person_id
+        )
+
+    def _already_enrolled(
+        self,
+        checked: CheckedRow,
+        faces: tuple[LabelledSample, ...],
+        owners: Mapping[str, PersonSummary] | None,
+    ) -> RowResult | None:
+        """The "already enrolled" result when the badge's person has this face; None
+        when the badge is free; AlreadyEnrolled when it belongs to another face.
+        ``owners``: the badges' owners read before; None: read this one now."""
+        badge = checked.details.external_ref
+        assert badge is not None
+        if owners is None:
+            owners = self._store.people_with_external_refs([badge], actor=self._operator)
+        owner = owners.get(badge)
+        if owner is None:
+            return None
+        if self._service.is_enrolled_as(faces, owner.id):
+            return RowResult(
+                checked.row,
+                badge,
+                RowOutcome.ALREADY_ENROLLED,
+                reason=f"already enrolled as {owner.id}; nothing changed",
+                person_id=owner.id,
+            )
+        raise AlreadyEnrolled(
+            f"badge {badge} belongs to enrolled person {owner.display_name} ({owner.id}), "
+            "whose face does not match these photos; correct the badge, or delete that "
+            "person first",
+            owner.id,
+        )
+
+    def _refuse_face_in_file(self, faces: tuple[LabelledSample, ...]) -> None:
+        closest = self._file_faces.closest(faces)
+        if closest is None:
+            return
+        row, label, similarity = closest
+        if self._service.is_same_face(similarity):
+            raise AlreadyEnrolled(
+                f"{label} shows the same face as row {row} of this file (similarity "
+                f"{similarity:.2f}): one face, one identity"
+            )
+
+    def _in_file(self, error: AlreadyEnrolled) -> KioskError:
+        row = self._row_of_person.get(error.person_id) if error.person_id else None
+        if row is None:
+            return error
+        return AlreadyEnrolled(f"{error} (enrolled from row {row} of this file)", error.person_id)
+
+    def _refused(
+        self, pending: _Pending, error: KioskError, images: int, *, audited: bool = False
+    ) -> RowResult:
+        if not audited and not self._dry_run and isinstance(error, REFUSALS):
+            self._service.record_refusal(self._operator, error, images)
+        return RowResult(
+            pending.raw.row,
+            pending.badge,
+            RowOutcome.REFUSED,
+            reason=" ".join(str(error).split()),
+            code=refusal_reason(error),
+        )
+
+
+def _consent(row: PersonRow, reference: str | None) -> ConsentText:
+    """The text of the row's consent version; without a reference (which the consent
+    rule refuses first) an unknown version is not the problem to report."""
+    try:
+        return consent_text(row.consent_version)
+    except InvalidValue:
+        if reference is not None:
+            raise
+        return current_consent()
+
+
+def _photo_count(raw: RawRow) -> int:
+    return len([name for name in raw.cells["photos"].split(LIST_SEPARATOR) if name.strip()])
+
+
+class _FileFaces:
+    """The templates of the rows a dry run accepted, in one growing matrix."""
+
+    def __init__(self) -> None:
+        self._vectors: npt.NDArray[np.float32] | None = None
+        self._rows: list[int] = []
+
+    def add(self, row: int, faces: Sequence[LabelledSample]) -> None:
+        new = np.stack([sample.embedding for _, sample in faces]).astype(np.float32)
+        count = len(self._rows)
+        if self._vectors is None:
+            self._vectors = np.empty((max(64, len(new)), new.shape[1]), np.float32)
+        elif count + len(new) > len(self._vectors):  # doubled: appends stay linear overall
+            grown = np.empty((2 * (count + len(new)), new.shape[1]), np.float32)
+            grown[:count] = self._vectors[:count]
+            self._vectors = grown
+        self._vectors[count : count + len(new)] = new
+        self._rows.extend([row] * len(new))
+
+    def closest(self, faces: Sequence[LabelledSample]) -> tuple[int, str, float] | None:
+        """(row, label of the face, similarity) of the closest pair, or None if empty."""
+        if self._vectors is None:
+            return None
+        known = self._vectors[: len(self._rows)]
+        scores = known @ np.stack([sample.embedding for _, sample in faces]).T
+        at, face = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        return self._rows[int(at)], faces[int(face)][0], float(scores[at, face])
+
+
+def photo_faces(service: EnrollmentService, limits: ImageLimits) -> FacesOf:
+    """The face step of an import from photo files: as kiosk-admin enroll, every photo
+    of the row is checked from its size and header before any is decoded, then all go
+    through EnrollmentService.faces. The decoded photos are dropped when it returns:
+    only the templates leave the step."""
+
+    def faces_of(row: CheckedRow) -> RowFaces:
+        for _, path in row.photos:
+            check_image_file(path, limits)
+        images = [(name, read_image_file(path, limits)) for name, path in row.photos]
+        samples = service.faces(images)
+        return RowFaces(samples, service.probes(images, samples))
+
+    return faces_of
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def pool_size(workers: int, cores: int) -> tuple[int, int]:
+    """(worker threads, onnxruntime threads per worker) for ``workers`` (0: one per
+    core) on ``cores`` cores: never more workers than cores, and the cores shared
+    out among them so the machine is not oversubscribed."""
+    cores = max(1, cores)
+    chosen = cores if workers == 0 else min(workers, cores)
+    return chosen, max(1, cores // chosen)
