@@ -95,8 +95,9 @@ class DoorController:
         self._written: bool | None = None
         """The lock output level the hardware last took; None: unknown (a fault)."""
         self._maybe_unlocked = False
-        """A write's outcome left the door possibly unlocked against the control's
-        state: relocked every retry_s until it reads back locked."""
+        """A write's outcome, or the hardware lost while it was unlocked, left the door
+        possibly unlocked: written every retry_s until it reads back as wanted."""
+        self._unlock_level = lock_output_on(True, settings)
         self._stood_down: str | None = None
         """Why this kiosk no longer drives the door (its id taken by another kiosk)."""
         self._fault: str | None = None
@@ -271,6 +272,7 @@ class DoorController:
         due = command is not None or self._fault is None or now >= self._retry_at
         if wanted == self._written or not due:
             return list(events)
+        before = self._written
         write = write_lock_output(self._io, wanted)
         published = list(events)
         if write.outcome is WriteOutcome.TAKEN:
@@ -283,15 +285,19 @@ class DoorController:
             else:  # it took, but an answer was lost: the link is faulty
                 self._faulted(now, write.fault)
             return published
-        self._written = None
         unlocks = [e for e in events if isinstance(e, Unlocked)]
         detail = write.fault or "the door hardware did not take the lock output"
         if write.outcome is WriteOutcome.NOT_TAKEN:
-            # The output is at the other level: unlocked, if it was a relock.
-            self._possibly_unlocked(now, not unlocking, detail)
+            # The output is where it reads back, else where it was (the write never
+            # reached the hardware): at the unlock level, the door is unlocked.
+            level = write.read_back if write.read_back is not None else before
+            self._written = level
+            maybe = self._maybe_unlocked if level is None else level == self._unlock_level
+            self._possibly_unlocked(now, maybe, detail)
             if unlocks:
                 return give_up_unlock(self._control, now, command, events, detail)
             return published
+        self._written = None
         what = "unlock" if unlocking else "relock"
         detail = f"{what} not confirmed, the door may be unlocked: {detail}"
         self._possibly_unlocked(now, True, detail)
@@ -313,6 +319,8 @@ class DoorController:
         try:
             inputs = guarded(self._io, self._io.read_inputs)
         except DoorFault as error:
+            if self._written == self._unlock_level:  # out of reach while unlocked
+                self._maybe_unlocked = True
             self._written = None  # it may restart meanwhile: set again once it answers
             # While the door may be unlocked, that stays the fault shown.
             self._faulted(now, self._fault if self._maybe_unlocked and self._fault else str(error))
@@ -324,7 +332,8 @@ class DoorController:
                     "door lock output found %s, not as set: setting it again", inputs.lock_output
                 )
             self._written = None
-        if self._fault is not None and self._written is not None:
+        wanted = lock_output_on(self._control.state.unlocked, self._settings)
+        if self._fault is not None and self._written == wanted:
             self._cleared(now)  # else cleared once the output is written and read back
         events: list[DoorEvent] = []
         if inputs.contact is not None and self._contact.update(inputs.contact, now):

@@ -35,6 +35,8 @@ class OutputWrite:
     fault: str | None
     """What went wrong, in the adapter's plain words; a TAKEN write has one when its
     answer was lost or its read-back failed (the link is faulty, the output is right)."""
+    read_back: bool | None = None
+    """The level the output read back at; None when it could not be read."""
 
 
 def write_lock_output(io: DoorIo, level: bool) -> OutputWrite:
@@ -57,5 +59,6 @@ def write_lock_output(io: DoorIo, level: bool) -> OutputWrite:
     if read_back is None:  # the hardware cannot tell: the write's own result stands
         return OutputWrite(WriteOutcome.TAKEN if failure is None else failed, failure)
     if read_back == level:
-        return OutputWrite(WriteOutcome.TAKEN, failure)
-    return OutputWrite(WriteOutcome.NOT_TAKEN, failure or not_as_written(io.name, level, read_back))
+        return OutputWrite(WriteOutcome.TAKEN, failure, read_back)
+    mismatch = failure or not_as_written(io.name, level, read_back)
+    return OutputWrite(WriteOutcome.NOT_TAKEN, mismatch, read_back)
