@@ -96,13 +96,28 @@ class KioskProcess:
         return "".join(line for _, line in self.lines)
 
     def ended(self, timeout_s: float = START_LIMIT_S) -> int:
-        """The exit code of a kiosk that ends by itself (a refused start)."""
-        code = self.process.wait(timeout_s)
+        """The exit code of a kiosk that ends by itself (a refused start); one still
+        running after ``timeout_s`` is killed (never left behind) and fails the test."""
+        try:
+            code = self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(30)
+            raise AssertionError(
+                f"the kiosk did not end within {timeout_s} s:\n{self.log}"
+            ) from None
         self._reader.join(10)
         return code
 
     def stop(self, sig: signal.Signals) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(30)
+        """Send ``sig`` and wait for the exit code; killed if it has not ended in 30 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(30)
+            raise
         self._reader.join(10)
         return code
