@@ -36,11 +36,18 @@ def load_configuration(
     configuration kept in it, with variables and ``options`` over it.
     ``default_kiosk_id`` names this front end in access events unless configured.
     Raises UnsafeDataEntry when the data folder is a symbolic link (refuse_linked_folder)."""
+    folder = chosen_data_dir(data_dir, environ)
+    config = load_local_config(folder, environ, options, default_kiosk_id)
+    return Location(folder, config.database_url, config.sources), config
+
+
+def chosen_data_dir(data_dir: str | None, environ: Mapping[str, str]) -> Path:
+    """``--data-dir``, else KIOSK_DATA_DIR, else the default. Raises UnsafeDataEntry
+    when it is a symbolic link (refuse_linked_folder)."""
     chosen = data_dir or environ.get("KIOSK_DATA_DIR") or None
     folder = Path(chosen).expanduser().absolute() if chosen else default_data_dir()
     refuse_linked_folder(folder)
-    config = load_local_config(folder, environ, options, default_kiosk_id)
-    return Location(folder, config.database_url, config.sources), config
+    return folder
 
 
 def default_data_dir() -> Path:

@@ -23,6 +23,8 @@ from core.settings import Settings
 from frames.sources import source_from_spec
 from kiosk.controller import KioskController
 from kiosk.crash_guard import CrashGuard
+from kiosk.door_hardware import LockedFirst
+from kiosk.door_lock_first import DOOR_NOT_DRIVEN, lock_door_first
 from kiosk.kiosk_screen import KioskScreen
 from telemetry.json_log import log_to_console, log_to_files
 from telemetry.safe_text import for_terminal
@@ -52,9 +54,11 @@ class KioskWindow(QMainWindow):
         db_password: str | None = None,
         *,
         at_the_door: bool = False,
+        locked_first: LockedFirst | None = None,
     ) -> None:
         """``camera`` and ``camera_fps``, when given, win over the database's settings.
-        ``at_the_door``: the full-screen kiosk, which only ``stop`` closes."""
+        ``at_the_door``: the full-screen kiosk, which only ``stop`` closes.
+        ``locked_first``: the door's lock held since before Qt (kiosk.door_lock_first)."""
         super().__init__()
         self._closable = not at_the_door
         self.setWindowTitle("Door kiosk")
@@ -68,7 +72,7 @@ class KioskWindow(QMainWindow):
         if camera_fps is not None:
             pinned["camera.folder_fps"] = camera_fps
         self.controller = KioskController(
-            self.stack, self.door, settings, location, pinned, db_password
+            self.stack, self.door, settings, location, pinned, db_password, locked_first
         )
         login = QShortcut(QKeySequence("Ctrl+Shift+O"), self)
         login.activated.connect(self.controller.request_login)
@@ -149,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.INFO if args.verbose else logging.WARNING,
         "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:  # the lock first: a kiosk that stops below must not leave the door unlocked
+        locked_first = lock_door_first(args.data_dir, os.environ)
+    except KioskError as error:
+        message = for_terminal(f"kiosk: error: {error}; {DOOR_NOT_DRIVEN}", one_line=True)
+        print(message, file=sys.stderr)  # noqa: T201 - before any window
+        return EXIT_USAGE
     try:
         location, config = load_configuration(
             args.data_dir,
@@ -163,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KioskError as error:
         message = for_terminal(f"kiosk: error: {error}", one_line=True)
         print(message, file=sys.stderr)  # noqa: T201 - before any window
+        if locked_first is not None:
+            locked_first.hold.stop()  # locked once more, then let go
         return EXIT_USAGE
     log.info("kiosk %s starting; JSON log in %s", settings.kiosk_id, log_file)
     app = QApplication(sys.argv[:1])
@@ -174,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.camera_fps,
         os.environ.get("KIOSK_DATABASE_PASSWORD") or None,
         at_the_door=not args.windowed,
+        locked_first=locked_first,
     )
     _quit_on_signals(app, window)
     controller = window.controller

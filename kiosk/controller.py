@@ -24,7 +24,13 @@ from frames.sources import FrameSource, source_from_spec
 from integrations.forwarder import Forwarder
 from kiosk.backup_schedule import BackupSchedule, open_backup_schedule
 from kiosk.camera import CaptureThread
-from kiosk.door_hardware import DoorHardware, describe, hold_locked_first, open_door_hardware
+from kiosk.door_hardware import (
+    DoorHardware,
+    LockedFirst,
+    describe,
+    hold_locked_first,
+    open_door_hardware,
+)
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.integrations_link import AlertLine, open_kiosk_integrations
 from kiosk.kiosk_screen import KioskScreen
@@ -58,8 +64,10 @@ class KioskController(QObject):
         location: Location,
         pinned: Mapping[str, Any],
         db_password: str | None = None,
+        locked_first: LockedFirst | None = None,
     ) -> None:
-        """``pinned`` settings (from the command line) win over the database's."""
+        """``pinned`` settings (from the command line) win over the database's.
+        ``locked_first``: the lock already held by the entry point (kiosk.door_lock_first)."""
         super().__init__()
         self._stack = stack
         self._screen = screen
@@ -70,7 +78,7 @@ class KioskController(QObject):
         self._db_password = db_password
         # The lock is forced locked before the database and the models are touched, and
         # stays so if they fail; the door controller takes the adapter over once started.
-        self._locked_first = hold_locked_first(settings.door_io)
+        self._locked_first = locked_first or hold_locked_first(settings.door_io)
         self._startup = Startup(
             location,
             settings,
@@ -119,7 +127,7 @@ class KioskController(QObject):
         self._screen.show_starting("database, models, camera")
         if self._locked_first is not None:
             self._locked_first.state_described.connect(self._screen.show_door_state)
-            self._locked_first.hold.start()
+            self._locked_first.start()
         self._startup.start()
 
     @Slot(object)

@@ -150,6 +150,8 @@ class DoorPage(QWidget):
         return f"{report.failed_unlocks} in {hours:g} h, last {last:%H:%M:%S}"
 
     def _reported(self, report: DoorReport) -> str:
+        if report.stopped and report.reported_at is not None:
+            return f"STOPPED at {report.reported_at.astimezone():%H:%M:%S}"
         if report.age_s is not None and report.is_stale(self._settings):
             return f"STALE: {last_heard(report.age_s)}"
         return f"{report.reported_at.astimezone():%H:%M:%S}" if report.reported_at else ""

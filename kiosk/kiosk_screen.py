@@ -32,6 +32,8 @@ FAULT_TEXT = "recognition error, trying again"
 LIVENESS_FAILED_TEXT = "liveness check failed"
 DOOR_OPEN_TEXT = "door open, come in"
 DOOR_FAILED_TEXT = "door did not open, please call staff"
+# The lock's answer was lost: it may have opened, and is being locked again.
+DOOR_UNCONFIRMED_TEXT = "the door did not answer, please call staff"
 DOOR_REFUSED_TEXT = "the door stays locked"
 # The door controller's own answer (OSDP), when it sends no words of its own.
 CONTROLLER_TEXT = {
@@ -233,6 +235,8 @@ class KioskScreen(QWidget):
             self._hold(text, "granted", int(result.seconds * 1000), person_name=name or None)
         elif result.kind is DoorResultKind.FAILED:
             self._hold(DOOR_FAILED_TEXT, "fault")
+        elif result.kind is DoorResultKind.UNCONFIRMED:
+            self._hold(DOOR_UNCONFIRMED_TEXT, "fault")
         else:
             self._hold(f"{result.why}\n{DOOR_REFUSED_TEXT}", "denied")
 

@@ -177,6 +177,9 @@ class Startup(QThread):
             self._stack.callback(events.close)
         except KioskError as error:
             log.error("start-up failed: %s", error)
+            if isinstance(error, KioskIdInUse) and self._lock_first is not None:
+                # The other kiosk under this id drives the door: hands off (issue 23, M4).
+                self._lock_first.let_go()
             self.failed.emit(public_reason(error))
             return
         except Exception as error:

@@ -268,6 +268,8 @@ class DoorReport(Base):
     lockdown: Mapped[bool] = mapped_column(Boolean)
     alarms: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     fault: Mapped[str | None] = mapped_column(String(300))
+    stopped: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    """The kiosk's last report as it stopped cleanly (its lock forced locked)."""
     reported_at: Mapped[datetime] = created_at_column()
 
 

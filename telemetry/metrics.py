@@ -19,6 +19,7 @@ from core.access.door_events import (
     Unlocked,
     UnlockFailed,
     UnlockRefused,
+    UnlockUnconfirmed,
 )
 from core.access.frame_outcome import FrameOutcome
 from core.administration.server_supervision import SupervisionStatus
@@ -121,7 +122,8 @@ class KioskMetrics:
         )
         self.door_unlocks = Counter(
             "kiosk_door_unlocks",
-            "Lock releases by cause (grant, exit_request, operator); refused and failed ones",
+            "Lock releases by cause (grant, exit_request, operator); refused, failed and "
+            "unconfirmed ones (the lock's answer lost: it may have opened)",
             ["cause", "result"],
             registry=r,
         )
@@ -190,6 +192,8 @@ class KioskMetrics:
             self.door_unlocks.labels(event.cause.value, "refused").inc()
         elif isinstance(event, UnlockFailed):
             self.door_unlocks.labels("grant", "failed").inc()
+        elif isinstance(event, UnlockUnconfirmed):
+            self.door_unlocks.labels("grant", "unconfirmed").inc()
         elif isinstance(event, DoorFaulted):
             self.door_faults.inc()
         state = status.state
