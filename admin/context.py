@@ -114,7 +114,7 @@ class CommandContext:
 
     @cached_property
     def audit(self) -> AuditService:
-        return AuditService(self.store.audit)
+        return AuditService(self.store.audit, self.settings.security)
 
     def login(self, username: str) -> Operator:
         return self.authenticator.authenticate(

@@ -82,7 +82,14 @@ class SecuritySettings(_Section):
         gt=0,
         le=60,
         description="Longest wait for the audit anchor file's lock; an append that waits "
-        "longer leaves the anchor to the next one.",
+        "longer is not anchored, and kiosk-admin audit verify then reports it.",
+    )
+    audit_clock_step_s: float = Field(
+        300.0,
+        ge=1,
+        le=86400,
+        description="How far back the database server's clock may step between two audit "
+        "events before audit verify reports the later one as written in afterwards.",
     )
 
 

@@ -96,7 +96,7 @@ class OperatorMode(QObject):
         self.actions = OperatorActions(self.tasks, lambda: self.session, self.log_out)
         self.use_settings(services.settings)
         self._people = PeopleService(services.store.identity, services.settings.security)
-        self._audit = AuditService(services.store.audit)
+        self._audit = AuditService(services.store.audit, services.settings.security)
         self.first_run = FirstRunScreen()
         self.login = LoginScreen()
         self.admin: AdminScreen | None = None
