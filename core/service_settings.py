@@ -44,6 +44,13 @@ class SecuritySettings(_Section):
     session_idle_s: float = Field(
         120.0, gt=0, le=86400, description="Operator session ends after this long idle."
     )
+    login_screen_idle_s: float = Field(
+        30.0,
+        ge=5,
+        le=600,
+        description="A login or first-run screen with no key, click or touch for this long "
+        "goes back to the door, which does not recognise anyone while it is up.",
+    )
     retention_days: int = Field(
         1095,
         ge=1,
