@@ -20,6 +20,7 @@ from core.rules.rule_set import RuleSet
 from core.rules.rules_file import RulesFile, read_rules_file
 from core.rules.rules_file_text import rules_file_text
 from core.rules.rules_import import apply_rules_file, change_text
+from owned_files.inputs import NotARegularFile, read_regular
 from storage.rule_check import SqlRuleCheckSource
 
 EXIT_REFUSED = 4
@@ -149,8 +150,9 @@ def _counts(rules: RuleSet) -> dict[str, int]:
 
 def _read(path: Path, max_bytes: int) -> RulesFile:
     try:
-        with path.open("rb") as stream:
-            data = stream.read(max_bytes + 1)
+        data = read_regular(path, max_bytes)  # a FIFO or a device is refused, not waited on
+    except NotARegularFile as error:
+        raise InvalidValue(f"{error}; give the rules file itself") from error
     except OSError as error:
         raise InvalidValue(f"cannot read {path}: {error.strerror or error}") from error
     if len(data) > max_bytes:
