@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 
+from telemetry.safe_text import for_terminal
+
 
 def title_label(text: str) -> QLabel:
     label = QLabel(text)
@@ -45,7 +47,9 @@ class MessageLabel(QLabel):
         self._show("", "")
 
     def _show(self, text: str, kind: str) -> None:
-        self.setText(text)
+        # Messages repeat what people typed or named (a person, a file): a control or
+        # bidirectional character shows as its escape, and cannot reorder the line.
+        self.setText(for_terminal(text))
         self.setProperty("kind", kind)
         self.style().unpolish(self)  # the stylesheet matches on the property
         self.style().polish(self)
