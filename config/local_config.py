@@ -299,9 +299,11 @@ def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
         source = sources.get(key, DEFAULT)
         given = first.get("input")
         reason = bound_reason(key, first["type"])
+        # A check of the value's meaning (a camera source) says why; bounds say what fits.
+        why = first["msg"].removeprefix("Value error, ") if first["type"] == "value_error" else ""
         raise ConfigurationError(
             f"setting {_file_key(key)} = {quoted(given)} (from {cut(source)}) is not allowed: "
-            f"{_allowed(key) or first['msg']}{f'; {reason}' if reason else ''}"
+            f"{why or _allowed(key) or first['msg']}{f'; {reason}' if reason else ''}"
         ) from error
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
+from core.camera_settings import CameraSettings
 from core.door_io_settings import DoorIoSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
 from core.osdp_settings import OsdpSettings
@@ -302,18 +303,6 @@ class EnrollmentSettings(_Section):
         ge=0,
         le=10,
         description="Least time between two captured frames, so they are not one instant.",
-    )
-
-
-class CameraSettings(_Section):
-    source: str = Field(
-        "0",
-        min_length=1,
-        max_length=1000,
-        description="Device number, video file, stream URL or folder of images.",
-    )
-    folder_fps: float = Field(
-        15.0, gt=0, le=120, description="Frames per second when the source is a folder."
     )
 
 

@@ -21,7 +21,7 @@ from config.environment import Location, load_configuration
 from config.local_config import CommandLine
 from core.errors import KioskError
 from core.settings import Settings
-from frames.sources import source_from_spec
+from frames.sources import command_line_camera, source_from_spec
 from kiosk.controller import KioskController
 from kiosk.crash_guard import CrashGuard
 from kiosk.kiosk_screen import KioskScreen
@@ -67,6 +67,9 @@ class KioskWindow(QMainWindow):
         pinned: dict[str, object] = {}
         if camera is not None:
             pinned["camera.source"] = camera
+            # The command line's camera may be a video file or a folder (trying out).
+            allowed = settings.camera.model_copy(update={"allow_files": True})
+            settings = settings.model_copy(update={"camera": allowed})
         if camera_fps is not None:
             pinned["camera.folder_fps"] = camera_fps
         self.controller = KioskController(
@@ -171,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = config.settings
         log_file = log_to_files(location.data_dir, settings.telemetry)
         if args.camera is not None:  # refuse a bad spec now, before any window
-            source_from_spec(args.camera, settings.images, 1.0)
+            source_from_spec(command_line_camera(settings.camera, args.camera), settings.images)
     except KioskError as error:
         message = for_terminal(f"kiosk: error: {error}", one_line=True)
         print(message, file=sys.stderr)  # noqa: T201 - before any window

@@ -292,8 +292,7 @@ class KioskController(QObject):
             self.operator_mode.request_login()
 
     def _open_camera(self) -> FrameSource:
-        camera = self.settings.camera
-        return source_from_spec(camera.source, self.settings.images, camera.folder_fps)
+        return source_from_spec(self.settings.camera, self.settings.images)
 
     def _observe(self, outcome: FrameOutcome, waited_ms: float) -> None:
         """On the recognition thread, after each frame: metrics, the decision log."""
