@@ -11,6 +11,7 @@ from pathlib import Path
 
 from admin.access_commands import validity_text
 from admin.context import CommandContext
+from admin.moments import bounded_moment
 from admin.output import Report
 from core.access.rule_check import RuleCheck, RuleExplanation
 from core.errors import InvalidValue
@@ -68,14 +69,9 @@ def check(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 
 def moment(value: str) -> datetime:
-    """--at: an ISO 8601 date or time; the door's local time unless it has an offset."""
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a date or time; write it as 2026-12-24T22:00 (door's local "
-            "time) or 2026-12-24T22:00+01:00"
-        ) from None
+    """--at: an ISO 8601 date or time, 1970 to 2999 (admin.moments); the door's local
+    time unless it has an offset."""
+    return bounded_moment(value, "2026-12-24T22:00 (door's local time) or 2026-12-24T22:00+01:00")
 
 
 def _check_data(explained: RuleExplanation, args: argparse.Namespace) -> dict[str, object]:

@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 
 from core.errors import ConfigurationError, cut, quoted
 from core.settings import Settings, bound_reason
+from core.toml_documents import load_toml
 from owned_files.inputs import NotARegularFile, open_regular
 
 CONFIG_FILE = "kiosk.toml"
@@ -168,7 +169,7 @@ def _not_a_file(path: Path, kind: str) -> str:
 
 def _file_values(path: Path, text: str) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(text)
+        raw = load_toml(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path} is not valid TOML: {error}") from error
     values: dict[str, Any] = {}
