@@ -383,6 +383,9 @@ class AnchoredChain:
     pending: ChainHead | None = None
     """The head the newest appending transaction anchored just before it committed:
     in the log if that transaction committed, nowhere if it rolled back."""
+    pending_xact: int | None = None
+    """That transaction's PostgreSQL id (xid8): the database's commit log tells
+    whether it committed, so its events missing from the log were deleted."""
     ordered_from: int = 0
     """Events numbered above this are checked for time order; an admin's re-anchoring
     moves it past events already looked into."""
@@ -404,6 +407,8 @@ class AnchorReading:
     sole_writer: bool = False
     """Only processes using this anchor append to the database (the embedded one):
     every event must then be anchored, and one that is not was added behind their back."""
+    pending_committed: frozenset[str] = frozenset()
+    """Chains whose pending head's transaction the database says committed."""
 
     @property
     def heads(self) -> dict[str, ChainHead]:

@@ -20,7 +20,12 @@ from core.administration.server_supervision import RESTARTED_ACTION
 from core.errors import NotAllowed, StoreError
 from storage import schema
 from storage.chain_anchor import ChainAnchor
-from storage.event_chains import lock_chains, next_position, note_head
+from storage.event_chains import (
+    lock_chains,
+    next_position,
+    note_head,
+    transaction_committed,
+)
 from storage.operator_authority import act_as
 from storage.transactions import transaction
 
@@ -151,7 +156,12 @@ class SqlAuditLog:
             lock_chains(session)
             heads = {chain.value: _newest(session, table) for chain, table in _TABLES.items()}
             reading = self._anchor.read()
-        return dataclasses.replace(reading, log_heads=heads)
+            committed = frozenset(
+                chain
+                for chain, anchored in reading.chains.items()
+                if transaction_committed(session, anchored.pending_xact)
+            )
+        return dataclasses.replace(reading, log_heads=heads, pending_committed=committed)
 
     def replace_anchor(
         self,

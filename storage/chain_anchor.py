@@ -4,7 +4,9 @@ A database superuser can rewrite the audit and access tables and recompute
 every hash; they cannot change a file they cannot reach. Each transaction that
 appends writes, before it commits and while it holds the chains' lock
 (storage/event_chains.py), each chain's head as it found it (``committed``) and
-the head it is about to commit (``pending``) to ``DATA_DIR/audit/anchor.json``,
+the head it is about to commit (``pending``, with its PostgreSQL transaction id, so
+that the database's commit log tells whether it committed) to
+``DATA_DIR/audit/anchor.json``,
 signed with HMAC-SHA256 under a random key in ``DATA_DIR/audit/anchor.key``. The
 log's newest event is therefore always one of those two heads, crash or not,
 unless something appended without this anchor: where this data folder's
@@ -101,6 +103,9 @@ class ChainAnchor:
         self._cache: tuple[tuple[int, int, int], dict[str, AnchoredChain]] | None = None
         self._cache_lock = threading.Lock()
         self._reported: set[str] = set()
+        self._made = False
+        """The folder was made or checked by secure_folder once; each use still checks
+        its owner on the descriptor."""
 
     @property
     def where(self) -> str:
@@ -143,35 +148,28 @@ class ChainAnchor:
         )
 
     def write_ahead(
-        self, chain: str, checked: AnchorState, committed: ChainHead, pending: ChainHead
-    ) -> AnchoredChain | None:
+        self,
+        chain: str,
+        checked: AnchorState,
+        committed: ChainHead,
+        pending: ChainHead,
+        xact: int,
+    ) -> None:
         """Before a commit, with the chains' lock held: anchor ``committed`` (the head
         the transaction found, known to be in the log) and ``pending`` (the head it is
-        committing), if the anchor is still ``checked``; returns what was written.
+        committing, in transaction ``xact``), if the anchor is still ``checked``.
         Raises StoreBusy, AnchorUntrusted or OSError."""
         if checked is Unanchored.SKIP:
-            return None
+            return
         ordered_from = checked.ordered_from if isinstance(checked, AnchoredChain) else 0
-        written = AnchoredChain(committed, pending, ordered_from)
-        return written if self._swap(chain, checked, written) else None
-
-    def promote(self, chain: str, written: AnchoredChain) -> None:
-        """After the commit: the pending head ``written`` before it is committed, if the
-        anchor is still as written (a later append may have moved it on already).
-        Only tidies: a pending head found in the log counts as committed anyway."""
-        if written.pending is not None:
-            self._swap(chain, written, AnchoredChain(written.pending, None, written.ordered_from))
-
-    def _swap(self, chain: str, expected: AnchorState, new: AnchoredChain) -> bool:
         with self._locked() as (folder, owner):
             document = self._load(folder, owner) or _new_document()
             entry = document["databases"].setdefault(self._database, {})
-            if _chains(entry).get(chain, Unanchored.NOTHING) != expected:
+            if _chains(entry).get(chain, Unanchored.NOTHING) != checked:
                 # Changed meanwhile (an admin's re-anchoring): the next append checks it.
-                return False
-            entry[chain] = _entry(new)
+                return
+            entry[chain] = _entry(AnchoredChain(committed, pending, xact, ordered_from))
             self._save(folder, owner, document)
-            return True
 
     def replace(self, heads: dict[str, ChainHead]) -> str:
         """Anchor ``heads`` whatever is anchored now (an admin's re-anchoring); events
@@ -194,7 +192,7 @@ class ChainAnchor:
                     os.unlink(_KEY, dir_fd=folder)
                 document = _new_document()
             document["databases"][self._database] = {
-                chain: _entry(AnchoredChain(head, None, head.count))
+                chain: _entry(AnchoredChain(head, None, None, head.count))
                 for chain, head in heads.items()
             }
             self._save(folder, owner, document)
@@ -281,15 +279,22 @@ class ChainAnchor:
         descriptor on a real folder (reached without following a link), 0700, of this
         account or, run as root, of the data folder's owner (the kiosk's account)."""
         try:
-            # Made and checked through descriptors; another account's folder is refused.
-            secure_folder(self._folder, mode=0o700)
+            if not self._made:
+                # Made and checked through descriptors; another account's folder is refused.
+                secure_folder(self._folder, mode=0o700)
+                self._made = True
             with owned_folder(self._folder) as folder:
                 info = os.fstat(folder)
                 if info.st_uid != os.geteuid() and not (
                     os.geteuid() == 0 and info.st_uid == self._data_folder_owner()
                 ):
                     raise AnchorUntrusted(f"{self._folder} is not a folder owned by this user")
+                if stat.S_IMODE(info.st_mode) & 0o077:
+                    os.fchmod(folder, 0o700)
                 yield folder, (info.st_uid, info.st_gid)
+        except FileNotFoundError:
+            self._made = False  # removed since: made again by the next use
+            raise
         except UnsafeEntry as error:
             raise AnchorUntrusted(str(error)) from error
 
@@ -335,7 +340,11 @@ def _new_document() -> dict[str, Any]:
 def _entry(anchored: AnchoredChain) -> dict[str, Any]:
     entry: dict[str, Any] = {"count": anchored.committed.count, "hash": anchored.committed.hash}
     if anchored.pending is not None:
-        entry["pending"] = {"count": anchored.pending.count, "hash": anchored.pending.hash}
+        entry["pending"] = {
+            "count": anchored.pending.count,
+            "hash": anchored.pending.hash,
+            "xact": anchored.pending_xact,
+        }
     if anchored.ordered_from:
         entry["ordered_from"] = anchored.ordered_from
     return entry
@@ -350,11 +359,17 @@ def _chains(entry: object) -> dict[str, AnchoredChain]:
             raise AnchorUntrusted(f"the anchored head of the {chain} chain is malformed")
         pending = anchored.get("pending")
         ordered_from = anchored.get("ordered_from", 0)
-        if not isinstance(ordered_from, int) or ordered_from < 0:
+        xact = pending.get("xact") if isinstance(pending, dict) else None
+        if (
+            not isinstance(ordered_from, int)
+            or ordered_from < 0
+            or not (xact is None or (isinstance(xact, int) and xact > 0))
+        ):
             raise AnchorUntrusted(f"the anchored head of the {chain} chain is malformed")
         chains[chain] = AnchoredChain(
             _head(chain, anchored),
             _head(chain, pending) if pending is not None else None,
+            xact,
             ordered_from,
         )
     return chains

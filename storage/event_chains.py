@@ -16,7 +16,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, event, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.administration.chains import GENESIS_HASH, short
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 # Any fixed number: the key every kiosk's appends wait on.
 EVENT_CHAINS_LOCK = 7_301_520_115
 _PENDING = "chain_heads_to_anchor"
-_WRITTEN = "chain_heads_anchored_ahead"
 
 
 def lock_chains(session: Session) -> None:
@@ -46,6 +45,8 @@ class Position:
     """What the transaction's first append found anchored."""
     base: ChainHead
     """The log's head the anchor vouches for, before this transaction's events."""
+    xact: int
+    """This transaction's PostgreSQL id (xid8), anchored with its pending head."""
 
 
 def next_position(session: Session, table: Any, chain: str) -> Position:
@@ -53,10 +54,11 @@ def next_position(session: Session, table: Any, chain: str) -> Position:
 
     Call with the chain lock held. The first append of a transaction also checks
     the anchor against the log: its pending head is in the log if the transaction
-    that anchored it committed, else its committed head must be; and for a sole
-    writer nothing may follow that head. If the log was cut, rewritten or added to
-    behind the anchor's back, the append goes ahead (the door never waits on this)
-    but the anchor stays where it is, for verify to report.
+    that anchored it committed (the database's commit log says whether it did),
+    else its committed head must be; and for a sole writer nothing may follow that
+    head. If the log was cut, rewritten or added to behind the anchor's back, the
+    append goes ahead (the door never waits on this) but the anchor stays where it
+    is, for verify to report.
     """
     anchor = anchor_for(session)
     earlier = _pending(session).get(chain)  # this transaction appended to it already
@@ -71,9 +73,27 @@ def next_position(session: Session, table: Any, chain: str) -> Position:
     last = max(rows, key=lambda row: row.id, default=None)
     head = ChainHead(last.seq, last.hash) if last is not None else ChainHead(0, GENESIS_HASH)
     if earlier is not None:
-        return Position(head.count + 1, head.hash, earlier.checked, earlier.base)
-    checked, base = _checked_against_log(anchor, chain, checked, rows, head)
-    return Position(head.count + 1, head.hash, checked, base)
+        return Position(head.count + 1, head.hash, earlier.checked, earlier.base, earlier.xact)
+    xact = current_transaction(session) if anchor is not None else 0
+    committed = isinstance(checked, AnchoredChain) and transaction_committed(
+        session, checked.pending_xact
+    )
+    checked, base = _checked_against_log(anchor, chain, checked, rows, head, committed)
+    return Position(head.count + 1, head.hash, checked, base, xact)
+
+
+def current_transaction(session: Session) -> int:
+    """This transaction's id (xid8), assigned now if it had none."""
+    return int(session.scalar(text("SELECT pg_current_xact_id()::text")) or 0)
+
+
+def transaction_committed(session: Session, xact: int | None) -> bool:
+    """Whether the database's commit log says transaction ``xact`` committed; False
+    for one it rolled back, one too old to be known, or none."""
+    if not xact:
+        return False
+    status = session.scalar(text("SELECT pg_xact_status(CAST(:x AS xid8))"), {"x": str(xact)})
+    return status == "committed"
 
 
 def _anchored_counts(checked: AnchorState | None) -> list[int]:
@@ -84,7 +104,12 @@ def _anchored_counts(checked: AnchorState | None) -> list[int]:
 
 
 def _checked_against_log(
-    anchor: ChainAnchor | None, chain: str, checked: AnchorState, rows: Any, head: ChainHead
+    anchor: ChainAnchor | None,
+    chain: str,
+    checked: AnchorState,
+    rows: Any,
+    head: ChainHead,
+    pending_committed: bool,
 ) -> tuple[AnchorState, ChainHead]:
     """(what to compare the anchor with when writing it, the head it vouches for)."""
     if anchor is None or not isinstance(checked, AnchoredChain):
@@ -97,8 +122,10 @@ def _checked_against_log(
         found = in_log.get(anchored.count) if anchored.count else GENESIS_HASH
         return found == anchored.hash
 
-    base = checked.pending if holds(checked.pending) else checked.committed
-    assert base is not None
+    pending = checked.pending
+    # A pending head whose transaction committed must be in the log, like a committed one.
+    base = pending if pending is not None and (pending_committed or holds(pending)) else None
+    base = base or checked.committed
     if not holds(base):
         found = in_log.get(base.count)
         anchor.report_once(
@@ -140,6 +167,7 @@ class _Pending:
     head: ChainHead
     checked: AnchorState
     base: ChainHead
+    xact: int
 
 
 def _pending(session: Session) -> dict[str, _Pending]:
@@ -150,45 +178,34 @@ def _pending(session: Session) -> dict[str, _Pending]:
 def note_head(session: Session, chain: str, position: Position, digest: str) -> None:
     """Remember the new head of ``chain``, to anchor just before the transaction commits."""
     pending: dict[str, _Pending] = session.info.setdefault(_PENDING, {})
-    pending[chain] = _Pending(ChainHead(position.seq, digest), position.checked, position.base)
+    pending[chain] = _Pending(
+        ChainHead(position.seq, digest), position.checked, position.base, position.xact
+    )
 
 
 # Listened for on every Session, so each store's transactions anchor what they
 # append, whoever opened them; only engines with an attached anchor do anything.
 @event.listens_for(Session, "before_commit")
 def _anchor_before_commit(session: Session) -> None:
-    """Still under the chains' lock: no other append can come between this and the commit."""
+    """Still under the chains' lock: no other append can come between this and the
+    commit. One write per transaction: whether it then committed, the database's
+    commit log tells the next append and verify."""
     pending = _pending(session)
     anchor = anchor_for(session) if pending else None
     if anchor is None:
         return
-    written: dict[str, AnchoredChain] = {}
     for chain, appended in pending.items():
         try:
-            done = anchor.write_ahead(chain, appended.checked, appended.base, appended.head)
+            anchor.write_ahead(chain, appended.checked, appended.base, appended.head, appended.xact)
         except Exception as error:  # noqa: BLE001 - the append is not refused for the anchor
             anchor.report_once(f"the audit anchor {anchor.where} could not be written: {error}")
-            continue
-        if done is not None:
-            written[chain] = done
-    session.info[_WRITTEN] = written
 
 
 @event.listens_for(Session, "after_commit")
-def _promote_after_commit(session: Session) -> None:
+def _forget_after_commit(session: Session) -> None:
     session.info.pop(_PENDING, None)
-    written: dict[str, AnchoredChain] = session.info.pop(_WRITTEN, {})
-    anchor = anchor_for(session) if written else None
-    if anchor is None:
-        return
-    for chain, anchored in written.items():
-        try:
-            anchor.promote(chain, anchored)
-        except Exception as error:  # noqa: BLE001 - committed, and anchored as pending already
-            log.warning("the audit anchor %s was not tidied: %s", anchor.where, error)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
-    session.info.pop(_WRITTEN, None)

@@ -271,4 +271,4 @@ def test_an_anchor_folder_that_is_not_ours_never_stops_the_door(
     report = AuditService(SqlAuditLog(db_engine, anchor)).verify(admin)
     assert report.access.checked == 1
     assert report.anchor.status is AnchorStatus.UNTRUSTED
-    assert "belongs to another account" in " ".join(report.problems)
+    assert "not a folder owned by this user" in " ".join(report.problems)

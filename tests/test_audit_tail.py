@@ -208,6 +208,20 @@ def test_deleting_the_newest_events_is_reported_with_the_counts(
     assert f"holds only {CHANGES - 2}" in str(report.access.broken)
 
 
+@pytest.mark.parametrize("shared_or_sole", ["sole", "shared"])
+def test_deleting_the_newest_event_alone_is_reported(
+    db_engine: Engine, shared_or_sole: str, request: pytest.FixtureRequest
+) -> None:
+    anchor = request.getfixturevalue(shared_or_sole)
+    admin = first_admin(db_engine)
+    door_day(db_engine, admin)
+    delete_newest(db_engine, "access_events", 1)  # the last transaction's only event
+    report = verify(db_engine, anchor, admin)
+    assert report.access.broken is not None
+    assert f"expects {CHANGES} event(s)" in str(report.access.broken)
+    assert "if its last transaction did not commit" not in str(report.access.broken)
+
+
 def test_deleting_the_newest_events_and_forging_as_many_is_reported(
     db_engine: Engine, sole: ChainAnchor
 ) -> None:

@@ -127,6 +127,7 @@ class AuditService:
             anchored,
             anchor.log_heads.get(chain.value) if anchor.sole_writer else None,
             self._clock_step_s if dated else None,
+            chain.value in anchor.pending_committed,
         )
 
 

@@ -183,6 +183,9 @@ class AnchorPoint:
     clock_step_s: float | None = None
     """How far an event's time may go back from the one before it (a clock stepped
     back); None: times are not compared."""
+    pending_committed: bool = False
+    """The database says the pending head's transaction committed: its events must
+    be in the log."""
 
 
 def verify_chain(entries: Iterable[AuditEntry], anchor: AnchorPoint | None = None) -> ChainReport:
@@ -271,12 +274,28 @@ def _against_anchor(
     def held(head: ChainHead | None) -> bool:
         return head is not None and head.count in seen and seen[head.count][1] == head.hash
 
-    base = pending if held(pending) else committed
+    if pending is not None and (held(pending) or anchor.pending_committed):
+        base = pending
+    elif held(committed):
+        base = committed
+    else:
+        # Neither is in the log: the newest transaction the anchor saw almost always
+        # committed, so its head is the one named; the other is said too.
+        base = pending or committed
     assert base is not None
+    other = (
+        f" (or {committed.count}, ending in {short(committed.hash)}, if its last "
+        "transaction did not commit)"
+        if pending is not None
+        and base is pending
+        and not held(pending)
+        and not anchor.pending_committed
+        else ""
+    )
     if base.count not in seen:
         problem = (
             f"the anchor kept outside the database expects {base.count} event(s) ending in "
-            f"hash {short(base.hash)}, but the log holds only {checked} (ending in "
+            f"hash {short(base.hash)}{other}, but the log holds only {checked} (ending in "
             f"{short(end.hash)}): its newest events were deleted, or it was emptied"
         )
         broken = BrokenLink(chain, None, problem, against_anchor=True)
@@ -286,8 +305,8 @@ def _against_anchor(
     if found_hash != base.hash:
         problem = (
             f"event number {base.count} has hash {short(found_hash)} but the anchor kept "
-            f"outside the database recorded {short(base.hash)}: the log was rewritten and "
-            "its hashes recomputed"
+            f"outside the database recorded {short(base.hash)}{other}: the log was "
+            "rewritten and its hashes recomputed"
         )
         broken = BrokenLink(chain, event_id, problem, against_anchor=True)
         return ChainReport(chain, checked, broken, end, base, found)
