@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import hmac
 import json
 import logging
 import os
-import re
 import secrets
 import stat
 import threading
@@ -47,6 +45,14 @@ from core.errors import StoreBusy
 from core.records import AnchoredChain, AnchorReading, AnchorStatus, ChainHead
 from owned_files.entries import Owner, replace_in, secure_folder
 from owned_files.folders import UnsafeEntry, owned_folder
+from storage.anchor_document import (
+    FORMAT,
+    AnchorUntrusted,
+    chains_of,
+    entry_of,
+    mac,
+    new_document,
+)
 from storage.secrets import keyring_account
 
 log = logging.getLogger(__name__)
@@ -57,12 +63,9 @@ _KEY = "anchor.key"
 _ANCHOR = "anchor.json"
 _LOCK = "anchor.lock"
 _KEY_BYTES = 32
-_FORMAT = 1
-_MAC_CONTEXT = b"face-kiosk chain anchor 1\n"
 _MAX_ANCHOR_BYTES = 1_000_000
 _LOCK_POLL_S = 0.005
 """How often a process waiting for the lock tries again; flock has no timed wait."""
-_HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Unanchored(Enum):
@@ -72,10 +75,6 @@ class Unanchored(Enum):
 
 AnchorState = AnchoredChain | Unanchored
 """What an appending transaction found anchored for its chain."""
-
-
-class AnchorUntrusted(Exception):
-    """The anchor's files are missing, not ours, or fail their signature."""
 
 
 def anchor_database(database_url: str | None) -> str:
@@ -131,7 +130,7 @@ class ChainAnchor:
         try:
             with self._locked() as (folder, owner):
                 document = self._load(folder, owner)
-            chains = _chains((document or {}).get("databases", {}).get(self._database, {}))
+            chains = chains_of((document or {}).get("databases", {}).get(self._database, {}))
         except (AnchorUntrusted, OSError, StoreBusy) as error:
             return AnchorReading(
                 AnchorStatus.UNTRUSTED, {}, self.where, str(error), sole_writer=self.sole_writer
@@ -163,12 +162,12 @@ class ChainAnchor:
             return
         ordered_from = checked.ordered_from if isinstance(checked, AnchoredChain) else 0
         with self._locked() as (folder, owner):
-            document = self._load(folder, owner) or _new_document()
+            document = self._load(folder, owner) or new_document()
             entry = document["databases"].setdefault(self._database, {})
-            if _chains(entry).get(chain, Unanchored.NOTHING) != checked:
+            if chains_of(entry).get(chain, Unanchored.NOTHING) != checked:
                 # Changed meanwhile (an admin's re-anchoring): the next append checks it.
                 return
-            entry[chain] = _entry(AnchoredChain(committed, pending, xact, ordered_from))
+            entry[chain] = entry_of(AnchoredChain(committed, pending, xact, ordered_from))
             self._save(folder, owner, document)
 
     def replace(self, heads: dict[str, ChainHead]) -> str:
@@ -190,9 +189,9 @@ class ChainAnchor:
             if document is None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(_KEY, dir_fd=folder)
-                document = _new_document()
+                document = new_document()
             document["databases"][self._database] = {
-                chain: _entry(AnchoredChain(head, None, None, head.count))
+                chain: entry_of(AnchoredChain(head, None, None, head.count))
                 for chain, head in heads.items()
             }
             self._save(folder, owner, document)
@@ -222,7 +221,7 @@ class ChainAnchor:
         if self._cache is None or self._cache[0] != version:
             document = self._load(folder, owner)
             entry = (document or {}).get("databases", {}).get(self._database, {})
-            self._cache = (version, _chains(entry))
+            self._cache = (version, chains_of(entry))
         return self._cache[1]
 
     def _load(self, folder: int, owner: Owner) -> dict[str, Any] | None:
@@ -245,13 +244,11 @@ class ChainAnchor:
             signature = document.pop("mac")
         except (ValueError, KeyError, AttributeError, TypeError, RecursionError) as error:
             raise AnchorUntrusted(f"{anchor_path} is not an anchor file ({error})") from error
-        if not isinstance(signature, str) or not hmac.compare_digest(
-            signature, _mac(key, document)
-        ):
+        if not isinstance(signature, str) or not hmac.compare_digest(signature, mac(key, document)):
             raise AnchorUntrusted(
                 f"{anchor_path} fails its signature: it was changed by something without the key"
             )
-        if document.get("format") != _FORMAT or not isinstance(document.get("databases"), dict):
+        if document.get("format") != FORMAT or not isinstance(document.get("databases"), dict):
             raise AnchorUntrusted(f"{anchor_path} has a format this version does not know")
         return document
 
@@ -261,7 +258,7 @@ class ChainAnchor:
                 folder, _KEY, secrets.token_bytes(_KEY_BYTES), owner, durable_rename=True
             )
         key = _read_owned(folder, self._folder / _KEY, _KEY_BYTES, owner)
-        signed = {**document, "mac": _mac(key, document)}
+        signed = {**document, "mac": mac(key, document)}
         _write_atomically(
             folder,
             _ANCHOR,
@@ -331,65 +328,6 @@ class ChainAnchor:
                 yield folder, owner
             finally:
                 os.close(fd)  # releases the lock
-
-
-def _new_document() -> dict[str, Any]:
-    return {"format": _FORMAT, "databases": {}}
-
-
-def _entry(anchored: AnchoredChain) -> dict[str, Any]:
-    entry: dict[str, Any] = {"count": anchored.committed.count, "hash": anchored.committed.hash}
-    if anchored.pending is not None:
-        entry["pending"] = {
-            "count": anchored.pending.count,
-            "hash": anchored.pending.hash,
-            "xact": anchored.pending_xact,
-        }
-    if anchored.ordered_from:
-        entry["ordered_from"] = anchored.ordered_from
-    return entry
-
-
-def _chains(entry: object) -> dict[str, AnchoredChain]:
-    if not isinstance(entry, dict):
-        raise AnchorUntrusted("the anchored heads of this database are malformed")
-    chains = {}
-    for chain, anchored in entry.items():
-        if not isinstance(anchored, dict):
-            raise AnchorUntrusted(f"the anchored head of the {chain} chain is malformed")
-        pending = anchored.get("pending")
-        ordered_from = anchored.get("ordered_from", 0)
-        xact = pending.get("xact") if isinstance(pending, dict) else None
-        if (
-            not isinstance(ordered_from, int)
-            or ordered_from < 0
-            or not (xact is None or (isinstance(xact, int) and xact > 0))
-        ):
-            raise AnchorUntrusted(f"the anchored head of the {chain} chain is malformed")
-        chains[chain] = AnchoredChain(
-            _head(chain, anchored),
-            _head(chain, pending) if pending is not None else None,
-            xact,
-            ordered_from,
-        )
-    return chains
-
-
-def _head(chain: str, head: object) -> ChainHead:
-    if not (
-        isinstance(head, dict)
-        and isinstance(head.get("count"), int)
-        and head["count"] >= 0
-        and isinstance(head.get("hash"), str)
-        and _HEX_HASH.match(head["hash"])
-    ):
-        raise AnchorUntrusted(f"the anchored head of the {chain} chain is malformed")
-    return ChainHead(head["count"], head["hash"])
-
-
-def _mac(key: bytes, document: dict[str, Any]) -> str:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key, _MAC_CONTEXT + canonical, hashlib.sha256).hexdigest()
 
 
 def _check_owned(fd: int, path: Path, owner: Owner) -> None:
