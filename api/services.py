@@ -159,7 +159,7 @@ def build_services(
         ),
         people=PeopleService(store.identity, settings.security),
         person_details=PersonDetailsService(SqlPersonDetails(store.engine)),
-        audit=AuditService(store.audit),
+        audit=AuditService(store.audit, settings.security),
         doors=DoorCommandService(SqlDoorCommands(store.engine), settings.door_io),
         throttles=RecognitionThrottles(effective, settings.api.rate_limited_clients),
     )

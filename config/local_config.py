@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import os
-import stat
 import tomllib
 import types
 import typing
@@ -27,6 +26,8 @@ from pydantic.fields import FieldInfo
 
 from core.errors import ConfigurationError, cut, quoted
 from core.settings import Settings, bound_reason
+from core.toml_documents import load_toml
+from owned_files.inputs import NotARegularFile, open_regular
 
 CONFIG_FILE = "kiosk.toml"
 # A kiosk.toml is a few hundred bytes; a bigger one is a mistake or an attack, refused
@@ -131,17 +132,14 @@ def _config_text(path: Path) -> str | None:
     "no file": the check is made on the opened file itself, so what is checked is what
     is read, and opening a FIFO does not wait for a writer."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        descriptor = open_regular(path)  # looked at first: a device is never opened
     except FileNotFoundError:
         return None
-    except IsADirectoryError as error:
-        raise ConfigurationError(_not_a_file(path, "a folder")) from error
+    except NotARegularFile as error:
+        raise ConfigurationError(_not_a_file(path, error.kind)) from error
     except OSError as error:
         raise ConfigurationError(f"cannot read {path}: {error.strerror or error}") from error
     status = os.fstat(descriptor)
-    if not stat.S_ISREG(status.st_mode):
-        os.close(descriptor)
-        raise ConfigurationError(_not_a_file(path, _file_kind(status.st_mode)))
     with os.fdopen(descriptor, "rb") as stream:
         if status.st_size > MAX_CONFIG_BYTES:
             raise ConfigurationError(
@@ -169,20 +167,9 @@ def _not_a_file(path: Path, kind: str) -> str:
     )
 
 
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((kind for test, kind in kinds if test(mode)), "not a file")
-
-
 def _file_values(path: Path, text: str) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(text)
+        raw = load_toml(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path} is not valid TOML: {error}") from error
     values: dict[str, Any] = {}
@@ -313,9 +300,11 @@ def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
         source = sources.get(key, DEFAULT)
         given = first.get("input")
         reason = bound_reason(key, first["type"])
+        # A check of the value's meaning (a camera source) says why; bounds say what fits.
+        why = first["msg"].removeprefix("Value error, ") if first["type"] == "value_error" else ""
         raise ConfigurationError(
             f"setting {_file_key(key)} = {quoted(given)} (from {cut(source)}) is not allowed: "
-            f"{_allowed(key) or first['msg']}{f'; {reason}' if reason else ''}"
+            f"{why or _allowed(key) or first['msg']}{f'; {reason}' if reason else ''}"
         ) from error
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
 from core.api_settings import ApiSettings
+from core.camera_settings import CameraSettings
 from core.door_io_settings import DoorIoSettings
 from core.import_settings import ImportSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
@@ -305,18 +306,6 @@ class EnrollmentSettings(_Section):
         ge=0,
         le=10,
         description="Least time between two captured frames, so they are not one instant.",
-    )
-
-
-class CameraSettings(_Section):
-    source: str = Field(
-        "0",
-        min_length=1,
-        max_length=1000,
-        description="Device number, video file, stream URL or folder of images.",
-    )
-    folder_fps: float = Field(
-        15.0, gt=0, le=120, description="Frames per second when the source is a folder."
     )
 
 

@@ -136,12 +136,13 @@ class KioskController(QObject):
             return
         self.services = services
         self.settings = settings = services.settings
+        metrics_refused = ""
         if settings.telemetry.metrics_port:
             try:
                 self.metrics.serve(settings.telemetry.metrics_port)
-            except KioskError as error:
-                log.error("%s", error)
-                self._screen.show_status(str(error))
+            except KioskError as error:  # the door goes on; the refusal stays in sight
+                log.error("metrics are off: %s", error)
+                metrics_refused = f"metrics are off: {error}"
         self.metrics.watch_spool(services.events)
         if services.database_server is not None:
             self.metrics.watch_database_server(services.database_server.status)
@@ -200,7 +201,8 @@ class KioskController(QObject):
         self._start_capture()
         self._screen.show_idle()
         self.operator_mode.begin()
-        self._screen.show_status(settings.kiosk_name or settings.kiosk_id)  # never a path
+        # Never a path: the door screen is public.
+        self._screen.show_status(metrics_refused or settings.kiosk_name or settings.kiosk_id)
 
     def _door_status(self) -> DoorStatus | None:
         """For the integrations, on their threads: the door's state, None without one."""
@@ -308,8 +310,7 @@ class KioskController(QObject):
             self.operator_mode.request_login()
 
     def _open_camera(self) -> FrameSource:
-        camera = self.settings.camera
-        return source_from_spec(camera.source, self.settings.images, camera.folder_fps)
+        return source_from_spec(self.settings.camera, self.settings.images)
 
     def _observe(self, outcome: FrameOutcome, waited_ms: float) -> None:
         """On the recognition thread, after each frame: metrics, the decision log."""

@@ -18,6 +18,7 @@ from kiosk.camera_view import CameraView
 from kiosk.grant_banner import DoorResult, DoorResultKind, GrantBanner
 from kiosk.pin_pad import PinPad
 from telemetry.json_log import loggable_text
+from telemetry.safe_text import for_terminal
 
 log = logging.getLogger(__name__)
 IDLE_TEXT = "Look at the camera"
@@ -209,8 +210,10 @@ class KioskScreen(QWidget):
         self.show_status(reason)
 
     def show_status(self, text: str) -> None:
-        self._status_text = text
-        self.status.setText(self._spool_trouble or text)
+        """A kiosk name, an error (which may repeat a setting's value): shown with any
+        control or bidirectional character as its escape (telemetry.safe_text)."""
+        self._status_text = for_terminal(text)
+        self.status.setText(self._spool_trouble or self._status_text)
 
     def show_spool_trouble(self, trouble: str) -> None:
         """The event spool needs the operator (a full disk); "" once it is fine again.

@@ -98,7 +98,7 @@ class SettingsPage(QWidget):
             )
             checked = with_overrides(self._current, values)  # every bound, before the store
             if "camera.source" in values:  # this kiosk's camera: check it is one here
-                source_from_spec(checked.camera.source, checked.images, checked.camera.folder_fps)
+                source_from_spec(checked.camera, checked.images)
         except (InvalidValue, ConfigurationError) as error:
             self.message.show_error(str(error))
             return

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.icons import icon
+from telemetry.safe_text import for_terminal
 
 T = TypeVar("T", bound=QTableWidget)
 INK = "#0f172a"
@@ -226,7 +227,9 @@ class MessageLabel(QLabel):
         self._show("", "")
 
     def _show(self, text: str, kind: str) -> None:
-        self.setText(text)
+        # Messages repeat what people typed or named (a person, a file): a control or
+        # bidirectional character shows as its escape, and cannot reorder the line.
+        self.setText(for_terminal(text))
         self.setProperty("kind", kind)
         self.style().unpolish(self)  # the stylesheet matches on the property
         self.style().polish(self)

@@ -11,7 +11,7 @@ from core.accounts.operators import Authenticator
 from core.accounts.passwords import verify_password
 from core.errors import AuthenticationFailed
 from core.records import AccessOutcome, Operator, Role, access_decision
-from core.settings import SecuritySettings
+from core.settings import CameraSettings, SecuritySettings, Settings
 from storage.audit_log import SqlAuditLog
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
@@ -205,7 +205,8 @@ def test_an_admin_changes_the_threshold_and_the_door_uses_it(
 def test_a_camera_chosen_on_the_settings_screen_is_checked_and_used_at_once(
     qtbot: QtBot, open_window, tmp_path, photos
 ) -> None:
-    window = open_window(pin_camera=False)  # camera 0: there is none on a test machine
+    # Camera 0 (there is none on a test machine); folders allowed, as for a demonstration.
+    window = open_window(Settings(camera=CameraSettings(allow_files=True)), pin_camera=False)
     qtbot.waitUntil(lambda: window.door.banner.text() == "camera unavailable", timeout=10_000)
     mode = logged_in(qtbot, window, "alice", ADMIN_PASSWORD)
     page = mode.settings_page

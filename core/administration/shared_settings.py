@@ -105,7 +105,8 @@ def with_overrides(base: Settings, values: Mapping[str, Any]) -> Settings:
             key = f"{section}.{name}" if name else section
             reason = bound_reason(key, first["type"])
             raise InvalidValue(
-                f"setting {key} = {quoted(first.get('input'))}: {first['msg']}"
+                f"setting {key} = {quoted(first.get('input'))}: "
+                f"{first['msg'].removeprefix('Value error, ')}"
                 f"{f'; {reason}' if reason else ''}"
             ) from error
     return base.model_copy(update=sections)
