@@ -27,6 +27,9 @@ FILE_SETTINGS = {
     "mqtt.tls_ca_file": "public",
     "webhook.secret_file": "secret",
     "osdp.scbk_file": "secret",
+    # A key, not a line of text: storage.sealed_stream.read_key_file makes the same
+    # owner, mode and no-link checks (tests/test_sealed_files.py).
+    "backup.key_file": "secret",
 }
 
 
