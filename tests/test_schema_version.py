@@ -16,6 +16,7 @@ from core.errors import SchemaNewer, StoreError
 from core.records import Operator, Role
 from core.rules.model import Door
 from core.rules.public_holidays import PublicHolidays
+from kiosk.startup import public_reason
 from storage.identity_store import SqlIdentityStore
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.operator_store import SqlOperatorStore
@@ -50,9 +51,13 @@ def test_a_database_a_newer_release_migrated_is_refused_at_start_and_left_as_it_
     assert NEWER in message
     assert "upgrade the kiosk" in message
     assert current_revision(db_engine) == NEWER  # nothing was run or undone
-    # The kiosk opens its store this way at start: it refuses the same.
-    with pytest.raises(SchemaNewer), open_store(tmp_path / "data", fresh_database):
+    # The kiosk opens its store this way at start: it refuses the same, and its door
+    # screen, which anyone passing reads, says what to do without the details.
+    with pytest.raises(SchemaNewer) as at_start, open_store(tmp_path / "data", fresh_database):
         pass
+    assert public_reason(at_start.value).startswith(
+        "the database is newer than this kiosk; upgrade the kiosk;"
+    )
 
 
 def test_kiosk_admin_on_a_newer_database_says_to_upgrade_in_one_line(
