@@ -181,7 +181,7 @@ REFUSED = {
     12: ("invalid_details", "not as an absolute path"),
     13: ("invalid_details", "a link that leads out of the photo folder"),
     14: ("invalid_details", "consent version 'v0' is unknown"),
-    15: ("refused", "Night shift"),
+    15: ("unknown_group", "Night shift"),
     16: ("already_enrolled", ""),  # the reason differs between a dry run and a run
 }
 
