@@ -25,6 +25,7 @@ from core.records import Operator
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from storage.pin_store import SqlPinStore
+from storage.secrets import find_database_password
 from storage.store import OpenStore, open_store
 
 # The kiosk id under which kiosk-admin identify records its decisions.
@@ -115,6 +116,18 @@ class CommandContext:
     @cached_property
     def audit(self) -> AuditService:
         return AuditService(self.store.audit)
+
+    def database_password(self) -> str | None:
+        """The external database's password (KIOSK_DATABASE_PASSWORD or the keyring), for
+        the programs that reach it themselves (pg_dump); None for the embedded one."""
+        url = self.location.database_url
+        if url is None:
+            return None
+        return find_database_password(url, self._environ.get("KIOSK_DATABASE_PASSWORD")).value
+
+    def close(self) -> None:
+        """Close the store (leaving the embedded server) now, before the end."""
+        self._stack.close()
 
     def login(self, username: str) -> Operator:
         return self.authenticator.authenticate(

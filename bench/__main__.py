@@ -59,7 +59,8 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        help="sections, comma separated: inference,search,e2e,kiosks,liveness,rules,import",
+        help="sections, comma separated: "
+        "inference,search,e2e,kiosks,liveness,rules,import,retention,api",
     )
     args = parser.parse_args(argv)
     try:
@@ -90,7 +91,21 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-SECTIONS = ("inference", "search", "e2e", "kiosks", "liveness", "rules", "import")
+SECTIONS = (
+    "inference",
+    "search",
+    "e2e",
+    "kiosks",
+    "liveness",
+    "rules",
+    "import",
+    "retention",
+    "api",
+)
+# People on the site of the retention section: a quick run's 100,000 would take about a
+# minute and a half of its two (the site's load included), so it stores 10,000.
+RETENTION_PEOPLE = 100_000
+QUICK_RETENTION_PEOPLE = 10_000
 
 
 def _integers(text: str) -> list[int]:
@@ -150,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(_rules(args, results, Path(scratch)))
         if "import" in args.sections:
             sections.append(_import(args, results, Path(scratch)))
+        if "retention" in args.sections:
+            sections.append(_retention(args, results, Path(scratch)))
+        if "api" in args.sections:
+            sections.append(_api(args, results, Path(scratch)))
     seconds = time.perf_counter() - began
     results["seconds"] = seconds
     head = [
@@ -161,6 +180,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_summary(results))  # noqa: T201 - the summary is the command's output
     print(f"report: {args.out / 'report.md'}")  # noqa: T201
     return 0
+
+
+def _api(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    import importlib.util
+
+    from bench import api_load
+    from bench.photos import package_photo
+
+    if importlib.util.find_spec("locust") is None:
+        return "## HTTP API (kiosk-server, Locust)\n\nskipped: install the bench extra (locust)"
+    progress("api (kiosk-server under Locust)")
+    found = api_load.run(
+        scratch, package_photo("yaoming.jpg"), users=8, seconds=20 if args.quick else 60
+    )
+    results["api"] = found.as_dict()
+    return api_load.section(found)
 
 
 def _inference(args: argparse.Namespace, results: dict[str, Any]) -> str:
@@ -269,6 +304,18 @@ def _import(args: argparse.Namespace, results: dict[str, Any], scratch: Path) ->
     return report.import_section(found)
 
 
+def _retention(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    from bench import retention
+    from bench.database import bench_database
+
+    people = QUICK_RETENTION_PEOPLE if args.quick else RETENTION_PEOPLE
+    progress(f"retention at scale: {people:,} people")
+    with bench_database(scratch / "retention") as engine:
+        found = retention.run(engine, people, people // 50, 20 if args.quick else 100)
+    results["retention"] = found
+    return report.retention_section(found)
+
+
 def _summary(results: dict[str, Any]) -> str:
     lines = [f"kiosk-bench finished in {results['seconds'] / 60:.1f} min"]
     for row in results.get("inference", []):
@@ -311,6 +358,12 @@ def _summary(results: dict[str, Any]) -> str:
                 f"  import {rate.stage}: {rate.per_minute:,.0f} people/min "
                 f"({rate.workers} worker(s) x {rate.threads_per_worker} thread(s))"
             )
+    if "retention" in results:
+        r = results["retention"]
+        lines.append(
+            f"  retention: {r.purged:,} of {r.people:,} people purged in {r.purge_s:.1f} s, "
+            f"a withdrawal p50 {r.withdrawal.p50_ms:.1f} ms"
+        )
     return "\n".join(lines)
 
 

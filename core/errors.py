@@ -28,6 +28,7 @@ KioskError
 │   └── UnknownGroup        an access group named that the rules do not define
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 ├── DoorFault               the door hardware did not answer or refused a command
+├── BackupFailed            a backup, restore or export cannot be made or read (.code)
 └── StoreError              the database cannot serve the request (unreachable)
     ├── StoreBusy           the database is up but did not answer in time
     ├── StoreUnresponsive   the database took the request and gave no answer at all
@@ -185,6 +186,17 @@ class RecognitionPaused(KioskError):
 
 class DoorFault(KioskError):
     """The lock, contact or exit-button hardware (core.access.door_io) failed a command."""
+
+
+class BackupFailed(KioskError):
+    """A backup, a restore or an export cannot go on: a file exists or is missing, a
+    key file is wrong or open to others, pg_dump or pg_restore failed. The message
+    names the file and the fix; ``code`` is a short word for the audit log, which
+    never holds a path ("exists", "key", "dump", "restore", "folder", "chain")."""
+
+    def __init__(self, message: str, code: str = "failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class StoreError(KioskError):

@@ -5,9 +5,10 @@ core.settings.Settings, apart only to keep that module short.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from core.settings_base import Section as _Section
 
@@ -91,6 +92,13 @@ class SecuritySettings(_Section):
         "on an admin's machine and checked at the door, twice per PIN (the PIN and the duress "
         "PIN) while the person waits. The throttle, not the cost, stops guessing: a 4-digit "
         "PIN falls to an offline search at any cost a door can wait for.",
+    )
+    purge_batch_people: int = Field(
+        500,
+        ge=1,
+        le=20_000,
+        description="People the retention purge deletes per transaction, each audited: "
+        "short transactions, so the doors' writes never wait long on it.",
     )
     audit_anchor_lock_s: float = Field(
         2.0,
@@ -246,3 +254,51 @@ class RulesSettings(_Section):
         description="Largest rules file kiosk-admin rules import reads, in KiB (a site of "
         "100,000 people's memberships is about 5 MiB).",
     )
+
+
+class BackupSettings(_Section):
+    """Backups of the database (``[backup]``): kiosk-admin backup, and a daily one made
+    by the kiosk itself when ``time_of_day`` is set (docs/operations.md)."""
+
+    time_of_day: str = Field(
+        "",
+        pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description='Local time of the kiosk\'s daily backup, "HH:MM"; empty (the default): '
+        "no scheduled backups.",
+    )
+    keep: int = Field(
+        7, ge=1, le=366, description="Scheduled backups kept; the oldest beyond are removed."
+    )
+    folder: Path | None = Field(
+        None,
+        description="Folder of the scheduled backups (made owner-only); unset: backups/ in "
+        "the data folder. Best on another disk.",
+    )
+    key_file: Path | None = Field(
+        None,
+        description="Key file the scheduled backups are encrypted with (kiosk-admin "
+        "backup-key makes one; owner-only); unset: they are written unencrypted.",
+    )
+    retry_after_s: float = Field(
+        3600.0,
+        ge=60,
+        le=86_400,
+        description="Wait before a failed scheduled backup is tried again.",
+    )
+    dump_timeout_s: float = Field(
+        3600.0,
+        gt=0,
+        le=86_400,
+        description="Longest pg_dump may take; past it, it is stopped and the backup fails.",
+    )
+    restore_timeout_s: float = Field(
+        3600.0,
+        gt=0,
+        le=86_400,
+        description="Longest pg_restore may take in kiosk-admin restore.",
+    )
+
+    @field_validator("folder", "key_file")
+    @classmethod
+    def _home_expanded(cls, path: Path | None) -> Path | None:
+        return path.expanduser() if path is not None else None

@@ -12,11 +12,13 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
+from core.api_settings import ApiSettings
 from core.door_io_settings import DoorIoSettings
 from core.import_settings import ImportSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
 from core.osdp_settings import OsdpSettings
 from core.service_settings import (
+    BackupSettings,
     DatabaseSettings,
     EmbeddedServerSettings,
     RulesSettings,
@@ -409,6 +411,8 @@ class Settings(_Section):
     webhook: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
     bulk_import: ImportSettings = ImportSettings()
+    backup: BackupSettings = BackupSettings()
+    api: ApiSettings = ApiSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

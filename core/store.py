@@ -124,8 +124,9 @@ class IdentityStore(DenialLog, Protocol):
         """Delete every template and mark consent withdrawn; audited."""
         ...
 
-    def purge_expired(self, retention: timedelta, actor: Operator) -> list[uuid.UUID]:
-        """Delete everyone not recognised or enrolled within ``retention``; audited."""
+    def purge_expired(self, retention: timedelta, actor: Operator, batch: int) -> list[uuid.UUID]:
+        """Delete everyone not recognised or enrolled within ``retention``, in
+        transactions of at most ``batch`` people; each deletion audited."""
         ...
 
 

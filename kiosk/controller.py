@@ -24,6 +24,7 @@ from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
 from integrations.events import Alert, AlertKind
 from integrations.forwarder import Forwarder
+from kiosk.backup_schedule import BackupSchedule, open_backup_schedule
 from kiosk.camera import CaptureThread
 from kiosk.door_hardware import DoorHardware, describe, hold_locked_first, open_door_hardware
 from kiosk.enrollment_worker import EnrollmentWorker
@@ -67,6 +68,8 @@ class KioskController(QObject):
         self._pinned = dict(pinned)
         self._resources = ExitStack()
         self._data_dir = location.data_dir
+        self._location = location
+        self._db_password = db_password
         # The lock is forced locked before the database and the models are touched, and
         # stays so if they fail; the door controller takes the adapter over once started.
         self._locked_first = hold_locked_first(settings.door_io)
@@ -107,6 +110,9 @@ class KioskController(QObject):
         # MQTT, webhooks and alerts (integrations/); None when a setting keeps them off.
         self.integrations: Forwarder | None = None
         self.alert_line = AlertLine()
+        # The daily backup ([backup] time_of_day); None when it is off.
+        self.backups: BackupSchedule | None = None
+        self._alerts = self._backup_trouble = ""
         self._camera_was_lost = False
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
@@ -170,7 +176,7 @@ class KioskController(QObject):
             self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned
         )
         self.operator_mode.settings_changed.connect(self.apply_settings)
-        self.alert_line.changed.connect(self.operator_mode.show_alerts)
+        self.alert_line.changed.connect(self._show_alerts)
         if self.door is not None:
             self.door.state_described.connect(self._show_door_words)
             self._show_door_words(describe(self.door.status))
@@ -181,6 +187,10 @@ class KioskController(QObject):
         self.flusher = SpoolFlusher(services.events, settings.door.offline_retry_s)
         self.flusher.trouble_changed.connect(self._screen.show_spool_trouble)
         self.flusher.start()
+        self.backups = open_backup_schedule(services, self._location, self._db_password)
+        if self.backups is not None:
+            self.backups.trouble_changed.connect(self._show_backup_trouble)
+            self.backups.start()
         self._start_capture()
         self._screen.show_idle()
         self.operator_mode.begin()
@@ -326,6 +336,22 @@ class KioskController(QObject):
         self.metrics.recognition_faults.inc()
         self._screen.show_fault(reason)
 
+    @Slot(str)
+    def _show_alerts(self, text: str) -> None:
+        self._alerts = text
+        self._show_operator_alerts()
+
+    @Slot(str)
+    def _show_backup_trouble(self, text: str) -> None:
+        self._backup_trouble = text
+        self._show_operator_alerts()
+
+    def _show_operator_alerts(self) -> None:
+        """The integrations' alerts and a failed scheduled backup, on one line."""
+        if self.operator_mode is not None:
+            shown = [t for t in (self._alerts, self._backup_trouble) if t]
+            self.operator_mode.show_alerts(" · ".join(shown))
+
     @Slot(float)
     def _count_pause(self, _seconds: float) -> None:
         self.metrics.throttle_pauses.inc()
@@ -363,6 +389,8 @@ class KioskController(QObject):
             self.recognition.stop()
         if self.flusher is not None:
             self.flusher.stop()
+        if self.backups is not None:
+            self.backups.stop()
         if self.decisions is not None:
             self.decisions.close()
         if self.reader is not None:
@@ -388,4 +416,6 @@ class KioskController(QObject):
             running.append("recognition")
         if self.flusher is not None and self.flusher.isRunning():
             running.append("spool-flusher")
+        if self.backups is not None and self.backups.isRunning():
+            running.append("backup-schedule")
         return running

@@ -6,9 +6,9 @@ import functools
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, TextClause, delete, func, select, text, update
+from sqlalchemy import Engine, TextClause, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,11 +17,11 @@ from core.accounts.permissions import Permission
 from core.enrollment.names import name_key
 from core.errors import AlreadyEnrolled, NotFound, StoreError
 from core.faces import Embedding
-from storage import rules_schema as rs
 from storage import schema
 from storage.access_chain import append_access
 from storage.answer_deadline import deadline_of
-from storage.audit_log import append_audit, record_apart, record_denial
+from storage.audit_log import record_apart, record_denial
+from storage.erasure import erase, erase_many
 from storage.model_coverage import (
     lacks_model,
     reenrollment_needed,
@@ -30,7 +30,6 @@ from storage.model_coverage import (
 from storage.name_keys import name_key as sql_name_key
 from storage.operator_authority import act_as
 from storage.person_enrollment import ENROLLED_FACE, enroll_in
-from storage.pin_schema import PersonPin
 from storage.search_pool import run_search, search_engine
 from storage.transactions import database_failures, first_line, transaction
 from storage.vector_index import DEFAULT_INDEX, Precision, index_order
@@ -219,31 +218,47 @@ class SqlIdentityStore:
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.DELETE_PEOPLE, self)
             person = _active_person(session, person_id)
-            return _erase(session, person, actor, "person.delete", forget_identity=True)
+            return erase(session, person, actor, "person.delete", forget_identity=True)
 
     def withdraw_consent(self, person_id: uuid.UUID, actor: records.Operator) -> records.Deletion:
         """Delete every template and mark consent withdrawn; the person stays listed."""
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.WITHDRAW_CONSENT, self)
             person = _active_person(session, person_id)
-            return _erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
+            return erase(session, person, actor, "person.consent_withdrawn", forget_identity=False)
 
-    def purge_expired(self, retention: timedelta, actor: records.Operator) -> list[uuid.UUID]:
+    def purge_expired(
+        self, retention: timedelta, actor: records.Operator, batch: int
+    ) -> list[uuid.UUID]:
         """Delete everyone not recognised (or enrolled) within ``retention``: the rule
-        of core.people.retention.is_expired, in the database's clock."""
+        of core.people.retention.is_expired, in the database's clock.
+
+        In transactions of at most ``batch`` people, so that no door waits long on a
+        purge of thousands: each authorizes the actor again, locks its people (one
+        another transaction holds, a door recognising them, is left for the next
+        purge), checks each is still past the deadline, erases them and audits each
+        deletion (``person.purge``, one event per person)."""
         last_seen = func.coalesce(schema.Person.last_recognized_at, schema.Person.created_at)
-        deadline = last_seen + retention
+        expired = (schema.Person.status == _ACTIVE) & (last_seen + retention < func.now())
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.PURGE_EXPIRED, self)
-            expired = session.scalars(
-                select(schema.Person)
-                .where(schema.Person.status == _ACTIVE, deadline < func.now())
-                .order_by(schema.Person.created_at)
-                .with_for_update(skip_locked=True)
+            candidates = session.scalars(
+                select(schema.Person.id)
+                .where(expired)
+                .order_by(schema.Person.created_at, schema.Person.id)
             ).all()
-            for person in expired:
-                _erase(session, person, actor, "person.purge", forget_identity=True)
-            return [person.id for person in expired]
+        purged: list[uuid.UUID] = []
+        for start in range(0, len(candidates), batch):
+            with transaction(self._sessions) as session:
+                act_as(session, actor, Permission.PURGE_EXPIRED, self)
+                locked = session.scalars(
+                    select(schema.Person.id)
+                    .where(schema.Person.id.in_(candidates[start : start + batch]), expired)
+                    .order_by(schema.Person.created_at, schema.Person.id)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                purged += erase_many(session, list(locked), actor, "person.purge")
+        return purged
 
 
 class _RolledBack(Exception):
@@ -265,46 +280,6 @@ def _active_person(session: Session, person_id: uuid.UUID) -> schema.Person:
     if person is None or person.status != _ACTIVE:
         raise NotFound(f"no enrolled person with id {person_id}")
     return person
-
-
-def _erase(
-    session: Session,
-    person: schema.Person,
-    actor: records.Operator,
-    action: str,
-    forget_identity: bool,
-) -> records.Deletion:
-    templates = _rowcount(
-        session.execute(
-            delete(schema.FaceTemplate).where(schema.FaceTemplate.person_id == person.id)
-        )
-    )
-    consents = _rowcount(
-        session.execute(
-            update(schema.ConsentRecord)
-            .where(
-                schema.ConsentRecord.person_id == person.id,
-                schema.ConsentRecord.withdrawn_at.is_(None),
-            )
-            .values(withdrawn_at=func.now(), withdrawn_by=actor.id)
-        )
-    )
-    if forget_identity:
-        person.status = records.PersonStatus.DELETED.value
-        person.display_name = None
-        person.external_ref = None
-        person.deleted_at = func.now()
-        session.execute(delete(rs.GroupMember).where(rs.GroupMember.person_id == person.id))
-    # Their PINs go with their templates: nobody passes a face-and-PIN door without both.
-    session.execute(delete(PersonPin).where(PersonPin.person_id == person.id))
-    append_audit(
-        session,
-        actor.username,
-        action,
-        str(person.id),
-        {"templates_deleted": templates, "consents_withdrawn": consents},
-    )
-    return records.Deletion(person.id, templates, consents)
 
 
 @functools.cache
@@ -355,10 +330,6 @@ def _summary(
         template_count=int(template_count),
         template_models=tuple(sorted(models or ())),
     )
-
-
-def _rowcount(result: object) -> int:
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def _escape_like(value: str) -> str:

@@ -30,9 +30,11 @@ from core.rules.rule_set import RuleSet
 from core.settings import SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from storage.audit_log import SqlAuditLog
+from storage.backup import BackupSource, make_backup
 from storage.door_commands import SqlDoorCommands
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
+from storage.pg_programs import url_reach
 from storage.rules_store import SqlRulesStore
 from storage.settings_store import SqlSettingsStore
 
@@ -70,6 +72,8 @@ def actions(
     audit_log: SqlAuditLog,
     db_engine: Engine,
     settings: Settings,
+    fresh_database: str,
+    tmp_path: Path,
 ) -> list[tuple[str, Permission, Action]]:
     enrollment = EnrollmentService(face_engine, identity_store, settings.matching)
     identification = IdentificationService(face_engine, identity_store, settings.matching, "t")
@@ -80,6 +84,7 @@ def actions(
     doors = DoorCommandService(SqlDoorCommands(db_engine), settings.door_io)
     consent = current_consent()
     rules = SqlRulesStore(db_engine)
+    backups = BackupSource(db_engine, url_reach(fresh_database, None), None, "t", audit_log)
     return [
         (
             "enroll",
@@ -147,6 +152,13 @@ def actions(
             Permission.ASSIGN_ACCESS,
             lambda op: rules.set_person_access(NOBODY, actor=op, groups=frozenset()),
         ),
+        (
+            "back up",
+            Permission.BACKUP,
+            lambda op: make_backup(
+                backups, tmp_path / f"{op.username}.backup", None, actor=op, timeout_s=60
+            ),
+        ),
     ]
 
 
@@ -206,6 +218,7 @@ CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.VIEW_DOORS, ("doors", "list")),
     (Permission.VIEW_PEOPLE, ("people", "access", str(NOBODY))),
     (Permission.ASSIGN_ACCESS, ("people", "access", str(NOBODY), "--no-groups")),
+    (Permission.BACKUP, ("backup", "--out", "refused.backup")),
 ]
 
 

@@ -33,6 +33,7 @@ class Permission(StrEnum):
     READ_RULES = "read the access rules"
     EDIT_RULES = "change the access rules and doors"
     ASSIGN_ACCESS = "set a person's access groups and validity"
+    BACKUP = "back up or restore the whole database, or export templates"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

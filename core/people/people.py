@@ -24,6 +24,7 @@ class PeopleService:
     def __init__(self, store: IdentityStore, policy: SecuritySettings) -> None:
         self._store = store
         self._retention = timedelta(days=policy.retention_days)
+        self._purge_batch = policy.purge_batch_people
 
     def find(
         self,
@@ -58,4 +59,4 @@ class PeopleService:
 
     def purge_expired(self, actor: Operator) -> list[uuid.UUID]:
         authorize(actor, Permission.PURGE_EXPIRED, self._store)
-        return self._store.purge_expired(self._retention, actor)
+        return self._store.purge_expired(self._retention, actor, self._purge_batch)
