@@ -1,4 +1,4 @@
-"""People's PINs and their throttle (migrations 0013, 0016): one row per person, and
+"""People's PINs and their throttle (migrations 0013, 0017): one row per person, and
 one per person and door where they typed wrong PINs.
 
 A person's row is made when their PIN is set or first typed at a door, and erased

@@ -1,7 +1,7 @@
 """The access rules' tables (issue 12): doors, schedules, holiday calendars, groups,
 and the rules' generation.
 
-Kept beside ``storage/schema.py`` on the same ``Base``; migrations 0012 and 0016 create them.
+Kept beside ``storage/schema.py`` on the same ``Base``; migrations 0012 and 0017 create them.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class AccessGroup(Base):
     all_doors: Mapped[bool] = mapped_column(Boolean, server_default="false")
     is_default: Mapped[bool] = mapped_column(Boolean, server_default="false")
     enrollers_may_assign: Mapped[bool] = mapped_column(Boolean, server_default="false")
-    """Enrollers may put people in this group; any other group only an admin (0016)."""
+    """Enrollers may put people in this group; any other group only an admin (0017)."""
 
 
 class GroupDoor(Base):
