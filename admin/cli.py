@@ -1,7 +1,8 @@
 """kiosk-admin: enroll, identify and manage people from the command line.
 
 Exit codes: 0 success, 2 usage, 3 input rejected, 4 authentication failed or
-not allowed, 5 not found, 1 anything else.
+not allowed, 5 not found, 141 the output's reader went away (``| head``: quietly,
+as a command ended by SIGPIPE), 1 anything else.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from admin import (
     settings_commands,
 )
 from admin.context import CommandContext
-from admin.output import Report, emit, emit_error
+from admin.output import Report, emit, emit_error, reader_gone
 from admin.rules_parsers import add_rules_commands
 from config.environment import load_configuration
 from config.local_config import CONFIG_FILE, CommandLine
@@ -71,6 +72,13 @@ Command = Callable[[argparse.Namespace, CommandContext], Report]
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    try:
+        return _main(argv, environ)
+    except BrokenPipeError:  # e.g. kiosk-admin audit | head: the reader had enough
+        return reader_gone()
+
+
+def _main(argv: Sequence[str] | None, environ: Mapping[str, str] | None) -> int:
     environ = os.environ if environ is None else environ
     args = _parser().parse_args(argv)
     log_to_console(
@@ -98,6 +106,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "interrupted; nothing was changed by the unfinished step", EXIT_FAILURE, args.json
         )
         return EXIT_FAILURE
+    except BrokenPipeError:
+        raise  # not a failure: main ends quietly
     except Exception as error:
         logging.getLogger(__name__).debug("unexpected failure", exc_info=True)
         emit_error(

@@ -9,7 +9,7 @@ import argparse
 from admin.context import CommandContext
 from admin.output import Report
 from core.errors import InvalidValue
-from core.rules.model import Door, DoorMode
+from core.rules.model import Door, DoorMode, check_time_zone
 
 
 def list_doors(args: argparse.Namespace, ctx: CommandContext) -> Report:
@@ -30,6 +30,11 @@ def set_door(args: argparse.Namespace, ctx: CommandContext) -> Report:
         raise InvalidValue(
             "doors set changes nothing without --time-zone, --calendar, --no-calendar or --mode"
         )
+    if args.time_zone:
+        try:  # before the password is asked for
+            check_time_zone(args.time_zone)
+        except ValueError as error:
+            raise InvalidValue(f"{error}; nothing was changed") from error
     return _change(
         args,
         ctx,

@@ -8,6 +8,7 @@ that erases the ``error:`` before it, a right-to-left override).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,10 +27,13 @@ class Report:
 
 
 def emit(report: Report, as_json: bool) -> None:
+    """The result on stdout, flushed: a reader gone raises BrokenPipeError here, where
+    the command can end quietly, not at exit (admin.cli)."""
     if as_json:
-        _write(sys.stdout, for_json(json.dumps(report.data, default=str, ensure_ascii=False)))
+        text = for_json(json.dumps(report.data, default=str, ensure_ascii=False))
     else:
-        _write(sys.stdout, for_terminal(report.text))
+        text = for_terminal(report.text)
+    _write(sys.stdout, text, flush=True)
 
 
 def emit_error(message: str, exit_code: int, as_json: bool, prefix: str = "kiosk-admin") -> None:
@@ -72,6 +76,26 @@ def progress_bar(total: int, unit: str) -> Iterator[Callable[[Mapping[str, int]]
 def prompt_text(prompt: str) -> str:
     """A password prompt (it names the operator) as the terminal may show it."""
     return for_terminal(prompt, one_line=True)
+
+
+EXIT_READER_GONE = 141
+"""128 + SIGPIPE: what a shell shows for a command its pipe's reader left."""
+
+
+def reader_gone() -> int:
+    """The reader of stdout (or stderr) went away, as ``| head`` does once it has its
+    lines: nothing more is written, not even an error, and the flush Python makes at
+    exit goes to /dev/null instead of printing a traceback. Returns the exit code."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(null, stream.fileno())
+            except (OSError, ValueError):  # no descriptor (replaced in tests): nothing to flush
+                continue
+    finally:
+        os.close(null)
+    return EXIT_READER_GONE
 
 
 def _write(stream: TextIO, text: str, flush: bool = False) -> None:

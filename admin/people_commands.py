@@ -10,7 +10,7 @@ from admin.output import Report
 from core.errors import InvalidValue
 from core.inference.modelpack import resolve_model_pack
 from core.people.people import PersonView
-from core.people.pins import PinKind
+from core.people.pins import PinChange, PinKind, pin_set_text
 from core.records import Deletion, PersonSummary
 
 
@@ -64,9 +64,15 @@ def pin(args: argparse.Namespace, ctx: CommandContext) -> Report:
         return Report({"person_id": person, "kind": kind.value, "cleared": had}, cleared)
     ctx.pins.may_set(actor)  # refused before anyone types a PIN
     typed = ctx.new_pin(f"new {what} for {person} (4-8 digits): ")
-    ctx.pins.set_pin(actor, args.person_id, typed, kind)
+    change = ctx.pins.set_pin(actor, args.person_id, typed, kind)
     return Report(
-        {"person_id": person, "kind": kind.value, "set": True}, f"{what} set for {person}"
+        {
+            "person_id": person,
+            "kind": kind.value,
+            "set": True,
+            "duress_cleared": change is PinChange.DURESS_CLEARED,
+        },
+        pin_set_text(kind, change, person),
     )
 
 

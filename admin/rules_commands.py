@@ -4,24 +4,21 @@ decide for a person at a door and a moment (check)."""
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from datetime import UTC, date, datetime
-from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from admin.access_commands import validity_text
 from admin.context import CommandContext
 from admin.moments import bounded_moment
 from admin.output import Report
+from admin.rules_files import read_rules_path, refuse_odd_target, write_private
 from core.access.rule_check import RuleCheck, RuleExplanation
-from core.errors import InvalidValue
 from core.records import REFUSAL_TEXT
+from core.rules.passback import AreaPassage, PassbackAction
 from core.rules.public_holidays import PublicHolidays
 from core.rules.rule_set import RuleSet
-from core.rules.rules_file import RulesFile, read_rules_file
 from core.rules.rules_file_text import rules_file_text
 from core.rules.rules_import import apply_rules_file, change_text
-from owned_files.inputs import NotARegularFile, read_regular
 from storage.rule_check import SqlRuleCheckSource
 
 EXIT_REFUSED = 4
@@ -31,12 +28,14 @@ refused check is a result on stdout with "allowed": false."""
 
 
 def export(args: argparse.Namespace, ctx: CommandContext) -> Report:
+    if args.out is not None:
+        refuse_odd_target(args.out)  # before the password is asked for
     rules = ctx.store.rules.rule_set(actor=ctx.login(args.operator))
     text = rules_file_text(rules)
     counts = _counts(rules)
     if args.out is None:
         return Report({**counts, "out": None, "text": text}, text.rstrip("\n"))
-    _write_private(args.out, text)
+    write_private(args.out, text)
     return Report(
         {**counts, "out": str(args.out)},
         f"wrote {counts['doors']} door(s), {counts['schedules']} schedule(s), "
@@ -47,9 +46,13 @@ def export(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 def import_(args: argparse.Namespace, ctx: CommandContext) -> Report:
     # The whole file is read and checked before a password is asked.
-    rules_file = _read(args.file, ctx.settings.rules.file_max_kb * 1024)
+    rules_file = read_rules_path(args.file, ctx.settings.rules.file_max_kb * 1024)
     change = apply_rules_file(
-        ctx.store.rules, rules_file, actor=ctx.login(args.operator), dry_run=args.dry_run
+        ctx.store.rules,
+        rules_file,
+        actor=ctx.login(args.operator),
+        dry_run=args.dry_run,
+        force=args.force,
     )
     return Report(
         {"dry_run": args.dry_run, "applied": not args.dry_run, **change.summary()},
@@ -93,6 +96,25 @@ def _check_data(explained: RuleExplanation, args: argparse.Namespace) -> dict[st
         "rules_reason": verdict.refusal.value if verdict.refusal else None,
         "valid_from": _iso(rules.validity.valid_from),
         "valid_until": _iso(rules.validity.valid_until),
+        "pin_required": explained.pin_required,
+        "pin": (
+            {
+                "set": explained.pin.has_pin,
+                "waits_until": _moment(explained.pin.waits_until),
+                "refused": explained.pin_refusal,
+            }
+            if explained.pin_required
+            else None
+        ),
+        "anti_passback": [
+            {
+                "area": passage.area,
+                "action": passage.action.value,
+                "inside_since": _moment(passage.before.inside_since),
+                "entered_through": passage.before.door if passage.before.inside_since else None,
+            }
+            for passage in explained.passback.passages
+        ],
         "groups": [
             {
                 "group": grant.group,
@@ -112,6 +134,8 @@ def _check_text(explained: RuleExplanation) -> str:
     refusal = explained.refusal
     if refusal is None:
         head = f"allowed at {door.kiosk_id} ({door.display_name}), {when}: by group {verdict.group}"
+        if explained.pin_required:
+            head += "; then needs their PIN"
     else:
         head = (
             f"refused at {door.kiosk_id} ({door.display_name}), {when}: {refusal.value}"
@@ -120,7 +144,11 @@ def _check_text(explained: RuleExplanation) -> str:
     lines = [head, f"  valid: {validity_text(explained.rules.validity)}"]
     if explained.lockdown:
         rules_say = verdict.refusal.value if verdict.refusal else "allowed"
-        lines.append(f"  the door is locked down (its last report); the rules alone: {rules_say}")
+        lines.append(f"  the door is locked down; the rules alone: {rules_say}")
+    if explained.pin_required:
+        lines.append(f"  PIN: {explained.pin_refusal or 'asked for after the face'}")
+    for passage in explained.passback.passages:
+        lines.append(f"  anti-passback: {_passage_text(passage, door.zone)}")
     if verdict.holiday is not None:
         lines.append(f"  holiday: {verdict.holiday} (each group's holiday schedule applies)")
     if not explained.rules.grants:
@@ -133,8 +161,33 @@ def _check_text(explained: RuleExplanation) -> str:
     return "\n".join(lines)
 
 
+def _passage_text(passage: AreaPassage, zone: ZoneInfo) -> str:
+    """One area's anti-passback step in words: "area hall: already inside since ...
+    (through front): refused (hard)"."""
+    before = passage.before
+    if passage.action in (PassbackAction.REFUSE, PassbackAction.FLAG):
+        assert before.inside_since is not None
+        since = before.inside_since.astimezone(zone)
+        what = "refused (hard)" if passage.action is PassbackAction.REFUSE else "granted and"
+        if passage.action is PassbackAction.FLAG:
+            what += " flagged (soft)"
+        return (
+            f"area {passage.area}: already inside since {since:%Y-%m-%d %H:%M %Z} "
+            f"(through {before.door}): {what}"
+        )
+    if passage.action is PassbackAction.STAY:
+        return f"area {passage.area}: nothing changes (another area refuses)"
+    role = "entry, not inside" if passage.after.inside_since is not None else "exit"
+    return f"area {passage.area} ({role}): passes"
+
+
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def _counts(rules: RuleSet) -> dict[str, int]:
     return {
+        "generation": rules.generation,
         "doors": len(rules.doors),
         "schedules": len(rules.schedules),
         "calendars": len(rules.calendars),
@@ -142,51 +195,6 @@ def _counts(rules: RuleSet) -> dict[str, int]:
         "memberships": sum(len(m) for m in rules.members.values()),
         "areas": len(rules.areas),
     }
-
-
-def _read(path: Path, max_bytes: int) -> RulesFile:
-    try:
-        data = read_regular(path, max_bytes)  # a FIFO or a device is refused, not waited on
-    except NotARegularFile as error:
-        raise InvalidValue(f"{error}; give the rules file itself") from error
-    except OSError as error:
-        raise InvalidValue(f"cannot read {path}: {error.strerror or error}") from error
-    if len(data) > max_bytes:
-        raise InvalidValue(
-            f"{path} is larger than {max_bytes // 1024} KiB (rules.file_max_kb); "
-            "is it the rules file?"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidValue(f"{path} is not UTF-8 text: save it as UTF-8") from error
-    return read_rules_file(text, str(path))
-
-
-def _write_private(path: Path, text: str) -> None:
-    """``text`` as ``path``, owner-only (0600), whole or not at all: written beside it
-    and renamed over it, so a link standing at ``path`` is replaced, never followed."""
-    folder = path.parent
-    try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise InvalidValue(
-            f"cannot write to {folder}: {error.strerror or error}; give an --out in a folder "
-            "you can write"
-        ) from error
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise InvalidValue(
-                f"cannot write {path}: {error.strerror or error}; give another --out"
-            ) from error
-        raise
 
 
 def _iso(day: date | None) -> str | None:

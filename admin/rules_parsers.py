@@ -40,6 +40,12 @@ def add_rules_commands(sub: Any, command: CommandMaker, parser_class: type) -> N
     )
     p.add_argument("file", type=Path, metavar="FILE")
     p.add_argument("--dry-run", action="store_true", help="only say what would change")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="import even a file exported before the stored rules last changed (it undoes "
+        "those changes, e.g. removes people enrolled since from its groups)",
+    )
     p = command(
         actions,
         "check",

@@ -22,8 +22,10 @@ KioskError
 ├── NotAllowed              the action is refused in the current state
 │   ├── ConsentMissing      an enrollment without the person's recorded consent
 │   ├── AlreadyEnrolled     the face or external reference belongs to someone enrolled
-│   └── ReenrollmentPending people enrolled with a model not installed here (pack change)
+│   ├── ReenrollmentPending people enrolled with a model not installed here (pack change)
+│   └── RulesFileStale      a rules file exported before the stored rules last changed
 ├── NotFound                no such person or operator
+│   └── UnknownGroup        an access group named that the rules do not define
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 ├── DoorFault               the door hardware did not answer or refused a command
 │   └── DoorNotApplied      ... and certainly did not carry it out (no connection, refused)
@@ -31,7 +33,8 @@ KioskError
 └── StoreError              the database cannot serve the request (unreachable)
     ├── StoreBusy           the database is up but did not answer in time
     ├── StoreUnresponsive   the database took the request and gave no answer at all
-    └── SpoolFull           neither the database nor the full local disk can keep an event
+    ├── SpoolFull           neither the database nor the full local disk can keep an event
+    └── SchemaNewer         the database's schema is newer than this installation knows
 """
 
 from __future__ import annotations
@@ -166,8 +169,19 @@ class ReenrollmentPending(NotAllowed):
     identities. The message names the model and the way out."""
 
 
+class RulesFileStale(NotAllowed):
+    """A rules file whose generation is not the stored rules' (storage.rules_generation):
+    importing it would undo what changed since it was exported. The message names both
+    generations, and the ways on (export afresh, or --force)."""
+
+
 class NotFound(KioskError):
     pass
+
+
+class UnknownGroup(NotFound):
+    """An access group named (at enrollment, for a person's access) that the rules do
+    not define; the message names the group and where the groups are listed."""
 
 
 class RecognitionPaused(KioskError):
@@ -219,6 +233,13 @@ class StoreUnresponsive(StoreError):
 class SpoolFull(StoreError):
     """The database is unreachable and the disk holding the spool is full, reserve
     included: the event was not kept. The message names the folder to free."""
+
+
+class SchemaNewer(StoreError):
+    """The database's schema (its Alembic revision) is one this installation's
+    migrations do not know: a newer release upgraded the shared database. A kiosk
+    refuses to start on it, and a running one keeps its door closed (storage.migrate);
+    the message says to upgrade the kiosk."""
 
 
 # What an error message shows of a value a person gave: enough to recognise it.

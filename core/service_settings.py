@@ -67,14 +67,29 @@ class SecuritySettings(_Section):
         3,
         ge=1,
         le=20,
-        description="Consecutive wrong PINs for one person, at any door, that lock their PIN "
-        "entry; after a lock each further wrong PIN locks it again, for twice as long.",
+        description="Consecutive wrong PINs for one person at one door after which their PIN "
+        "entry waits at that door (pin_base_lock_s, then twice as long with each further "
+        "wrong PIN there); their other doors are not slowed.",
     )
     pin_base_lock_s: int = Field(
-        300, ge=1, le=86400, description="First lock of a person's PIN entry."
+        30, ge=1, le=86400, description="First wait of a person's PIN entry, at a door or at all."
     )
     pin_max_lock_s: int = Field(
-        86400, ge=1, le=604800, description="Longest lock of a person's PIN entry."
+        900, ge=1, le=604800, description="Longest wait of a person's PIN entry at one door."
+    )
+    pin_person_max_failures: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Consecutive wrong PINs for one person at all doors together after which "
+        "their PIN entry waits at every door: what walking from door to door can buy a "
+        "guesser.",
+    )
+    pin_person_max_lock_s: int = Field(
+        86400,
+        ge=1,
+        le=604800,
+        description="Longest wait of a person's PIN entry at every door.",
     )
     pin_bcrypt_rounds: int = Field(
         10,

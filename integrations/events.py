@@ -32,6 +32,9 @@ class AlertKind(StrEnum):
     DURESS = "duress"
     """A duress PIN at the door (issue 25's PIN mode): a silent alarm, never on the
     door's own screen."""
+    PIN_WAIT = "pin_wait"
+    """Wrong PINs for one person made their PIN entry wait (core.people.pin_throttle):
+    someone may be guessing with their photo."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from functools import cache
-from zoneinfo import available_timezones
 
 from core.accounts.permissions import Permission
 from core.errors import InvalidValue
-from core.people.pins import PinKind, PinService
+from core.people.pins import PinKind, PinService, pin_set_text
 from core.records import Operator
-from core.rules.model import AccessGroup, Validity
+from core.rules.model import AccessGroup, Validity, door_zone_names
 from core.rules.rule_edits import RuleEdit
 from core.rules.rule_set import RulesChange, RuleSet
 from core.rules.rules_store import RulesStore
@@ -135,8 +134,7 @@ class AccessScreens:
                 if pin is None:
                     had = pins.clear_pin(operator, person_id, kind)
                     return f"{words} cleared" if had else f"there was no {words} to clear"
-                pins.set_pin(operator, person_id, pin, kind)
-                return f"{words} set"
+                return pin_set_text(kind, pins.set_pin(operator, person_id, pin, kind))
 
             def failed(message: str) -> None:
                 if (editor := page().pins) is not None:
@@ -159,5 +157,5 @@ class AccessScreens:
 
 @cache
 def time_zones() -> list[str]:
-    """Every IANA time zone name this machine knows, sorted (read once)."""
-    return sorted(available_timezones())
+    """Every IANA time zone name of a place this machine knows, sorted (read once)."""
+    return sorted(door_zone_names())

@@ -19,8 +19,10 @@ from core.access.door_controller import DoorStatus
 from core.access.door_pin import DoorPins
 from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
+from core.people.pin_throttle import PinScope, PinWait
 from core.settings import Settings
 from frames.sources import FrameSource, source_from_spec
+from integrations.events import Alert, AlertKind
 from integrations.forwarder import Forwarder
 from kiosk.backup_schedule import BackupSchedule, open_backup_schedule
 from kiosk.camera import CaptureThread
@@ -240,6 +242,7 @@ class KioskController(QObject):
             policy=settings.security,
             kiosk_id=settings.kiosk_id,
             record_audit=self.services.events.record_audit,
+            on_wait=self._pin_wait_alert,
         )
         return build_door(
             engine=self.services.engine,
@@ -250,6 +253,19 @@ class KioskController(QObject):
             pins=pins,
             consumers=[self.decisions],
         )
+
+    def _pin_wait_alert(self, wait: PinWait) -> None:
+        """On the recognition thread: wrong PINs made a person's PIN entry wait."""
+        if self.integrations is not None:
+            where = "at every door" if wait.scope is PinScope.PERSON else "at this door"
+            self.integrations.raise_alert(
+                Alert(
+                    kind=AlertKind.PIN_WAIT,
+                    text=f"wrong PINs at {self.settings.kiosk_id}: a person's PIN entry waits "
+                    f"{wait.seconds} s {where}",
+                    details={"scope": wait.scope.value, "seconds": wait.seconds},
+                )
+            )
 
     def _start_reader(self, services: Services) -> None:
         """The OSDP reader on its serial port; the controller's answers on the door screen."""

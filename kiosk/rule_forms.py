@@ -65,7 +65,8 @@ class ScheduleForm(PartForm[Schedule]):
 
 class GroupForm(PartForm[AccessGroup]):
     """Its schedule, its schedule on holidays (or closed), every door or the ticked
-    ones, and whether people enrolled without a group join it."""
+    ones, whether people enrolled without a group join it, and whether enrollers
+    may put people in it."""
 
     def __init__(self, submit: SubmitEdit) -> None:
         super().__init__("group", submit)
@@ -74,11 +75,13 @@ class GroupForm(PartForm[AccessGroup]):
         self.all_doors = QCheckBox("Every door, now and later")
         self.doors = DoorTicks()
         self.default = QCheckBox("Default: people enrolled without a group join it")
+        self.enrollers = QCheckBox("Enrollers may put people in it")
         self.add_row("Schedule", self.schedule)
         self.add_row("On holidays", self.holiday_schedule)
         self.add_row("Doors", self.all_doors)
         self.add_row("", self.doors)
         self.add_row("", self.default)
+        self.add_row("", self.enrollers)
         self.all_doors.toggled.connect(lambda on: self.doors.setEnabled(not on))
 
     def show_rules(self, rules: RuleSet) -> None:
@@ -95,6 +98,7 @@ class GroupForm(PartForm[AccessGroup]):
         self.doors.set_ticked(group.doors)
         self.doors.setEnabled(not group.all_doors)
         self.default.setChecked(group.default)
+        self.enrollers.setChecked(group.enrollers_may_assign)
 
     def edit(self, name: str, *, new: bool) -> RuleEdit:
         schedule = self.schedule.currentText()
@@ -109,6 +113,7 @@ class GroupForm(PartForm[AccessGroup]):
             all_doors,
             None if holiday in ("", CLOSED) else holiday,
             self.default.isChecked(),
+            self.enrollers.isChecked(),
         )
         return rule_edits.put_group(group, new=new)
 

@@ -21,6 +21,7 @@ from core.errors import (
     KioskError,
     KioskIdInUse,
     ModelPackError,
+    SchemaNewer,
     StoreError,
 )
 from core.rules.model import Door
@@ -64,6 +65,7 @@ class Services:
 # the full message, with its paths and addresses, goes to the log.
 _PUBLIC_REASONS: tuple[tuple[type[Exception], str], ...] = (
     (KioskIdInUse, "another running kiosk has this kiosk's id"),
+    (SchemaNewer, "the database is newer than this kiosk; upgrade the kiosk"),
     (StoreError, "the database cannot be reached"),
     (ModelPackError, "the face models cannot be loaded"),
     (ConfigurationError, "a setting is invalid"),

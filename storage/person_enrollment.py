@@ -34,7 +34,7 @@ def enroll_in(session: Session, enrollment: records.Enrollment, denials: DenialL
     (AlreadyEnrolled), then the person, groups, consent, templates and audit event.
     The caller commits or rolls back (SqlIdentityStore.enroll says in what order
     the locks are taken)."""
-    act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL, denials)
+    witness = act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL, denials)
     session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
     _refuse_enrolled_face(session, enrollment)
     refuse_unchecked_models(session, enrollment)
@@ -49,7 +49,8 @@ def enroll_in(session: Session, enrollment: records.Enrollment, denials: DenialL
     if enrollment.groups is None:
         groups = [name] if (name := join_default_group(session, person.id)) else []
     else:
-        set_groups(session, person.id, frozenset(enrollment.groups))
+        # As the witness is now: an enroller may name only groups open to enrollers.
+        set_groups(session, person.id, frozenset(enrollment.groups), actor=witness, denials=denials)
         groups = list(enrollment.groups)
     grant = enrollment.consent
     session.add(

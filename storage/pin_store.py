@@ -2,9 +2,9 @@
 
 The throttle's rules are core.people.pin_throttle's; here they run with the
 person's row locked (FOR UPDATE), in database time, so PINs typed at every kiosk
-sharing the server queue on that row and each sees the count the one before
+sharing the server queue on that row and each sees the counts the one before
 left. Locks in order: the operator's row (act_as), the person's, their PIN row,
-the audit chain's last (storage/event_chains.py).
+their row at the door, the audit chain's last (storage/event_chains.py).
 """
 
 from __future__ import annotations
@@ -13,20 +13,20 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.permissions import Permission, denied_action
-from core.errors import InvalidValue, NotAllowed, NotFound, StoreError
-from core.people.pin_throttle import PinFailures, reserve_pin
-from core.people.pins import PinAttempt, PinHashes, PinKind
+from core.errors import NotAllowed, NotFound, StoreError
+from core.people.pin_throttle import PinFailures, PinScope, reserve_pin
+from core.people.pins import PinAttempt, PinChange, PinHashes, PinKind
 from core.settings import SecuritySettings
 from storage import schema
 from storage.audit_log import SYSTEM_ACTOR, append_audit, record_denial
 from storage.operator_authority import act_as
-from storage.pin_schema import PersonPin
+from storage.pin_schema import PersonPin, PinDoorFailures
 from storage.transactions import after_rollback, transaction
 
 _ACTIVE = records.PersonStatus.ACTIVE.value
@@ -64,6 +64,7 @@ class SqlPinStore:
                 row.failures = 0
                 row.locks = 0
                 row.locked_until = None
+                _forget_door_failures(session, attempt.person_id)
 
     # --- operators --------------------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class SqlPinStore:
         *,
         actor: records.Operator,
         clashes: Callable[[str], bool],
-    ) -> None:
+    ) -> PinChange:
         with transaction(self._sessions) as session:
             current = self._may_change(session, actor, person_id)
             row = _locked_row(session, person_id)
@@ -85,17 +86,33 @@ class SqlPinStore:
                 raise NotAllowed(
                     "set the person's PIN before their duress PIN (kiosk-admin people pin)"
                 )
-            if other is not None and clashes(other):
-                raise InvalidValue("the duress PIN must differ from the PIN; choose another")
+            clash = other is not None and clashes(other)
+            if clash and kind is PinKind.DURESS:
+                # Answering "must differ" alone would tell whoever typed it the PIN: the
+                # PIN goes, so what they learnt opens nothing (core.people.pins).
+                row.pin_hash = row.duress_hash = None
+                append_audit(
+                    session,
+                    current.username,
+                    "person.pin_cleared",
+                    str(person_id),
+                    {"kind": PinKind.PIN.value, "had_one": True, "reason": "duress_pin_was_pin"},
+                )
+                return PinChange.BOTH_CLEARED
             details: dict[str, object] = {"kind": kind.value}
             if kind is PinKind.PIN:
                 row.pin_hash = pin_hash
+                if clash:
+                    row.duress_hash = None
+                    details["duress_cleared"] = True
                 # Whoever sets a new PIN has seen the person: a lock ends with it.
                 details["unlocked"] = row.locked_until is not None or row.failures > 0
                 row.failures, row.locks, row.locked_until = 0, 0, None
+                _forget_door_failures(session, person_id)
             else:
                 row.duress_hash = pin_hash
             append_audit(session, current.username, "person.pin_set", str(person_id), details)
+            return PinChange.DURESS_CLEARED if clash else PinChange.SET
 
     def clear_pin(self, person_id: uuid.UUID, kind: PinKind, *, actor: records.Operator) -> bool:
         with transaction(self._sessions) as session:
@@ -149,13 +166,13 @@ def _reserve(
     row = _locked_row(session, person_id)
     if row is None:  # no such active person: no PIN of theirs is right, nothing to count
         return PinAttempt(person_id, kiosk_id, PinHashes(), 0, locked=False)
-    # Read after the lock: the wait for it may have been long.
+    at_door = _locked_door_row(session, person_id, kiosk_id)
+    # Read after the locks: the wait for them may have been long.
     now = _clock(session)
-    after, locked = reserve_pin(PinFailures(row.failures, row.locks, row.locked_until), now, policy)
-    row.failures, row.locks, row.locked_until = after.failures, after.locks, after.locked_until
-    row.last_failure_at = now
-    if locked:
-        assert after.locked_until is not None
+    count = reserve_pin(_failures(at_door), _failures(row), now, policy)
+    _store_failures(at_door, count.door, now)
+    _store_failures(row, count.person, now)
+    for wait in count.waits:
         append_audit(
             session,
             SYSTEM_ACTOR,
@@ -163,13 +180,48 @@ def _reserve(
             str(person_id),
             {
                 "kiosk": kiosk_id,
-                "failures": after.failures,
-                "seconds": round((after.locked_until - now).total_seconds()),
+                "scope": wait.scope.value,
+                "failures": (count.door if wait.scope is PinScope.DOOR else count.person).failures,
+                "seconds": wait.seconds,
             },
         )
     return PinAttempt(
-        person_id, kiosk_id, PinHashes(row.pin_hash, row.duress_hash), after.failures, locked
+        person_id,
+        kiosk_id,
+        PinHashes(row.pin_hash, row.duress_hash),
+        count.person.failures,
+        locked=bool(count.waits),
+        waits=count.waits,
     )
+
+
+def _locked_door_row(session: Session, person_id: uuid.UUID, kiosk_id: str) -> PinDoorFailures:
+    """The person's counters at ``kiosk_id``, made if missing, locked until commit
+    (after their PIN row: the order every PIN step takes them in)."""
+    session.execute(
+        insert(PinDoorFailures)
+        .values(person_id=person_id, kiosk_id=kiosk_id)
+        .on_conflict_do_nothing()
+    )
+    row = session.get(
+        PinDoorFailures, (person_id, kiosk_id), with_for_update=True, populate_existing=True
+    )
+    assert row is not None  # made above, and its person's PIN row is locked
+    return row
+
+
+def _failures(row: PersonPin | PinDoorFailures) -> PinFailures:
+    return PinFailures(row.failures, row.locks, row.locked_until)
+
+
+def _store_failures(row: PersonPin | PinDoorFailures, after: PinFailures, now: datetime) -> None:
+    row.failures, row.locks, row.locked_until = after.failures, after.locks, after.locked_until
+    row.last_failure_at = now
+
+
+def _forget_door_failures(session: Session, person_id: uuid.UUID) -> None:
+    """A right PIN, or a new one: the person's counts at every door start again."""
+    session.execute(delete(PinDoorFailures).where(PinDoorFailures.person_id == person_id))
 
 
 def _locked_row(session: Session, person_id: uuid.UUID) -> PersonPin | None:

@@ -26,6 +26,7 @@ from storage import rules_schema as rs
 from storage import schema
 from storage.area_rules import read_areas, store_areas
 from storage.group_members import RULES_LOCK
+from storage.rules_generation import current_generation, refuse_stale
 
 T = TypeVar("T")
 
@@ -78,6 +79,7 @@ def read_rule_set(session: Session) -> RuleSet:
                 g.all_doors,
                 schedule_names[g.holiday_schedule_id] if g.holiday_schedule_id else None,
                 g.is_default,
+                g.enrollers_may_assign,
             )
         )
         group_members[g.name] = frozenset(members[g.id])
@@ -88,15 +90,23 @@ def read_rule_set(session: Session) -> RuleSet:
         tuple(groups),
         group_members,
         read_areas(session),
+        current_generation(session),
     )
 
 
-def apply_rule_set(session: Session, rules: RuleSet) -> RulesChange:
+def apply_rule_set(
+    session: Session, rules: RuleSet, *, check_generation: bool = False
+) -> RulesChange:
     """Make the stored rules ``rules``, in the caller's transaction, and say what
-    changed. One import at a time per database (a transaction-level advisory lock).
-    Raises RuleSetError when the set does not hold together with what is stored
-    (a door no kiosk has, a member who is not an active person)."""
+    changed (with the generation as it was: the caller moves it on, storage.
+    rules_generation). One import at a time per database (a transaction-level
+    advisory lock). ``check_generation``: refuse (RulesFileStale) unless
+    ``rules.generation`` is the stored one, under that lock. Raises RuleSetError
+    when the set does not hold together with what is stored (a door no kiosk has,
+    a member who is not an active person)."""
     session.execute(select(func.pg_advisory_xact_lock(RULES_LOCK)))
+    if check_generation:
+        refuse_stale(session, rules.generation, "the rules file")
     before = read_rule_set(session)
     rules.check(known_doors=[d.kiosk_id for d in before.doors])
     _check_members(session, rules)
@@ -128,7 +138,14 @@ def apply_rule_set(session: Session, rules: RuleSet) -> RulesChange:
     _upsert_doors(session, rules.doors, calendar_ids, before.doors)
     _insert_groups(session, rules, schedule_ids)
     store_areas(session, rules.areas)  # by name, after the doors they name
-    return RulesChange(dict(added), dict(changed), dict(removed), members_added, members_removed)
+    return RulesChange(
+        dict(added),
+        dict(changed),
+        dict(removed),
+        members_added,
+        members_removed,
+        before.generation,
+    )
 
 
 def _check_members(session: Session, rules: RuleSet) -> None:
@@ -251,6 +268,7 @@ def _insert_groups(session: Session, rules: RuleSet, schedule_ids: dict[str, int
                 ),
                 all_doors=group.all_doors,
                 is_default=group.default,
+                enrollers_may_assign=group.enrollers_may_assign,
             )
             .returning(rs.AccessGroup.id)
         )

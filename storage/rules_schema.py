@@ -1,6 +1,7 @@
-"""The access rules' tables (issue 12): doors, schedules, holiday calendars, groups.
+"""The access rules' tables (issue 12): doors, schedules, holiday calendars, groups,
+and the rules' generation.
 
-Kept beside ``storage/schema.py`` on the same ``Base``; migration 0012 creates them.
+Kept beside ``storage/schema.py`` on the same ``Base``; migrations 0012 and 0018 create them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.schema import Base, created_at_column
+from storage.schema import Base, DoorCommand, created_at_column
 
 DOOR_MODES = ("face", "face_and_pin")
 
@@ -112,6 +114,8 @@ class AccessGroup(Base):
     )
     all_doors: Mapped[bool] = mapped_column(Boolean, server_default="false")
     is_default: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    enrollers_may_assign: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    """Enrollers may put people in this group; any other group only an admin (0018)."""
 
 
 class GroupDoor(Base):
@@ -134,3 +138,29 @@ class GroupMember(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("people.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class RulesGeneration(Base):
+    """One row: the generation of the stored rules, one more with each committed change
+    (storage/rules_generation.py). A rules file carries the generation it was exported
+    from, and an import from an older one is refused."""
+
+    __tablename__ = "rules_generation"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint("generation >= 0", name="counts"),
+    )
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default=text("1"))
+    generation: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    changed_at: Mapped[datetime] = created_at_column()
+
+
+# The door's rules read finds the door's standing lockdown (its newest lockdown or
+# release command) through this, with every decision: few rows, however many unlocks.
+Index(
+    "ix_door_commands_standing",
+    DoorCommand.kiosk_id,
+    DoorCommand.id,
+    postgresql_where=text("kind IN ('lockdown', 'release')"),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -24,6 +25,7 @@ from core.rules.model import (
     TimeRange,
     Validity,
     Weekday,
+    check_time_zone,
 )
 from core.rules.person_validity import ValidityChange
 from core.rules.rule_set import RulesChange, RuleSet
@@ -31,15 +33,19 @@ from storage import rules_schema as rs
 from storage import schema
 from storage.audit_log import append_audit, record_denial
 from storage.group_members import hold_rules_alone, hold_rules_shared, set_groups
+from storage.migrate import check_revision
 from storage.operator_authority import act_as
 from storage.rules_apply import apply_rule_set, read_rule_set
+from storage.rules_generation import bump
 from storage.search_pool import run_search, search_engine
 from storage.transactions import after_rollback, database_failures, transaction
 
 _ACTIVE = records.PersonStatus.ACTIVE.value
 
-# One round trip: the person's validity, the door, its calendar and closures, and the
-# person's groups that cover the door with their schedules' ranges.
+# One round trip: the person's validity, the door, its calendar and closures, the
+# person's groups that cover the door with their schedules' ranges, the door's standing
+# lockdown (the newest lockdown or release command for it, whatever the door hardware)
+# and the schema's revision (a newer release may have migrated the shared database).
 _DOOR_RULES = text(
     """
 WITH mine AS (
@@ -73,7 +79,11 @@ SELECT
               FROM schedules s
               WHERE s.id IN (SELECT schedule_id FROM mine
                              UNION SELECT holiday_schedule_id FROM mine)),
-             '{}'::json) AS schedules
+             '{}'::json) AS schedules,
+    COALESCE((SELECT c.kind = 'lockdown' FROM door_commands c
+              WHERE c.kiosk_id = :door AND c.kind IN ('lockdown', 'release')
+              ORDER BY c.id DESC LIMIT 1), false) AS lockdown,
+    (SELECT version_num FROM alembic_version LIMIT 1) AS schema_revision
 """
 )
 
@@ -98,7 +108,9 @@ class SqlRulesStore:
             (row,) = run_search(
                 self._search, _DOOR_RULES, {"person": person_id, "door": kiosk_id}, None
             )
-        return _door_rules(kiosk_id, *row)
+        *rules, lockdown, revision = row
+        check_revision(revision)  # SchemaNewer: this kiosk's rules may not be the database's
+        return replace(_door_rules(kiosk_id, *rules), lockdown=bool(lockdown))
 
     # --- doors ------------------------------------------------------------------------------
 
@@ -133,8 +145,12 @@ class SqlRulesStore:
         clear_calendar: bool = False,
         mode: DoorMode | None = None,
     ) -> Door:
+        if time_zone is not None:
+            check_time_zone(time_zone)  # a place's zone, before any lock is taken
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.EDIT_RULES, self)
+            # A door is part of the rules: after an import, never in the middle of one.
+            hold_rules_shared(session)
             row = session.scalar(
                 select(rs.Door).where(rs.Door.kiosk_id == kiosk_id).with_for_update()
             )
@@ -163,6 +179,7 @@ class SqlRulesStore:
             row.mode = after.mode.value
             changes = _door_changes(before, after)
             if changes:
+                bump(session)
                 append_audit(session, actor.username, "door.changed", kiosk_id, changes)
             return after
 
@@ -174,14 +191,20 @@ class SqlRulesStore:
             return read_rule_set(session)
 
     def apply_rule_set(
-        self, rules: RuleSet, *, actor: records.Operator, dry_run: bool
+        self,
+        rules: RuleSet,
+        *,
+        actor: records.Operator,
+        dry_run: bool,
+        check_generation: bool = False,
     ) -> RulesChange:
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.EDIT_RULES, self)
-            change = apply_rule_set(session, rules)
+            change = apply_rule_set(session, rules, check_generation=check_generation)
             if dry_run:
                 session.rollback()
                 return change
+            change = _counted(session, change)
             append_audit(session, actor.username, "rules.imported", None, change.summary())
             return change
 
@@ -193,7 +216,7 @@ class SqlRulesStore:
             # The read and the write under one lock: an import, another edit or a
             # membership written meanwhile waits, and is not overwritten.
             hold_rules_alone(session)
-            change = apply_rule_set(session, edit(read_rule_set(session)))
+            change = _counted(session, apply_rule_set(session, edit(read_rule_set(session))))
             details = {"edit": what[:200], **change.summary()}
             append_audit(session, actor.username, "rules.edited", None, details)
             return change
@@ -235,7 +258,7 @@ class SqlRulesStore:
             details: dict[str, Any] = {}
             if groups is not None:
                 before = _groups_of(session, person_id)
-                set_groups(session, person_id, groups)
+                set_groups(session, person_id, groups, actor=current, denials=self)
                 details["groups_added"] = sorted(groups - before)
                 details["groups_removed"] = sorted(before - groups)
             if isinstance(validity, ValidityChange):
@@ -249,6 +272,13 @@ class SqlRulesStore:
             append_audit(
                 session, current.username, "person.access_changed", str(person_id), details
             )
+
+
+def _counted(session: Session, change: RulesChange) -> RulesChange:
+    """``change`` with the generation it makes: one more if it changed anything."""
+    if not change.changes:
+        return change
+    return replace(change, generation=bump(session))
 
 
 def _door_rules(
@@ -324,12 +354,17 @@ def _door(session: Session, row: rs.Door) -> Door:
 
 
 def _door_changes(before: Door, after: Door) -> dict[str, Any]:
+    """Each changed field's values, as JSON values: no calendar is null, not "None"."""
     fields = ("display_name", "time_zone", "calendar", "mode")
     return {
-        name: {"from": str(getattr(before, name)), "to": str(getattr(after, name))}
+        name: {"from": _audited(getattr(before, name)), "to": _audited(getattr(after, name))}
         for name in fields
         if getattr(before, name) != getattr(after, name)
     }
+
+
+def _audited(value: str | DoorMode | None) -> str | None:
+    return value.value if isinstance(value, DoorMode) else value
 
 
 def _calendar_id(session: Session, name: str) -> int:

@@ -206,6 +206,7 @@ def rules_document(rules: RuleSet) -> dict[str, Any]:
                 "doors": sorted(g.doors),
                 "all_doors": g.all_doors,
                 "default": g.default,
+                "enrollers_may_assign": g.enrollers_may_assign,
                 "members": sorted(str(p) for p in rules.members.get(g.name, ())),
             }
             for g in rules.groups

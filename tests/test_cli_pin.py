@@ -80,7 +80,12 @@ def test_a_pin_is_set_from_standard_input_hashed_and_audited_without_it(
         "people", "pin", str(person), "--operator", "alice", "--json", stdin=PIN + "\n"
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"person_id": str(person), "kind": "pin", "set": True}
+    assert json.loads(result.stdout) == {
+        "person_id": str(person),
+        "kind": "pin",
+        "set": True,
+        "duress_cleared": False,
+    }
     assert PIN not in result.stdout + result.stderr
     pin_hash, duress_hash = hashes(database, person)
     assert pin_hash is not None
@@ -108,6 +113,9 @@ def test_a_duress_pin_equal_to_the_pin_or_a_bad_pin_is_refused_without_echo(
     assert same.returncode == 2
     assert "must differ" in same.stderr
     assert PIN not in same.stdout + same.stderr
+    # Told, the clash opens nothing: the PIN it matched is gone (docs/door-pin.md).
+    assert hashes(database, person) == (None, None)
+    assert pin_cli("people", "pin", str(person), "--operator", "alice", stdin=PIN).returncode == 0
     bad = pin_cli("people", "pin", str(person), "--operator", "alice", stdin="12x45\n")
     assert bad.returncode == 2
     assert "4 to 8 digits" in bad.stderr

@@ -26,7 +26,7 @@ from core.access.recognition_throttle import RecognitionThrottle
 from core.errors import StoreError
 from core.faces import DetectedFace
 from core.people.pin_throttle import PinFailures, reserve_pin
-from core.people.pins import PinAttempt, PinHashes, PinKind, hash_pin
+from core.people.pins import PinAttempt, PinChange, PinHashes, PinKind, hash_pin
 from core.records import AccessDecision, AccessOutcome, KioskAuditEvent, Operator, Refusal
 from core.settings import DoorSettings, QualitySettings, SecuritySettings
 from tests.test_door_policy import (
@@ -57,6 +57,9 @@ class MemoryPins:
             hash_pin(pin, rounds) if pin else None, hash_pin(duress, rounds) if duress else None
         )
         self.state = PinFailures()
+        """The person's counts at the door."""
+        self.person = PinFailures()
+        """Their counts at all doors."""
         self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
         self.reserved: list[uuid.UUID] = []
         self.accepted = 0
@@ -72,12 +75,20 @@ class MemoryPins:
     ) -> PinAttempt:
         if self.failure is not None:
             raise self.failure
-        self.state, locked = reserve_pin(self.state, self.now, policy)
+        count = reserve_pin(self.state, self.person, self.now, policy)
+        self.state, self.person = count.door, count.person
         self.reserved.append(person_id)
-        return PinAttempt(person_id, kiosk_id, self.hashes, self.state.failures, locked)
+        return PinAttempt(
+            person_id,
+            kiosk_id,
+            self.hashes,
+            count.person.failures,
+            bool(count.waits),
+            count.waits,
+        )
 
     def pin_accepted(self, attempt: PinAttempt) -> None:
-        self.state = PinFailures()
+        self.state = self.person = PinFailures()
         self.accepted += 1
 
     def set_pin(
@@ -88,7 +99,7 @@ class MemoryPins:
         *,
         actor: Operator,
         clashes: Callable[[str], bool],
-    ) -> None:
+    ) -> PinChange:
         raise AssertionError("the door never sets a PIN")
 
     def clear_pin(self, person_id: uuid.UUID, kind: PinKind, *, actor: Operator) -> bool:

@@ -20,7 +20,8 @@ from core.access.door_pin import DURESS_ACTION, DoorPins, PinVerdict
 from core.access.recognition_throttle import RecognitionThrottle
 from core.administration.audit import AuditService
 from core.errors import InvalidValue, NotAllowed, PinLocked
-from core.people.pins import PinKind, PinService
+from core.people.pin_throttle import PinScope, PinWait
+from core.people.pins import PinChange, PinKind, PinService
 from core.records import (
     AccessDecision,
     AccessOutcome,
@@ -117,22 +118,49 @@ def test_a_pin_is_kept_only_as_a_hash_and_audited_without_it(
     ]
 
 
-def test_the_duress_pin_must_differ_from_the_pin_and_needs_one(
-    db_engine: Engine, pins: SqlPinStore, person: uuid.UUID, admin: Operator
+def test_a_duress_pin_that_is_the_pin_clears_the_pin_so_the_answer_opens_nothing(
+    db_engine: Engine,
+    pins: SqlPinStore,
+    person: uuid.UUID,
+    admin: Operator,
+    audit_log: SqlAuditLog,
 ) -> None:
+    """Whoever sets a duress PIN must not learn the PIN by trying it: a clash is told,
+    but the PIN it matched is cleared with it, and audited (finding 6)."""
     service = PinService(pins, POLICY)
+    door = DoorPins(store=pins, policy=POLICY, kiosk_id=KIOSK, record_audit=lambda _: None)
     with pytest.raises(NotAllowed, match="PIN before their duress PIN"):
         service.set_pin(admin, person, DURESS, PinKind.DURESS)
     service.set_pin(admin, person, PIN, PinKind.PIN)
-    with pytest.raises(InvalidValue, match="must differ") as refused:
+    with pytest.raises(InvalidValue, match="must differ from the PIN") as refused:
         service.set_pin(admin, person, PIN, PinKind.DURESS)
     assert PIN not in str(refused.value)
-    service.set_pin(admin, person, DURESS, PinKind.DURESS)
-    with pytest.raises(InvalidValue, match="must differ"):
-        service.set_pin(admin, person, DURESS, PinKind.PIN)
+    assert "cleared" in str(refused.value)
+    row = pin_row(db_engine, person)
+    assert row is not None
+    assert (row["pin_hash"], row["duress_hash"]) == (None, None)
+    assert door.verify(person, PIN) is PinVerdict.WRONG  # what was learnt opens nothing
+    assert audit_actions(audit_log, admin, "person.pin_cleared") == [
+        (
+            "person.pin_cleared",
+            str(person),
+            {"kind": "pin", "had_one": True, "reason": "duress_pin_was_pin"},
+        )
+    ]
+    # A new PIN that is the duress PIN replaces it: the duress PIN is gone, not told.
+    assert service.set_pin(admin, person, PIN, PinKind.PIN) is PinChange.SET
+    assert service.set_pin(admin, person, DURESS, PinKind.DURESS) is PinChange.SET
+    assert service.set_pin(admin, person, DURESS, PinKind.PIN) is PinChange.DURESS_CLEARED
+    row = pin_row(db_engine, person)
+    assert row is not None
+    assert row["pin_hash"] is not None
+    assert row["duress_hash"] is None
+    assert door.verify(person, DURESS) is PinVerdict.RIGHT  # now the PIN, raising no alarm
+    assert door.verify(person, PIN) is PinVerdict.WRONG
     with pytest.raises(InvalidValue, match="4 to 8 digits") as malformed:
         service.set_pin(admin, person, "12ab", PinKind.PIN)
     assert "12ab" not in str(malformed.value)
+    service.set_pin(admin, person, PIN, PinKind.DURESS)
     assert service.clear_pin(admin, person, PinKind.PIN) is True
     row = pin_row(db_engine, person)
     assert row is not None
@@ -168,44 +196,102 @@ def test_enrollers_set_pins_only_for_whom_they_enrolled_and_auditors_never(
     assert attempt.hashes.pin is not None
 
 
-def test_wrong_pins_lock_pin_entry_and_a_right_one_starts_the_count_again(
+def door_failures(engine: Engine, person_id: uuid.UUID) -> dict[str, tuple[int, int]]:
+    """Each door's (failures, waits) for ``person_id``."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT kiosk_id, failures, locks FROM pin_door_failures WHERE person_id = :p"),
+            {"p": person_id},
+        ).all()
+    return {kiosk: (failures, locks) for kiosk, failures, locks in rows}
+
+
+def test_wrong_pins_at_one_door_make_it_wait_there_while_the_person_passes_another(
     db_engine: Engine,
     pins: SqlPinStore,
     person: uuid.UUID,
     admin: Operator,
     audit_log: SqlAuditLog,
 ) -> None:
+    """Someone holding the person's photo types wrong PINs at one door: that door
+    waits, the person's right PIN at another door still opens it (finding 7)."""
     PinService(pins, POLICY).set_pin(admin, person, PIN, PinKind.PIN)
-    door = DoorPins(store=pins, policy=POLICY, kiosk_id=KIOSK, record_audit=lambda _: None)
-    assert door.verify(person, "0000") is PinVerdict.WRONG
-    assert door.verify(person, PIN) is PinVerdict.RIGHT
+    waits: list[PinWait] = []
+    guessed_at = DoorPins(
+        store=pins, policy=POLICY, kiosk_id=KIOSK, record_audit=lambda _: None, on_wait=waits.append
+    )
+    back_door = DoorPins(
+        store=pins, policy=POLICY, kiosk_id="back-door", record_audit=lambda _: None
+    )
+    assert guessed_at.verify(person, "0000") is PinVerdict.WRONG
+    assert guessed_at.verify(person, PIN) is PinVerdict.RIGHT
     assert pin_row(db_engine, person)["failures"] == 0  # type: ignore[index]
+    assert door_failures(db_engine, person) == {}
     for _ in range(POLICY.pin_max_failures):
-        assert door.verify(person, "0000") is PinVerdict.WRONG
-    assert door.verify(person, PIN) is PinVerdict.LOCKED  # right, but not even checked
-    with pytest.raises(PinLocked, match="locked for"):
+        assert guessed_at.verify(person, "0000") is PinVerdict.WRONG
+    assert guessed_at.verify(person, PIN) is PinVerdict.LOCKED  # right, but not even checked
+    with pytest.raises(PinLocked, match="waits 30 s at this door"):
         pins.reserve_pin_attempt(person, KIOSK, POLICY)
-    row = pin_row(db_engine, person)
-    assert row is not None
-    assert row["failures"] == POLICY.pin_max_failures
-    assert row["locks"] == 1
+    assert door_failures(db_engine, person) == {KIOSK: (POLICY.pin_max_failures, 1)}
+    assert waits == [PinWait(PinScope.DOOR, POLICY.pin_base_lock_s)]  # the alert
     assert audit_actions(audit_log, admin, PIN_LOCKED_ACTION) == [
         (
             PIN_LOCKED_ACTION,
             str(person),
-            {"kiosk": KIOSK, "failures": POLICY.pin_max_failures, "seconds": 300},
+            {
+                "kiosk": KIOSK,
+                "scope": "door",
+                "failures": POLICY.pin_max_failures,
+                "seconds": POLICY.pin_base_lock_s,
+            },
         )
     ]
-    # An admin who sets a new PIN has seen the person: the lock ends.
-    PinService(pins, POLICY).set_pin(admin, person, "13572468", PinKind.PIN)
-    assert door.verify(person, "13572468") is PinVerdict.RIGHT
+    # The person, at another door, is not kept out; their right PIN starts every count again.
+    assert back_door.verify(person, PIN) is PinVerdict.RIGHT
+    assert door_failures(db_engine, person) == {}
+    assert guessed_at.verify(person, PIN) is PinVerdict.RIGHT
 
 
-def test_pins_typed_at_two_kiosks_at_once_get_no_more_checks_than_the_limit(
+def test_wrong_pins_at_all_doors_together_make_every_door_wait(
+    db_engine: Engine,
+    pins: SqlPinStore,
+    person: uuid.UUID,
+    admin: Operator,
+    audit_log: SqlAuditLog,
+) -> None:
+    """Walking from door to door buys a guesser pin_person_max_failures PINs in all,
+    then every door waits, each further wait twice as long."""
+    PinService(pins, POLICY).set_pin(admin, person, PIN, PinKind.PIN)
+    limit = POLICY.pin_person_max_failures
+    for guess in range(limit):
+        door = f"door-{guess // POLICY.pin_max_failures}"  # each door's limit, then the next
+        verdict = DoorPins(
+            store=pins, policy=POLICY, kiosk_id=door, record_audit=lambda _: None
+        ).verify(person, "0000")
+        assert verdict is PinVerdict.WRONG
+    fresh = DoorPins(store=pins, policy=POLICY, kiosk_id="door-new", record_audit=lambda _: None)
+    assert fresh.verify(person, PIN) is PinVerdict.LOCKED
+    with pytest.raises(PinLocked, match="at every door"):
+        pins.reserve_pin_attempt(person, "door-new", POLICY)
+    row = pin_row(db_engine, person)
+    assert row is not None
+    assert (row["failures"], row["locks"]) == (limit, 1)
+    person_waits = [
+        details
+        for _, _, details in audit_actions(audit_log, admin, PIN_LOCKED_ACTION)
+        if details["scope"] == "person"
+    ]
+    assert person_waits == [
+        {"kiosk": "door-3", "scope": "person", "failures": limit, "seconds": 30}
+    ]
+
+
+def test_pins_typed_at_two_kiosks_at_once_get_no_more_checks_than_each_doors_limit(
     fresh_database: str, db_engine: Engine, pins: SqlPinStore, person: uuid.UUID, admin: Operator
 ) -> None:
-    """The count and its check are one serialised step on the person's row: forty
-    PINs from two kiosks' stores, all started together, reserve exactly the limit."""
+    """The counts and their check are one serialised step on the person's rows: forty
+    PINs from two kiosks' stores, all started together, reserve exactly each door's
+    limit."""
     PinService(pins, POLICY).set_pin(admin, person, PIN, PinKind.PIN)
     other_engine = connect(fresh_database)
     kiosks = [SqlPinStore(db_engine), SqlPinStore(other_engine)]
@@ -226,12 +312,13 @@ def test_pins_typed_at_two_kiosks_at_once_get_no_more_checks_than_the_limit(
             outcomes = list(pool.map(guess, range(guesses)))
     finally:
         other_engine.dispose()
-    assert outcomes.count("counted") == POLICY.pin_max_failures
-    assert outcomes.count("locked") == guesses - POLICY.pin_max_failures
+    limit = POLICY.pin_max_failures
+    assert outcomes.count("counted") == 2 * limit
+    assert outcomes.count("locked") == guesses - 2 * limit
     row = pin_row(db_engine, person)
     assert row is not None
-    assert row["failures"] == POLICY.pin_max_failures
-    assert row["locks"] == 1
+    assert (row["failures"], row["locks"]) == (2 * limit, 0)
+    assert door_failures(db_engine, person) == {"door-0": (limit, 1), "door-1": (limit, 1)}
 
 
 @pytest.mark.parametrize("erase", ["delete", "withdraw"])

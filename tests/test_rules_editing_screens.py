@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine
 
 from core.access.door_pin import DoorPins, PinVerdict
-from core.people.pins import PinKind
+from core.people.pins import DURESS_CLASH_TEXT, PinKind
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator, Role
 from core.rules.model import (
     AccessGroup,
@@ -309,7 +309,14 @@ def test_an_admin_sets_a_persons_pin_on_screen_and_it_is_never_shown(
     pins.again.setText(PIN)
     pins.set_button.click()
     qtbot.waitUntil(lambda: "differ" in pins.message.text(), timeout=10_000)
-    assert pins.message.text() == "the duress PIN must differ from the PIN; choose another"
+    # Told, the clash opens nothing: the PIN it matched is cleared (docs/door-pin.md).
+    assert pins.message.text() == DURESS_CLASH_TEXT
+    pins.kind.setCurrentIndex(pins.kind.findData(PinKind.PIN.value))
+    pins.first.setText(PIN)
+    pins.again.setText(PIN)
+    pins.set_button.click()
+    qtbot.waitUntil(lambda: pins.message.text() == "PIN set", timeout=10_000)
+    pins.kind.setCurrentIndex(pins.kind.findData(PinKind.DURESS.value))
     pins.first.setText(DURESS)
     pins.again.setText(DURESS)
     pins.set_button.click()
@@ -329,6 +336,7 @@ def test_an_admin_sets_a_persons_pin_on_screen_and_it_is_never_shown(
     set_events = [e for e in events if e.action == "person.pin_set"]
     assert [(e.actor, e.target, e.details["kind"]) for e in set_events] == [
         ("alice", str(grace), "duress"),
+        ("alice", str(grace), "pin"),
         ("alice", str(grace), "pin"),
     ]
     everything = json.dumps([(e.action, e.target, e.details) for e in events], default=str)

@@ -252,10 +252,11 @@ def test_a_file_that_is_not_toml_at_all_is_named_without_a_stack() -> None:
 
 
 def test_a_change_is_told_in_one_line_and_a_dry_run_says_what_it_would_do() -> None:
-    change = RulesChange({"group": 1, "door": 0}, {"door": 2}, {"schedule": 1}, 3, 1)
+    change = RulesChange({"group": 1, "door": 0}, {"door": 2}, {"schedule": 1}, 3, 1, 8)
     assert change_text(change, dry_run=False) == (
         "rules imported: added 1 group; changed 2 doors; removed 1 schedule; "
-        "3 membership(s) added, 1 removed"
+        "3 membership(s) added, 1 removed; the rules are now generation 8: export them "
+        "again before the next change (the file imported is now behind)"
     )
     assert change_text(change, dry_run=True) == (
         "dry run, nothing stored; importing the file would add 1 group; change 2 doors; "

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.errors import StoreError
+from core.errors import SchemaNewer, StoreError
 from core.records import Refusal
 from core.rules.evaluation import HolidayLookup, RuleVerdict, evaluate
 from core.rules.model import DoorMode
@@ -36,8 +36,10 @@ def _utc_now() -> datetime:
 class DoorAccess:
     """Lockdown first, then the access rules (core.rules) read afresh for each
     person, then anti-passback: a change to a group, a schedule or a validity
-    applies to the next decision, at every kiosk. Thread-safe if ``rules``,
-    ``holidays`` and ``presence`` are.
+    applies to the next decision, at every kiosk. The lockdown is the door
+    hardware's and, read with the rules, the one stored for this door: a door
+    without hardware (adapter none) is locked down all the same. Thread-safe if
+    ``rules``, ``holidays`` and ``presence`` are.
 
     Anti-passback writes as it checks (the two are one step, storage/area_presence.py),
     so a grant it allowed but the door could not record is withdrawn: the door
@@ -70,8 +72,9 @@ class DoorAccess:
         """The rule that refuses ``person_id`` here and now, None if they may pass.
         Allowed, they are counted through the door in its anti-passback areas (at a
         face_and_pin door: once their PIN was right).
-        Raises StoreError when the rules or the presence cannot be read or written
-        (the door stays closed)."""
+        Raises StoreError when the rules or the presence cannot be read or written, and
+        SchemaNewer (a StoreError) when a newer release migrated the database (the door
+        stays closed either way)."""
         return self.admit(person_id, pin_checked=True).refusal
 
     def admit(self, person_id: uuid.UUID, *, pin_checked: bool = False) -> Admission:
@@ -83,9 +86,18 @@ class DoorAccess:
         if self._locked_down():
             return Admission(Refusal.LOCKDOWN)
         at = self._now()
-        rules = self._rules.door_rules(person_id, self._kiosk_id)
-        verdict = evaluate(rules, at, self._holidays)
+        try:
+            rules = self._rules.door_rules(person_id, self._kiosk_id)
+        except SchemaNewer as error:
+            # The door stays closed (offline) until the kiosk is upgraded: say why.
+            log.error("%s", error)
+            raise
         pin_required = rules.door.mode is DoorMode.FACE_AND_PIN
+        if rules.lockdown:
+            # The lockdown as stored, for a door without hardware (or before the
+            # hardware has taken the command): it refuses all the same.
+            return Admission(Refusal.LOCKDOWN, pin_required)
+        verdict = evaluate(rules, at, self._holidays)
         if verdict.refusal is not None:
             return Admission(verdict.refusal, pin_required)
         if pin_required and not pin_checked:

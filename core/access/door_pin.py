@@ -8,6 +8,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from core.errors import KioskError, PinLocked, StoreError
+from core.people.pin_throttle import PinScope, PinWait
 from core.people.pins import PinStore, pin_matches, well_formed
 from core.records import AccessDecision, KioskAuditEvent
 from core.settings import SecuritySettings
@@ -23,7 +24,7 @@ class PinVerdict(StrEnum):
     """The duress PIN: opens like the PIN, and raises the alarm."""
     WRONG = "wrong"
     LOCKED = "locked"
-    """Not checked: the person's PIN entry is locked after too many wrong PINs."""
+    """Not checked: the person's PIN entry waits after too many wrong PINs."""
 
 
 class DoorPins:
@@ -43,13 +44,17 @@ class DoorPins:
         policy: SecuritySettings,
         kiosk_id: str,
         record_audit: Callable[[KioskAuditEvent], None],
+        on_wait: Callable[[PinWait], None] = lambda _wait: None,
     ) -> None:
         """``record_audit``: the kiosk's event log (ResilientEventLog.record_audit), which
-        keeps the alarm in the database, or spools it while the database is down."""
+        keeps the alarm in the database, or spools it while the database is down.
+        ``on_wait``: told of each wait a wrong PIN here starts (the kiosk's alert to its
+        integrations); the store has audited it already. Never left to raise."""
         self._store = store
         self._policy = policy
         self._kiosk_id = kiosk_id
         self._record_audit = record_audit
+        self._on_wait = on_wait
 
     def verify(self, person_id: uuid.UUID, pin: str) -> PinVerdict:
         """Raises StoreError when the count cannot be kept (nothing was checked)."""
@@ -57,6 +62,8 @@ class DoorPins:
             attempt = self._store.reserve_pin_attempt(person_id, self._kiosk_id, self._policy)
         except PinLocked:
             return PinVerdict.LOCKED
+        for wait in attempt.waits:
+            self._alert(wait)
         rounds = self._policy.pin_bcrypt_rounds
         typed = pin if well_formed(pin) else ""
         right = pin_matches(typed, attempt.hashes.pin, rounds) and bool(typed)
@@ -71,6 +78,19 @@ class DoorPins:
             log.warning("a right PIN's count could not be taken back: %s", error)
         # Both at once only if the stored hashes were tampered with: the alarm wins.
         return PinVerdict.DURESS if duress else PinVerdict.RIGHT
+
+    def _alert(self, wait: PinWait) -> None:
+        # Someone may be guessing with the person's photo: the site should know now.
+        log.warning(
+            "wrong PINs at %s: a person's PIN entry waits %d s (%s)",
+            self._kiosk_id,
+            wait.seconds,
+            "at every door" if wait.scope is PinScope.PERSON else "at this door",
+        )
+        try:
+            self._on_wait(wait)
+        except Exception:  # an alert's fault must not stop the door
+            log.exception("the alert of a PIN wait at %s was not raised", self._kiosk_id)
 
     def raise_duress(self, decision: AccessDecision) -> None:
         """The silent alarm for ``decision`` (made on a duress PIN): an audit event

@@ -2,16 +2,20 @@
 
 ``kiosk-admin rules check`` asks it. It reads the person's rules at the door with
 the door's own read (core.rules.rules_store.RulesSource.door_rules) and judges them
-with the door's own evaluation, so the answer is the door's; it records no access
-event. The door's lockdown is taken from the door's last report
-(``kiosk-admin door status``): a lockdown stands until it is released, so it
-refuses at any moment asked about, as it does at the door.
+with the door's own evaluation, then takes the door's later steps as the door takes
+them: the PIN at a face-and-PIN door (has the person one; does their PIN entry wait
+after wrong PINs) and anti-passback (where the person is recorded now, judged at
+the moment asked about). So the answer is the door's; it records no access event
+and moves no one through an area. The lockdown is the door's last report
+(``kiosk-admin door status``) or the one stored for the door, whichever says so: a
+lockdown stands until it is released, so it refuses at any moment asked about, as
+it does at the door.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -19,9 +23,19 @@ from core.accounts.permissions import Permission, authorize
 from core.errors import InvalidValue
 from core.records import Operator, Refusal
 from core.rules.evaluation import DoorRules, Grant, HolidayLookup, RuleVerdict, evaluate
-from core.rules.model import Door, Schedule, TimeRange, Weekday
+from core.rules.model import Door, DoorMode, Schedule, TimeRange, Weekday
+from core.rules.passback import AreaDoor, PassbackVerdict, judge_door
 from core.rules.rules_store import RulesSource
 from core.store import DenialLog
+
+
+@dataclass(frozen=True)
+class PinState:
+    """The person's PIN as the door would meet it (never the PIN)."""
+
+    has_pin: bool = False
+    waits_until: datetime | None = None
+    """Their PIN entry waits at this door (or at all) until then, after wrong PINs."""
 
 
 @dataclass(frozen=True)
@@ -30,15 +44,20 @@ class CheckSubject:
     """The door as stored."""
     lockdown: bool
     """The door's last report says it is locked down."""
+    pin: PinState = field(default_factory=PinState)
+    areas: tuple[AreaDoor, ...] = ()
+    """The anti-passback areas the door belongs to, with the person's presence as
+    recorded now."""
 
 
 class RuleCheckSource(DenialLog, Protocol):
     def check_subject(
         self, person_id: uuid.UUID, kiosk_id: str, *, actor: Operator
     ) -> CheckSubject:
-        """The door and its lockdown, the actor authorized (READ_RULES) against their
-        account as it is now. Raises NotFound for a door that is not stored or a
-        person who is not enrolled, NotAllowed, SessionExpired, StoreError."""
+        """The door, its lockdown, the person's PIN state and presence, the actor
+        authorized (READ_RULES) against their account as it is now. Raises NotFound
+        for a door that is not stored or a person who is not enrolled, NotAllowed,
+        SessionExpired, StoreError."""
         ...
 
 
@@ -49,11 +68,39 @@ class RuleExplanation:
     rules: DoorRules
     """What the rules were judged on: the door, the person's validity and groups."""
     lockdown: bool
+    pin: PinState = field(default_factory=PinState)
+    passback: PassbackVerdict = field(default_factory=PassbackVerdict)
+    """Anti-passback at the door (judged only when the rules allow)."""
+
+    @property
+    def pin_required(self) -> bool:
+        return self.rules.door.mode is DoorMode.FACE_AND_PIN
+
+    @property
+    def pin_refusal(self) -> str | None:
+        """Why the PIN step would refuse whatever is typed, in words; None: the right
+        PIN would pass."""
+        if not self.pin_required:
+            return None
+        if not self.pin.has_pin:
+            return "the person has no PIN: any PIN typed is refused"
+        waits = self.pin.waits_until
+        if waits is not None and waits > self.verdict.local_time:
+            local = waits.astimezone(self.rules.door.zone)
+            return f"PIN entry waits until {local:%Y-%m-%d %H:%M:%S %Z} after wrong PINs"
+        return None
 
     @property
     def refusal(self) -> Refusal | None:
-        """The door's answer: lockdown first, as at the door, then the rules'."""
-        return Refusal.LOCKDOWN if self.lockdown else self.verdict.refusal
+        """The door's answer, in the door's order: lockdown, the rules, the PIN (only
+        what no PIN typed could change), then anti-passback."""
+        if self.lockdown:
+            return Refusal.LOCKDOWN
+        if self.verdict.refusal is not None:
+            return self.verdict.refusal
+        if self.pin_refusal is not None:
+            return Refusal.PIN_WRONG
+        return self.passback.refusal
 
     @property
     def allowed(self) -> bool:
@@ -100,4 +147,9 @@ class RuleCheck:
             verdict = evaluate(rules, at, self._holidays)
         except ValueError as error:
             raise InvalidValue(f"door {kiosk_id}: {error}") from error
-        return RuleExplanation(verdict, rules, subject.lockdown)
+        passback = PassbackVerdict()
+        if verdict.allowed:
+            passback = judge_door(subject.areas, kiosk_id, at, rules.door.zone)
+        return RuleExplanation(
+            verdict, rules, subject.lockdown or rules.lockdown, subject.pin, passback
+        )

@@ -62,7 +62,8 @@ from core.store import IdentityStore
 from core.vision.imagefile import check_image_file, read_image_file
 
 log = logging.getLogger(__name__)
-# What enroll_faces refuses a row with (and audits, but NotFound: an unknown group).
+# What enroll_faces refuses a row with (and audits; NotFound: anything not found but
+# an unknown group, which REFUSALS holds).
 _STORE_REFUSALS: tuple[type[KioskError], ...] = (*REFUSALS, NotFound)
 # Badges whose enrolled owners are read in one query.
 OWNER_BATCH = 500

@@ -30,6 +30,7 @@ from core.errors import (
     KioskError,
     NotAllowed,
     QualityRejected,
+    UnknownGroup,
 )
 from core.faces import BGRImage
 from core.matching.match_rule import decide
@@ -55,8 +56,9 @@ LabelledProbe = tuple[str, NewTemplate]
 """A face embedded by an earlier model pack's model, with the label of its image."""
 
 # The refusals an enrollment audits as such (a refused permission is audited as a
-# denial by authorize; an unknown group, NotFound, is not audited).
-REFUSALS: tuple[type[KioskError], ...] = (NotAllowed, InvalidValue, InputRejected)
+# denial by authorize), an unknown group among them: an enrollment refused for any
+# reason leaves a trace.
+REFUSALS: tuple[type[KioskError], ...] = (NotAllowed, InvalidValue, InputRejected, UnknownGroup)
 
 
 @dataclass(frozen=True)

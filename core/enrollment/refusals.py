@@ -16,6 +16,7 @@ from core.errors import (
     NotAllowed,
     QualityRejected,
     ReenrollmentPending,
+    UnknownGroup,
 )
 
 # Most specific first: the first class the error is an instance of names it.
@@ -28,6 +29,7 @@ _REASONS: tuple[tuple[type[KioskError], str], ...] = (
     (InputRejected, "input_rejected"),
     (InvalidValue, "invalid_details"),
     (NotAllowed, "not_allowed"),
+    (UnknownGroup, "unknown_group"),
 )
 
 

@@ -46,6 +46,9 @@ class DoorRules:
     in_area: bool = True
     """The door is an entry or exit of an anti-passback area (read with the rules, so
     a door in none costs no anti-passback step)."""
+    lockdown: bool = False
+    """An operator's lockdown of this door stands (its newest lockdown or release
+    command, read with the rules): it refuses everyone, door hardware or none."""
 
 
 @dataclass(frozen=True)

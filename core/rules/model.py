@@ -63,18 +63,49 @@ def check_kiosk_id(kiosk_id: str) -> str:
     return kiosk_id
 
 
+_NOT_A_PLACE = frozenset({"Factory", "localtime", "posixrules"})
+"""Names zoneinfo loads that are no place's clock: "Factory" is the tz database's
+"zone unknown" (its abbreviation reads -00); "localtime" is a link some systems put
+in the zone folder to the machine's own zone, which differs between the kiosk, the
+admin's machine and the next one; "posixrules" is the POSIX TZ default."""
+
+ZONE_NAMES_HELP = (
+    "list them with timedatectl list-timezones, or see the TZ identifier column of "
+    "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones"
+)
+
+
 def check_time_zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name`` ("Europe/Berlin"); ValueError if there is none."""
-    # available_timezones() keeps out file names zoneinfo would open ("../..", "posixrules").
+    """The IANA time zone ``name`` of a place ("Europe/Berlin"), as a door may be given
+    one; ValueError naming how to find one if it is not such a name."""
+    if name in _NOT_A_PLACE or name not in door_zone_names():
+        raise ValueError(
+            f"time zone {name[:80]!r} is not an IANA time zone name of a place; use one such "
+            f'as "Europe/Berlin" or "America/New_York" ({ZONE_NAMES_HELP})'
+        )
+    return load_time_zone(name)
+
+
+def load_time_zone(name: str) -> ZoneInfo:
+    """The time zone ``name`` as stored with a door: any name zoneinfo lists, so that a
+    door stored before the stricter ``check_time_zone`` still reads (and keeps its door
+    working) until an admin gives it a place's zone. ValueError if there is none."""
+    # available_timezones() keeps out file names zoneinfo would open ("../..").
     if name not in _zone_names():
         raise ValueError(
             f"time zone {name[:80]!r} is not an IANA time zone name; use one such as "
-            '"Europe/Berlin" or "America/New_York"'
+            f'"Europe/Berlin" ({ZONE_NAMES_HELP})'
         )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:  # pragma: no cover - listed above
         raise ValueError(f"time zone {name!r} cannot be loaded: {error}") from error
+
+
+def door_zone_names() -> frozenset[str]:
+    """The names a door may be given: every IANA name zoneinfo lists but those of no
+    place (``_NOT_A_PLACE``)."""
+    return _zone_names() - _NOT_A_PLACE
 
 
 _ZONES: frozenset[str] = frozenset()
@@ -189,7 +220,9 @@ class Door:
 
     def __post_init__(self) -> None:
         check_kiosk_id(self.kiosk_id)
-        check_time_zone(self.time_zone)
+        # Loaded, not judged: a door stored with an odd zone still reads; new zones
+        # from people go through check_time_zone first.
+        load_time_zone(self.time_zone)
         if not 1 <= len(self.display_name) <= 128 or not self.display_name.isprintable():
             raise ValueError(f"door {self.kiosk_id}: its name must be 1-128 printable characters")
 
@@ -211,6 +244,9 @@ class AccessGroup:
     holiday_schedule: str | None = None
     default: bool = False
     """People enrolled without naming a group join this one."""
+    enrollers_may_assign: bool = False
+    """Enrollers may put people in this group (and take them out); otherwise only an
+    admin may (storage.group_members)."""
 
     def __post_init__(self) -> None:
         check_name("group", self.name)

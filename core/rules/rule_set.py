@@ -34,6 +34,9 @@ class RuleSet:
     """Group name -> the ids of the people in it."""
     areas: tuple[AntiPassbackArea, ...] = ()
     """Anti-passback areas (pairs of entry and exit doors)."""
+    generation: int = field(default=0, compare=False)
+    """The stored rules' generation this set was read at (storage.rules_generation; a
+    file's ``generation``): where it comes from, not part of what the rules are."""
 
     def check(self, known_doors: Iterable[str] = ()) -> None:
         """RuleSetError for the first reference that does not resolve or name used
@@ -110,6 +113,14 @@ class RulesChange:
     removed: Mapping[str, int]
     members_added: int
     members_removed: int
+    generation: int = 0
+    """The stored rules' generation after the change (before it, on a dry run)."""
+
+    @property
+    def changes(self) -> bool:
+        """Whether anything at all was (or would be) changed."""
+        counts = (*self.added.values(), *self.changed.values(), *self.removed.values())
+        return any(counts) or bool(self.members_added or self.members_removed)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -118,4 +129,5 @@ class RulesChange:
             "removed": dict(self.removed),
             "members_added": self.members_added,
             "members_removed": self.members_removed,
+            "generation": self.generation,
         }

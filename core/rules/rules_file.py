@@ -5,8 +5,10 @@ The format (docs/access-rules.md has it in full, with an example)::
     [[door]]      id, name, time_zone, calendar (optional), mode ("face" | "face_and_pin")
     [[schedule]]  name, and mon .. sun = ["HH:MM-HH:MM", ...] (a day left out: closed)
     [[calendar]]  name, country and subdivision (optional), closures = [dates]
+    generation    (top level, optional) the rules' generation the file was exported at
     [[group]]     name, schedule, holiday_schedule (optional; none: closed on holidays),
-                  doors = [...] or all_doors = true, default, members = ["<person id>", ...]
+                  doors = [...] or all_doors = true, default, enrollers_may_assign,
+                  members = ["<person id>", ...]
     [[area]]      name, entry = [...], exit = [...], mode ("soft" | "hard")
 
 The file is read as a whole: every value is checked and every reference resolved
@@ -47,11 +49,24 @@ from core.rules.rules_file_lines import RulesFileLines
 from core.toml_documents import load_toml
 
 KINDS = ("door", "schedule", "calendar", "group", "area")
+GENERATION = "generation"
+"""The top-level key an export writes: the stored rules' generation then. A file
+without it is of generation 0 (the rules of a database that never changed them)."""
+BOM = "\ufeff"
 KEYS: dict[str, tuple[str, ...]] = {
     "door": ("id", "name", "time_zone", "calendar", "mode"),
     "schedule": ("name", *(day.key for day in Weekday)),
     "calendar": ("name", "country", "subdivision", "closures"),
-    "group": ("name", "schedule", "holiday_schedule", "doors", "all_doors", "default", "members"),
+    "group": (
+        "name",
+        "schedule",
+        "holiday_schedule",
+        "doors",
+        "all_doors",
+        "default",
+        "enrollers_may_assign",
+        "members",
+    ),
     "area": ("name", "entry", "exit", "mode"),
 }
 _EXAMPLES = {
@@ -108,20 +123,23 @@ class RulesFile:
 
 
 def read_rules_file(text: str, source: str = "the rules file") -> RulesFile:
-    """The rules in ``text`` (a TOML document), checked as a whole.
-    ``source`` names the file in messages. Raises RulesFileInvalid."""
+    """The rules in ``text`` (a TOML document), checked as a whole. A byte order mark
+    at the start (as some Windows editors save UTF-8) is skipped. ``source`` names the
+    file in messages. Raises RulesFileInvalid."""
+    text = text.removeprefix(BOM)
     lines = RulesFileLines(text)
     try:
         data = load_toml(text)  # nesting bounded: a deep file is bad TOML, not a crash
     except tomllib.TOMLDecodeError as error:
         raise _syntax_error(source, lines, error) from None
+    generation = _generation(data.pop(GENERATION, 0), source, lines)
     for key, value in data.items():
         line = lines.top_keys.get(key) or lines.header(key)
         if key not in KINDS:
             raise _invalid(
                 source,
                 line,
-                f"unknown table {key!r}; a rules file has only "
+                f"unknown table {key!r}; a rules file has only {GENERATION} = N and "
                 + ", ".join(f"[[{k}]]" for k in KINDS),
             )
         if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
@@ -156,7 +174,13 @@ def read_rules_file(text: str, source: str = "the rules file") -> RulesFile:
     areas = [_area(reader.table("area", i, raw)) for i, raw in enumerate(data.get("area", []))]
     parsed = RulesFile(
         RuleSet(
-            tuple(doors), tuple(schedules), tuple(calendars), tuple(groups), members, tuple(areas)
+            tuple(doors),
+            tuple(schedules),
+            tuple(calendars),
+            tuple(groups),
+            members,
+            tuple(areas),
+            generation,
         ),
         source,
         lines,
@@ -353,9 +377,11 @@ def _group(table: _Table) -> tuple[AccessGroup, frozenset[uuid.UUID]]:
     if all_doors and doors:
         raise table.fail("has both all_doors and a list of doors; give one", "all_doors")
     default = table.flag("default")
+    open_to_enrollers = table.flag("enrollers_may_assign")
     members = frozenset(table.texts("members", _person_id))
     group = table.built(
-        lambda: AccessGroup(name, schedule, doors, all_doors, holiday, default), "name"
+        lambda: AccessGroup(name, schedule, doors, all_doors, holiday, default, open_to_enrollers),
+        "name",
     )
     return group, members
 
@@ -369,6 +395,17 @@ def _area(table: _Table) -> AntiPassbackArea:
     exit_ = frozenset(table.texts("exit", check_kiosk_id))
     mode = table.choice("mode", PassbackMode, PassbackMode.HARD)
     return table.built(lambda: AntiPassbackArea(name, entry, exit_, mode), "exit")
+
+
+def _generation(value: object, source: str, lines: RulesFileLines) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _invalid(
+            source,
+            lines.top_keys.get(GENERATION),
+            f"{GENERATION} must be a whole number of 0 or more, as an export writes it "
+            f"({GENERATION} = 12); correct it, or export the rules afresh",
+        )
+    return value
 
 
 def _person_id(text: str) -> uuid.UUID:

@@ -2,8 +2,10 @@
 
 The text reads back (core.rules.rules_file) as the same rules. It is the same for
 the same rules, with no date or time in it, so a site can keep it under version
-control and see each change as a diff. Values are written by ``tomli_w``; the
-``[[table]]`` headers and short lists on one line are ours, for people to read.
+control and see each change as a diff; its ``generation`` line (the stored rules'
+generation, one more with each change) moves with every change. Values are written
+by ``tomli_w``; the ``[[table]]`` headers and short lists on one line are ours, for
+people to read.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import tomli_w
 
 from core.rules.model import AccessGroup, AntiPassbackArea, Door, HolidayCalendar, Schedule
 from core.rules.rule_set import RuleSet
+from core.rules.rules_file import GENERATION
 
 _WIDTH = 100
 """Lists longer than this on one line get one item per line."""
@@ -32,7 +35,11 @@ def rules_file_text(rules: RuleSet) -> str:
         *(("group", _group(g, rules)) for g in rules.groups),
         *(("area", _area(a)) for a in rules.areas),
     ]
-    chunks = [HEADER]
+    chunks = [
+        HEADER
+        + "# An import refuses the file once the stored rules have changed since: export again.\n"
+        + f"{GENERATION} = {rules.generation}\n"
+    ]
     for kind, values in tables:
         lines = [f"[[{kind}]]"]
         lines.extend(_assignment(key, value) for key, value in values.items() if value is not None)
@@ -79,6 +86,7 @@ def _group(group: AccessGroup, rules: RuleSet) -> dict[str, object]:
     else:
         values["doors"] = sorted(group.doors)
     values["default"] = group.default
+    values["enrollers_may_assign"] = group.enrollers_may_assign
     values["members"] = sorted(str(p) for p in rules.members.get(group.name, frozenset()))
     return values
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.errors import RulesFileStale
 from core.records import Operator
 from core.rules.rule_set import RulesChange, RuleSetError
 from core.rules.rules_file import RulesFile
@@ -11,17 +12,29 @@ _KINDS = ("door", "schedule", "calendar", "group", "area")
 
 
 def apply_rules_file(
-    store: RulesStore, rules_file: RulesFile, *, actor: Operator, dry_run: bool
+    store: RulesStore,
+    rules_file: RulesFile,
+    *,
+    actor: Operator,
+    dry_run: bool,
+    force: bool = False,
 ) -> RulesChange:
     """Make the stored rules the file's (EDIT_RULES), in one transaction with one
     audit event ``rules.imported``; on a dry run, only say what would change.
+    Unless ``force``, a file whose generation is not the stored rules' is refused
+    (RulesFileStale naming the file): it was exported before they last changed, and
+    would undo what changed since (people enrolled into groups since, an edit).
     Raises RulesFileInvalid naming the file's line for a fault only the database
     shows (a door no kiosk has, a member who is not enrolled), with nothing
     changed; NotAllowed, SessionExpired, StoreError as the store does."""
     try:
-        return store.apply_rule_set(rules_file.rules, actor=actor, dry_run=dry_run)
+        return store.apply_rule_set(
+            rules_file.rules, actor=actor, dry_run=dry_run, check_generation=not force
+        )
     except RuleSetError as error:
         raise rules_file.located(error) from None
+    except RulesFileStale as error:
+        raise RulesFileStale(str(error).replace("the rules file", rules_file.source, 1)) from None
 
 
 def change_text(change: RulesChange, *, dry_run: bool) -> str:
@@ -45,7 +58,14 @@ def change_text(change: RulesChange, *, dry_run: bool) -> str:
         return "dry run, nothing stored; importing the file would " + (
             "; ".join(parts) or "change nothing"
         )
-    return "rules imported: " + ("; ".join(parts) or "nothing changed")
+    if not change.changes:
+        return "rules imported: nothing changed"
+    return (
+        "rules imported: "
+        + "; ".join(parts)
+        + f"; the rules are now generation {change.generation}: export them again before "
+        "the next change (the file imported is now behind)"
+    )
 
 
 def _count(n: int, kind: str) -> str:

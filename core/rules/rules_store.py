@@ -58,11 +58,22 @@ class RulesStore(RulesSource, DenialLog, Protocol):
         """Every door, schedule, calendar, group and membership (READ_RULES)."""
         ...
 
-    def apply_rule_set(self, rules: RuleSet, *, actor: Operator, dry_run: bool) -> RulesChange:
+    def apply_rule_set(
+        self,
+        rules: RuleSet,
+        *,
+        actor: Operator,
+        dry_run: bool,
+        check_generation: bool = False,
+    ) -> RulesChange:
         """Make the stored rules ``rules`` (EDIT_RULES), in one transaction with one
         audit event (``rules.imported``) holding the change's summary; on a dry run
-        nothing is stored. Raises RuleSetError for a rule set that does not hold
-        together (a member who is not an active person), changing nothing."""
+        nothing is stored. A change moves the rules' generation on (the change says to
+        which). ``check_generation``: refuse with RulesFileStale, under the lock the
+        change is applied under, unless ``rules.generation`` is the stored one (a rules
+        file exported since the last change). Raises RuleSetError for a rule set that
+        does not hold together (a member who is not an active person), changing
+        nothing."""
         ...
 
     def edit_rule_set(
@@ -91,9 +102,10 @@ class RulesStore(RulesSource, DenialLog, Protocol):
         validity: Validity | ValidityChange | None = None,
     ) -> None:
         """Replace the person's groups and/or validity (ASSIGN_ACCESS; an enroller
-        only for people whose consent they witnessed; a ValidityChange sets the
-        ends it names and keeps the others as stored then), audited as
-        ``person.access_changed`` with group names and dates only. Raises
-        NotFound for an unknown person or group, ValueError for a validity that
-        would end before it starts (nothing changed)."""
+        only for people whose consent they witnessed, and only adding or removing
+        groups open to enrollers; a ValidityChange sets the ends it names and keeps
+        the others as stored then), audited as ``person.access_changed`` with group
+        names and dates only. Raises NotFound for an unknown person (UnknownGroup for
+        a group), NotAllowed, ValueError for a validity that would end before it
+        starts (nothing changed)."""
         ...
