@@ -33,6 +33,7 @@ from admin import (
 )
 from admin.context import CommandContext
 from admin.output import Report, emit, emit_error
+from admin.person_refs import person_ref
 from admin.rules_parsers import add_rules_commands
 from config.environment import load_configuration
 from config.local_config import CONFIG_FILE, CommandLine
@@ -268,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--clear", action="store_true", help="with pin: remove the PIN (or duress PIN)")
 
     p = command(sub, "show", people_commands.show, "show one person, their consent and retention")
-    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+    p.add_argument("person_id", type=person_ref, metavar="PERSON_ID", help="or its start")
 
     p = command(
         sub,
@@ -279,7 +280,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
 
     p = command(sub, "delete", people_commands.delete, "delete a person and every template")
-    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+    p.add_argument("person_id", type=person_ref, metavar="PERSON_ID", help="or its start")
+    p.add_argument("--yes", action="store_true", help="do not ask first (needed in scripts)")
 
     command(
         sub,
@@ -423,12 +425,14 @@ def _parser() -> argparse.ArgumentParser:
     group = sub.add_parser(
         "settings",
         help="show or change the settings kept in the database",
-        description="settings shared by every kiosk, or set for this one (KIOSK_ID)",
+        description="settings shared by every kiosk, or set for one kiosk (--kiosk)",
     )
     actions = group.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
-    command(actions, "show", settings_commands.show, "the settings in effect", operator=False)
+    p = command(actions, "show", settings_commands.show, "the settings in effect", operator=False)
+    settings_commands.add_kiosk_option(p)
     p = command(actions, "set", settings_commands.set_values, "change settings (admins)")
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    settings_commands.add_kiosk_option(p)
 
     group = sub.add_parser(
         "config",
@@ -478,7 +482,9 @@ def _rate(value: str) -> float:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number like 1e-3") from error
     if not 0 < rate < 1:
-        raise argparse.ArgumentTypeError(f"{rate:g} must be between 0 and 1, e.g. 1e-3")
+        raise argparse.ArgumentTypeError(
+            f"{rate:g} is out of range: give a rate above 0 and below 1, e.g. 1e-3"
+        )
     return rate
 
 
@@ -488,7 +494,9 @@ def _positive_large(value: str) -> int:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from error
     if not 1 <= number <= 100_000_000:
-        raise argparse.ArgumentTypeError(f"{number} is out of range 1-100000000")
+        raise argparse.ArgumentTypeError(
+            f"{number} is out of range: give a whole number from 1 to 100,000,000"
+        )
     return number
 
 
@@ -508,7 +516,9 @@ def _positive(value: str) -> int:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from error
     if not 1 <= number <= 100_000:
-        raise argparse.ArgumentTypeError(f"{number} is out of range 1-100000")
+        raise argparse.ArgumentTypeError(
+            f"{number} is out of range: give a whole number from 1 to 100,000"
+        )
     return number
 
 

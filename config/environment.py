@@ -30,16 +30,16 @@ def load_configuration(
     data_dir: str | None,
     options: CommandLine,
     environ: Mapping[str, str],
-    default_kiosk_id: str = "kiosk-admin",
 ) -> tuple[Location, LocalConfig]:
     """The data folder (``--data-dir``, KIOSK_DATA_DIR or the default), then the
-    configuration kept in it, with variables and ``options`` over it.
-    ``default_kiosk_id`` names this front end in access events unless configured.
+    configuration kept in it, with variables and ``options`` over it; the kiosk id
+    unless configured is this machine's (``local_config.machine_kiosk_id``), the
+    same for the kiosk and kiosk-admin.
     Raises UnsafeDataEntry when the data folder is a symbolic link (refuse_linked_folder)."""
     chosen = data_dir or environ.get("KIOSK_DATA_DIR") or None
     folder = Path(chosen).expanduser().absolute() if chosen else default_data_dir()
     refuse_linked_folder(folder)
-    config = load_local_config(folder, environ, options, default_kiosk_id)
+    config = load_local_config(folder, environ, options)
     return Location(folder, config.database_url, config.sources), config
 
 

@@ -129,6 +129,11 @@ def source_from_spec(spec: str, limits: ImageLimits, fps: float) -> FrameSource:
         return ImageFolderSource(path, fps, limits)
     if path.is_file() or "://" in spec:
         return OpenCvSource(str(path) if path.is_file() else spec)
+    if not path.exists():
+        raise ConfigurationError(
+            f"camera {spec!r}: {path} does not exist; give an existing video file or "
+            "folder of images, a device number such as 0, or a stream URL"
+        )
     raise ConfigurationError(
         f"camera {spec!r} is neither a device number, a folder, a video file nor a URL"
     )

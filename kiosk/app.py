@@ -6,9 +6,7 @@ import argparse
 import importlib.resources
 import logging
 import os
-import re
 import signal
-import socket
 import sys
 from collections.abc import Sequence
 
@@ -106,11 +104,6 @@ def _quit_on_signals(app: QApplication, window: KioskWindow) -> None:
     wake.start(250)
 
 
-def default_kiosk_id() -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()) or "door"
-    return f"kiosk-{cleaned}"[:64]
-
-
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="kiosk", description="The face-recognition door kiosk.")
     parser.add_argument(
@@ -154,7 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.data_dir,
             CommandLine(args.database_url, args.model_dir, args.providers),
             os.environ,
-            default_kiosk_id(),
         )
         settings = config.settings
         log_file = log_to_files(location.data_dir, settings.telemetry)
