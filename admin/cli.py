@@ -29,6 +29,7 @@ from admin import (
     import_command,
     operator_commands,
     people_commands,
+    photo_commands,
     settings_commands,
 )
 from admin.context import CommandContext
@@ -246,9 +247,13 @@ def _parser() -> argparse.ArgumentParser:
         people_commands.people,
         "list enrolled people, show (set) a person's access groups and validity, or set "
         "their PIN for face-and-PIN doors (people pin PERSON_ID [--duress] [--clear]: "
-        "typed twice without echo, or the first line of standard input)",
+        "typed twice without echo, or the first line of standard input), or add photos "
+        "(people add-photos PERSON_ID --image PATH ...)",
     )
-    p.add_argument("action", nargs="?", choices=("list", "access", "pin"), default="list")
+    p.add_argument(
+        "action", nargs="?", choices=("list", "access", "pin", "add-photos"), default="list"
+    )
+    photo_commands.add_image_option(p)
     p.add_argument("person_id", nargs="?", type=commands.person_id, metavar="PERSON_ID")
     p.add_argument("--search", help="part of a name or external reference")
     p.add_argument("--limit", type=_positive, default=100)
@@ -267,6 +272,8 @@ def _parser() -> argparse.ArgumentParser:
         help="with pin: the duress PIN, which opens like the PIN and raises a silent alarm",
     )
     p.add_argument("--clear", action="store_true", help="with pin: remove the PIN (or duress PIN)")
+
+    photo_commands.add_command(sub, command)
 
     p = command(sub, "show", people_commands.show, "show one person, their consent and retention")
     p.add_argument("person_id", type=person_ref, metavar="PERSON_ID", help="or its start")

@@ -10,6 +10,7 @@ from admin.columns import columns
 from admin.context import CommandContext
 from admin.output import Report, ask
 from admin.person_refs import resolve
+from admin.photo_commands import add_photos
 from core.accounts.permissions import Permission, authorize
 from core.errors import InvalidValue
 from core.inference.modelpack import resolve_model_pack
@@ -23,6 +24,10 @@ def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
         return access_commands.person_access(args, ctx)
     if args.action == "pin":
         return pin(args, ctx)
+    if args.action == "add-photos":
+        return add_photos(args, ctx)
+    if args.image:
+        raise InvalidValue("--image goes with people add-photos PERSON_ID")
     _only_for_access(args)
     if args.model is not None:
         return _to_reenroll(args, ctx)
