@@ -106,6 +106,7 @@ SECTIONS = (
 # tell 99 % from less; a quick run's 3 only show the curve.
 FACE_SIZE_TRIALS = 50
 QUICK_FACE_SIZE_TRIALS = 3
+QUICK_FACE_SIZES = (20, 32, 40, 44, 48, 56, 64, 80, 96, 120)
 # People on the site of the retention section: a quick run's 100,000 would take about a
 # minute and a half of its two (the site's load included), so it stores 10,000.
 RETENTION_PEOPLE = 100_000
@@ -271,7 +272,8 @@ def _face_size(args: argparse.Namespace, results: dict[str, Any]) -> str:
     door = photos.with_detector_size(settings.models.camera_detector_input_size)
     trials = QUICK_FACE_SIZE_TRIALS if args.quick else FACE_SIZE_TRIALS
     progress(f"the smallest face the door matches: {trials} trials per face and size")
-    found = face_size.run(photos, door, trials, progress)
+    sizes = QUICK_FACE_SIZES if args.quick else face_size.SIZES
+    found = face_size.run(photos, door, trials, progress, sizes=sizes)
     results["face_size"] = found
     return face_size.section(found)
 
