@@ -352,8 +352,11 @@ def _summary(results: dict[str, Any]) -> str:
             f"  liveness {row.mode:<5} {row.sequence:<11}: {row.passed}/{row.attempts} passed"
         )
     if "face_size" in results:
-        minimum = results["face_size"].minimum_px
-        lines.append(f"  smallest face matched reliably at the door: {minimum or 'none'} px")
+        found = results["face_size"]
+        lines.append(
+            f"  smallest face matched reliably at the door: {found.minimum_px or 'none'} px"
+            + ("" if found.enough_trials else " (too few trials to decide)")
+        )
     if "rules" in results:
         r = results["rules"]
         lines.append(

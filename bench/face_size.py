@@ -46,6 +46,8 @@ MIN_NATIVE_PX = 90
 MIN_GALLERY_PX = 50
 """Other faces of the package photos big enough to stand as other enrolled people."""
 RELIABLE_SHARE = 0.99
+ENOUGH_TRIALS = 300
+"""Trials per size that can tell 99 % from less (the rule of three: 3/300 = 1 %)."""
 SIZES = tuple(range(20, 121, 4))
 GREY = 96
 
@@ -87,6 +89,10 @@ class FaceSizeResult:
     threshold: float
     margin: float
     rows: list[SizeRow]
+
+    @property
+    def enough_trials(self) -> bool:
+        return all(row.trials >= ENOUGH_TRIALS for row in self.rows)
 
     @property
     def minimum_px(self) -> int | None:
@@ -278,6 +284,12 @@ def section(found: FaceSizeResult) -> str:
             f"is at least {RELIABLE_SHARE:.0%} and nobody else matched. Sizes above a "
             "face's own are upscaled.",
             table(header, rows),
-            f"{verdict}; the door's `door.min_face_px` is set from it (core/settings.py).",
+            f"{verdict}; the door's `door.min_face_px` is set from it (core/settings.py)."
+            + (
+                ""
+                if found.enough_trials
+                else f" Too few trials per size here to tell {RELIABLE_SHARE:.0%} from less "
+                f"(at least {ENOUGH_TRIALS} can): a full run decides."
+            ),
         ]
     )
