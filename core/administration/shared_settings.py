@@ -53,9 +53,7 @@ EDITABLE: tuple[EditableSetting, ...] = (
 )
 EDITABLE_KEYS = {setting.key: setting for setting in EDITABLE}
 # pydantic's error types for a value past a bound.
-_OUT_OF_BOUNDS = frozenset(
-    {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
-)
+_OUT_OF_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
 
 
 # Sections that decide who is let in or who may act; a value for one of their settings
