@@ -8,6 +8,7 @@ from datetime import datetime
 
 from admin.columns import columns
 from admin.context import CommandContext
+from admin.moments import bounded_moment
 from admin.output import Report
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.chains import ChainReport, LogsReport, short
@@ -160,11 +161,7 @@ def _similarity(value: float | None) -> str | None:
 
 
 def moment(value: str) -> datetime:
-    """An ISO 8601 date or time from the command line; local time unless it has a zone."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a date or time; write e.g. 2026-11-20 or 2026-11-20T14:30"
-        ) from error
+    """An ISO 8601 date or time from the command line, 1970 to 2999 (admin.moments);
+    local time unless it has a zone."""
+    parsed = bounded_moment(value, "2026-11-20 or 2026-11-20T14:30")
     return parsed if parsed.tzinfo is not None else parsed.astimezone()

@@ -42,6 +42,7 @@ from core.vision.engine import FaceEngine
 from core.vision.imagefile import decode_image_bytes
 from core.vision.quality import enrollment_issues
 from owned_files.folders import make_folders
+from owned_files.inputs import read_regular
 
 _PROGRESS_EVERY = 25
 
@@ -181,8 +182,8 @@ def _embed_all(
 def _read_bounded(path: Path, settings: Settings) -> bytes | None:
     """The file's bytes, read once for both the cache key and decoding; None if unreadable."""
     try:
-        with path.open("rb") as stream:
-            return stream.read(settings.images.max_file_bytes + 1)  # one over: too big is caught
+        # One over: too big is caught. A FIFO or a device is unreadable, never waited on.
+        return read_regular(path, settings.images.max_file_bytes)
     except OSError:
         return None
 

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from admin import (
     access_commands,
+    api_key_commands,
     area_commands,
     audit_commands,
     backup_commands,
@@ -423,6 +424,7 @@ def _parser() -> argparse.ArgumentParser:
                 "door_io.max_operator_unlock_s (3600)",
             )
 
+    api_key_commands.add_commands(sub, command, _Parser)
     area_commands.add_commands(sub, command, _Parser)
     backup_commands.add_commands(sub, command, _Parser)
     export_commands.add_commands(sub, command, _Parser)

@@ -115,7 +115,7 @@ class CommandContext:
 
     @cached_property
     def audit(self) -> AuditService:
-        return AuditService(self.store.audit)
+        return AuditService(self.store.audit, self.settings.security)
 
     def database_password(self) -> str | None:
         """The external database's password (KIOSK_DATABASE_PASSWORD or the keyring), for

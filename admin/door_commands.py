@@ -84,6 +84,7 @@ def _as_data(report: DoorReport, settings: DoorIoSettings) -> dict[str, object]:
         "reported_at": report.reported_at.isoformat() if report.reported_at else None,
         "age_s": None if report.age_s is None else round(report.age_s, 1),
         "stale": report.is_stale(settings),
+        "stopped": report.stopped,
         "failed_unlocks": report.failed_unlocks,
         "last_failed_unlock_at": (
             report.last_failed_unlock_at.isoformat() if report.last_failed_unlock_at else None
@@ -107,6 +108,8 @@ def _as_line(report: DoorReport, settings: DoorIoSettings) -> str:
         parts.append(f"UNLOCK FAILED {report.failed_unlocks}x in {hours:g} h{when}")
     at = f"{report.reported_at:%Y-%m-%d %H:%M:%S%z}" if report.reported_at else "-"
     state = f"{', '.join(parts)}  ({report.adapter}; reported {at})"
+    if report.stopped:
+        return f"{report.kiosk_id}  STOPPED (kiosk stopped cleanly); last state: {state}"
     if report.is_stale(settings) and report.age_s is not None:
         # The door may be otherwise by now: said before its last known state.
         return f"{report.kiosk_id}  STALE ({last_heard(report.age_s)}); last known: {state}"

@@ -33,8 +33,7 @@ class Check:
 def health(args: argparse.Namespace, ctx: CommandContext) -> Report:
     checks = [_run("database", lambda: _database(ctx)), _run("models", lambda: _models(ctx))]
     if not args.no_camera:
-        source = args.camera or ctx.settings.camera.source
-        checks.append(_run("camera", lambda: _camera(ctx, source)))
+        checks.append(_run("camera", lambda: _camera(ctx, args.camera)))
     checks.append(_run("door", lambda: _door(ctx)))
     healthy = all(check.ok for check in checks)
     return Report(
@@ -128,10 +127,15 @@ def _models(ctx: CommandContext) -> tuple[str, dict[str, Any]]:
     )
 
 
-def _camera(ctx: CommandContext, spec: str) -> tuple[str, dict[str, Any]]:
-    from frames.sources import CameraLost, source_from_spec
+def _camera(ctx: CommandContext, given: str | None) -> tuple[str, dict[str, Any]]:
+    """``given``: --camera, which may name a video file or a folder like the kiosk's."""
+    from frames.sources import CameraLost, command_line_camera, source_from_spec
 
-    source = source_from_spec(spec, ctx.settings.images, ctx.settings.camera.folder_fps)
+    camera = ctx.settings.camera
+    if given:
+        camera = command_line_camera(camera, given)
+    spec = camera.source
+    source = source_from_spec(camera, ctx.settings.images)
     started = time.monotonic()
     try:
         source.open()

@@ -11,8 +11,8 @@ from admin.output import Report
 from admin.person_refs import person_ref, resolve
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES
-from core.enrollment.photo_addition import PhotoAdditionService
-from core.errors import InvalidValue
+from core.enrollment.photo_addition import PhotoAddition
+from core.errors import InputRejected, InvalidValue
 from core.vision.imagefile import check_image_file, read_image_file
 from storage.person_photos import SqlPersonPhotos
 
@@ -57,21 +57,19 @@ def add_photos(args: argparse.Namespace, ctx: CommandContext) -> Report:
     actor = ctx.login(args.operator)
     authorize(actor, Permission.ENROLL, ctx.store.identity)  # before the models load
     person = resolve(ctx, actor, str(args.person_id))
-    images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
-    service = PhotoAdditionService(
+    service = PhotoAddition(
         ctx.enrollment,
-        ctx.store.identity,
         SqlPersonPhotos(ctx.store.engine),
         ctx.effective.matching,
+        ctx.engine.template_model,
     )
-    added = service.add_photos(actor, person, images, ctx.engine.template_model)
+    try:
+        images = [(path.name, read_image_file(path, ctx.settings.images)) for path in args.image]
+    except InputRejected as refused:  # read here, before the service: audited as its own
+        service.record_refusal(actor, person, refused, len(args.image))
+        raise
+    total = service.add(actor, person, images)
     return Report(
-        {
-            "person_id": str(added.person_id),
-            "name": added.display_name,
-            "templates_added": added.added,
-            "templates": added.templates,
-        },
-        f"added {added.added} photo(s) to {added.display_name} ({added.person_id}): "
-        f"{added.templates} template(s) now",
+        {"person_id": str(person), "templates_added": len(images), "templates": total},
+        f"added {len(images)} photo(s) to {person}: {total} template(s) now",
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from admin.access_commands import validity_text
 from admin.context import CommandContext
+from admin.moments import bounded_moment
 from admin.output import Report
 from core.access.rule_check import RuleCheck, RuleExplanation
 from core.errors import InvalidValue
@@ -20,6 +21,7 @@ from core.rules.rule_set import RuleSet
 from core.rules.rules_file import RulesFile, read_rules_file
 from core.rules.rules_file_text import rules_file_text
 from core.rules.rules_import import apply_rules_file, change_text
+from owned_files.inputs import NotARegularFile, read_regular
 from storage.rule_check import SqlRuleCheckSource
 
 EXIT_REFUSED = 4
@@ -67,14 +69,9 @@ def check(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 
 def moment(value: str) -> datetime:
-    """--at: an ISO 8601 date or time; the door's local time unless it has an offset."""
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a date or time; write it as 2026-12-24T22:00 (door's local "
-            "time) or 2026-12-24T22:00+01:00"
-        ) from None
+    """--at: an ISO 8601 date or time, 1970 to 2999 (admin.moments); the door's local
+    time unless it has an offset."""
+    return bounded_moment(value, "2026-12-24T22:00 (door's local time) or 2026-12-24T22:00+01:00")
 
 
 def _check_data(explained: RuleExplanation, args: argparse.Namespace) -> dict[str, object]:
@@ -149,8 +146,9 @@ def _counts(rules: RuleSet) -> dict[str, int]:
 
 def _read(path: Path, max_bytes: int) -> RulesFile:
     try:
-        with path.open("rb") as stream:
-            data = stream.read(max_bytes + 1)
+        data = read_regular(path, max_bytes)  # a FIFO or a device is refused, not waited on
+    except NotARegularFile as error:
+        raise InvalidValue(f"{error}; give the rules file itself") from error
     except OSError as error:
         raise InvalidValue(f"cannot read {path}: {error.strerror or error}") from error
     if len(data) > max_bytes:

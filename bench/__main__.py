@@ -60,7 +60,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         help="sections, comma separated: "
-        "inference,search,e2e,kiosks,liveness,face-size,rules,import,retention",
+        "inference,search,e2e,kiosks,liveness,face-size,rules,import,retention,api",
     )
     args = parser.parse_args(argv)
     try:
@@ -101,6 +101,7 @@ SECTIONS = (
     "rules",
     "import",
     "retention",
+    "api",
 )
 # Trials per package face and face size: a full run's 50 give 350 per size, enough to
 # tell 99 % from less; a quick run's 3 only show the curve.
@@ -174,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(_import(args, results, Path(scratch)))
         if "retention" in args.sections:
             sections.append(_retention(args, results, Path(scratch)))
+        if "api" in args.sections:
+            sections.append(_api(args, results, Path(scratch)))
     seconds = time.perf_counter() - began
     results["seconds"] = seconds
     head = [
@@ -185,6 +188,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_summary(results))  # noqa: T201 - the summary is the command's output
     print(f"report: {args.out / 'report.md'}")  # noqa: T201
     return 0
+
+
+def _api(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
+    import importlib.util
+
+    from bench import api_load
+    from bench.photos import package_photo
+
+    if importlib.util.find_spec("locust") is None:
+        return "## HTTP API (kiosk-server, Locust)\n\nskipped: install the bench extra (locust)"
+    progress("api (kiosk-server under Locust)")
+    found = api_load.run(
+        scratch, package_photo("yaoming.jpg"), users=8, seconds=20 if args.quick else 60
+    )
+    results["api"] = found.as_dict()
+    return api_load.section(found)
 
 
 def _inference(args: argparse.Namespace, results: dict[str, Any]) -> str:

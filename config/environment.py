@@ -30,17 +30,26 @@ def load_configuration(
     data_dir: str | None,
     options: CommandLine,
     environ: Mapping[str, str],
+    default_kiosk_id: str | None = None,
 ) -> tuple[Location, LocalConfig]:
     """The data folder (``--data-dir``, KIOSK_DATA_DIR or the default), then the
     configuration kept in it, with variables and ``options`` over it; the kiosk id
-    unless configured is this machine's (``local_config.machine_kiosk_id``), the
-    same for the kiosk and kiosk-admin.
+    unless configured is ``default_kiosk_id`` (a front end of its own, the API
+    server) or else this machine's (``local_config.machine_kiosk_id``), the same for
+    the kiosk and kiosk-admin.
     Raises UnsafeDataEntry when the data folder is a symbolic link (refuse_linked_folder)."""
+    folder = chosen_data_dir(data_dir, environ)
+    config = load_local_config(folder, environ, options, default_kiosk_id)
+    return Location(folder, config.database_url, config.sources), config
+
+
+def chosen_data_dir(data_dir: str | None, environ: Mapping[str, str]) -> Path:
+    """``--data-dir``, else KIOSK_DATA_DIR, else the default. Raises UnsafeDataEntry
+    when it is a symbolic link (refuse_linked_folder)."""
     chosen = data_dir or environ.get("KIOSK_DATA_DIR") or None
     folder = Path(chosen).expanduser().absolute() if chosen else default_data_dir()
     refuse_linked_folder(folder)
-    config = load_local_config(folder, environ, options)
-    return Location(folder, config.database_url, config.sources), config
+    return folder
 
 
 def default_data_dir() -> Path:

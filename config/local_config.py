@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import stat
 import tomllib
 import typing
 import urllib.parse
@@ -26,6 +25,8 @@ from pydantic import BaseModel, ValidationError
 from core.errors import ConfigurationError, cut, quoted
 from core.setting_bounds import allowed_values
 from core.settings import KIOSK_ID_MAX, Settings, bound_reason
+from core.toml_documents import load_toml
+from owned_files.inputs import NotARegularFile, open_regular
 
 CONFIG_FILE = "kiosk.toml"
 # A kiosk.toml is a few hundred bytes; a bigger one is a mistake or an attack, refused
@@ -71,11 +72,13 @@ def load_local_config(
     data_dir: Path,
     environ: Mapping[str, str],
     options: CommandLine,
+    default_kiosk_id: str | None = None,
 ) -> LocalConfig:
     """Raises ConfigurationError naming the key, where it was set and what it allows.
 
-    The kiosk id is ``[kiosk] id``, else KIOSK_ID, else ``machine_kiosk_id()``."""
-    values: dict[str, Any] = {"kiosk_id": machine_kiosk_id()}
+    The kiosk id is ``[kiosk] id``, else KIOSK_ID, else ``default_kiosk_id``, else
+    ``machine_kiosk_id()``."""
+    values: dict[str, Any] = {"kiosk_id": default_kiosk_id or machine_kiosk_id()}
     sources: dict[str, str] = {}
     path = data_dir / CONFIG_FILE
     read_file = None
@@ -141,17 +144,14 @@ def _config_text(path: Path) -> str | None:
     "no file": the check is made on the opened file itself, so what is checked is what
     is read, and opening a FIFO does not wait for a writer."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        descriptor = open_regular(path)  # looked at first: a device is never opened
     except FileNotFoundError:
         return None
-    except IsADirectoryError as error:
-        raise ConfigurationError(_not_a_file(path, "a folder")) from error
+    except NotARegularFile as error:
+        raise ConfigurationError(_not_a_file(path, error.kind)) from error
     except OSError as error:
         raise ConfigurationError(f"cannot read {path}: {error.strerror or error}") from error
     status = os.fstat(descriptor)
-    if not stat.S_ISREG(status.st_mode):
-        os.close(descriptor)
-        raise ConfigurationError(_not_a_file(path, _file_kind(status.st_mode)))
     with os.fdopen(descriptor, "rb") as stream:
         if status.st_size > MAX_CONFIG_BYTES:
             raise ConfigurationError(
@@ -179,20 +179,9 @@ def _not_a_file(path: Path, kind: str) -> str:
     )
 
 
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    return next((kind for test, kind in kinds if test(mode)), "not a file")
-
-
 def _file_values(path: Path, text: str) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(text)
+        raw = load_toml(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path} is not valid TOML: {error}") from error
     values: dict[str, Any] = {}
@@ -323,9 +312,11 @@ def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
         source = sources.get(key, DEFAULT)
         given = first.get("input")
         reason = bound_reason(key, first["type"])
+        # A check of the value's meaning (a camera source) says why; bounds say what fits.
+        why = first["msg"].removeprefix("Value error, ") if first["type"] == "value_error" else ""
         raise ConfigurationError(
             f"setting {_file_key(key)} = {quoted(given)} (from {cut(source)}) is not allowed: "
-            f"{allowed_values(key) or first['msg']}{f'; {reason}' if reason else ''}"
+            f"{why or allowed_values(key) or first['msg']}{f'; {reason}' if reason else ''}"
         ) from error
 
 

@@ -96,6 +96,15 @@ class DoorIoSettings(BaseModel):
         description="How often the kiosk reads operators' door commands (kiosk-admin door) "
         "from the database.",
     )
+    command_max_age_s: float = Field(
+        30.0,
+        ge=2,
+        le=3600,
+        description="An operator's unlock (kiosk-admin door unlock, a screen, MQTT) the "
+        "kiosk takes later than this after it was asked for is set aside, audited, never "
+        "carried out: the kiosk was stopped or cut off from the database meanwhile, and "
+        "the door would open long after anyone meant it to; at least twice operator_poll_s.",
+    )
     min_operator_unlock_s: float = Field(
         1.0,
         ge=0.5,
@@ -181,15 +190,17 @@ class DoorIoSettings(BaseModel):
             raise ValueError("adapter serial needs serial_port (e.g. /dev/ttyUSB0)")
         if self.adapter is DoorAdapter.GPIO and self.gpio_lock_line is None:
             raise ValueError("adapter gpio needs gpio_lock_line (the lock relay's line)")
-        gpio_lines = [
-            line
-            for line in (self.gpio_lock_line, self.gpio_contact_line, self.gpio_exit_line)
-            if line is not None
-        ]
-        if len(set(gpio_lines)) < len(gpio_lines):
-            raise ValueError(
-                "gpio_lock_line, gpio_contact_line and gpio_exit_line must be different lines"
-            )
+        _refuse_shared_points(
+            "discrete input",
+            ("modbus_contact_input", self.modbus_contact_input),
+            ("modbus_exit_input", self.modbus_exit_input),
+        )
+        _refuse_shared_points(
+            "line",
+            ("gpio_lock_line", self.gpio_lock_line),
+            ("gpio_contact_line", self.gpio_contact_line),
+            ("gpio_exit_line", self.gpio_exit_line),
+        )
         if self.retry_max_s < self.retry_s:
             raise ValueError(f"retry_max_s ({self.retry_max_s}) must be at least retry_s")
         if self.max_operator_unlock_s < self.min_operator_unlock_s:
@@ -202,4 +213,27 @@ class DoorIoSettings(BaseModel):
                 f"report_stale_s ({self.report_stale_s:g}) must be at least twice "
                 f"report_heartbeat_s ({self.report_heartbeat_s:g})"
             )
+        if self.command_max_age_s < 2 * self.operator_poll_s:
+            raise ValueError(
+                f"command_max_age_s ({self.command_max_age_s:g}) must be at least twice "
+                f"operator_poll_s ({self.operator_poll_s:g}): a command waits that long to "
+                "be taken"
+            )
         return self
+
+
+def _refuse_shared_points(kind: str, *roles: tuple[str, int | None]) -> None:
+    """Raise ValueError naming the first two keys that put two roles (the lock, the
+    door contact, the exit button) on one ``kind`` of the hardware: one point cannot
+    be both, and the door would take a door opening for an exit request, or drive its
+    own contact. Unset roles (not wired) are skipped."""
+    seen: dict[int, str] = {}
+    for key, point in roles:
+        if point is None:
+            continue
+        if point in seen:
+            raise ValueError(
+                f"door_io.{seen[point]} and door_io.{key} are both {kind} {point}; "
+                "give each its own (unset one that is not wired)"
+            )
+        seen[point] = key

@@ -26,6 +26,7 @@ KioskError
 ├── NotFound                no such person or operator
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 ├── DoorFault               the door hardware did not answer or refused a command
+│   └── DoorNotApplied      ... and certainly did not carry it out (no connection, refused)
 ├── BackupFailed            a backup, restore or export cannot be made or read (.code)
 └── StoreError              the database cannot serve the request (unreachable)
     ├── StoreBusy           the database is up but did not answer in time
@@ -143,11 +144,20 @@ class ConsentMissing(NotAllowed):
 
 
 class AlreadyEnrolled(NotAllowed):
-    """``person_id``: the enrolled person the face or reference belongs to, when known."""
+    """``person_id``: the enrolled person the face or reference belongs to, when known;
+    ``display_name``: their name, set when it is the face that matched (a front end
+    words the refusal for where the face came from: a photo, the camera)."""
 
-    def __init__(self, message: str, person_id: uuid.UUID | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        person_id: uuid.UUID | None = None,
+        *,
+        display_name: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.person_id = person_id
+        self.display_name = display_name
 
 
 class ReenrollmentPending(NotAllowed):
@@ -171,7 +181,14 @@ class RecognitionPaused(KioskError):
 
 
 class DoorFault(KioskError):
-    """The lock, contact or exit-button hardware (core.access.door_io) failed a command."""
+    """The lock, contact or exit-button hardware (core.access.door_io) failed a command.
+    Whether a lock write took is then unknown (its answer may have been lost) unless
+    it is a DoorNotApplied."""
+
+
+class DoorNotApplied(DoorFault):
+    """The hardware certainly did not carry the command out: it could not be reached
+    (no connection, the port would not open), or it answered with a refusal."""
 
 
 class BackupFailed(KioskError):

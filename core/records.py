@@ -380,12 +380,42 @@ class AnchorStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class AnchoredChain:
+    """One hash chain as the anchor outside the database keeps it."""
+
+    committed: ChainHead
+    """A head known to be in the log: every later append chains from it."""
+    pending: ChainHead | None = None
+    """The head the newest appending transaction anchored just before it committed:
+    in the log if that transaction committed, nowhere if it rolled back."""
+    pending_xact: int | None = None
+    """That transaction's PostgreSQL id (xid8): the database's commit log tells
+    whether it committed, so its events missing from the log were deleted."""
+    ordered_from: int = 0
+    """Events numbered above this are checked for time order; an admin's re-anchoring
+    moves it past events already looked into."""
+
+
+@dataclass(frozen=True)
 class AnchorReading:
     """What the anchor kept outside the database says about its hash chains."""
 
     status: AnchorStatus
-    heads: dict[str, ChainHead]
-    """Chain name ("audit", "access") -> the head anchored; empty unless ANCHORED."""
+    chains: dict[str, AnchoredChain]
+    """Chain name ("audit", "access") -> what is anchored; empty unless ANCHORED."""
     where: str
     """The anchor file, or why there is none: for messages."""
     problem: str | None = None
+    log_heads: dict[str, ChainHead] = field(default_factory=dict)
+    """Chain name -> the log's newest event when the anchor was read, both under the
+    chains' lock (no append in between); empty when not read so."""
+    sole_writer: bool = False
+    """Only processes using this anchor append to the database (the embedded one):
+    every event must then be anchored, and one that is not was added behind their back."""
+    pending_committed: frozenset[str] = frozenset()
+    """Chains whose pending head's transaction the database says committed."""
+
+    @property
+    def heads(self) -> dict[str, ChainHead]:
+        """Chain name -> the head known committed."""
+        return {chain: anchored.committed for chain, anchored in self.chains.items()}

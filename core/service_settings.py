@@ -45,6 +45,13 @@ class SecuritySettings(_Section):
     session_idle_s: float = Field(
         120.0, gt=0, le=86400, description="Operator session ends after this long idle."
     )
+    login_screen_idle_s: float = Field(
+        30.0,
+        ge=5,
+        le=600,
+        description="A login or first-run screen with no key, click or touch for this long "
+        "goes back to the door, which does not recognise anyone while it is up.",
+    )
     retention_days: int = Field(
         1095,
         ge=1,
@@ -90,7 +97,14 @@ class SecuritySettings(_Section):
         gt=0,
         le=60,
         description="Longest wait for the audit anchor file's lock; an append that waits "
-        "longer leaves the anchor to the next one.",
+        "longer is not anchored, and kiosk-admin audit verify then reports it.",
+    )
+    audit_clock_step_s: float = Field(
+        300.0,
+        ge=1,
+        le=86400,
+        description="How far back the database server's clock may step between two audit "
+        "events before audit verify reports the later one as written in afterwards.",
     )
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic.json_schema import JsonDict
 
+from core.api_settings import ApiSettings
+from core.camera_settings import CameraSettings
 from core.door_io_settings import DoorIoSettings
 from core.import_settings import ImportSettings
 from core.integration_settings import AlertSettings, MqttSettings, WebhookSettings
@@ -322,18 +324,6 @@ class EnrollmentSettings(_Section):
     )
 
 
-class CameraSettings(_Section):
-    source: str = Field(
-        "0",
-        min_length=1,
-        max_length=1000,
-        description="Device number, video file, stream URL or folder of images.",
-    )
-    folder_fps: float = Field(
-        15.0, gt=0, le=120, description="Frames per second when the source is a folder."
-    )
-
-
 class LivenessMode(StrEnum):
     OFF = "off"
     BLINK = "blink"
@@ -426,6 +416,7 @@ class Settings(_Section):
     alerts: AlertSettings = AlertSettings()
     bulk_import: ImportSettings = ImportSettings()
     backup: BackupSettings = BackupSettings()
+    api: ApiSettings = ApiSettings()
     kiosk_id: str = Field(
         "kiosk-admin",
         min_length=1,

@@ -12,7 +12,7 @@ from gpiod.line import Bias, Direction, Value
 
 from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings
-from core.errors import DoorFault
+from core.errors import DoorFault, DoorNotApplied
 
 log = logging.getLogger(__name__)
 _CONSUMER = "face-kiosk-door"
@@ -48,14 +48,17 @@ class GpioDoor:
 
     def set_lock_output(self, on: bool) -> None:
         level = Value.ACTIVE if on else Value.INACTIVE
-        try:
-            if not self._driving:
-                self.close()
+        if not self._driving:
+            self.close()
+            try:
                 self._request = self._request_lines(drive=level)
-                self._driving = True
-            else:
-                assert self._request is not None
-                self._request.set_value(self._lock_line, level)
+            except _GPIO_ERRORS as error:  # the line was never ours to drive
+                raise self._fault(error, DoorNotApplied) from None
+            self._driving = True
+            return
+        try:
+            assert self._request is not None
+            self._request.set_value(self._lock_line, level)
         except _GPIO_ERRORS as error:
             self.close()
             raise self._fault(error) from None
@@ -75,6 +78,18 @@ class GpioDoor:
                 exit_button=level(settings.gpio_exit_line),
                 lock_output=level(self._lock_line) if self._driving else None,
             )
+        except _GPIO_ERRORS as error:
+            self.close()
+            raise self._fault(error) from None
+
+    def read_lock_output(self) -> bool | None:
+        """The level the line is driven at, as the chip reports it; None before the
+        kiosk drives it (the line is not requested as an output yet)."""
+        if not self._driving:
+            return None
+        try:
+            assert self._request is not None
+            return self._request.get_value(self._lock_line) is Value.ACTIVE
         except _GPIO_ERRORS as error:
             self.close()
             raise self._fault(error) from None
@@ -107,32 +122,32 @@ class GpioDoor:
                 config[line] = inputs
         return gpiod.request_lines(settings.gpio_chip, config=config, consumer=_CONSUMER)
 
-    def _fault(self, error: Exception) -> DoorFault:
-        """The failure in plain words; gpiod's own go to the log."""
+    def _fault(self, error: Exception, kind: type[DoorFault] = DoorFault) -> DoorFault:
+        """The failure in plain words, as a ``kind``; gpiod's own go to the log."""
         chip = self._settings.gpio_chip
         log.warning("GPIO %s: %s: %s", chip, type(error).__name__, error)
         code = getattr(error, "errno", None)
         if code == errno.ENOENT:
-            return DoorFault(f"GPIO chip {chip} is not there; check door_io.gpio_chip")
+            return kind(f"GPIO chip {chip} is not there; check door_io.gpio_chip")
         if code in _NOT_A_CHIP:
-            return DoorFault(f"{chip} is not a GPIO chip; check door_io.gpio_chip")
+            return kind(f"{chip} is not a GPIO chip; check door_io.gpio_chip")
         if code in (errno.EACCES, errno.EPERM):
-            return DoorFault(
+            return kind(
                 f"GPIO chip {chip} may not be opened by the kiosk's user; give that user "
                 "access to it (e.g. the gpio group)"
             )
         if code == errno.EBUSY:
             # A line has one holder: kiosk-admin health beside a running kiosk meets this.
-            return DoorFault(
+            return kind(
                 f"a GPIO line on {chip} is held by another program (the running kiosk, "
                 "for kiosk-admin health); stop that program or pick other lines"
             )
         if isinstance(error, ValueError):
-            return DoorFault(
+            return kind(
                 f"GPIO chip {chip} has no such line; check door_io.gpio_lock_line, "
                 "gpio_contact_line and gpio_exit_line"
             )
-        return DoorFault(
+        return kind(
             f"GPIO chip {chip} failed; check door_io.gpio_chip and the line numbers "
             "(details in the log)"
         )

@@ -13,7 +13,7 @@ from pymodbus.pdu import ModbusPDU
 
 from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings
-from core.errors import DoorFault
+from core.errors import DoorFault, DoorNotApplied
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,19 +63,18 @@ class ModbusDoor:
             "door_io.modbus_lock_coil",
         )
 
+    def read_lock_output(self) -> bool:
+        return self._read_coil()
+
     def read_inputs(self) -> DoorInputs:
         settings = self._settings
         unit = settings.modbus_unit
-        coil = self._call(
-            lambda: self._client.read_coils(settings.modbus_lock_coil, device_id=unit),
-            f"coil {settings.modbus_lock_coil}",
-            "door_io.modbus_lock_coil",
-        )
+        coil = self._read_coil()
         wired = [
             a for a in (settings.modbus_contact_input, settings.modbus_exit_input) if a is not None
         ]
         if not wired:
-            return DoorInputs(lock_output=bool(coil.bits[0]))
+            return DoorInputs(lock_output=coil)
         first = min(wired)
         count = max(wired) - first + 1
         # One request for both inputs: they are read at the same instant.
@@ -91,19 +90,30 @@ class ModbusDoor:
         return DoorInputs(
             contact=level(settings.modbus_contact_input),
             exit_button=level(settings.modbus_exit_input),
-            lock_output=bool(coil.bits[0]),
+            lock_output=coil,
         )
+
+    def _read_coil(self) -> bool:
+        coil = self._settings.modbus_lock_coil
+        reply = self._call(
+            lambda: self._client.read_coils(coil, device_id=self._settings.modbus_unit),
+            f"coil {coil}",
+            "door_io.modbus_lock_coil",
+        )
+        return bool(reply.bits[0])
 
     def close(self) -> None:
         self._client.close()
 
     def _call(self, request: Callable[[], ModbusPDU], what: str, keys: str) -> ModbusPDU:
         """Send ``request`` (about ``what``, set by the settings ``keys``). Raises
-        DoorFault in plain words; the raw reason is logged."""
+        DoorNotApplied when it was not sent or the module refused it, DoorFault when
+        its answer was lost, late or garbled (a write may then have taken), in plain
+        words; the raw reason is logged."""
         here = f"the Modbus module at {self._address}"
         if not self._client.connected and not self._client.connect():
-            # pymodbus has logged why (refused, no route, unknown name).
-            raise DoorFault(
+            # pymodbus has logged why (refused, no route, unknown name); nothing was sent.
+            raise DoorNotApplied(
                 f"{here} does not answer; check its power and network cable, and "
                 "door_io.modbus_host and modbus_port"
             )
@@ -121,10 +131,10 @@ class ModbusDoor:
                 f"its power and network cable, and door_io.modbus_unit "
                 f"({self._settings.modbus_unit})"
             ) from None
-        if reply.isError():
+        if reply.isError():  # a Modbus exception reply: the request was not carried out
             code = getattr(reply, "exception_code", None)
             log.warning("%s refused the request for %s: %s", here, what, reply)
-            raise DoorFault(self._refusal(here, code, what, keys))
+            raise DoorNotApplied(self._refusal(here, code, what, keys))
         return reply
 
     def _refusal(self, here: str, code: int | None, what: str, keys: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
+from pydantic import ValidationError
 
+from core.camera_settings import CameraSettings, camera_source_problem
 from core.errors import ConfigurationError, ImageRejected
 from core.faces import BGRImage
 from core.settings import ImageLimits
@@ -120,20 +123,51 @@ class ImageFolderSource:
         self._frames = []
 
 
-def source_from_spec(spec: str, limits: ImageLimits, fps: float) -> FrameSource:
-    """``0``/``1``… a device; an existing folder: its images; else a file or URL."""
+def source_from_spec(camera: CameraSettings, limits: ImageLimits) -> FrameSource:
+    """The source ``camera.source`` names, once it is what it claims to be: a camera
+    device, an allowed stream, or (``camera.allow_files``) a regular video file or a
+    folder of images (core.camera_settings says why). Raises ConfigurationError."""
+    spec = camera.source
+    problem = camera_source_problem(
+        spec, allow_files=camera.allow_files, allowed_streams=camera.allowed_streams
+    )
+    if problem is not None:  # settings built without their checks
+        raise ConfigurationError(f"camera {spec!r}: {problem}")
     if spec.isdigit():
         return OpenCvSource(int(spec))
+    if "://" in spec:
+        return OpenCvSource(spec)
     path = Path(spec).expanduser()
-    if path.is_dir():
-        return ImageFolderSource(path, fps, limits)
-    if path.is_file() or "://" in spec:
-        return OpenCvSource(str(path) if path.is_file() else spec)
-    if not path.exists():
-        raise ConfigurationError(
-            f"camera {spec!r}: {path} does not exist; give an existing video file or "
-            "folder of images, a device number such as 0, or a stream URL"
-        )
+    try:
+        found = path.stat()
+    except OSError:
+        found = None
+    if spec.startswith("/dev/"):
+        if found is None or not stat.S_ISCHR(found.st_mode):
+            raise ConfigurationError(f"camera {spec!r} is not a video device here")
+        return OpenCvSource(spec)
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        return ImageFolderSource(path, camera.folder_fps, limits)
+    if found is not None and stat.S_ISREG(found.st_mode):
+        return OpenCvSource(str(path))
     raise ConfigurationError(
-        f"camera {spec!r} is neither a device number, a folder, a video file nor a URL"
+        f"camera {spec!r}: {path} does not exist; give an existing video file or "
+        "folder of images, a device number such as 0, or a stream URL"
+        if found is None
+        else f"camera {spec!r} is not a regular video file or a folder of images"
     )
+
+
+def command_line_camera(camera: CameraSettings, spec: str) -> CameraSettings:
+    """``camera`` with ``spec``, given on a command line, as its source: the person
+    running the program may name a video file or a folder (camera.allow_files).
+    Raises ConfigurationError naming what the spec may be."""
+    try:
+        return CameraSettings.model_validate(
+            camera.model_dump() | {"source": spec, "allow_files": True}
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigurationError(
+            f"camera {spec[:60]!r}: {first['msg'].removeprefix('Value error, ')}"
+        ) from None

@@ -44,7 +44,9 @@ run sh -c 'for p in python3 python; do command -v $p >/dev/null && $p -c "import
 step "kiosk-admin version"
 run "$ADMIN" version
 step "kiosk-admin config show"
-run KIOSK_KIOSK__NAME="Smoke test" "$ADMIN" --data-dir "$DATA" config show | grep -q "Smoke test"
+# Read whole, then searched: grep -q would close the pipe while it is still written.
+shown=$(run KIOSK_KIOSK__NAME="Smoke test" "$ADMIN" --data-dir "$DATA" config show)
+grep -q "Smoke test" <<<"$shown" || { echo "config show did not show the kiosk's name"; exit 1; }
 step "kiosk-admin init"
 run KIOSK_PASSWORD=tall-ladder-orange-77 "$ADMIN" --data-dir "$DATA" init --admin alice
 step "kiosk-admin enroll"

@@ -3,7 +3,10 @@ typed event with plain JSON data, and what a destination's privacy setting leave
 
 Never in an event: a template, an image, a file name or a path. A person's id and
 display name only in ``person`` (a grant's), which a destination drops unless its
-``person_details`` setting allows it.
+``person_details`` setting allows it. The door hardware's own words (a fault's
+detail) name where it is, a device path or an address: they stay on the kiosk (its
+audit log, Door page and log), and what leaves names the door by its kiosk id and
+the adapter by its kind only.
 """
 
 from __future__ import annotations
@@ -123,16 +126,28 @@ def door_event(event: DoorEvent, kiosk_id: str, status: DoorStatus | None) -> Ou
     the door's state just after it."""
     data: dict[str, Any] = {"event_type": door_event_type(event).partition(".")[2]}
     data.update(event.details())
+    if _HARDWARE_DETAIL in data:  # DoorFaulted, UnlockFailed, UnlockUnconfirmed
+        data[_HARDWARE_DETAIL] = door_fault_text(kiosk_id)
     if status is not None:
-        data["state"] = door_state(status)
+        data["state"] = door_state(status, kiosk_id)
     return OutboundEvent(
         type=door_event_type(event), kiosk_id=kiosk_id, data=data, occurred_at=event.occurred_at
     )
 
 
-def door_state(status: DoorStatus) -> dict[str, Any]:
+# The key of a door event's details that holds the hardware's own words.
+_HARDWARE_DETAIL = "detail"
+
+
+def door_fault_text(kiosk_id: str) -> str:
+    """A door fault as it leaves the kiosk: where the door is, not where its hardware is."""
+    return f"door hardware fault at {kiosk_id}; the kiosk's Door page and log say why"
+
+
+def door_state(status: DoorStatus, kiosk_id: str) -> dict[str, Any]:
     """The door's state, with ON/OFF and LOCKED/UNLOCKED values that Home Assistant's
-    entities read as they are (integrations.ha_discovery)."""
+    entities read as they are (integrations.ha_discovery); the door named by
+    ``kiosk_id``, its adapter by its kind ("serial"), never by its device or address."""
     state = status.state
     alarms = sorted(alarm.value for alarm in state.alarms)
     return {
@@ -143,9 +158,10 @@ def door_state(status: DoorStatus) -> dict[str, Any]:
         "forced_open": _on(Alarm.FORCED_OPEN.value in alarms),
         "held_open": _on(Alarm.HELD_OPEN.value in alarms),
         "fault": _on(status.fault is not None),
-        "fault_detail": status.fault,
+        "fault_detail": None if status.fault is None else door_fault_text(kiosk_id),
         "alarms": alarms,
-        "adapter": status.adapter,
+        "adapter": status.kind,
+        "door": kiosk_id,
     }
 
 

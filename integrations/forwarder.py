@@ -231,7 +231,7 @@ class Forwarder:
             "dropped": self.dropped,
         }
         if status is not None:
-            health["door_state"] = door_state(status)
+            health["door_state"] = door_state(status, self._kiosk_id)
             if status.fault:
                 problems.append("door_fault")
         for destination in self.destinations:

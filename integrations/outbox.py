@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigurationError, StoreError
+from owned_files.inputs import open_regular
 from storage.durable_files import append_synced, private_folder
 from storage.spool_slot import SpoolSlot
 
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 # Sent lines are cut off the front of the file once they take this much of it, so a
 # destination that is always a little behind does not grow the file without end.
 _COMPACT_BYTES = 1024 * 1024
+# A sent offset and an inode number; more is not one.
+_MAX_OFFSET_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -163,11 +166,19 @@ class Outbox:
                 "check the data folder's disk and permissions"
             ) from error
 
-    def _open_reading(self) -> Any:
+    def _open_reading(self, path: Path | None = None) -> Any:
+        """``path`` (default: the outbox file) to read, None if missing. Raises
+        StoreError for a link, FIFO, device or folder there: never followed, never
+        waited on (owned_files.inputs)."""
+        path = path or self.path
         try:
-            descriptor = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            descriptor = open_regular(path, follow_links=False)
         except FileNotFoundError:
             return None
+        except OSError as error:
+            raise StoreError(
+                f"cannot read the outbox file {path} ({error}); remove what stands there"
+            ) from error
         return os.fdopen(descriptor, "rb")
 
     def _advance(self, end: int, messages: int) -> None:
@@ -192,11 +203,13 @@ class Outbox:
             self._sent_path.unlink(missing_ok=True)
             return 0
         try:
-            offset_text, inode_text = self._sent_path.read_text("ascii").split()
+            stream = self._open_reading(self._sent_path)
+            if stream is None:
+                return 0
+            with stream:
+                offset_text, inode_text = stream.read(_MAX_OFFSET_BYTES).decode("ascii").split()
             offset, inode = int(offset_text), int(inode_text)
-        except FileNotFoundError:
-            return 0
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (StoreError, OSError, ValueError, UnicodeDecodeError):
             log.error("outbox %s: the sent offset is unreadable; sending it all again", self.path)
             return 0
         if inode != info.st_ino or not 0 <= offset <= info.st_size:
@@ -237,11 +250,14 @@ class Outbox:
 
     def _end_torn_line(self) -> None:
         """A write cut short by a power cut would swallow the next message: end it here."""
+        stream = self._open_reading()
+        if stream is None:
+            return
         try:
-            with self.path.open("rb") as stream:
+            with stream:
                 stream.seek(-1, os.SEEK_END)
                 torn = stream.read(1) != b"\n"
-        except (FileNotFoundError, OSError):
+        except OSError:  # an empty file
             return
         if torn:
             self._write(self.path, b"\n")

@@ -57,7 +57,7 @@ def open_integrations(
     mqtt = settings.mqtt
     if mqtt.enabled:
         password = (
-            read_secret(mqtt.password_file, "mqtt.password_file")
+            read_secret(mqtt.password_file, "mqtt.password_file", data_dir)
             if mqtt.password_file is not None
             else None
         )
@@ -88,7 +88,7 @@ def open_integrations(
     webhook = settings.webhook
     if webhook.enabled:
         assert webhook.secret_file is not None  # WebhookSettings says so
-        secret = read_secret(webhook.secret_file, "webhook.secret_file", MIN_SECRET_BYTES)
+        secret = read_secret(webhook.secret_file, "webhook.secret_file", data_dir, MIN_SECRET_BYTES)
         destinations.append(
             WebhookSender(
                 webhook,

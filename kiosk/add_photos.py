@@ -12,19 +12,17 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
-    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES, EnrollmentService
-from core.enrollment.photo_addition import PhotoAdditionService, PhotosAdded
-from core.errors import InvalidValue
+from core.enrollment.photo_addition import PhotoAddition
+from core.errors import InputRejected, InvalidValue
 from core.records import Operator
 from core.settings import ImageLimits, MatchSettings
 from core.vision.imagefile import check_image_file, read_image_file
@@ -38,10 +36,10 @@ PHOTO_FILES = "Photos (*.jpg *.jpeg *.png *.bmp *.webp)"
 
 
 def photo_addition(
-    enroller: EnrollmentService, store: OpenStore, matching: MatchSettings
-) -> PhotoAdditionService:
+    enroller: EnrollmentService, store: OpenStore, matching: MatchSettings, template_model: str
+) -> PhotoAddition:
     """The service over the kiosk's store, with the shared settings in force."""
-    return PhotoAdditionService(enroller, store.identity, SqlPersonPhotos(store.engine), matching)
+    return PhotoAddition(enroller, SqlPersonPhotos(store.engine), matching, template_model)
 
 
 class AddPhotosPanel(QWidget):
@@ -50,20 +48,20 @@ class AddPhotosPanel(QWidget):
     def __init__(
         self,
         actions: OperatorActions,
-        service: Callable[[], PhotoAdditionService],
-        template_model: str,
+        service: Callable[[], PhotoAddition],
         limits: ImageLimits,
+        person: Callable[[], uuid.UUID | None],
         added: Callable[[uuid.UUID], None],
     ) -> None:
-        """``added``: called with the person's id once photos were added (the screen
-        shows the person again)."""
+        """``person``: the person chosen on the screen, None when nobody is;
+        ``added``: called with their id once photos were added (the screen shows the
+        person again)."""
         super().__init__()
         self._actions = actions
         self._service = service
-        self._template_model = template_model
         self._limits = limits
+        self._person = person
         self._added = added
-        self._person: uuid.UUID | None = None
         self._paths: list[Path] = []
         self.explanation = QLabel(
             "Add photos of the chosen person: each must show only them, as sharp and "
@@ -74,6 +72,8 @@ class AddPhotosPanel(QWidget):
         self.chosen.setWordWrap(True)
         self.choose_button = QPushButton("Choose photos…")
         self.add_button = QPushButton("Add photos")
+        self.open_button: QPushButton | None = None
+        """On the person's record, when attached to the People screen."""
         self.message = MessageLabel()
         layout = QVBoxLayout(self)
         for widget in (self.explanation, self.choose_button, self.chosen):
@@ -85,12 +85,10 @@ class AddPhotosPanel(QWidget):
         self.add_button.clicked.connect(self._add)
         self._update()
 
-    def show_person(self, person_id: uuid.UUID | None) -> None:
-        """The person the photos are for; None: nobody chosen."""
-        if person_id != self._person:
-            self._paths = []
-            self.message.clear_message()
-        self._person = person_id
+    def person_changed(self) -> None:
+        """Another person was chosen: the photos chosen were for the one before."""
+        self._paths = []
+        self.message.clear_message()
         self._update()
 
     def choose(self, paths: list[Path]) -> None:
@@ -109,40 +107,42 @@ class AddPhotosPanel(QWidget):
             self.chosen.setText(", ".join(path.name for path in self._paths))
         else:
             self.chosen.setText("No photos chosen.")
-        self.choose_button.setEnabled(self._person is not None)
-        self.add_button.setEnabled(self._person is not None and bool(self._paths))
-        if self._person is None:
-            self.message.show_notice("Choose a person first.")
+        self.add_button.setEnabled(bool(self._paths))
 
     def _add(self) -> None:
-        person, paths = self._person, list(self._paths)
-        if person is None or not paths:
+        person, paths = self._person(), list(self._paths)
+        if person is None:
+            self.message.show_error("Choose a person first.")
             return
-        service, model, limits = self._service(), self._template_model, self._limits
+        if not paths:
+            return
+        service, limits = self._service(), self._limits
 
-        def add(actor: Operator) -> PhotosAdded:
+        def add(actor: Operator) -> tuple[uuid.UUID, int, int]:
             if len(paths) > MAX_ENROLLMENT_IMAGES:
                 raise InvalidValue(
                     f"{len(paths)} photos; a person has at most {MAX_ENROLLMENT_IMAGES} "
                     "templates: choose the best ones"
                 )
-            for path in paths:
-                check_image_file(path, limits)
-            images = [(path.name, read_image_file(path, limits)) for path in paths]
-            return service.add_photos(actor, person, images, model)
+            try:
+                for path in paths:
+                    check_image_file(path, limits)
+                images = [(path.name, read_image_file(path, limits)) for path in paths]
+            except InputRejected as refused:  # audited as the service's own refusals
+                service.record_refusal(actor, person, refused, len(paths))
+                raise
+            return person, len(images), service.add(actor, person, images)
 
         self.add_button.setEnabled(False)
         self.message.show_notice("Checking the photos…")
         self._actions.run(add, self._done, self._failed)
 
-    def _done(self, added: PhotosAdded) -> None:
+    def _done(self, result: tuple[uuid.UUID, int, int]) -> None:
+        person, added, total = result
         self._paths = []
         self._update()
-        self.message.show_notice(
-            f"Added {added.added} photo(s) to {added.display_name}: "
-            f"{added.templates} template(s) now."
-        )
-        self._added(added.person_id)
+        self.message.show_notice(f"Added {added} photo(s): {total} template(s) now.")
+        self._added(person)
 
     def _failed(self, message: str) -> None:
         self._update()
@@ -152,17 +152,16 @@ class AddPhotosPanel(QWidget):
 def attach_add_photos(
     page: PeoplePage,
     actions: OperatorActions,
-    service: Callable[[], PhotoAdditionService],
-    template_model: str,
+    service: Callable[[], PhotoAddition],
     limits: ImageLimits,
     added: Callable[[uuid.UUID], None],
 ) -> AddPhotosPanel:
-    """A Photos tab on the People screen that follows the person chosen there."""
-    panel = AddPhotosPanel(actions, service, template_model, limits, added)
+    """A Photos tab on the People screen, for the person chosen there."""
+    panel = AddPhotosPanel(actions, service, limits, lambda: page.chosen_person, added)
     page.tabs.addTab(panel, "Photos")
-
-    def chosen(item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
-        panel.show_person(item.data(Qt.ItemDataRole.UserRole) if item is not None else None)
-
-    page.results.currentItemChanged.connect(chosen)
+    # The record's row of actions on the chosen person (kiosk.person_record) leads there.
+    panel.open_button = QPushButton("Add photos…")
+    panel.open_button.clicked.connect(lambda: page.tabs.setCurrentWidget(panel))
+    page.record.action_row.insertWidget(0, panel.open_button)
+    page.results.currentCellChanged.connect(lambda *_: panel.person_changed())
     return panel

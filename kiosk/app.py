@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -18,14 +19,17 @@ from config.environment import Location, load_configuration
 from config.local_config import CommandLine
 from core.errors import KioskError
 from core.settings import Settings
-from frames.sources import source_from_spec
+from frames.sources import command_line_camera, source_from_spec
 from kiosk.controller import KioskController
 from kiosk.crash_guard import CrashGuard
+from kiosk.door_hardware import LockedFirst
+from kiosk.door_lock_first import DOOR_NOT_DRIVEN, lock_door_first
 from kiosk.kiosk_screen import KioskScreen
 from telemetry.json_log import log_to_console, log_to_files
 from telemetry.safe_text import for_terminal
 
 log = logging.getLogger(__name__)
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
 CLOSE_KEYS = "Ctrl+Shift+Q"  # windowed kiosks only
 
@@ -50,9 +54,11 @@ class KioskWindow(QMainWindow):
         db_password: str | None = None,
         *,
         at_the_door: bool = False,
+        locked_first: LockedFirst | None = None,
     ) -> None:
         """``camera`` and ``camera_fps``, when given, win over the database's settings.
-        ``at_the_door``: the full-screen kiosk, which only ``stop`` closes."""
+        ``at_the_door``: the full-screen kiosk, which only ``stop`` closes.
+        ``locked_first``: the door's lock held since before Qt (kiosk.door_lock_first)."""
         super().__init__()
         self._closable = not at_the_door
         self.setWindowTitle("Door kiosk")
@@ -63,10 +69,13 @@ class KioskWindow(QMainWindow):
         pinned: dict[str, object] = {}
         if camera is not None:
             pinned["camera.source"] = camera
+            # The command line's camera may be a video file or a folder (trying out).
+            allowed = settings.camera.model_copy(update={"allow_files": True})
+            settings = settings.model_copy(update={"camera": allowed})
         if camera_fps is not None:
             pinned["camera.folder_fps"] = camera_fps
         self.controller = KioskController(
-            self.stack, self.door, settings, location, pinned, db_password
+            self.stack, self.door, settings, location, pinned, db_password, locked_first
         )
         login = QShortcut(QKeySequence("Ctrl+Shift+O"), self)
         login.activated.connect(self.controller.request_login)
@@ -104,8 +113,18 @@ def _quit_on_signals(app: QApplication, window: KioskWindow) -> None:
     wake.start(250)
 
 
+class _Arguments(argparse.ArgumentParser):
+    """A usage error as one line, its echo of the arguments made safe: an unknown
+    argument may carry escape sequences that would rewrite the terminal."""
+
+    def error(self, message: str) -> NoReturn:
+        line = f"{self.prog}: error: {message} (see {self.prog} --help)"
+        print(for_terminal(line, one_line=True), file=sys.stderr)  # noqa: T201 - no window yet
+        sys.exit(EXIT_USAGE)
+
+
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="kiosk", description="The face-recognition door kiosk.")
+    parser = _Arguments(prog="kiosk", description="The face-recognition door kiosk.")
     parser.add_argument(
         "--windowed",
         action="store_true",
@@ -142,6 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.INFO if args.verbose else logging.WARNING,
         "%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:  # the lock first: a kiosk that stops below must not leave the door unlocked
+        locked_first = lock_door_first(args.data_dir, os.environ)
+    except KioskError as error:
+        message = for_terminal(f"kiosk: error: {error}; {DOOR_NOT_DRIVEN}", one_line=True)
+        print(message, file=sys.stderr)  # noqa: T201 - before any window
+        return EXIT_USAGE
     try:
         location, config = load_configuration(
             args.data_dir,
@@ -151,11 +176,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = config.settings
         log_file = log_to_files(location.data_dir, settings.telemetry)
         if args.camera is not None:  # refuse a bad spec now, before any window
-            source_from_spec(args.camera, settings.images, 1.0)
+            source_from_spec(command_line_camera(settings.camera, args.camera), settings.images)
     except KioskError as error:
         message = for_terminal(f"kiosk: error: {error}", one_line=True)
         print(message, file=sys.stderr)  # noqa: T201 - before any window
+        if locked_first is not None:
+            locked_first.hold.stop()  # locked once more, then let go
         return EXIT_USAGE
+    except Exception as error:  # one line for a person, never a stack trace
+        log.debug("unexpected failure before the window", exc_info=True)
+        message = f"kiosk: error: unexpected {type(error).__name__}: {error}"
+        print(for_terminal(message, one_line=True), file=sys.stderr)  # noqa: T201
+        return EXIT_FAILURE
     log.info("kiosk %s starting; JSON log in %s", settings.kiosk_id, log_file)
     app = QApplication(sys.argv[:1])
     app.setStyleSheet(stylesheet())
@@ -166,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.camera_fps,
         os.environ.get("KIOSK_DATABASE_PASSWORD") or None,
         at_the_door=not args.windowed,
+        locked_first=locked_first,
     )
     _quit_on_signals(app, window)
     controller = window.controller

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -23,9 +23,23 @@ from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.audit import AuditService, LogsReport
 from core.records import AccessEntry, AccessOutcome, AuditEntry, LogFilter, Refusal, Role
 from kiosk.operator_actions import OperatorActions
-from kiosk.widgets import MessageLabel
+from kiosk.widgets import (
+    EmptyState,
+    MessageLabel,
+    TableOrEmpty,
+    fill_table,
+    headed_table,
+    secondary_button,
+)
 
 ROWS_SHOWN = 500
+AUDIT_COLUMNS = ("When", "Operator", "Action", "Target")
+ACCESS_COLUMNS = ("When", "Door", "Decision", "Similarity", "Why refused")
+NO_AUDIT_EVENTS = "No audit events match"
+NO_ACCESS_DECISIONS = "No access decisions match"
+_CLEAR_HINT = "Change the filters, or clear them, and apply them again."
+# The tables keep this much height on a 800x480 screen: a few rows each.
+_TABS_MIN_PX = 220
 # Families of audit actions, for the action filter; any exact action can be typed.
 ACTION_FAMILIES = (
     "",
@@ -53,6 +67,9 @@ REFUSAL_WORDS: dict[Refusal, str] = {
 
 
 class AuditPage(QWidget):
+    """Filters over two tabs, the audit log and the access decisions (newest first,
+    at most ROWS_SHOWN of each), and the check of both chains."""
+
     def __init__(self, actions: OperatorActions, audit: AuditService, role: Role) -> None:
         super().__init__()
         self._actions = actions
@@ -83,23 +100,32 @@ class AuditPage(QWidget):
         filters.addWidget(QLabel("Decision"), 2, 0)
         filters.addWidget(self.outcome, 2, 1)
         filters.addWidget(apply, 2, 3)
-        self.audit = QListWidget()
-        self.access = QListWidget()
+        self.audit = headed_table(AUDIT_COLUMNS)
+        self.access = headed_table(ACCESS_COLUMNS)
+        self.no_audit = EmptyState("audit", NO_AUDIT_EVENTS, _CLEAR_HINT)
+        self.no_access = EmptyState("door", NO_ACCESS_DECISIONS, _CLEAR_HINT)
+        self.audit_list = TableOrEmpty(self.audit, self.no_audit)
+        self.access_list = TableOrEmpty(self.access, self.no_access)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.audit_list, "Audit log")
+        self.tabs.addTab(self.access_list, "Access decisions")
+        self.tabs.setMinimumHeight(_TABS_MIN_PX)
         self.chain = QLabel("")
         self.chain.setWordWrap(True)
         self.message = MessageLabel()
-        self.verify_button = QPushButton("Check the audit and access chains")
+        self.verify_button = secondary_button("Check the audit and access chains")
         self.verify_button.setVisible(Permission.VERIFY_AUDIT in allowed)
         buttons = QHBoxLayout()
         buttons.addWidget(self.verify_button)
         buttons.addWidget(self.chain, stretch=1)
+        shown = QLabel(f"Newest first, at most {ROWS_SHOWN} of each.")
+        shown.setObjectName("muted")
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
         layout.addWidget(self.message)
-        layout.addWidget(QLabel(f"Audit log (newest first, at most {ROWS_SHOWN})"))
-        layout.addWidget(self.audit, stretch=2)
-        layout.addWidget(QLabel(f"Access decisions (newest first, at most {ROWS_SHOWN})"))
-        layout.addWidget(self.access, stretch=1)
+        layout.addWidget(self.tabs, stretch=1)
+        layout.addWidget(shown)
         layout.addLayout(buttons)
         apply.clicked.connect(self.refresh)
         self.verify_button.clicked.connect(self._verify)
@@ -127,22 +153,27 @@ class AuditPage(QWidget):
         )
 
     def show_audit(self, events: list[AuditEntry]) -> None:
-        self.audit.clear()
-        for e in events:
-            self.audit.addItem(f"{_local(e.occurred_at)}  {e.actor}  {e.action}  {e.target or ''}")
-        if not events:
-            self.audit.addItem("no audit events match")
+        fill_table(
+            self.audit,
+            [(_local(e.occurred_at), e.actor, e.action, e.target or "") for e in events],
+        )
+        self.audit_list.show_rows(bool(events))
 
     def show_access(self, events: list[AccessEntry]) -> None:
-        self.access.clear()
-        for e in events:
-            self.access.addItem(
-                f"{_local(e.occurred_at)}  {e.kiosk_id}  {e.outcome.value}"
-                + (f"  {e.similarity:.2f}" if e.similarity is not None else "")
-                + (f": {refusal_words(e.refusal)}" if e.refusal is not None else "")
-            )
-        if not events:
-            self.access.addItem("no access decisions match")
+        fill_table(
+            self.access,
+            [
+                (
+                    _local(e.occurred_at),
+                    e.kiosk_id,
+                    e.outcome.value,
+                    f"{e.similarity:.2f}" if e.similarity is not None else "",
+                    refusal_words(e.refusal) if e.refusal is not None else "",
+                )
+                for e in events
+            ],
+        )
+        self.access_list.show_rows(bool(events))
 
     def show_chain(self, report: LogsReport) -> None:
         if report.intact:

@@ -24,7 +24,13 @@ from frames.sources import FrameSource, source_from_spec
 from integrations.forwarder import Forwarder
 from kiosk.backup_schedule import BackupSchedule, open_backup_schedule
 from kiosk.camera import CaptureThread
-from kiosk.door_hardware import DoorHardware, describe, hold_locked_first, open_door_hardware
+from kiosk.door_hardware import (
+    DoorHardware,
+    LockedFirst,
+    describe,
+    hold_locked_first,
+    open_door_hardware,
+)
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.integrations_link import AlertLine, open_kiosk_integrations
 from kiosk.kiosk_screen import KioskScreen
@@ -58,8 +64,10 @@ class KioskController(QObject):
         location: Location,
         pinned: Mapping[str, Any],
         db_password: str | None = None,
+        locked_first: LockedFirst | None = None,
     ) -> None:
-        """``pinned`` settings (from the command line) win over the database's."""
+        """``pinned`` settings (from the command line) win over the database's.
+        ``locked_first``: the lock already held by the entry point (kiosk.door_lock_first)."""
         super().__init__()
         self._stack = stack
         self._screen = screen
@@ -70,7 +78,7 @@ class KioskController(QObject):
         self._db_password = db_password
         # The lock is forced locked before the database and the models are touched, and
         # stays so if they fail; the door controller takes the adapter over once started.
-        self._locked_first = hold_locked_first(settings.door_io)
+        self._locked_first = locked_first or hold_locked_first(settings.door_io)
         self._startup = Startup(
             location,
             settings,
@@ -119,7 +127,7 @@ class KioskController(QObject):
         self._screen.show_starting("database, models, camera")
         if self._locked_first is not None:
             self._locked_first.state_described.connect(self._screen.show_door_state)
-            self._locked_first.hold.start()
+            self._locked_first.start()
         self._startup.start()
 
     @Slot(object)
@@ -128,12 +136,13 @@ class KioskController(QObject):
             return
         self.services = services
         self.settings = settings = services.settings
+        metrics_refused = ""
         if settings.telemetry.metrics_port:
             try:
                 self.metrics.serve(settings.telemetry.metrics_port)
-            except KioskError as error:
-                log.error("%s", error)
-                self._screen.show_status(str(error))
+            except KioskError as error:  # the door goes on; the refusal stays in sight
+                log.error("metrics are off: %s", error)
+                metrics_refused = f"metrics are off: {error}"
         self.metrics.watch_spool(services.events)
         if services.database_server is not None:
             self.metrics.watch_database_server(services.database_server.status)
@@ -192,7 +201,8 @@ class KioskController(QObject):
         self._start_capture()
         self._screen.show_idle()
         self.operator_mode.begin()
-        self._screen.show_status(settings.kiosk_name or settings.kiosk_id)  # never a path
+        # Never a path: the door screen is public.
+        self._screen.show_status(metrics_refused or settings.kiosk_name or settings.kiosk_id)
 
     def _door_status(self) -> DoorStatus | None:
         """For the integrations, on their threads: the door's state, None without one."""
@@ -300,8 +310,7 @@ class KioskController(QObject):
             self.operator_mode.request_login()
 
     def _open_camera(self) -> FrameSource:
-        camera = self.settings.camera
-        return source_from_spec(camera.source, self.settings.images, camera.folder_fps)
+        return source_from_spec(self.settings.camera, self.settings.images)
 
     def _observe(self, outcome: FrameOutcome, waited_ms: float) -> None:
         """On the recognition thread, after each frame: metrics, the decision log."""

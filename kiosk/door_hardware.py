@@ -18,6 +18,7 @@ from core.access.door_events import (
     Unlocked,
     UnlockFailed,
     UnlockRefused,
+    UnlockUnconfirmed,
 )
 from core.access.door_io import DoorIo
 from core.access.lock_hold import LockHold
@@ -79,10 +80,13 @@ class DoorHardware(QObject):
             self.commands.start()
 
     def stop(self) -> None:
-        """Locked, the adapter closed, the last audit events recorded."""
+        """Locked, the adapter closed, the last report (stopped) written and the last
+        audit events recorded."""
         if self.commands is not None:
             self.commands.stop(_STOP_S)
         self.controller.stop(_STOP_S)
+        if self.commands is not None:
+            self.commands.report_stopped()
         self.audit.stop(_STOP_S)
 
     @property
@@ -119,6 +123,8 @@ def door_result(event: DoorEvent) -> DoorResult | None:
         )
     if isinstance(event, UnlockFailed) and event.event_id:
         return DoorResult(event_id=event.event_id, kind=DoorResultKind.FAILED)
+    if isinstance(event, UnlockUnconfirmed) and event.event_id:
+        return DoorResult(event_id=event.event_id, kind=DoorResultKind.UNCONFIRMED)
     if isinstance(event, UnlockRefused) and event.cause is UnlockCause.GRANT and event.event_id:
         return DoorResult(event_id=event.event_id, kind=DoorResultKind.REFUSED, why=event.why)
     return None
@@ -150,6 +156,13 @@ class LockedFirst(QObject):
         self._adapter = io.name
         self._locked = DoorControl(settings).state
         self.hold = LockHold(io, settings, self._fault_changed)
+
+    def start(self) -> None:
+        """Start the hold, if the kiosk's entry point has not already (before Qt), and
+        say the lock's state again: the first try may have ended before anyone heard."""
+        self.hold.start()
+        if self.hold.first_try_done:
+            self._fault_changed(self.hold.fault)
 
     def _fault_changed(self, fault: str | None) -> None:
         status = DoorStatus(adapter=self._adapter, state=self._locked, fault=fault)

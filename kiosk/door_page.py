@@ -4,7 +4,7 @@ for a stated time, with a reason."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -28,7 +27,7 @@ from core.access.door_commands import (
 )
 from core.door_io_settings import DoorIoSettings
 from kiosk.operator_actions import OperatorActions
-from kiosk.widgets import MessageLabel, secondary_button, title_label
+from kiosk.widgets import MessageLabel, headed_table, secondary_button
 
 _COLUMNS = ("Kiosk", "Lock", "Door", "Lockdown", "Alarms", "Fault", "Failed unlocks", "Reported")
 FAILED_COLUMN = _COLUMNS.index("Failed unlocks")
@@ -58,9 +57,7 @@ class DoorPage(QWidget):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setInterval(int(settings.door_page_refresh_s * 1000))
         self._refresh_timer.timeout.connect(self._refresh_by_itself)
-        self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(_COLUMNS)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = headed_table(_COLUMNS)
         self.refresh_button = secondary_button("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
         self.reason = QLineEdit()
@@ -75,9 +72,9 @@ class DoorPage(QWidget):
         self.unlock_button = QPushButton("Unlock for")
         self.message = MessageLabel()
         layout = QVBoxLayout(self)
-        layout.addWidget(title_label("Door"))
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, stretch=1)
-        layout.addWidget(self.refresh_button)
+        layout.addWidget(self.refresh_button, alignment=Qt.AlignmentFlag.AlignLeft)
         if may_control:
             layout.addWidget(QLabel(f"This kiosk's door ({kiosk_id}):"))
             form = QFormLayout()
@@ -143,6 +140,7 @@ class DoorPage(QWidget):
             )
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
 
     def _failed_unlocks(self, report: DoorReport) -> str:
         if not report.failed_unlocks or report.last_failed_unlock_at is None:
@@ -152,6 +150,8 @@ class DoorPage(QWidget):
         return f"{report.failed_unlocks} in {hours:g} h, last {last:%H:%M:%S}"
 
     def _reported(self, report: DoorReport) -> str:
+        if report.stopped and report.reported_at is not None:
+            return f"STOPPED at {report.reported_at.astimezone():%H:%M:%S}"
         if report.age_s is not None and report.is_stale(self._settings):
             return f"STALE: {last_heard(report.age_s)}"
         return f"{report.reported_at.astimezone():%H:%M:%S}" if report.reported_at else ""

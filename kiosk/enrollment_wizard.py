@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,17 +30,18 @@ from core.enrollment.capture import CapturedEnrollment, CaptureProgress
 from core.enrollment.consent import ConsentText
 from core.enrollment.enrollment import EnrollmentResult
 from core.enrollment.names import clean_display_name, clean_external_ref
-from core.errors import InvalidValue
+from core.errors import AlreadyEnrolled, InvalidValue
 from core.faces import BGRImage, DetectedFace
 from core.osdp_settings import OsdpSettings
 from core.rules.model import AccessGroup, Validity
 from kiosk.access_editor import AccessEditor
 from kiosk.camera import to_qimage
-from kiosk.widgets import MessageLabel, secondary_button, title_label
+from kiosk.widgets import MessageLabel, StepStack, secondary_button, title_label
 
 GOOD_FRAME_TEXT = "good: hold still"
 _THUMBNAIL_PX = 160
 _SMALLEST_THUMBNAIL_PX = 96
+_CONSENT_MIN_PX = 130
 _GOOD_BOX = QColor("#16a34a")
 _BAD_BOX = QColor("#f59e0b")
 
@@ -86,7 +86,7 @@ class EnrollmentWizard(QWidget):
         self._osdp = osdp or OsdpSettings()
         self.access = AccessEditor(visitor_days=visitor_days, today=today)
         self._captured: CapturedEnrollment | None = None
-        self.steps = QStackedWidget()
+        self.steps = StepStack()
         self.message = MessageLabel()
         self._build_details(operator_name)
         self._build_capture()
@@ -108,6 +108,8 @@ class EnrollmentWizard(QWidget):
         fields.addRow("Badge", self.badge)
         consent_text = QPlainTextEdit(self._consent.text)
         consent_text.setReadOnly(True)
+        # A few lines at least: on a small screen the step scrolls, the text stays readable.
+        consent_text.setMinimumHeight(_CONSENT_MIN_PX)
         self.person_agrees = QCheckBox(
             f"The person has read consent text {self._consent.version} and agrees"
         )
@@ -117,7 +119,7 @@ class EnrollmentWizard(QWidget):
         self.start_capture = QPushButton("Start the camera capture")
         self.start_capture.setEnabled(False)
         layout = QVBoxLayout(page)
-        layout.addWidget(title_label("Enroll a person"))
+        layout.addWidget(_step_label("Step 1 of 3 · who, and their consent"))
         layout.addLayout(fields)
         layout.addWidget(QLabel(f"Consent text {self._consent.version}: read it to the person"))
         layout.addWidget(consent_text, stretch=1)
@@ -251,7 +253,7 @@ class EnrollmentWizard(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         layout = QVBoxLayout(self.review_page)
-        layout.addWidget(title_label("Check and save"))
+        layout.addWidget(_step_label("Step 3 of 3 · check and save"))
         layout.addWidget(scroll, stretch=1)
         layout.addLayout(buttons)
         self.save.clicked.connect(self._save)
@@ -313,6 +315,26 @@ class EnrollmentWizard(QWidget):
         self.steps.setCurrentIndex(0)
         if was_capturing:
             self.capture_cancelled.emit()
+
+
+def captured_face_refusal(refusal: AlreadyEnrolled) -> AlreadyEnrolled:
+    """``refusal`` of the faces captured, in the wizard's words: the camera showed
+    someone already enrolled, which is what the operator must check (not a reason to
+    delete the enrolled person). A refusal for the badge is kept as it is."""
+    if refusal.display_name is None:
+        return refusal
+    return AlreadyEnrolled(
+        f"the face captured belongs to {refusal.display_name} (already enrolled); "
+        "check who is in front of the camera",
+        refusal.person_id,
+        display_name=refusal.display_name,
+    )
+
+
+def _step_label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("sectionTitle")
+    return label
 
 
 def _draw_box(pixmap: QPixmap, face: DetectedFace, colour: QColor) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -13,30 +14,60 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.widgets import MessageLabel, password_field, secondary_button, title_label
+from kiosk.icons import icon
+from kiosk.widgets import (
+    INK,
+    MessageLabel,
+    password_field,
+    scroll_page,
+    secondary_button,
+    title_label,
+)
+
+_CARD_MIN_PX = 460
+_CARD_MAX_PX = 620
+_ICON_PX = 40
 
 
 class _Form(QWidget):
+    """A card in the middle of the screen; it scrolls on a screen too small for it."""
+
     def __init__(self, title: str, explanation: str) -> None:
         super().__init__()
         self.setObjectName("operatorScreen")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.error = MessageLabel()
         self.fields = QFormLayout()
+        self.fields.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.buttons = QHBoxLayout()
+        self.buttons.addStretch(1)
         explained = QLabel(explanation)
         explained.setWordWrap(True)
-        box = QVBoxLayout()
-        box.addWidget(title_label(title))
+        explained.setObjectName("muted")
+        picture = QLabel()
+        picture.setPixmap(icon("operators", INK).pixmap(_ICON_PX, _ICON_PX))
+        heading = QHBoxLayout()
+        heading.addWidget(picture)
+        heading.addWidget(title_label(title), stretch=1)
+        card = QFrame()
+        card.setObjectName("card")
+        card.setMinimumWidth(_CARD_MIN_PX)
+        card.setMaximumWidth(_CARD_MAX_PX)
+        box = QVBoxLayout(card)
+        box.setContentsMargins(24, 16, 24, 20)
+        box.addLayout(heading)
         box.addWidget(explained)
         box.addLayout(self.fields)
         box.addWidget(self.error)
         box.addLayout(self.buttons)
-        box.addStretch(1)
-        outer = QHBoxLayout(self)
-        outer.addStretch(1)
-        outer.addLayout(box, stretch=2)
-        outer.addStretch(1)
+        middle = QWidget()
+        centred = QVBoxLayout(middle)
+        # Centred by alignment, not stretches: so the card is as tall as its wrapped
+        # text needs at the width it gets (an error message of three lines).
+        centred.addWidget(card, alignment=Qt.AlignmentFlag.AlignCenter)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll_page(middle))
 
     def show_error(self, message: str) -> None:
         self.error.show_error(message)

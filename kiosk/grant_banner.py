@@ -16,6 +16,8 @@ class DoorResultKind(StrEnum):
     """The lock took the grant's unlock."""
     FAILED = "failed"
     """The lock did not take it: the person is told to call staff."""
+    UNCONFIRMED = "unconfirmed"
+    """The lock's answer was lost: it may have opened; the person is told to call staff."""
     REFUSED = "refused"
     """The door's rules kept it locked (lockdown, a grant that came too late)."""
 

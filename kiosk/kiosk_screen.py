@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
@@ -15,6 +18,7 @@ from kiosk.camera_view import CameraView
 from kiosk.grant_banner import DoorResult, DoorResultKind, GrantBanner
 from kiosk.pin_pad import PinPad
 from telemetry.json_log import loggable_text
+from telemetry.safe_text import for_terminal
 
 log = logging.getLogger(__name__)
 IDLE_TEXT = "Look at the camera"
@@ -29,6 +33,8 @@ FAULT_TEXT = "recognition error, trying again"
 LIVENESS_FAILED_TEXT = "liveness check failed"
 DOOR_OPEN_TEXT = "door open, come in"
 DOOR_FAILED_TEXT = "door did not open, please call staff"
+# The lock's answer was lost: it may have opened, and is being locked again.
+DOOR_UNCONFIRMED_TEXT = "the door did not answer, please call staff"
 DOOR_REFUSED_TEXT = "the door stays locked"
 # The door controller's own answer (OSDP), when it sends no words of its own.
 CONTROLLER_TEXT = {
@@ -48,6 +54,11 @@ PIN_CHECKING_TEXT = "checking your PIN"
 class KioskScreen(QWidget):
     """Shows; decides nothing. Returns to idle ``decision_display_s`` after a decision.
 
+    A decision (and the door's or the controller's answer to it) keeps the banner for
+    its full time: what the camera and the recogniser report meanwhile (camera lost or
+    back, a recognition pause, idle, a busy or failed frame) waits, and the banner
+    shows what is still true when that time is up.
+
     At a face_and_pin door it also collects the PIN on its keypad, beside the camera
     picture, and hands it on with ``pin_entered``; what the door decides comes back
     as a decision like any other (a duress PIN looks exactly like the PIN here)."""
@@ -56,10 +67,17 @@ class KioskScreen(QWidget):
     pin_entered = Signal(int, str)
     """(the door's PIN request, the PIN typed for it)."""
 
-    def __init__(self, decision_display_s: float = 3.0, log_person_names: bool = False) -> None:
+    def __init__(
+        self,
+        decision_display_s: float = 3.0,
+        log_person_names: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """``log_person_names`` (telemetry.log_person_names): the banner's log line names
-        the person greeted; off, it says "[person]"."""
+        the person greeted; off, it says "[person]". ``clock``: seconds, for the end
+        of a recognition pause."""
         super().__init__()
+        self._clock = clock
         self._log_person_names = log_person_names
         self._status_text = ""
         self._spool_trouble = ""
@@ -99,10 +117,17 @@ class KioskScreen(QWidget):
         layout.setSpacing(0)
         layout.addLayout(middle, stretch=1)
         layout.addLayout(footer)
+        self._decision_ms = int(decision_display_s * 1000)
+        # Every start names its time: start(ms) also sets a QTimer's interval, so a
+        # bare start() after a short pause would cut every later decision short.
         self._back_to_idle = QTimer(self)
         self._back_to_idle.setSingleShot(True)
-        self._back_to_idle.setInterval(int(decision_display_s * 1000))
-        self._back_to_idle.timeout.connect(self.show_idle)
+        self._back_to_idle.timeout.connect(self._time_up)
+        self._held = False
+        """A decision, or the door's or controller's answer, is on the banner for its time."""
+        self._camera_lost = False
+        self._paused_until = 0.0
+        """When the recognition pause ends (``clock``); no pause once past."""
         self._grants = GrantBanner()
         self._granted_name = ""
         """The name of the newest decision shown, when it was a grant."""
@@ -113,10 +138,10 @@ class KioskScreen(QWidget):
         self._set_banner(f"starting: {waiting_for}", "fault")
 
     def show_idle(self) -> None:
-        if not self.pin_pad.isHidden():  # a later message's time ran out: back to the PIN
-            self._set_banner(PIN_TEXT, "wait")
-            return
-        self._set_banner(IDLE_TEXT, "")
+        """Back to what the door shows between decisions, unless a decision's time
+        is still running (then at its end)."""
+        if not self._held:
+            self._show_background()
 
     def show_frame(self, frame: QImage) -> None:
         self.preview.show_frame(frame)
@@ -146,50 +171,49 @@ class KioskScreen(QWidget):
             return
         if decision.granted:
             name = decision.display_name
-            self._set_banner(f"{name}\n{GRANTED_TEXT}", "granted", person_name=name)
+            self._hold(f"{name}\n{GRANTED_TEXT}", "granted", person_name=name)
         elif decision.outcome is AccessOutcome.OFFLINE:
-            self._set_banner(OFFLINE_DENIED_TEXT, "fault")
+            self._hold(OFFLINE_DENIED_TEXT, "fault")
         elif decision.outcome is AccessOutcome.LIVENESS_FAILED:
-            self._set_banner(LIVENESS_FAILED_TEXT, "denied")
+            self._hold(LIVENESS_FAILED_TEXT, "denied")
         elif decision.outcome is AccessOutcome.REFUSED and decision.reason:
             # The rule's plain words (core.records.REFUSAL_TEXT): no name, no schedule.
-            self._set_banner(decision.reason, "denied")
+            self._hold(decision.reason, "denied")
         else:
-            self._set_banner(DENIED_TEXT, "denied")
-        self._back_to_idle.start()
+            self._hold(DENIED_TEXT, "denied")
 
     def show_paused(self, seconds: float) -> None:
-        self._set_banner(f"{WAIT_TEXT} ({seconds:.0f} s)", "wait")
-        self._back_to_idle.start(int(seconds * 1000))
+        """No search for ``seconds`` (too many refusals); a decision shown stays."""
+        self._paused_until = self._clock() + seconds
+        if not self._held:
+            self._show_background()
 
     def show_camera(self, available: bool) -> None:
-        if available:
-            if self.banner.text() == CAMERA_LOST_TEXT:
-                self.show_idle()
-        else:
+        self._camera_lost = not available
+        if not available:
             self.preview.clear()
-            self._set_banner(CAMERA_LOST_TEXT, "fault")
+        if not self._held and (not available or self.banner.text() == CAMERA_LOST_TEXT):
+            self._show_background()
 
     def show_offline(self, reason: str = "") -> None:
-        self._set_banner(OFFLINE_TEXT, "fault")
+        self._notice(OFFLINE_TEXT, "fault")
         self.show_status(reason)
-        self._back_to_idle.start()
 
     def show_busy(self, reason: str = "") -> None:
         """The database answered too slowly: nothing was decided, the next frame tries again."""
-        self._set_banner(BUSY_TEXT, "wait")
+        self._notice(BUSY_TEXT, "wait")
         self.show_status(reason)
-        self._back_to_idle.start()
 
     def show_fault(self, reason: str) -> None:
         """Recognition failed on a frame; the next frame is tried as usual."""
-        self._set_banner(FAULT_TEXT, "fault")
+        self._notice(FAULT_TEXT, "fault")
         self.show_status(reason)
-        self._back_to_idle.start()
 
     def show_status(self, text: str) -> None:
-        self._status_text = text
-        self.status.setText(self._spool_trouble or text)
+        """A kiosk name, an error (which may repeat a setting's value): shown with any
+        control or bidirectional character as its escape (telemetry.safe_text)."""
+        self._status_text = for_terminal(text)
+        self.status.setText(self._spool_trouble or self._status_text)
 
     def show_spool_trouble(self, trouble: str) -> None:
         """The event spool needs the operator (a full disk); "" once it is fine again.
@@ -211,26 +235,25 @@ class KioskScreen(QWidget):
         name = self._granted_name
         if result.kind is DoorResultKind.OPEN:
             text = f"{name}\n{DOOR_OPEN_TEXT}" if name else DOOR_OPEN_TEXT
-            self._set_banner(text, "granted", person_name=name or None)
-            self._back_to_idle.start(int(result.seconds * 1000))
+            self._hold(text, "granted", int(result.seconds * 1000), person_name=name or None)
         elif result.kind is DoorResultKind.FAILED:
-            self._set_banner(DOOR_FAILED_TEXT, "fault")
-            self._back_to_idle.start()
+            self._hold(DOOR_FAILED_TEXT, "fault")
+        elif result.kind is DoorResultKind.UNCONFIRMED:
+            self._hold(DOOR_UNCONFIRMED_TEXT, "fault")
         else:
-            self._set_banner(f"{result.why}\n{DOOR_REFUSED_TEXT}", "denied")
-            self._back_to_idle.start()
+            self._hold(f"{result.why}\n{DOOR_REFUSED_TEXT}", "denied")
 
     def show_controller_answer(self, answer: ControllerAnswer, text: str = "") -> None:
         """The door controller's own answer to a grant (OSDP reader, kiosk.reader_display):
         it, not the kiosk's decision, is what the person sees. ``text``: the
         controller's words, if it sent any; the name only while that grant is shown."""
-        name = self._granted_name if self._back_to_idle.isActive() else ""
+        name = self._granted_name if self._held else ""
         if answer.kind is not AnswerKind.GRANTED:
             name = ""
         words = text or CONTROLLER_TEXT[answer.kind]
         shown = f"{name}\n{words}" if name else words
-        self._set_banner(shown, _CONTROLLER_STATE[answer.kind], person_name=name or None)
-        self._back_to_idle.start(max(int(answer.seconds * 1000), 1))
+        state = _CONTROLLER_STATE[answer.kind]
+        self._hold(shown, state, max(int(answer.seconds * 1000), 1), person_name=name or None)
 
     def add_footer_widget(self, widget: QWidget) -> None:
         """A status widget of an integration (the OSDP reader's lamp), before the
@@ -249,6 +272,7 @@ class KioskScreen(QWidget):
             return  # asked already: the keypad keeps its digits and its countdown
         self._pin_request = prompt.request
         self._back_to_idle.stop()
+        self._held = False  # the person in front is asked now
         self.pin_pad.start(prompt.remaining_s)
         self._set_banner(PIN_TEXT, "wait")
 
@@ -257,6 +281,43 @@ class KioskScreen(QWidget):
         if self._pin_request is not None:
             self._set_banner(PIN_CHECKING_TEXT, "wait")
             self.pin_entered.emit(self._pin_request, pin)
+
+    # --- how long a banner stays --------------------------------------------------------
+
+    def _hold(
+        self, text: str, state: str, ms: int | None = None, person_name: str | None = None
+    ) -> None:
+        """A decision or an answer to it: on the banner for ``ms`` (default: the
+        decision's time), whatever is reported meanwhile."""
+        self._held = True
+        self._set_banner(text, state, person_name)
+        self._back_to_idle.start(self._decision_ms if ms is None else ms)
+
+    def _notice(self, text: str, state: str) -> None:
+        """A frame that came to nothing (busy, offline, failed): shown for the
+        decision's time, unless a decision is on the banner."""
+        if self._held:
+            return
+        self._set_banner(text, state)
+        self._back_to_idle.start(self._decision_ms)
+
+    def _time_up(self) -> None:
+        self._held = False
+        self._show_background()
+
+    def _show_background(self) -> None:
+        """What is true between decisions: the camera lost, a recognition pause (for
+        what is left of it), the PIN asked for, or idle."""
+        paused_s = self._paused_until - self._clock()
+        if self._camera_lost:
+            self._set_banner(CAMERA_LOST_TEXT, "fault")
+        elif paused_s > 0:
+            self._set_banner(f"{WAIT_TEXT} ({math.ceil(paused_s)} s)", "wait")
+            self._back_to_idle.start(math.ceil(paused_s * 1000))
+        elif not self.pin_pad.isHidden():  # a later message's time ran out: back to the PIN
+            self._set_banner(PIN_TEXT, "wait")
+        else:
+            self._set_banner(IDLE_TEXT, "")
 
     # --- drawing ------------------------------------------------------------------------
 

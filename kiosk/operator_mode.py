@@ -20,6 +20,7 @@ from core.administration.shared_settings import SettingsService
 from core.door_io_settings import DoorAdapter
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
+from core.errors import AlreadyEnrolled
 from core.people.people import PeopleService
 from core.people.pins import PinService
 from core.records import Operator
@@ -29,10 +30,11 @@ from kiosk.add_photos import attach_add_photos, photo_addition
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
 from kiosk.door_page import DoorPage
-from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard
+from kiosk.enrollment_wizard import EnrollmentRequest, EnrollmentWizard, captured_face_refusal
 from kiosk.enrollment_worker import EnrollmentWorker
 from kiosk.forms import FirstRunScreen, LoginScreen
 from kiosk.kiosk_screen import KioskScreen
+from kiosk.login_idle import LoginIdle
 from kiosk.operator_actions import OperatorActions
 from kiosk.operators_page import OperatorsPage
 from kiosk.people_page import SEARCH_LIMIT, PeoplePage
@@ -95,9 +97,13 @@ class OperatorMode(QObject):
         self._clock = clock
         self.tasks = TaskRunner(default_failure=self._show_failure)
         self.actions = OperatorActions(self.tasks, lambda: self.session, self.log_out)
+        self._login_idle = LoginIdle(services.settings.security.login_screen_idle_s, self)
+        self._login_idle.timed_out.connect(self._login_unattended)
+        self._first_run = False
+        """No operator exists yet: a login request shows the first-run screen."""
         self.use_settings(services.settings)
         self._people = PeopleService(services.store.identity, services.settings.security)
-        self._audit = AuditService(services.store.audit)
+        self._audit = AuditService(services.store.audit, services.settings.security)
         self.first_run = FirstRunScreen()
         self.login = LoginScreen()
         self.admin: AdminScreen | None = None
@@ -119,13 +125,20 @@ class OperatorMode(QObject):
 
     def begin(self) -> None:
         """First run if no operator exists yet, else the door."""
-        self.tasks.run(
-            self._store.operators.has_operators,
-            success=lambda exist: self.show_door() if exist else self._show(self.first_run),
-        )
+        self.tasks.run(self._store.operators.has_operators, success=self._operators_exist)
+
+    def _operators_exist(self, exist: bool) -> None:
+        self._first_run = not exist
+        if not exist:
+            self._show(self.first_run)
+        elif self._stack.currentWidget() is not self.login:  # asked for before this answer
+            self.show_door()
 
     def request_login(self) -> None:
         if self._stack.currentWidget() is self._door:
+            if self._first_run:
+                self._show(self.first_run)
+                return
             self.login.reset()
             self._show(self.login)
 
@@ -165,6 +178,7 @@ class OperatorMode(QObject):
 
     def shutdown(self) -> None:
         self._session_check.stop()
+        self._login_idle.disarm()
         self.tasks.shutdown()
 
     def _show(self, widget: QWidget) -> None:
@@ -172,24 +186,50 @@ class OperatorMode(QObject):
             self._enrollment.stop_capture()  # nothing half-captured outlives the screen
         self._stack.setCurrentWidget(widget)
         self._set_door_active(widget is self._door)
+        if widget is self.login or widget is self.first_run:
+            self._login_idle.arm()
+        else:
+            self._login_idle.disarm()
+
+    def _login_unattended(self) -> None:
+        screen = self._stack.currentWidget()
+        if screen is not self.login and screen is not self.first_run:
+            return
+        log.info(
+            "the %s screen was left unattended: back to the door",
+            "login" if screen is self.login else "first-run",
+        )
+        self.login.reset()  # a half-typed username does not wait for the next person
+        self.show_door()
 
     # --- first run and login ------------------------------------------------------------
 
     @Slot(str, str)
     def _create_first_admin(self, username: str, password: str) -> None:
+        self._login_idle.hold()  # the store is checking, not the person waiting
         self.tasks.run(
             lambda: self._authenticator.create_first_admin(username, password),
-            success=lambda _operator: self.show_door(),
-            failure=self.first_run.show_error,
+            success=self._first_admin_created,
+            failure=lambda message: self._refused(self.first_run.show_error, message),
         )
+
+    def _first_admin_created(self, _operator: Operator) -> None:
+        self._first_run = False
+        self.show_door()
 
     @Slot(str, str)
     def _log_in(self, username: str, password: str) -> None:
+        self._login_idle.hold()
         self.tasks.run(
             lambda: self._authenticator.authenticate(username, password),
             success=self._logged_in,
-            failure=self.login.show_error,
+            failure=lambda message: self._refused(self.login.show_error, message),
         )
+
+    def _refused(self, show: Callable[[str], None], message: str) -> None:
+        show(message)
+        if self._login_idle.armed:
+            self._login_idle.arm()  # counting again from the refusal
 
     def _logged_in(self, operator: Operator) -> None:
         self.session = OperatorSession(
@@ -221,8 +261,12 @@ class OperatorMode(QObject):
                 self.add_photos = attach_add_photos(
                     self.people_page,
                     self.actions,
-                    lambda: photo_addition(self._enroller, self._store, self._settings.matching),
-                    self._engine.template_model,
+                    lambda: photo_addition(
+                        self._enroller,
+                        self._store,
+                        self._settings.matching,
+                        self._engine.template_model,
+                    ),
                     self._settings.images,
                     self._show_person,
                 )
@@ -238,6 +282,8 @@ class OperatorMode(QObject):
             access.offer_groups(self.enrollment_wizard.show_groups)
             self._connect_wizard(self.enrollment_wizard)
             pages.append(("Enroll", self.enrollment_wizard))
+            if "people_page" in self.__dict__:
+                self.people_page.offer_enrollment(self._open_enrollment)
         if Permission.MANAGE_OPERATORS in allowed:
             self.operators_page = OperatorsPage(
                 self.actions, OperatorService(self._store.operators, self._settings.security)
@@ -276,6 +322,10 @@ class OperatorMode(QObject):
         return pages
 
     # --- what the pages ask for ---------------------------------------------------------
+
+    def _open_enrollment(self) -> None:
+        if self.admin is not None:
+            self.admin.open_page("Enroll")
 
     def _find_people(self, search: str) -> None:
         self.actions.run(
@@ -318,16 +368,19 @@ class OperatorMode(QObject):
 
         def enroll(operator: Operator) -> EnrollmentResult:
             images = [(f"capture {i}", frame) for i, frame in enumerate(request.frames, 1)]
-            return self._enroller.enroll(
-                operator,
-                request.display_name,
-                request.external_ref,
-                images,
-                consent,
-                True,
-                groups=request.groups,
-                validity=request.validity,
-            )
+            try:
+                return self._enroller.enroll(
+                    operator,
+                    request.display_name,
+                    request.external_ref,
+                    images,
+                    consent,
+                    True,
+                    groups=request.groups,
+                    validity=request.validity,
+                )
+            except AlreadyEnrolled as refused:
+                raise captured_face_refusal(refused) from refused
 
         def saved(result: EnrollmentResult) -> None:
             wizard.show_saved(result)
@@ -343,6 +396,7 @@ class OperatorMode(QObject):
     def use_settings(self, settings: Settings) -> None:
         """New shared settings: the next login and session use them."""
         self._settings = settings
+        self._login_idle.set_idle_s(settings.security.login_screen_idle_s)
         self._authenticator = Authenticator(
             self._store.operators, settings.security, settings.kiosk_id
         )
@@ -362,7 +416,7 @@ class OperatorMode(QObject):
             self.admin.show_error(message)
         else:
             self._door.show_status(message)
-        # The message may name a person ("already matches enrolled person ..."): the log
+        # The message may name a person ("already enrolled as ..."): the log
         # gets it only where the site allows names there.
         log.warning(
             "operator action failed: %s",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -11,40 +10,45 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from core.accounts.operators import OperatorService
 from core.records import OperatorSummary, Role
+from kiosk.confirm_sheet import ConfirmSheet
 from kiosk.operator_actions import OperatorActions
-from kiosk.widgets import MessageLabel, password_field
+from kiosk.widgets import (
+    MessageLabel,
+    SideBySide,
+    fill_table,
+    headed_table,
+    password_field,
+    secondary_button,
+)
 
 _COLUMNS = ("Username", "Role", "State", "Created")
+NOBODY_CHOSEN = "choose one in the table"
 
 
 class OperatorsPage(QWidget):
+    """The operators in a table; under it, a form to add one and a form to change the
+    one chosen in the table (its fields only usable once one is chosen). Disabling
+    asks first."""
+
     def __init__(self, actions: OperatorActions, service: OperatorService) -> None:
         super().__init__()
         self._actions = actions
         self._service = service
         self._operators: list[OperatorSummary] = []
-        self.table = QTableWidget(0, len(_COLUMNS))
-        self.table.setHorizontalHeaderLabels(_COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table = headed_table(_COLUMNS)
+        self.confirm_sheet = ConfirmSheet()
         self.message = MessageLabel()
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, stretch=1)
-        forms = QHBoxLayout()
-        forms.addWidget(self._build_add(), stretch=1)
-        forms.addWidget(self._build_change(), stretch=1)
-        layout.addLayout(forms)
         layout.addWidget(self.message)
+        layout.addWidget(SideBySide((self._build_add(), self._build_change())))
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self._selection_changed()
 
@@ -57,20 +61,20 @@ class OperatorsPage(QWidget):
         self.new_password = password_field()
         self.new_password_again = password_field()
         self.add_button = QPushButton("Add operator")
-        form = QFormLayout(box)
+        form = _form(box)
         form.addRow("Username", self.new_username)
         form.addRow("Role", self.new_role)
         form.addRow("Password", self.new_password)
-        form.addRow("Password again", self.new_password_again)
+        form.addRow("Again", self.new_password_again)
         form.addRow(self.add_button)
         self.add_button.clicked.connect(self._add)
         return box
 
     def _build_change(self) -> QGroupBox:
-        box = QGroupBox("Change the selected operator")
+        box = QGroupBox("Change the chosen operator")
         self.selected_label = QLabel("")
         self.role = _role_choice()
-        self.set_role_button = QPushButton("Change role")
+        self.set_role_button = secondary_button("Change role")
         self.toggle_button = QPushButton("Disable")
         self.toggle_button.setObjectName("danger")
         self.reset_password = password_field()
@@ -79,13 +83,16 @@ class OperatorsPage(QWidget):
         role_row = QHBoxLayout()
         role_row.addWidget(self.role, stretch=1)
         role_row.addWidget(self.set_role_button)
-        form = QFormLayout(box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.toggle_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.reset_button)
+        form = _form(box)
         form.addRow("Operator", self.selected_label)
         form.addRow("Role", role_row)
         form.addRow("New password", self.reset_password)
-        form.addRow("New password again", self.reset_password_again)
-        form.addRow(self.reset_button)
-        form.addRow(self.toggle_button)
+        form.addRow("Again", self.reset_password_again)
+        form.addRow(buttons)
         self.set_role_button.clicked.connect(self._set_role)
         self.toggle_button.clicked.connect(self._toggle_disabled)
         self.reset_button.clicked.connect(self._reset_password)
@@ -99,16 +106,19 @@ class OperatorsPage(QWidget):
     def show_operators(self, operators: list[OperatorSummary]) -> None:
         selected = self.selected()
         self._operators = operators
-        self.table.setRowCount(len(operators))
+        fill_table(
+            self.table,
+            [
+                (
+                    op.username,
+                    op.role.value,
+                    "disabled" if op.disabled else "active",
+                    f"{op.created_at:%Y-%m-%d}",
+                )
+                for op in operators
+            ],
+        )
         for row, op in enumerate(operators):
-            cells = (
-                op.username,
-                op.role.value,
-                "disabled" if op.disabled else "active",
-                f"{op.created_at:%Y-%m-%d}",
-            )
-            for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
             if selected is not None and op.username == selected.username:
                 self.table.selectRow(row)
         self._selection_changed()
@@ -137,7 +147,7 @@ class OperatorsPage(QWidget):
         ):
             widget.setEnabled(op is not None)
         if op is None:
-            self.selected_label.setText("choose one in the table")
+            self.selected_label.setText(NOBODY_CHOSEN)
             return
         self.selected_label.setText(op.username)
         self.role.setCurrentIndex(self.role.findData(op.role.value))
@@ -174,13 +184,26 @@ class OperatorsPage(QWidget):
 
     def _toggle_disabled(self) -> None:
         op = self.selected()
-        if op is not None:
-            disable = not op.disabled
-            self._actions.run(
-                lambda actor: self._service.set_disabled(actor, op.username, disable),
-                lambda _: self._done(f"{op.username} {'disabled' if disable else 'enabled'}"),
-                self._show_error,
-            )
+        if op is None:
+            return
+        if op.disabled:
+            self._set_disabled(op, False)
+            return
+        self.confirm_sheet.ask(
+            self,
+            f"Disable {op.username}?",
+            "They cannot log in until an admin enables them again, and a session of "
+            "theirs that is open now ends at its next action.",
+            "Disable",
+            lambda: self._set_disabled(op, True),
+        )
+
+    def _set_disabled(self, op: OperatorSummary, disable: bool) -> None:
+        self._actions.run(
+            lambda actor: self._service.set_disabled(actor, op.username, disable),
+            lambda _: self._done(f"{op.username} {'disabled' if disable else 'enabled'}"),
+            self._show_error,
+        )
 
     def _reset_password(self) -> None:
         op, password = self.selected(), self.reset_password.text()
@@ -207,6 +230,12 @@ class OperatorsPage(QWidget):
 
     def _show_error(self, message: str) -> None:
         self.message.show_error(message)
+
+
+def _form(box: QGroupBox) -> QFormLayout:
+    form = QFormLayout(box)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form
 
 
 def _role_choice() -> QComboBox:

@@ -1,5 +1,5 @@
-"""People: search, detail, access groups and validity, PINs, and deletion after
-typing the person's name."""
+"""People: search, a person's record, access groups and validity, PINs, and
+deletion after a question that asks for the person's name."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from collections.abc import Callable, Iterable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
+    QStackedWidget,
+    QTableWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -25,12 +24,29 @@ from core.people.people import PersonView
 from core.records import PersonSummary
 from core.rules.model import AccessGroup, Validity
 from kiosk.access_editor import AccessEditor, describe_validity
+from kiosk.confirm_sheet import ConfirmSheet
+from kiosk.icons import icon
+from kiosk.person_record import PersonRecord
 from kiosk.pin_editor import ChangePin, PinEditor
-from kiosk.widgets import MessageLabel
+from kiosk.widgets import MUTED, EmptyState, MessageLabel, TableOrEmpty, fill_table, headed
 
 SetAccess = Callable[[uuid.UUID, tuple[str, ...], Validity], None]
 
 SEARCH_LIMIT = 200
+_COLUMNS = ("Name", "Badge")
+NOBODY_ENROLLED = "No people enrolled yet"
+NOBODY_CHOSEN = "Choose a person"
+
+
+class PeopleTable(QTableWidget):
+    """The people found, a row each under headings; ``count`` and ``setCurrentRow``
+    as a list has them, for the page and its tests."""
+
+    def count(self) -> int:
+        return self.rowCount()
+
+    def setCurrentRow(self, row: int) -> None:  # the list's name for it
+        self.setCurrentCell(row, 0)
 
 
 class PeoplePage(QWidget):
@@ -39,7 +55,8 @@ class PeoplePage(QWidget):
     ``set_access`` None: the role may not change access, and the Access tab only
     shows it. The store decides whose access an enroller may change; its refusal
     comes back through ``show_access_error``. With ``change_pin`` (the role may set
-    PINs) a PIN tab sets and clears the chosen person's PIN and duress PIN."""
+    PINs) a PIN tab sets and clears the chosen person's PIN and duress PIN. Nothing
+    about a person (and no Delete) shows until one is chosen."""
 
     def __init__(
         self,
@@ -52,102 +69,105 @@ class PeoplePage(QWidget):
         super().__init__()
         self._find, self._show, self._delete = find, show, delete
         self._set_access = set_access
+        self.may_delete = delete is not None
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by name or badge")
-        self.results = QListWidget()
-        self.detail = QLabel("Choose a person to see their record.")
-        self.detail.setWordWrap(True)
-        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.confirm_name = QLineEdit()
-        self.confirm_name.setPlaceholderText("Type the person's name to delete them")
-        self.delete_button = QPushButton("Delete this person")
-        self.delete_button.setObjectName("danger")
-        self.delete_button.setEnabled(False)
-        for widget in (self.confirm_name, self.delete_button):
-            widget.setVisible(delete is not None)  # a role that may not, does not see it
-        self.access_summary = QLabel("")
-        self.access_summary.setWordWrap(True)
+        self.search.setClearButtonEnabled(True)
+        self.search.addAction(icon("search", MUTED), QLineEdit.ActionPosition.LeadingPosition)
+        self.results = headed(PeopleTable(), _COLUMNS, stretch=0)
+        self.nobody = EmptyState("people", NOBODY_ENROLLED)
+        self.list = TableOrEmpty(self.results, self.nobody)
+        self.record = PersonRecord(may_delete=self.may_delete)
+        self.detail = self.record.detail
+        self.access_summary = self.record.access_summary
+        self.delete_button = self.record.delete_button
+        self.confirm_sheet = ConfirmSheet()
         self.access = AccessEditor(side_by_side=False)
         self.save_access = QPushButton("Save access")
         self.save_access.setVisible(set_access is not None)
         self.access_message = MessageLabel()
-        left = QVBoxLayout()
-        left.addWidget(self.search)
-        left.addWidget(self.results)
-        record = QWidget()
-        right = QVBoxLayout(record)
-        right.addWidget(self.detail, stretch=1)
-        right.addWidget(self.access_summary)
-        right.addWidget(self.confirm_name)
-        right.addWidget(self.delete_button)
         access = QWidget()
         access_layout = QVBoxLayout(access)
         access_layout.addWidget(self.access, stretch=1)
         access_layout.addWidget(self.access_message)
-        access_layout.addWidget(self.save_access)
+        access_layout.addWidget(self.save_access, alignment=Qt.AlignmentFlag.AlignRight)
         self.tabs = QTabWidget()
-        self.tabs.addTab(record, "Record")
+        self.tabs.addTab(self.record, "Record")
         self.tabs.addTab(access, "Access")
         self.pins = PinEditor(change_pin) if change_pin is not None else None
         if self.pins is not None:
             self.tabs.addTab(self.pins, "PIN")
+        self.nobody_chosen = EmptyState(
+            "people", NOBODY_CHOSEN, "Their record, access and PIN show here."
+        )
+        self.person = QStackedWidget()
+        self.person.addWidget(self.nobody_chosen)
+        self.person.addWidget(self.tabs)
+        left = QVBoxLayout()
+        left.addWidget(self.search)
+        left.addWidget(self.list, stretch=1)
         layout = QHBoxLayout(self)
-        layout.addLayout(left, stretch=1)
-        layout.addWidget(self.tabs, stretch=1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(left, stretch=2)
+        layout.addWidget(self.person, stretch=3)
+        self._shown: list[PersonSummary] = []
         self._selected: PersonView | None = None
         self._access_of: uuid.UUID | None = None
         """Whose access the Access tab shows; None until it arrives."""
         self._show_access_state()
         self.search.textChanged.connect(lambda text: self._find(text))
-        self.results.currentItemChanged.connect(self._on_selected)
-        self.confirm_name.textChanged.connect(self._update_delete_button)
-        self.delete_button.clicked.connect(self._delete_selected)
+        self.results.currentCellChanged.connect(self._on_row)
+        self.delete_button.clicked.connect(self._ask_delete)
         self.save_access.clicked.connect(self._save_access)
 
     def refresh(self) -> None:
         self._find(self.search.text())
 
+    @property
+    def chosen_person(self) -> uuid.UUID | None:
+        """The person whose record is shown; None when nobody is chosen."""
+        return self._selected.detail.summary.id if self._selected is not None else None
+
+    def offer_enrollment(self, open_enrollment: Callable[[], None]) -> None:
+        """The empty list's "Enroll someone" opens the enrollment (the role may enroll)."""
+        self.nobody.offer("Enroll someone", "enroll")
+        self.nobody.action.clicked.connect(open_enrollment)
+
     def show_people(self, people: list[PersonSummary]) -> None:
-        self.results.clear()
-        self._access_of = None  # nobody is chosen in the new list: nothing to save
-        self._show_access_state()
-        if self.pins is not None:
-            self.pins.show_person(None)
-        for person in people:
-            item = QListWidgetItem(
-                f"{person.display_name}  ·  {person.external_ref or 'no badge'}  ·  "
-                f"{person.template_count} template(s)"
+        chosen = self._selected.detail.summary.id if self._selected is not None else None
+        self._shown = list(people)
+        ids = [p.id for p in people]
+        # A new list is no choice of the operator's: the person shown stays if listed.
+        self.results.blockSignals(True)
+        try:
+            fill_table(
+                self.results,
+                [(p.display_name, p.external_ref or "") for p in people],
             )
-            item.setData(Qt.ItemDataRole.UserRole, person.id)
-            self.results.addItem(item)
+            if chosen in ids:
+                self.results.setCurrentRow(ids.index(chosen))
+            else:
+                self.results.setCurrentCell(-1, -1)
+        finally:
+            self.results.blockSignals(False)
+        if chosen not in ids:
+            self._choose_nobody()
+        self.list.show_rows(bool(people))
         if not people:
-            self.detail.setText("Nobody matches." if self.search.text() else "Nobody is enrolled.")
-            self._selected = None
-            self.access_summary.clear()
-            self._update_delete_button()
+            typed = self.search.text().strip()
+            if typed:
+                self.nobody.say(f"Nobody matches “{typed}”", "Search by part of a name or badge.")
+            else:
+                self.nobody.say(
+                    NOBODY_ENROLLED, "People enrolled here or with kiosk-admin show here."
+                )
 
     def show_person(self, view: PersonView) -> None:
         self._selected = view
-        p, detail = view.detail.summary, view.detail
-        lines = [
-            f"<b>{html.escape(p.display_name)}</b>",
-            f"Badge: {html.escape(p.external_ref or '-')}",
-            f"Enrolled: {p.created_at:%Y-%m-%d %H:%M}",
-            f"Templates: {p.template_count}",
-        ]
-        if view.retention_deadline is not None:
-            lines.append(f"Kept until: {view.retention_deadline:%Y-%m-%d} unless recognised again")
-        for consent in detail.consents:
-            state = (
-                f"withdrawn {consent.withdrawn_at:%Y-%m-%d}" if consent.withdrawn_at else "in force"
-            )
-            lines.append(
-                f"Consent {consent.version}: given {consent.given_at:%Y-%m-%d}, witnessed by "
-                f"{html.escape(consent.witnessed_by)}, {state}"
-            )
-        self.detail.setText("<br>".join(lines))
-        self.confirm_name.clear()
-        self._update_delete_button()
+        p = view.detail.summary
+        self.record.show_person(view)
+        self.delete_button.setEnabled(True)
+        self.person.setCurrentWidget(self.tabs)
         if self.pins is not None:
             self.pins.show_person(p.id)
         if self._access_of != p.id:
@@ -200,20 +220,35 @@ class PeoplePage(QWidget):
         self.access.setEnabled(editable)
         self.save_access.setEnabled(editable)
 
-    def _on_selected(self, item: QListWidgetItem | None) -> None:
-        if item is not None:
-            self._show(item.data(Qt.ItemDataRole.UserRole))
+    def _on_row(self, row: int, _column: int, previous: int, _previous_column: int) -> None:
+        if row != previous and 0 <= row < len(self._shown):
+            self._show(self._shown[row].id)
 
-    def _update_delete_button(self) -> None:
-        view = self._selected
-        typed = " ".join(self.confirm_name.text().split())
-        self.delete_button.setEnabled(
-            self._delete is not None
-            and view is not None
-            and typed == view.detail.summary.display_name
+    def _choose_nobody(self) -> None:
+        self._selected = None
+        self._access_of = None
+        self.record.clear()
+        self.person.setCurrentWidget(self.nobody_chosen)
+        self._show_access_state()
+        if self.pins is not None:
+            self.pins.show_person(None)
+
+    def _ask_delete(self) -> None:
+        view, delete = self._selected, self._delete
+        if view is None or delete is None:
+            return
+        person = view.detail.summary
+        self.confirm_sheet.ask(
+            self,
+            f"Delete {person.display_name}?",
+            "Every template is removed, consent is marked withdrawn, and the name and "
+            "badge are erased; only the id and dates stay, for the audit trail. "
+            "This cannot be undone.",
+            "Delete",
+            lambda: self._deleting(person.id, delete),
+            type_to_confirm=person.display_name,
         )
 
-    def _delete_selected(self) -> None:
-        if self._selected is not None and self._delete is not None:
-            self.delete_button.setEnabled(False)
-            self._delete(self._selected.detail.summary.id)
+    def _deleting(self, person_id: uuid.UUID, delete: Callable[[uuid.UUID], None]) -> None:
+        self.delete_button.setEnabled(False)  # until the store answers and the list is read
+        delete(person_id)

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 
 from core.errors import InvalidValue
 from core.people.pins import MAX_PIN_DIGITS, MIN_PIN_DIGITS, PinKind, check_pin
-from kiosk.widgets import MessageLabel, secondary_button
+from kiosk.confirm_sheet import ConfirmSheet
+from kiosk.widgets import MessageLabel, with_icon
 
 ChangePin = Callable[[uuid.UUID, PinKind, str | None], None]
 """(person, kind, PIN or None to clear): the store's answer comes back through
@@ -33,20 +34,20 @@ KIND_WORDS = {PinKind.PIN: "PIN", PinKind.DURESS: "duress PIN"}
 
 class PinEditor(QWidget):
     """Which PIN, the new one twice (digits only, masked), Set and Clear. Clear asks
-    for a second tap: clearing the PIN clears the duress PIN with it."""
+    first: clearing the PIN clears the duress PIN with it."""
 
     def __init__(self, change: ChangePin) -> None:
         super().__init__()
         self._change = change
         self._person: uuid.UUID | None = None
-        self._armed = False
+        self.confirm_sheet = ConfirmSheet()
         self.kind = QComboBox()
         for kind, words in KIND_WORDS.items():
             self.kind.addItem(words, kind.value)
         self.first = _pin_field("new PIN")
         self.again = _pin_field("the same again")
         self.set_button = QPushButton("Set PIN")
-        self.clear_button = secondary_button("Clear")
+        self.clear_button = with_icon(QPushButton("Clear"), "delete")
         self.clear_button.setObjectName("danger")
         self.message = MessageLabel()
         hint = QLabel(
@@ -83,7 +84,8 @@ class PinEditor(QWidget):
             self.message.clear_message()
         self._person = person_id
         self._wipe()
-        self._disarm()
+        self.confirm_sheet.dismiss()  # a question about someone else's PIN
+        self._name_clear()
         for widget in (self.kind, self.first, self.again, self.set_button, self.clear_button):
             widget.setEnabled(person_id is not None)
 
@@ -121,14 +123,18 @@ class PinEditor(QWidget):
         person = self._person
         if person is None:
             return
-        words = KIND_WORDS[self.chosen_kind()]
-        if not self._armed:
-            self._armed = True
-            extra = " and the duress PIN" if self.chosen_kind() is PinKind.PIN else ""
-            self.clear_button.setText(f"Tap again to clear the {words}{extra}")
-            return
-        self._disarm()
-        self._send(person, None)
+        kind = self.chosen_kind()
+        words = KIND_WORDS[kind]
+        if kind is PinKind.PIN:
+            title = "Clear the PIN and the duress PIN?"
+            meaning = (
+                "The duress PIN goes with the PIN. At a face-and-PIN door they are refused "
+                "until they have a PIN again."
+            )
+        else:
+            title = f"Clear the {words}?"
+            meaning = "The PIN stays; only the duress PIN, and its silent alarm, go."
+        self.confirm_sheet.ask(self, title, meaning, "Clear", lambda: self._send(person, None))
 
     def _send(self, person: uuid.UUID, pin: str | None) -> None:
         self.message.clear_message()
@@ -138,10 +144,9 @@ class PinEditor(QWidget):
 
     def _kind_changed(self) -> None:
         self.set_button.setText(f"Set {KIND_WORDS[self.chosen_kind()]}")
-        self._disarm()
+        self._name_clear()
 
-    def _disarm(self) -> None:
-        self._armed = False
+    def _name_clear(self) -> None:
         self.clear_button.setText(f"Clear {KIND_WORDS[self.chosen_kind()]}")
 
     def _wipe(self) -> None:

@@ -14,8 +14,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
-    QScroller,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -24,7 +22,8 @@ from PySide6.QtWidgets import (
 from core.rules.model import Door
 from core.rules.rule_edits import RuleEdit
 from core.rules.rule_set import RuleSet
-from kiosk.widgets import MessageLabel, secondary_button
+from kiosk.confirm_sheet import ConfirmSheet
+from kiosk.widgets import MessageLabel, secondary_button, with_icon
 
 Reply = Callable[[str], None]
 SubmitEdit = Callable[[str, RuleEdit, Reply, Reply], None]
@@ -38,8 +37,9 @@ NAME_CHARACTERS = 64
 class PartForm(QWidget, Generic[P]):
     """Edits one part (a schedule, group, calendar or area) of the rules, known by its
     name: a chosen part's name is fixed (the name is the key; delete and add to
-    rename), New clears the form for a part not stored yet. Delete asks for a
-    second tap. Subclasses give the fields and turn them into an edit."""
+    rename), New clears the form for a part not stored yet. Delete shows once a
+    part is chosen, and asks first. Subclasses give the fields and turn them into
+    an edit."""
 
     def __init__(self, kind: str, submit: SubmitEdit) -> None:
         super().__init__()
@@ -47,12 +47,12 @@ class PartForm(QWidget, Generic[P]):
         self._submit = submit
         self._current: str | None = None
         """The name of the part shown; None: a new part."""
-        self._armed = False
+        self.confirm_sheet = ConfirmSheet()
         self.name = QLineEdit()
         self.name.setMaxLength(NAME_CHARACTERS)
         self.name.setPlaceholderText(f"name of the new {kind}")
         self.new = secondary_button(f"New {kind}")
-        self.delete = secondary_button("Delete")
+        self.delete = with_icon(QPushButton("Delete"), "delete")
         self.delete.setObjectName("danger")
         self.save = QPushButton("Save")
         self.message = MessageLabel()
@@ -109,7 +109,7 @@ class PartForm(QWidget, Generic[P]):
         self.name.setText(name or "")
         self.name.setReadOnly(part is not None)
         self.delete.setEnabled(part is not None)
-        self._disarm()
+        self.delete.setVisible(part is not None)  # nothing to delete before a choice
         self.message.clear_message()
         self.show_part(part)
 
@@ -129,12 +129,14 @@ class PartForm(QWidget, Generic[P]):
         name = self._current
         if name is None:
             return
-        if not self._armed:
-            self._armed = True
-            self.delete.setText(f"Tap again to delete {name}")
-            return
-        self._disarm()
-        self._send(f"{self.kind} {name} deleted", self.remover(name), None)
+        self.confirm_sheet.ask(
+            self,
+            f"Delete {self.kind} {name}?",
+            f"The {self.kind} goes from the access rules at once, for every door, and the "
+            "edit is audited. The rules refuse it while something still uses it.",
+            "Delete",
+            lambda: self._send(f"{self.kind} {name} deleted", self.remover(name), None),
+        )
 
     def _send(self, what: str, edit: RuleEdit, after: str | None) -> None:
         self.message.clear_message()
@@ -149,6 +151,7 @@ class PartForm(QWidget, Generic[P]):
                 self._current = after
                 self.name.setReadOnly(True)
                 self.delete.setEnabled(True)
+                self.delete.setVisible(True)
             self.message.show_notice(what)
 
         def failed(message: str) -> None:
@@ -158,14 +161,10 @@ class PartForm(QWidget, Generic[P]):
 
         self._submit(what, edit, done, failed)
 
-    def _disarm(self) -> None:
-        self._armed = False
-        self.delete.setText("Delete")
-
 
 class DoorTicks(QWidget):
     """The site's doors as a column of tick boxes (a whole row is a touch target).
-    It does not scroll by itself: the form around it does, one scroll for a finger."""
+    It does not scroll by itself: the page around it does, one scroll for a finger."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -199,13 +198,3 @@ class DoorTicks(QWidget):
             box.setChecked(kiosk in ticked)
             self._column.addWidget(box)
             self.boxes[kiosk] = box
-
-
-def scrolling(widget: QWidget) -> QScrollArea:
-    """``widget`` in a vertical scroll area that a finger can drag (as well as its bar)."""
-    scroll = QScrollArea()
-    scroll.setWidget(widget)
-    scroll.setWidgetResizable(True)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    QScroller.grabGesture(scroll.viewport(), QScroller.ScrollerGestureType.TouchGesture)
-    return scroll

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
 from core.rules.model import AntiPassbackArea, HolidayCalendar, Schedule, Weekday
 from core.rules.rule_set import RuleSet
 from kiosk.doors_page import DoorsPage
-from kiosk.rule_form import PartForm, SubmitEdit, scrolling
+from kiosk.rule_form import PartForm, SubmitEdit
 from kiosk.rule_forms import PASSBACK_WORDS, AreaForm, CalendarForm, GroupForm, ScheduleForm
-from kiosk.widgets import MessageLabel, secondary_button
+from kiosk.widgets import MessageLabel, headed_table, secondary_button
 
 EDIT_HINT = (
     "Groups, schedules and holiday calendars are read-only here: edit them with "
@@ -31,8 +31,8 @@ _GROUP_COLUMNS = ("Group", "Doors", "Schedule", "On holidays", "Members")
 _SCHEDULE_COLUMNS = ("Schedule", "Open")
 _CALENDAR_COLUMNS = ("Calendar", "Public holidays", "Closure days")
 _AREA_COLUMNS = ("Area", "Entry", "Exit", "Mode")
-# The table keeps this much height above a form: two or three rows at 800x480.
-_TABLE_MIN_PX = 90
+# The table keeps this much height above a form: three or four rows at 800x480.
+_TABLE_MIN_PX = 160
 
 
 class AccessRulesPage(QWidget):
@@ -148,8 +148,10 @@ class AccessRulesPage(QWidget):
         form.load(None)
         tab = QWidget()
         layout = QVBoxLayout(tab)
+        # The form at its full height: on a small screen the page scrolls, one scroll
+        # for a finger, and the table keeps a few rows above it.
         layout.addWidget(table, stretch=1)
-        layout.addWidget(scrolling(form), stretch=2)
+        layout.addWidget(form)
         return tab
 
     def _choose(self, title: str, row: int) -> None:
@@ -216,11 +218,7 @@ def _closures(calendar: HolidayCalendar) -> str:
 
 
 def _table(columns: Sequence[str]) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-    table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setStretchLastSection(True)
+    table = headed_table(columns)
     table.setWordWrap(True)
     return table
 

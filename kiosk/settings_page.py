@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.administration.shared_settings import (
     EDITABLE,
+    Scope,
     SettingChange,
     SettingsService,
     parse_assignment,
@@ -20,7 +30,7 @@ from core.records import Operator
 from core.settings import Settings
 from frames.sources import source_from_spec
 from kiosk.operator_actions import OperatorActions
-from kiosk.widgets import MessageLabel, title_label
+from kiosk.widgets import MessageLabel, SideBySide
 
 
 class SettingsPage(QWidget):
@@ -43,27 +53,32 @@ class SettingsPage(QWidget):
         self._pinned = pinned
         self._applied = applied
         self.fields: dict[str, QLineEdit] = {}
-        form = QFormLayout()
+        boxes = {
+            Scope.ALL_KIOSKS: QGroupBox("Every kiosk on this database"),
+            Scope.THIS_KIOSK: QGroupBox(f"This kiosk ({current.kiosk_id})"),
+        }
+        forms = {scope: _form(box) for scope, box in boxes.items()}
         for setting in EDITABLE:
             field = QLineEdit()
             if setting.key in pinned:
                 field.setEnabled(False)
                 field.setToolTip("set on this kiosk's command line, which wins")
-            form.addRow(f"{setting.label} ({setting.scope.value})", field)
+            forms[setting.scope].addRow(setting.label, field)
             self.fields[setting.key] = field
         self.save = QPushButton("Save settings")
         self.message = MessageLabel()
-        layout = QVBoxLayout(self)
-        layout.addWidget(title_label("Settings"))
-        layout.addWidget(
-            QLabel(
-                "Values for all kiosks apply to every kiosk on this database; changes are "
-                "recorded in the audit log with the old and new values."
-            )
+        explained = QLabel(
+            "Changes apply at once and are recorded in the audit log with the old and new "
+            "values. A value set on this kiosk's command line wins, and is greyed out here."
         )
-        layout.addLayout(form)
-        layout.addWidget(self.save)
+        explained.setWordWrap(True)
+        explained.setObjectName("muted")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(explained)
+        layout.addWidget(SideBySide(list(boxes.values())))
         layout.addWidget(self.message)
+        layout.addWidget(self.save, alignment=Qt.AlignmentFlag.AlignRight)
         layout.addStretch(1)
         self.save.clicked.connect(self._save)
         self.show_settings(current)
@@ -83,7 +98,7 @@ class SettingsPage(QWidget):
             )
             checked = with_overrides(self._current, values)  # every bound, before the store
             if "camera.source" in values:  # this kiosk's camera: check it is one here
-                source_from_spec(checked.camera.source, checked.images, checked.camera.folder_fps)
+                source_from_spec(checked.camera, checked.images)
         except (InvalidValue, ConfigurationError) as error:
             self.message.show_error(str(error))
             return
@@ -110,3 +125,9 @@ class SettingsPage(QWidget):
     def _failed(self, message: str) -> None:
         self.save.setEnabled(True)
         self.message.show_error(message)
+
+
+def _form(box: QGroupBox) -> QFormLayout:
+    form = QFormLayout(box)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form

@@ -28,6 +28,7 @@ from core.rules.public_holidays import PublicHolidays
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 from osdp_reader.keys import ReaderKey, load_reader_key
+from owned_files.secrets import kiosk_account
 from storage.event_log import ResilientEventLog
 from storage.kiosk_claim import KioskClaim, claim_kiosk_id
 from storage.kiosk_registry import register_kiosk
@@ -163,7 +164,11 @@ class Startup(QThread):
             # A missing or exposed key stops the start with one line naming the fix:
             # a reader without its key could never reach the controller.
             reader_key = (
-                load_reader_key(settings.osdp, settings.kiosk_id) if settings.osdp.enabled else None
+                load_reader_key(
+                    settings.osdp, settings.kiosk_id, kiosk_account(self._location.data_dir)
+                )
+                if settings.osdp.enabled
+                else None
             )
             self.progress.emit("models")
             from core.inference.insightface_backend import load_engine
@@ -177,6 +182,9 @@ class Startup(QThread):
             self._stack.callback(events.close)
         except KioskError as error:
             log.error("start-up failed: %s", error)
+            if isinstance(error, KioskIdInUse) and self._lock_first is not None:
+                # The other kiosk under this id drives the door: hands off (issue 23, M4).
+                self._lock_first.let_go()
             self.failed.emit(public_reason(error))
             return
         except Exception as error:

@@ -10,10 +10,8 @@ is told yes, so the two still agree after a restart.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
-import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from pathlib import Path
 
 from core.errors import ReaderKeyError
 from core.osdp_settings import OsdpSettings
+from owned_files.secrets import SecretFileRefused, read_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +45,16 @@ def keyring_account(kiosk_id: str) -> str:
     return f"osdp-scbk:{kiosk_id}"
 
 
-def load_reader_key(osdp: OsdpSettings, kiosk_id: str) -> ReaderKey:
-    """The SCBK from ``osdp.scbk_file``, else the keyring. Raises ReaderKeyError
-    naming the problem and the fix in one line (never the key)."""
+def load_reader_key(osdp: OsdpSettings, kiosk_id: str, account: int | None = None) -> ReaderKey:
+    """The SCBK from ``osdp.scbk_file``, else the keyring. ``account``: the uid that
+    must own the file (owned_files.secrets.kiosk_account; default this process's).
+    Raises ReaderKeyError naming the problem and the fix in one line (never the key)."""
     if osdp.scbk_file is not None:
         path = osdp.scbk_file
-        return ReaderKey(_read_key_file(path), str(path), lambda key: write_key_file(path, key))
+        owner = os.geteuid() if account is None else account
+        return ReaderKey(
+            _read_key_file(path, owner), str(path), lambda key: write_key_file(path, key, owner)
+        )
     return _keyring_key(kiosk_id)
 
 
@@ -75,56 +78,23 @@ def parse_key(text: str, where: str) -> bytes:
     return key
 
 
-def _read_key_file(path: Path) -> bytes:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+def _read_key_file(path: Path, account: int) -> bytes:
     try:
-        descriptor = os.open(path, flags)
-    except FileNotFoundError as error:
-        raise ReaderKeyError(
-            f"osdp.scbk_file {path} does not exist; write the controller's key there as "
-            f"32 hex digits, readable by this account only ({_DOCS})"
-        ) from error
-    except OSError as error:
-        if error.errno == errno.ELOOP:  # the last part is a symbolic link
-            raise ReaderKeyError(
-                f"osdp.scbk_file {path} is a symbolic link; point it at the key file itself"
-            ) from error
-        raise ReaderKeyError(
-            f"cannot read osdp.scbk_file {path} ({error.strerror}); give this account "
-            "read access to it, and no other account"
-        ) from error
-    info = os.fstat(descriptor)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(descriptor)
-        raise ReaderKeyError(
-            f"osdp.scbk_file {path} is not a regular file; put the key in a plain file"
-        )
-    with os.fdopen(descriptor, "rb") as stream:
-        if info.st_uid != os.geteuid():
-            raise ReaderKeyError(
-                f"osdp.scbk_file {path} belongs to uid {info.st_uid}, not to this account "
-                f"(uid {os.geteuid()}); chown it to the account the kiosk runs as"
-            )
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise ReaderKeyError(
-                f"osdp.scbk_file {path} is open to other accounts (mode {mode:04o}); "
-                f"chmod 600 {path}"
-            )
-        data = stream.read(_MOST_BYTES + 1)
-    try:
-        text = data.decode("ascii") if len(data) <= _MOST_BYTES else ""
-    except UnicodeDecodeError:
-        text = ""
+        text = read_secret_file(path, account, _MOST_BYTES)
+    except SecretFileRefused as error:
+        raise ReaderKeyError(f"osdp.scbk_file {error} ({_DOCS})") from None
     return parse_key(text, f"osdp.scbk_file {path}")
 
 
-def write_key_file(path: Path, key: bytes) -> None:
+def write_key_file(path: Path, key: bytes, account: int | None = None) -> None:
     """Replace the key in ``path`` at once (a new owner-only file renamed over it), so
-    a crash leaves the old key or the new one, never half of either. Raises OSError."""
+    a crash leaves the old key or the new one, never half of either; run as root, the
+    file is given to ``account``, whose it must be to be read again. Raises OSError."""
     folder = path.parent
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)  # mode 0600
     try:
+        if account is not None and os.geteuid() == 0 and account != 0:
+            os.fchown(descriptor, account, -1)
         with os.fdopen(descriptor, "w", encoding="ascii") as stream:
             stream.write(key.hex() + "\n")
             stream.flush()

@@ -20,6 +20,7 @@ import stat
 from pathlib import Path
 
 from owned_files.folders import owned_folder, refused
+from owned_files.inputs import file_kind
 
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
@@ -39,7 +40,9 @@ def open_file(path: Path, flags: int, owner: Owner | None = None, *, mode: int =
     Raises UnsafeEntry for a link (the file's or on the way), a non-regular file, a
     file with other hard links or one another account owns; OSError for the rest."""
     with owned_folder(path.parent) as folder:
-        descriptor = _open(path, flags | _NO_LINKS, mode, folder)
+        _refuse_special(folder, path)
+        # Never a wait on a FIFO swapped in since the look, nor a terminal taken.
+        descriptor = _open(path, flags | _NO_LINKS | os.O_NONBLOCK | os.O_NOCTTY, mode, folder)
         try:
             info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
@@ -180,6 +183,17 @@ def _make_owned(descriptor: int, info: os.stat_result, path: Path, owner: Owner,
         os.fchown(descriptor, *owner)
     if stat.S_IMODE(info.st_mode) & ~mode:
         os.fchmod(descriptor, stat.S_IMODE(info.st_mode) & mode)
+
+
+def _refuse_special(folder: int, path: Path) -> None:
+    """A FIFO, device or socket at ``path`` is refused before it is opened: opening one
+    may wait forever (a FIFO) or act (some devices)."""
+    try:
+        seen = os.stat(path.name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(seen.st_mode) or stat.S_ISLNK(seen.st_mode) or stat.S_ISDIR(seen.st_mode)):
+        raise refused(path, f"is {file_kind(seen.st_mode)}, not a plain file")
 
 
 def _open(path: Path, flags: int, mode: int, folder: int) -> int:

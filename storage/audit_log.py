@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -15,13 +16,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.permissions import Permission
-from core.administration.chains import Chain, chain_hash
+from core.administration.chains import GENESIS_HASH, Chain, chain_hash
 from core.administration.server_supervision import RESTARTED_ACTION
-from core.errors import StoreError
+from core.errors import NotAllowed, StoreError
 from storage import schema
 from storage.chain_anchor import ChainAnchor
-from storage.event_chains import lock_chains, next_position, note_head
+from storage.event_chains import (
+    lock_chains,
+    next_position,
+    note_head,
+    transaction_committed,
+)
 from storage.operator_authority import act_as
+from storage.request_context import with_request_id
 from storage.transactions import transaction
 
 log = logging.getLogger(__name__)
@@ -50,6 +57,7 @@ def append_audit(
     Call it after the transaction's row locks (storage/event_chains.py says why).
     An ``event_id`` already in the log (a spooled event sent twice) adds nothing;
     returns whether the event was added."""
+    details = with_request_id(details)
     lock_chains(session)
     if event_id is not None and session.scalar(
         select(schema.AuditEvent.id).where(schema.AuditEvent.event_id == event_id)
@@ -95,7 +103,8 @@ def append_audit_batch(session: Session, actor: str, events: Sequence[AuditItem]
     assert occurred_at is not None
     rows = []
     prev_hash, seq = position.prev_hash, position.seq
-    for action, target, details in events:
+    for action, target, given in events:
+        details = with_request_id(given)
         digest = chain_hash(prev_hash, occurred_at, actor, action, target, details)
         rows.append(
             {
@@ -180,11 +189,22 @@ class SqlAuditLog:
         record_denial(self._sessions, operator, permission, session_ended=session_ended)
 
     def anchored_heads(self) -> records.AnchorReading:
+        """The anchor, read under the chains' lock together with each log's newest event,
+        so no append comes between the two (a sole writer's log must end at its anchor)."""
         if self._anchor is None:
             return records.AnchorReading(
                 records.AnchorStatus.NONE, {}, "this store was opened without an anchor"
             )
-        return self._anchor.read()
+        with transaction(self._sessions) as session:
+            lock_chains(session)
+            heads = {chain.value: _newest(session, table) for chain, table in _TABLES.items()}
+            reading = self._anchor.read()
+            committed = frozenset(
+                chain
+                for chain, anchored in reading.chains.items()
+                if transaction_committed(session, anchored.pending_xact)
+            )
+        return dataclasses.replace(reading, log_heads=heads, pending_committed=committed)
 
     def replace_anchor(
         self,
@@ -192,16 +212,35 @@ class SqlAuditLog:
         actor: records.Operator,
         details: dict[str, object],
     ) -> str:
+        """Anchor the logs as they end now, if each still holds its head in ``heads``
+        (what the admin's check found); events after those are anchored too: they
+        chain to them, and the door went on appending while the anchor was stuck.
+        Raises NotAllowed when a head is no longer in the log."""
         if self._anchor is None:
             raise StoreError(
                 "this store keeps no anchor; run kiosk-admin on the kiosk, with its data folder"
             )
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.REANCHOR_AUDIT, self)
-            # Replaced first: this append then checks, and advances, the new anchor.
-            kept = self._anchor.replace(heads)
+            lock_chains(session)  # no append between the heads read and the anchor written
+            now = {}
+            for chain, table in _TABLES.items():
+                checked = heads[chain.value]
+                found = session.scalar(select(table.hash).where(table.seq == checked.count))
+                if checked.count and found != checked.hash:
+                    raise NotAllowed(
+                        f"the {chain} log changed since it was checked; verify it again"
+                    )
+                now[chain.value] = _newest(session, table)
+            # Replaced first: this append then checks, and moves, the new anchor.
+            kept = self._anchor.replace(now)
+            anchored = {chain: {"count": h.count, "hash": h.hash} for chain, h in now.items()}
             append_audit(
-                session, actor.username, REANCHORED_ACTION, None, {**details, "kept": kept}
+                session,
+                actor.username,
+                REANCHORED_ACTION,
+                None,
+                {**details, "anchored": anchored, "kept": kept},
             )
         return kept
 
@@ -322,6 +361,20 @@ def access_entries(session: Session) -> Iterator[records.ChainedAccessEntry]:
             e.prev_hash,
             e.hash,
         )
+
+
+_ChainTable = type[schema.AuditEvent] | type[schema.AccessEvent]
+_TABLES: dict[Chain, _ChainTable] = {
+    Chain.AUDIT: schema.AuditEvent,
+    Chain.ACCESS: schema.AccessEvent,
+}
+
+
+def _newest(session: Session, table: _ChainTable) -> records.ChainHead:
+    """The chain's last event, by row order (storage.event_chains.next_position's too)."""
+    newest = select(table.seq, table.hash).order_by(table.id.desc()).limit(1)
+    row = session.execute(newest).first()
+    return records.ChainHead(row.seq, row.hash) if row else records.ChainHead(0, GENESIS_HASH)
 
 
 def _in_window(query: Select[T], occurred_at: Any, only: records.LogFilter) -> Select[T]:

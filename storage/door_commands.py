@@ -21,6 +21,8 @@ from storage.transactions import transaction
 
 COMMAND_ACTION = "door.command"
 UNLOCK_FAILED_ACTION = "door.unlock_failed"  # core.access.door_events.UnlockFailed.action
+# core.access.door_events.UnlockUnconfirmed.action: counted with the failed unlocks.
+UNLOCK_UNCONFIRMED_ACTION = "door.unlock_unconfirmed"
 
 
 class SqlDoorCommands:
@@ -121,6 +123,7 @@ class SqlDoorCommands:
             "lockdown": report.lockdown,
             "alarms": list(report.alarms),
             "fault": report.fault[:300] if report.fault else None,
+            "stopped": report.stopped,
             "reported_at": func.now(),
         }
         statement = pg_insert(schema.DoorReport).values(kiosk_id=report.kiosk_id, **values)
@@ -135,8 +138,9 @@ class SqlDoorCommands:
     ) -> list[DoorReport]:
         table = schema.DoorReport
         audit = schema.AuditEvent
-        # The failed unlocks come from the audit log (door.unlock_failed, target the
-        # kiosk), found through its occurred_at index: no copy to keep in step.
+        # The failed unlocks come from the audit log (door.unlock_failed and
+        # door.unlock_unconfirmed, target the kiosk), found through its occurred_at
+        # index: no copy to keep in step.
         failed = (
             select(
                 audit.target.label("kiosk_id"),
@@ -144,7 +148,7 @@ class SqlDoorCommands:
                 func.max(audit.occurred_at).label("last"),
             )
             .where(
-                audit.action == UNLOCK_FAILED_ACTION,
+                audit.action.in_((UNLOCK_FAILED_ACTION, UNLOCK_UNCONFIRMED_ACTION)),
                 audit.occurred_at >= func.now() - timedelta(seconds=failed_unlocks_s),
             )
             .group_by(audit.target)
@@ -173,6 +177,7 @@ class SqlDoorCommands:
                     lockdown=row.lockdown,
                     alarms=tuple(row.alarms),
                     fault=row.fault,
+                    stopped=row.stopped,
                     reported_at=row.reported_at,
                     age_s=max(0.0, float(age)),
                     failed_unlocks=count or 0,

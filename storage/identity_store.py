@@ -76,7 +76,7 @@ class SqlIdentityStore:
             if _EXTERNAL_REF_INDEX in str(error.orig):
                 raise AlreadyEnrolled(
                     f"external reference {enrollment.external_ref} already belongs to an enrolled "
-                    "person; use another or delete that person first"
+                    "person; check the number, and give this person their own"
                 ) from error
             raise _refused(error) from error
         except DBAPIError as error:

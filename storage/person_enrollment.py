@@ -111,9 +111,10 @@ def _refuse_enrolled_face(session: Session, enrollment: records.Enrollment) -> N
         if row is not None:
             person_id, name, similarity = row
             raise AlreadyEnrolled(
-                f"this face already matches enrolled person {name} ({person_id}, similarity "
-                f"{similarity:.2f}); delete that person before enrolling again",
+                f"this face is already enrolled as {name} ({person_id}, similarity "
+                f"{similarity:.2f}); one face has one identity: check who the photos show",
                 person_id,
+                display_name=name,
             )
 
 

@@ -35,9 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import records
 from core.accounts.permissions import Permission
-from core.administration.chains import Chain, verify_access_chain, verify_chain
+from core.administration.chains import AnchorPoint, Chain, verify_access_chain, verify_chain
 from core.errors import BackupFailed
-from core.records import ChainHead
+from core.records import AnchoredChain, ChainHead
 from core.settings import Settings
 from core.store import DenialLog
 from owned_files.folders import UnsafeEntry, make_folders, owned_folder
@@ -144,10 +144,8 @@ def check_restored_chains(engine: Engine, manifest: BackupManifest) -> dict[str,
     the backup's manifest recorded at its place; their heads now (migrations may have
     appended). Raises BackupFailed ("chain") naming the first problem."""
     with Session(engine) as session, session.begin():
-        audit = verify_chain(audit_entries(session), manifest.heads.get(Chain.AUDIT.value))
-        access = verify_access_chain(
-            access_entries(session), manifest.heads.get(Chain.ACCESS.value)
-        )
+        audit = verify_chain(audit_entries(session), _backed_up(manifest, Chain.AUDIT))
+        access = verify_access_chain(access_entries(session), _backed_up(manifest, Chain.ACCESS))
     for report in (audit, access):
         if report.broken is not None:
             raise BackupFailed(
@@ -241,3 +239,10 @@ def _claim(data_dir: Path) -> _Claim:
     except (UnsafeEntry, OSError) as error:
         raise BackupFailed(f"cannot use {data_dir} for the restore: {error}", "folder") from error
     return _Claim(data_dir, made)
+
+
+def _backed_up(manifest: BackupManifest, chain: Chain) -> AnchorPoint | None:
+    """The head the backup recorded, as a point the restored chain must pass through;
+    events after it are allowed (the migrations of a newer version may append)."""
+    head = manifest.heads.get(chain.value)
+    return AnchorPoint(AnchoredChain(head)) if head is not None else None

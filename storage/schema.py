@@ -268,6 +268,8 @@ class DoorReport(Base):
     lockdown: Mapped[bool] = mapped_column(Boolean)
     alarms: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     fault: Mapped[str | None] = mapped_column(String(300))
+    stopped: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    """The kiosk's last report as it stopped cleanly (its lock forced locked)."""
     reported_at: Mapped[datetime] = created_at_column()
 
 
@@ -281,3 +283,23 @@ class Kiosk(Base):
     version: Mapped[str] = mapped_column(String(32))
     first_seen_at: Mapped[datetime] = created_at_column()
     last_started_at: Mapped[datetime] = created_at_column()
+
+
+class ApiKey(Base):
+    """A machine client's key for kiosk-server (core.accounts.api_keys): only the
+    SHA-256 of its secret is kept. It acts through an operator account of its own
+    (``operator_id``), whose role is the key's and whose row every action
+    re-reads, as it does a person's."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), unique=True
+    )
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(63))
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(63))

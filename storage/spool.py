@@ -25,6 +25,7 @@ from core.records import (
 from core.settings import SpoolSettings
 from owned_files.entries import remove_file, rename_file
 from owned_files.folders import UnsafeEntry
+from owned_files.inputs import open_regular
 from storage.disk_reserve import DISK_FULL, DiskReserve
 from storage.durable_files import append_synced, private_folder
 from storage.spool_bounds import SpoolError, number, validate
@@ -33,6 +34,8 @@ from storage.spool_slot import SpoolSlot
 log = logging.getLogger(__name__)
 
 SpooledEvent = AccessDecision | KioskAuditEvent
+# A sent offset is a number of a few digits; more is not one.
+_MAX_OFFSET_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -209,11 +212,19 @@ class EventSpool:
 
     # --- the file ---------------------------------------------------------------------------
 
-    def _open_reading(self) -> BinaryIO | None:
+    def _open_reading(self, path: Path | None = None) -> BinaryIO | None:
+        """``path`` (default: the event spool file) to read, None if missing. Raises
+        StoreError for a link, FIFO, device or folder there: never followed, never
+        waited on (owned_files.inputs)."""
+        path = path or self.path
         try:
-            descriptor = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            descriptor = open_regular(path, follow_links=False)
         except FileNotFoundError:
             return None
+        except OSError as error:
+            raise StoreError(
+                f"cannot read the event spool file {path} ({error}); remove what stands there"
+            ) from error
         return os.fdopen(descriptor, "rb")
 
     def _read_line(self, stream: BinaryIO) -> bytes | None:
@@ -279,10 +290,12 @@ class EventSpool:
             remove_file(self._sent_path, missing_ok=True)  # it counted in a file that is gone
             return 0
         try:
-            offset = int(self._sent_path.read_text("ascii").strip())
-        except FileNotFoundError:
-            return 0
-        except (OSError, ValueError, UnicodeDecodeError):
+            stream = self._open_reading(self._sent_path)
+            if stream is None:
+                return 0
+            with stream:
+                offset = int(stream.read(_MAX_OFFSET_BYTES).decode("ascii").strip())
+        except (StoreError, OSError, ValueError, UnicodeDecodeError):
             offset = -1
         if not 0 <= offset <= size:
             # Sending everything again is safe: the database stores each event once.
@@ -300,11 +313,14 @@ class EventSpool:
 
     def _end_torn_line(self) -> None:
         """A write cut short by a power cut would swallow the next event: end it here."""
+        stream = self._open_reading()
+        if stream is None:
+            return
         try:
-            with self.path.open("rb") as stream:
+            with stream:
                 stream.seek(-1, os.SEEK_END)
                 torn = stream.read(1) != b"\n"
-        except (FileNotFoundError, OSError):
+        except OSError:  # an empty file
             return
         if torn:
             self._write(self.path, b"\n")

@@ -86,7 +86,14 @@ def open_store(
             hint = f" ({password_note})" if any(a in reason for a in _AUTH_FAILURES) else ""
             raise StoreError(f"cannot reach the database at {location}: {reason}{hint}") from error
         log.info("store ready: %s", location)
-        anchor = ChainAnchor(data_dir / ANCHOR_FOLDER, anchor_database(database_url), anchor_lock_s)
+        # The embedded server is reached only through this data folder: its processes are
+        # the only writers, so an event their anchor does not vouch for was forged.
+        anchor = ChainAnchor(
+            data_dir / ANCHOR_FOLDER,
+            anchor_database(database_url),
+            anchor_lock_s,
+            sole_writer=database_url is None,
+        )
         attach_anchor(engine, anchor)
         yield OpenStore(
             SqlIdentityStore(engine),

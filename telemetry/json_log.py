@@ -96,12 +96,13 @@ def loggable_text(text: str, name: str | None, names_allowed: bool) -> str:
     return flat
 
 
-def log_to_files(data_dir: Path, telemetry: TelemetrySettings) -> Path:
+def log_to_files(data_dir: Path, telemetry: TelemetrySettings, file_name: str = LOG_FILE) -> Path:
     """Send every log record at ``telemetry.log_level`` and above to the rotating JSON
-    log in ``data_dir/logs``; returns the file's path. The data folder is made
+    log ``file_name`` in ``data_dir/logs`` (each program its own: a rotation is not
+    shared across processes); returns the file's path. The data folder is made
     owner-only first, and the logs in it (older ones included) 0600."""
     folder = data_dir / "logs"
-    path = folder / LOG_FILE
+    path = folder / file_name
     try:
         secure_data_dir(data_dir)  # tightens a logs folder an older version left open
         secure_folder(folder)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -19,11 +19,12 @@ from core.access.door_events import (
     Unlocked,
     UnlockFailed,
     UnlockRefused,
+    UnlockUnconfirmed,
 )
 from core.access.frame_outcome import FrameOutcome
 from core.administration.server_supervision import SupervisionStatus
-from core.errors import ConfigurationError
 from core.records import AccessDecision, AccessOutcome
+from telemetry.loopback_server import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ class KioskMetrics:
         )
         self.door_unlocks = Counter(
             "kiosk_door_unlocks",
-            "Lock releases by cause (grant, exit_request, operator); refused and failed ones",
+            "Lock releases by cause (grant, exit_request, operator); refused, failed and "
+            "unconfirmed ones (the lock's answer lost: it may have opened)",
             ["cause", "result"],
             registry=r,
         )
@@ -147,7 +149,7 @@ class KioskMetrics:
         )
         self._frames_read_seen = 0
         self._frames_dropped_seen = 0
-        self._server: Any = None
+        self._server: LoopbackServer | None = None
 
     def watch_database_server(self, status: Callable[[], SupervisionStatus]) -> None:
         """Report the embedded server's supervision: read at each scrape."""
@@ -190,6 +192,8 @@ class KioskMetrics:
             self.door_unlocks.labels(event.cause.value, "refused").inc()
         elif isinstance(event, UnlockFailed):
             self.door_unlocks.labels("grant", "failed").inc()
+        elif isinstance(event, UnlockUnconfirmed):
+            self.door_unlocks.labels("grant", "unconfirmed").inc()
         elif isinstance(event, DoorFaulted):
             self.door_faults.inc()
         state = status.state
@@ -217,21 +221,17 @@ class KioskMetrics:
         self._frames_dropped_seen = max(dropped, self._frames_dropped_seen)
 
     def serve(self, port: int) -> None:
-        """Serve /metrics on 127.0.0.1 only: operators reach it through their own
-        agent or a tunnel, never from the door's network directly."""
-        try:
-            self._server, _ = start_http_server(port, addr="127.0.0.1", registry=self.registry)
-        except OSError as error:
-            raise ConfigurationError(
-                f"cannot serve metrics on 127.0.0.1:{port} ({error.strerror}); "
-                "choose another telemetry.metrics_port, or 0 to turn metrics off"
-            ) from error
-        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+        """Serve /metrics on the loopback addresses only (127.0.0.1 and ::1, both held,
+        telemetry.loopback_server): operators reach it through their own agent or a
+        tunnel, never from the door's network directly. Raises ConfigurationError when
+        another process holds the port on either address."""
+        self._server = LoopbackServer(make_wsgi_app(self.registry), port)
+        for address in self._server.addresses:
+            log.info("metrics on http://%s:%d/metrics", address, port)
 
     def close(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.close()
             self._server = None
 
 

@@ -44,6 +44,7 @@ pytest_plugins = [
     "tests.cli_fixtures",
     "tests.calibration_dataset",
     "tests.local_attacker",
+    "tests.api_fixtures",
 ]
 TEMPLATE_DATABASE = "kiosk_template"
 _database_numbers = itertools.count()

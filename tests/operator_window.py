@@ -105,5 +105,4 @@ def logged_in(qtbot: QtBot, window: KioskWindow, username: str, password: str) -
 
 
 def open_page(mode: object, title: str) -> None:
-    admin = mode.admin  # type: ignore[attr-defined]
-    admin.navigation.setCurrentRow(admin.page_titles().index(title))
+    mode.admin.open_page(title)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
-from core.enrollment.photo_addition import PhotoAdditionService, TemplateAddition
+from core.enrollment.photo_addition import PhotoAddition
 from core.errors import AlreadyEnrolled, ConsentMissing, InvalidValue, NotFound, QualityRejected
 from core.faces import BGRImage
 from core.people.people import PeopleService
@@ -48,14 +48,9 @@ def enrollment(
 
 @pytest.fixture
 def service(
-    enrollment: EnrollmentService,
-    identity_store: SqlIdentityStore,
-    db_engine: Engine,
-    settings: Settings,
-) -> PhotoAdditionService:
-    return PhotoAdditionService(
-        enrollment, identity_store, SqlPersonPhotos(db_engine), settings.matching
-    )
+    enrollment: EnrollmentService, db_engine: Engine, settings: Settings, face_engine: FaceEngine
+) -> PhotoAddition:
+    return PhotoAddition(enrollment, SqlPersonPhotos(db_engine), settings.matching)
 
 
 def _enroll(
@@ -75,7 +70,7 @@ def _templates(engine: Engine, person: uuid.UUID) -> int:
 
 
 def test_photos_of_the_person_are_added_and_audited_with_counts_only(
-    service: PhotoAdditionService,
+    service: PhotoAddition,
     enrollment: EnrollmentService,
     admin: Operator,
     face_engine: FaceEngine,
@@ -85,18 +80,8 @@ def test_photos_of_the_person_are_added_and_audited_with_counts_only(
     audit_log: SqlAuditLog,
 ) -> None:
     yao = _enroll(enrollment, admin, "Yao Ming", load(yaoming_jpg))
-    added = service.add_photos(
-        admin,
-        yao,
-        [("mirrored.jpg", load(photos / "yaoming_mirrored.jpg"))],
-        face_engine.template_model,
-    )
-    assert (added.person_id, added.display_name, added.added, added.templates) == (
-        yao,
-        "Yao Ming",
-        1,
-        2,
-    )
+    total = service.add(admin, yao, [("mirrored.jpg", load(photos / "yaoming_mirrored.jpg"))])
+    assert total == 2
     assert _templates(db_engine, yao) == 2
     only = LogFilter(action="person.photos_added")
     (event,) = audit_log.audit_events(100, only, actor=admin)
@@ -109,7 +94,7 @@ def test_photos_of_the_person_are_added_and_audited_with_counts_only(
 
 
 def test_a_poor_photo_or_another_persons_face_is_refused_and_nothing_stored(
-    service: PhotoAdditionService,
+    service: PhotoAddition,
     enrollment: EnrollmentService,
     admin: Operator,
     face_engine: FaceEngine,
@@ -121,15 +106,13 @@ def test_a_poor_photo_or_another_persons_face_is_refused_and_nothing_stored(
     yao = _enroll(enrollment, admin, "Yao Ming", load(yaoming_jpg))
     model = face_engine.template_model
     with pytest.raises(QualityRejected, match=r"blurred\.jpg"):
-        service.add_photos(
-            admin, yao, [("blurred.jpg", load(photos / "yaoming_blurred.jpg"))], model
-        )
+        service.add(admin, yao, [("blurred.jpg", load(photos / "yaoming_blurred.jpg"))])
     stranger = good_stranger(face_engine, load(t1_jpg))
-    with pytest.raises(QualityRejected, match=r"stranger\.jpg does not look like the person"):
-        service.add_photos(admin, yao, [("stranger.jpg", stranger)], model)
+    with pytest.raises(QualityRejected, match=r"stranger\.jpg does not look like enrolled person"):
+        service.add(admin, yao, [("stranger.jpg", stranger)])
     # A good photo with a bad one: all or nothing.
     with pytest.raises(QualityRejected):
-        service.add_photos(
+        service.add(
             admin,
             yao,
             [("mirrored.jpg", load(photos / "yaoming_mirrored.jpg")), ("stranger.jpg", stranger)],
@@ -139,7 +122,7 @@ def test_a_poor_photo_or_another_persons_face_is_refused_and_nothing_stored(
 
 
 def test_a_face_of_another_enrolled_person_is_refused(
-    service: PhotoAdditionService,
+    service: PhotoAddition,
     enrollment: EnrollmentService,
     admin: Operator,
     face_engine: FaceEngine,
@@ -171,22 +154,24 @@ def test_a_face_of_another_enrolled_person_is_refused(
             ),
             {"p": twin, "e": str(template.tolist()), "m": face_engine.template_model},
         )
+    # Decided by the store, under the enrollment lock, in the transaction of the write.
     with pytest.raises(
-        AlreadyEnrolled, match=r"mirrored\.jpg is the face of another enrolled person, Yao Ming"
+        AlreadyEnrolled, match="photo 1 is the face of another enrolled person, Yao Ming"
     ) as refused:
-        service.add_photos(admin, twin, [("mirrored.jpg", mirrored)], face_engine.template_model)
+        service.add(admin, twin, [("mirrored.jpg", mirrored)])
     assert refused.value.person_id == yao
-    # The store's own check, under the lock, refuses it too (the service's came first).
-    addition = TemplateAddition(
-        twin, admin, (NewTemplate(template, face_engine.template_model, 0.9),), 0.4
-    )
-    with pytest.raises(AlreadyEnrolled, match="photo 1 is the face of another enrolled person"):
-        SqlPersonPhotos(db_engine).add_templates(addition)
+    with pytest.raises(AlreadyEnrolled, match="another enrolled person, Yao Ming"):
+        SqlPersonPhotos(db_engine).add_templates(
+            twin,
+            [NewTemplate(template, face_engine.template_model, 0.9)],
+            actor=admin,
+            duplicate_threshold=0.4,
+        )
     assert _templates(db_engine, twin) == 1
 
 
 def test_consent_withdrawn_deleted_or_full_is_refused(
-    service: PhotoAdditionService,
+    service: PhotoAddition,
     enrollment: EnrollmentService,
     admin: Operator,
     identity_store: SqlIdentityStore,
@@ -194,25 +179,24 @@ def test_consent_withdrawn_deleted_or_full_is_refused(
     yaoming_jpg: Path,
     photos: Path,
 ) -> None:
-    model = face_engine.template_model
     mirrored = [("mirrored.jpg", load(photos / "yaoming_mirrored.jpg"))]
     people = PeopleService(identity_store, SecuritySettings())
     yao = _enroll(enrollment, admin, "Yao Ming", *[load(yaoming_jpg)] * MAX_TEMPLATES_PER_PERSON)
     with pytest.raises(InvalidValue, match=f"has {MAX_TEMPLATES_PER_PERSON} template"):
-        service.add_photos(admin, yao, mirrored, model)
+        service.add(admin, yao, mirrored)
 
     people.withdraw_consent(admin, yao)
     with pytest.raises(ConsentMissing, match="withdrew consent"):
-        service.add_photos(admin, yao, mirrored, model)
+        service.add(admin, yao, mirrored)
     people.delete(admin, yao)
     with pytest.raises(NotFound):
-        service.add_photos(admin, yao, mirrored, model)
+        service.add(admin, yao, mirrored)
     with pytest.raises(NotFound):
-        service.add_photos(admin, uuid.uuid4(), mirrored, model)
+        service.add(admin, uuid.uuid4(), mirrored)
 
 
 def test_an_enroller_may_add_photos_and_an_auditor_may_not(
-    service: PhotoAdditionService,
+    service: PhotoAddition,
     enrollment: EnrollmentService,
     admin: Operator,
     operator_store: SqlOperatorStore,
@@ -226,11 +210,11 @@ def test_an_enroller_may_add_photos_and_an_auditor_may_not(
     auditor = operator_store.add_operator("carol", "bcrypt-sha256$unused", Role.AUDITOR, admin)
     mirrored = [("mirrored.jpg", load(photos / "yaoming_mirrored.jpg"))]
     with pytest.raises(NotAllowed, match="may not enroll people"):
-        service.add_photos(auditor, yao, mirrored, face_engine.template_model)
+        service.add(auditor, yao, mirrored)
 
 
 def test_the_stores_check_waits_for_the_enrollment_lock(
-    service: PhotoAdditionService,
+    service: PhotoAddition,
     enrollment: EnrollmentService,
     admin: Operator,
     face_engine: FaceEngine,
@@ -244,11 +228,7 @@ def test_the_stores_check_waits_for_the_enrollment_lock(
     done: list[object] = []
     with db_engine.connect() as holder:
         holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ENROLLMENT_LOCK})
-        worker = threading.Thread(
-            target=lambda: done.append(
-                service.add_photos(admin, yao, mirrored, face_engine.template_model)
-            )
-        )
+        worker = threading.Thread(target=lambda: done.append(service.add(admin, yao, mirrored)))
         worker.start()
         waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
         with db_engine.connect() as watcher:
@@ -288,7 +268,7 @@ def test_kiosk_admin_add_photos_by_the_start_of_an_id(
         "add-photos", person[:8], "--image", photos / "yaoming_mirrored.jpg", "--operator", "alice"
     )
     assert added.returncode == 0, added.stderr
-    assert added.stdout.strip() == f"added 1 photo(s) to Yao Ming ({person}): 2 template(s) now"
+    assert added.stdout.strip() == f"added 1 photo(s) to {person}: 2 template(s) now"
     again = as_json(
         admin_cli(
             "people",

@@ -47,18 +47,26 @@ def test_an_enroller_adds_photos_to_the_chosen_person_and_a_stranger_is_refused(
     open_page(mode, "People")
     page, panel = mode.people_page, mode.add_photos
     assert "Photos" in [page.tabs.tabText(i) for i in range(page.tabs.count())]
-    qtbot.waitUntil(lambda: page.results.count() == 1, timeout=10_000)
-    assert not panel.add_button.isEnabled()  # nobody chosen yet
-    page.results.setCurrentRow(0)
+    qtbot.waitUntil(lambda: page.results.rowCount() == 1, timeout=10_000)
+    assert not panel.add_button.isEnabled()  # no photos chosen yet
+    page.results.setCurrentCell(0, 0)
+    qtbot.waitUntil(lambda: page.chosen_person == person, timeout=10_000)
+    assert panel.open_button is not None
+    panel.open_button.click()
+    assert page.tabs.currentWidget() is panel
     panel.choose([photos / "yaoming_mirrored.jpg"])
     assert panel.add_button.isEnabled()
     panel.add_button.click()
-    qtbot.waitUntil(lambda: "Added 1 photo(s) to Yao Ming" in panel.message.text(), timeout=60_000)
-    qtbot.waitUntil(lambda: "Templates: 2" in page.detail.text(), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: "Added 1 photo(s): 2 template(s) now" in panel.message.text(), timeout=60_000
+    )
+    qtbot.waitUntil(lambda: "Templates</td><td>2<" in page.record.detail.text(), timeout=10_000)
 
     panel.choose([stranger])
     panel.add_button.click()
-    qtbot.waitUntil(lambda: "does not look like the person" in panel.message.text(), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: "does not look like enrolled person" in panel.message.text(), timeout=60_000
+    )
     with db_engine.connect() as connection:
         count = connection.scalar(
             text("SELECT count(*) FROM face_templates WHERE person_id = :p"), {"p": person}

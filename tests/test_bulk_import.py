@@ -175,7 +175,7 @@ REFUSED = {
     6: ("unreadable_image", "nothere.jpg does not exist"),
     7: ("face_quality", "group.jpg: 6 faces in image; enrollment needs exactly one"),
     8: ("no_consent", "needs the person's recorded consent"),
-    9: ("already_enrolled", "already matches enrolled person Yao Ming"),
+    9: ("already_enrolled", "already enrolled as Yao Ming"),
     10: ("invalid_details", "badge B-100 is on row 2 too"),
     11: ("invalid_details", 'climbs out of the photo folder with ".."'),
     12: ("invalid_details", "not as an absolute path"),

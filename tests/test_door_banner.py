@@ -18,6 +18,7 @@ from kiosk.kiosk_screen import (
     DOOR_FAILED_TEXT,
     DOOR_OPEN_TEXT,
     DOOR_REFUSED_TEXT,
+    DOOR_UNCONFIRMED_TEXT,
     GRANTED_TEXT,
     KioskScreen,
 )
@@ -74,6 +75,7 @@ def screens(
 EXPECTED = {
     DoorResultKind.OPEN: f"Bea\n{DOOR_OPEN_TEXT}",
     DoorResultKind.FAILED: DOOR_FAILED_TEXT,
+    DoorResultKind.UNCONFIRMED: DOOR_UNCONFIRMED_TEXT,
     DoorResultKind.REFUSED: f"the door is in lockdown\n{DOOR_REFUSED_TEXT}",
 }
 

@@ -5,14 +5,24 @@ outlives a restart."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
+from core.access.door_audit import DoorAuditTrail
 from core.access.door_commands import DoorCommandKind, DoorCommandPoller, DoorCommandService
-from core.access.door_controller import CommandResult, DoorController
-from core.access.door_events import UnlockCause, Unlocked, UnlockRefused
+from core.access.door_control import STALE_REFUSAL
+from core.access.door_controller import CommandResult, DoorController, DoorListener
+from core.access.door_events import (
+    DoorFaulted,
+    RelockCause,
+    Relocked,
+    UnlockCause,
+    Unlocked,
+    UnlockRefused,
+)
 from core.accounts.operators import Authenticator, OperatorService
 from core.door_io_settings import DoorIoSettings
 from core.errors import InvalidValue, NotAllowed, NotFound
@@ -21,8 +31,11 @@ from core.settings import SecuritySettings
 from door_io.simulated import SimulatedDoor
 from storage.audit_log import SqlAuditLog
 from storage.door_commands import SqlDoorCommands
+from storage.event_log import ResilientEventLog
+from storage.kiosk_claim import claim_kiosk_id
 from storage.kiosk_registry import register_kiosk
 from storage.operator_store import SqlOperatorStore
+from storage.spool import EventSpool
 from tests.cli_fixtures import as_json
 from tests.door_events_recorder import DoorEventRecorder, wait_until
 
@@ -54,10 +67,12 @@ def service(store: SqlDoorCommands) -> DoorCommandService:
 class Kiosk:
     """A kiosk's door: the controller over a simulated door, and its command poller."""
 
-    def __init__(self, store: SqlDoorCommands) -> None:
+    def __init__(self, store: SqlDoorCommands, listeners: Sequence[DoorListener] = ()) -> None:
         self.hardware = SimulatedDoor()
         self.events = DoorEventRecorder()
-        self.controller = DoorController(self.hardware, SETTINGS, listeners=[self.events])
+        self.controller = DoorController(
+            self.hardware, SETTINGS, listeners=[self.events, *listeners]
+        )
         self.poller = DoorCommandPoller(store, self.controller, SETTINGS, KIOSK)
         self.controller.start()
 
@@ -251,3 +266,88 @@ def test_door_status_of_one_kiosk_and_of_a_bad_or_unknown_id(kiosk: Kiosk, admin
     assert "a kiosk id is 1 to 64 letters" in malformed.stderr
     for result in (not_yet, unknown, malformed):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_an_unlock_asked_of_a_stopped_kiosk_is_set_aside_at_its_start_and_audited(
+    db_engine: Engine,
+    store: SqlDoorCommands,
+    service: DoorCommandService,
+    admin: Operator,
+    audit_log: SqlAuditLog,
+    tmp_path: Path,
+) -> None:
+    command_id = service.request(
+        admin, kiosk_id=KIOSK, kind=DoorCommandKind.UNLOCK, reason="delivery", seconds=3600
+    )
+    with db_engine.begin() as connection:  # asked ten minutes before the kiosk started
+        connection.execute(text("UPDATE door_commands SET requested_at = now() - interval '600 s'"))
+    events = ResilientEventLog(db_engine, EventSpool(tmp_path / "spool.jsonl"), KIOSK)
+    audit = DoorAuditTrail(KIOSK, events.record_audit, queue_size=8)
+    audit.start()
+    door = Kiosk(store, [audit])
+    try:
+        door.poller.poll_once()
+        refused = door.events.wait_for(UnlockRefused)
+        assert (refused.command_id, refused.operator) == (command_id, "ada")
+        assert refused.why.startswith(f"{STALE_REFUSAL}: asked for 600 s before the kiosk")
+        assert door.events.of(Unlocked) == []
+        assert door.hardware.writes == [False], "only the lock forced at start"
+    finally:
+        door.stop()
+        audit.stop(5)
+        events.close()
+    (entry,) = audit_log.audit_events(5, LogFilter(action="door.unlock_refused"), actor=admin)
+    assert (entry.target, entry.details["command_id"]) == (KIOSK, command_id)
+    assert entry.details["why"] == refused.why
+
+
+def test_a_fresh_unlock_is_carried_out_and_a_lockdown_however_old(
+    db_engine: Engine, store: SqlDoorCommands, service: DoorCommandService, admin: Operator
+) -> None:
+    service.request(admin, kiosk_id=KIOSK, kind=DoorCommandKind.LOCKDOWN, reason="police")
+    with db_engine.begin() as connection:  # a state, not a moment: it stands
+        connection.execute(text("UPDATE door_commands SET requested_at = now() - interval '1 h'"))
+    service.request(admin, kiosk_id=KIOSK, kind=DoorCommandKind.RELEASE, reason="over")
+    service.request(
+        admin, kiosk_id=KIOSK, kind=DoorCommandKind.UNLOCK, reason="delivery", seconds=60
+    )
+    door = Kiosk(store)
+    try:
+        door.poller.poll_once()
+        assert door.events.wait_for(Unlocked).cause is UnlockCause.OPERATOR
+        assert door.hardware.output is True
+    finally:
+        door.stop()
+
+
+def test_a_kiosk_whose_id_was_taken_meanwhile_stands_down_and_leaves_the_door_alone(
+    db_engine: Engine, service: DoorCommandService, admin: Operator
+) -> None:
+    claim = claim_kiosk_id(db_engine, KIOSK, 0)
+    door = Kiosk(SqlDoorCommands(db_engine, claim))
+    try:
+        door.poller.poll_once()  # holds the id: takes commands, reports
+        claim.close()  # its database session ended (a server restart, say)...
+        with claim_kiosk_id(db_engine, KIOSK, 0):  # ...and another kiosk took the id
+            service.request(
+                admin, kiosk_id=KIOSK, kind=DoorCommandKind.UNLOCK, reason="r", seconds=60
+            )
+            door.poller.poll_once()
+            faulted = door.events.wait_for(DoorFaulted)
+            assert faulted.detail.startswith(f"door left alone: kiosk id {KIOSK} is in use")
+            writes = len(door.hardware.writes)
+            door.hardware.set_lock_output(True)  # the other kiosk's unlock
+            assert door.grant() is CommandResult.REFUSED
+            door.poller.poll_once()  # nothing more taken: the unlock is the other kiosk's
+            door.stop()
+            assert door.hardware.writes[writes:] == [True]
+            assert door.events.of(Unlocked) == []
+            assert [e.cause for e in door.events.of(Relocked)] == [RelockCause.START]
+            with db_engine.connect() as connection:
+                pending = connection.scalar(
+                    text("SELECT count(*) FROM door_commands WHERE taken_at IS NULL")
+                )
+            assert pending == 1
+    finally:
+        door.stop()
+        claim.close()

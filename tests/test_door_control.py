@@ -10,6 +10,7 @@ from core.access.door_control import (
     EXPIRED_REFUSAL,
     LATE_REFUSAL,
     LOCKDOWN_REFUSAL,
+    STALE_REFUSAL,
     DoorControl,
 )
 from core.access.door_events import (
@@ -258,3 +259,21 @@ def test_an_operator_unlock_whose_time_has_passed_is_refused(
         "ada",
     )
     assert not door.state.unlocked
+
+
+def test_an_operator_unlock_older_than_command_max_age_s_is_set_aside_with_its_command(
+    door: DoorControl,
+) -> None:
+    limit = SETTINGS.command_max_age_s
+    (refused,) = door.unlock_for(
+        10.0, seconds=3600, operator="ada", reason="delivery", age_s=limit + 1, command_id=7
+    )
+    assert isinstance(refused, UnlockRefused)
+    assert refused.why == (
+        f"{STALE_REFUSAL}: asked for {limit + 1:.0f} s before the kiosk took it, more than "
+        f"door_io.command_max_age_s ({limit:g} s); ask again"
+    )
+    assert refused.details()["command_id"] == 7
+    assert not door.state.unlocked
+    (unlocked,) = door.unlock_for(11.0, seconds=60, operator="ada", reason="x", age_s=limit)
+    assert isinstance(unlocked, Unlocked)

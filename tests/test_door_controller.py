@@ -17,12 +17,14 @@ from core.access.door_events import (
     DoorFaultCleared,
     DoorFaulted,
     ExitRequested,
+    LockConfirmed,
     RelockCause,
     Relocked,
     UnlockCause,
     Unlocked,
     UnlockFailed,
     UnlockRefused,
+    UnlockUnconfirmed,
 )
 from core.access.door_io import DoorInputs
 from core.door_io_settings import DoorIoSettings, FailMode
@@ -264,8 +266,8 @@ def test_an_operator_unlock_taken_after_its_time_is_refused(
     door.start()
     try:
         assert stalling.entered.wait(WAIT_S)
-        command = door.unlock_for(30, operator="ada", reason="delivery")
-        clock.now += 31  # the module answers only after the unlock's time
+        command = door.unlock_for(10, operator="ada", reason="delivery")
+        clock.now += 11  # the module answers only after the unlock's time (not yet stale)
         stalling.release()
         assert command.wait(WAIT_S) is CommandResult.REFUSED
         assert recorder.wait_for(UnlockRefused).why == EXPIRED_REFUSAL
@@ -357,3 +359,64 @@ def test_an_adapter_bug_is_a_fault_and_the_door_goes_on(recorder: DoorEventRecor
         assert hardware.output is True
     finally:
         door.stop()
+
+
+def test_an_unlock_with_its_answer_lost_is_unconfirmed_and_relocked_until_it_reads_back(
+    recorder: DoorEventRecorder,
+) -> None:
+    hardware = SimulatedDoor()
+    door = DoorController(hardware, FAST, listeners=[recorder])
+    door.start()
+    try:
+        recorder.wait_for(Relocked)
+        hardware.lose_answers()
+        granted = decision()
+        assert door.grant(granted).wait(WAIT_S) is CommandResult.UNCONFIRMED
+        assert recorder.wait_for(UnlockUnconfirmed).event_id == granted.event_id
+        assert recorder.of(UnlockFailed) == []
+        assert recorder.of(Unlocked) == []
+        assert True in hardware.writes, "the unlock did reach the lock"
+        wait_until(lambda: hardware.output is False)  # relocked at once, blind
+        writes = len(hardware.writes)
+        wait_until(lambda: len(hardware.writes) >= writes + 3)  # and again every retry_s
+        assert recorder.of(LockConfirmed) == []
+        hardware.lose_answers(False)
+        recorder.wait_for(LockConfirmed)
+        recorder.wait_for(DoorFaultCleared)
+        assert door.status.fault is None
+    finally:
+        door.stop()
+
+
+def test_a_lock_that_takes_writes_but_never_moves_fails_the_unlock_in_plain_words(
+    controller: DoorController, hardware: SimulatedDoor, recorder: DoorEventRecorder
+) -> None:
+    hardware.stick(False)  # outputs disabled: each write answered, none carried out
+    granted = decision()
+    assert controller.grant(granted).wait(WAIT_S) is CommandResult.FAILED
+    failed = recorder.wait_for(UnlockFailed)
+    assert failed.event_id == granted.event_id
+    assert failed.detail == (
+        "the door hardware (simulated) took the lock output on but reads it back off; check "
+        "that its outputs are enabled (not in a manual or test mode) and the relay is not stuck"
+    )
+    assert controller.status.fault == failed.detail
+    assert recorder.of(Unlocked) == []
+
+
+def test_a_door_stood_down_is_never_driven_again(
+    controller: DoorController, hardware: SimulatedDoor, recorder: DoorEventRecorder
+) -> None:
+    why = "kiosk id door-test is in use by another running kiosk"
+    controller.stand_down(why).wait(WAIT_S)
+    writes = len(hardware.writes)
+    hardware.set_lock_output(True)  # the other kiosk unlocks the door
+    granted = decision()
+    assert controller.grant(granted).wait(WAIT_S) is CommandResult.REFUSED
+    refused = recorder.wait_for(UnlockRefused)
+    assert (refused.event_id, refused.why) == (granted.event_id, why)
+    assert controller.status.fault == why
+    controller.stop()
+    assert hardware.writes[writes:] == [True], "only the other kiosk's write"
+    assert hardware.output is True, "not relocked at stop: not this kiosk's door any more"
+    assert recorder.of(Relocked)[-1].cause is RelockCause.START

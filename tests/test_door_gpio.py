@@ -69,8 +69,12 @@ def test_one_line_for_two_jobs_is_refused(tmp_path: Path) -> None:
         "KIOSK_DOOR_IO__GPIO_LOCK_LINE": "17",
         "KIOSK_DOOR_IO__GPIO_EXIT_LINE": "17",
     }
-    with pytest.raises(ConfigurationError, match="must be different lines"):
+    with pytest.raises(ConfigurationError) as refused:
         load_local_config(tmp_path, environ, CommandLine())
+    assert str(refused.value).endswith(
+        "door_io.gpio_lock_line and door_io.gpio_exit_line are both line 17; give each its "
+        "own (unset one that is not wired)"
+    )
 
 
 def test_the_lock_line_is_required(tmp_path: Path) -> None:

@@ -21,7 +21,13 @@ from core.settings import SecuritySettings, Settings
 from door_io.simulated import SimulatedDoor
 from kiosk.admin_screen import AdminScreen
 from kiosk.door_hardware import DoorHardware, describe
-from kiosk.kiosk_screen import DOOR_FAILED_TEXT, DOOR_OPEN_TEXT, DOOR_REFUSED_TEXT, KioskScreen
+from kiosk.kiosk_screen import (
+    DOOR_FAILED_TEXT,
+    DOOR_OPEN_TEXT,
+    DOOR_REFUSED_TEXT,
+    DOOR_UNCONFIRMED_TEXT,
+    KioskScreen,
+)
 from storage.audit_log import SqlAuditLog
 from storage.event_log import ResilientEventLog
 from storage.operator_store import SqlOperatorStore
@@ -141,6 +147,36 @@ def test_a_failed_unlock_tells_the_person_to_call_staff(
     assert metrics.registry.get_sample_value("kiosk_door_state", {"state": "fault"}) == 1
     hardware.unplug(False)
     qtbot.waitUntil(lambda: "door.fault_cleared" in actions(audited), timeout=5000)
+
+
+def test_an_unconfirmed_unlock_tells_the_person_to_call_staff_and_is_never_did_not_open(
+    qtbot: QtBot,
+    door: tuple[DoorHardware, KioskScreen, DecisionRelay],
+    hardware: SimulatedDoor,
+    audited: Callable[..., list[AuditEntry]],
+    metrics: KioskMetrics,
+) -> None:
+    _hardware_door, screen, relay = door
+    hardware.lose_answers()  # the module carries the unlock out; its answer is lost
+    decision = granted()
+    relay.consume(decision)
+    screen.show_decision(decision)
+    qtbot.waitUntil(lambda: screen.banner.text() == DOOR_UNCONFIRMED_TEXT, timeout=3000)
+    qtbot.waitUntil(lambda: "DOOR FAULT" in screen.door_state.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "door.unlock_unconfirmed" in actions(audited), timeout=5000)
+    (unconfirmed,) = audited("door.unlock_unconfirmed")
+    assert unconfirmed.details["access_event_id"] == str(decision.event_id)
+    assert unconfirmed.details["detail"].startswith("unlock not confirmed, the door may be")
+    assert audited("door.unlock_failed") == []
+    assert True in hardware.writes
+    counted = metrics.registry.get_sample_value(
+        "kiosk_door_unlocks_total", {"cause": "grant", "result": "unconfirmed"}
+    )
+    assert counted == 1
+    hardware.lose_answers(False)
+    qtbot.waitUntil(lambda: "door.lock_confirmed" in actions(audited), timeout=5000)
+    assert hardware.output is False
+    qtbot.waitUntil(lambda: screen.door_state.text() == "door locked", timeout=3000)
 
 
 def test_lockdown_refuses_the_grant_on_the_screen_and_in_the_audit(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, text
 
 from core.access.door_audit import DoorAuditTrail
@@ -18,12 +19,15 @@ from core.access.door_events import UnlockFailed
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 from core.records import AccessDecision, AccessOutcome
+from core.settings import Settings
 from door_io.simulated import SimulatedDoor
+from kiosk.door_hardware import DoorHardware
 from storage.door_commands import SqlDoorCommands
 from storage.event_log import ResilientEventLog
 from storage.kiosk_registry import register_kiosk
 from storage.operator_store import SqlOperatorStore
 from storage.spool import EventSpool
+from telemetry.metrics import KioskMetrics
 from tests.cli_fixtures import as_json
 from tests.door_events_recorder import DoorEventRecorder, wait_until
 
@@ -181,3 +185,47 @@ def test_a_failed_unlock_is_on_the_door_report(
     assert "UNLOCK FAILED 1x in 24 h, last " in line.stdout, line.stdout
     doors = as_json(admin_cli("door", "status", "--operator", "alice", "--json"))["doors"]
     assert doors[0]["failed_unlocks"] == 1
+
+
+def door_report(engine: Engine) -> tuple[bool, bool] | None:
+    """(unlocked, stopped) of the kiosk's stored report; None before the first."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT unlocked, stopped FROM door_reports WHERE kiosk_id = :k"), {"k": KIOSK}
+        ).one_or_none()
+    return None if row is None else (bool(row.unlocked), bool(row.stopped))
+
+
+def test_a_clean_stop_reports_the_door_locked_and_stopped(
+    qtbot: QtBot,
+    db_engine: Engine,
+    store: SqlDoorCommands,
+    hardware: SimulatedDoor,
+    events: ResilientEventLog,
+    admin_cli: Cli,
+) -> None:
+    settings = Settings(
+        kiosk_id=KIOSK, door_io=SETTINGS.model_copy(update={"operator_poll_s": 0.1})
+    )
+    door = DoorHardware(hardware, settings, events.record_audit, KioskMetrics(), commands=store)
+    door.start()
+    try:
+        door.controller.unlock_for(600, operator="ada", reason="delivery").wait(2)
+        wait_until(lambda: door_report(db_engine) == (True, False))  # the poller's report
+    finally:
+        door.stop()  # a clean exit: what SIGTERM does
+    assert hardware.output is False
+    assert door_report(db_engine) == (False, True), "the last report: locked, stopped"
+    line = admin_cli("door", "status", "--operator", "alice")
+    assert line.stdout.startswith(
+        f"{KIOSK}  STOPPED (kiosk stopped cleanly); last state: locked"
+    ), line.stdout
+    (shown,) = as_json(admin_cli("door", "status", "--operator", "alice", "--json"))["doors"]
+    assert (shown["stopped"], shown["unlocked"], shown["stale"]) == (True, False, False)
+    again = DoorController(SimulatedDoor(), SETTINGS)
+    again.start()
+    try:
+        DoorCommandPoller(store, again, SETTINGS, KIOSK).poll_once()
+    finally:
+        again.stop()
+    assert door_report(db_engine) == (False, False), "running again: no longer stopped"

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from core.access.door_controller import DoorController
-from core.access.door_events import RelockCause, Relocked, Unlocked
+from core.access.door_events import (
+    DoorFaultCleared,
+    DoorFaulted,
+    RelockCause,
+    Relocked,
+    Unlocked,
+)
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 from core.records import AccessDecision, AccessOutcome
@@ -133,3 +139,97 @@ def test_a_board_unplugged_while_open_is_one_plain_line(board: RelayBoard) -> No
     assert str(fault.value) == (
         f"the relay board on {board.port} is not there; check its USB cable and door_io.serial_port"
     )
+
+
+class UsbLink:
+    """A stable name for the board, as udev gives one (/dev/serial/by-id/...): a link
+    to the pty of the board plugged in now, gone while none is."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.board: RelayBoard | None = None
+
+    def plug(self) -> RelayBoard:
+        self.board = RelayBoard()
+        self.path.symlink_to(self.board.port)
+        return self.board
+
+    def unplug(self) -> None:
+        assert self.board is not None
+        self.path.unlink()
+        self.board.close()
+        self.board = None
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.unplug()
+
+
+@pytest.fixture
+def usb(tmp_path: Path) -> Iterator[UsbLink]:
+    link = UsbLink(tmp_path / "ttyRELAY")
+    yield link
+    link.close()
+
+
+def grant() -> AccessDecision:
+    return AccessDecision(kiosk_id="door-test", outcome=AccessOutcome.GRANTED, latency_ms=1)
+
+
+def test_a_board_unplugged_is_a_door_fault_and_set_again_when_plugged_back(usb: UsbLink) -> None:
+    first = usb.plug()
+    settings = DoorIoSettings.model_validate(
+        {
+            "adapter": "serial",
+            "serial_port": str(usb.path),
+            "poll_interval_s": 0.02,
+            "retry_s": 0.05,
+            "retry_max_s": 0.2,
+        }
+    )
+    recorder = DoorEventRecorder()
+    door = DoorController(SerialRelayDoor(settings), settings, listeners=[recorder])
+    door.start()
+    try:
+        assert first.command() == OFF
+        recorder.wait_for(Relocked)  # the start's write is over
+        usb.unplug()  # nothing is written meanwhile: the door must see it by itself
+        faulted = recorder.wait_for(DoorFaulted, timeout_s=2)
+        assert faulted.detail == (
+            f"the relay board on {usb.path} is not there; check its USB cable and "
+            "door_io.serial_port"
+        )
+        assert door.status.fault == faulted.detail
+        second = usb.plug()
+        recorder.wait_for(DoorFaultCleared)
+        assert second.command() == OFF, "the relay set again on the board plugged back"
+        assert door.status.fault is None
+        door.consume(grant())
+        assert second.command() == ON
+    finally:
+        door.stop()
+
+
+def test_another_board_under_the_same_name_is_found_and_set_again(usb: UsbLink) -> None:
+    first = usb.plug()
+    io = SerialRelayDoor(DoorIoSettings(adapter="serial", serial_port=str(usb.path)))
+    io.set_lock_output(False)
+    assert first.command() == OFF
+    usb.path.unlink()  # unplugged and plugged back between two looks: a new device
+    second = RelayBoard()
+    usb.path.symlink_to(second.port)
+    try:
+        with pytest.raises(DoorFault) as fault:
+            io.read_inputs()
+        assert str(fault.value) == (
+            f"the relay board on {usb.path} was unplugged and plugged in again; its relay "
+            "is set again"
+        )
+        io.read_inputs()  # opened afresh: the new board
+        io.set_lock_output(False)
+        assert second.command() == OFF
+        assert first.quiet(0.05), "nothing more to the board that went away"
+    finally:
+        io.close()
+        second.close()
+        first.close()

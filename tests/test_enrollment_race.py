@@ -114,7 +114,7 @@ def test_one_face_enrolled_from_racing_processes_is_one_person(
     assert sorted(o.split()[0] for o in outcomes) == ["enrolled"] + ["refused"] * (RACERS - 1)
     for outcome in outcomes:
         if outcome.startswith("refused"):
-            assert "already matches enrolled person Yao " in outcome
+            assert "already enrolled as Yao " in outcome
             assert str(winner) in outcome
 
 

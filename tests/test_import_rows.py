@@ -49,7 +49,18 @@ class NoModel:
 
 def face(vector: np.ndarray, label: str) -> LabelledSample:
     detected = DetectedFace((0.0, 0.0, 120.0, 120.0), np.zeros((5, 2), np.float32), 0.9)
-    measured = FaceMeasurements(120.0, 0.9, 100.0, 0.0, 0.0, 0.5, 120.0, 0.0, 0.0)
+    measured = FaceMeasurements(
+        face_px=120.0,
+        score=0.9,
+        sharpness=100.0,
+        yaw=0.0,
+        roll_degrees=0.0,
+        pitch=0.5,
+        brightness=120.0,
+        dark_fraction=0.0,
+        bright_fraction=0.0,
+        outside_share=0.0,
+    )
     return label, FaceSample(detected, vector.astype(np.float32), measured)
 
 

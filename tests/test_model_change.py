@@ -152,7 +152,7 @@ def test_one_face_cannot_be_enrolled_twice_across_a_change_of_pack(
         "--image", photos / "yaoming_mirrored.jpg", "--consent",
     )  # fmt: skip
     assert again.returncode != 0
-    assert "already matches enrolled person Yao Ming" in again.stderr
+    assert "already enrolled as Yao Ming" in again.stderr
 
 
 # ---- the services and the store ---------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_a_model_not_installed_here_refuses_enrollment_until_named(
     knowing = bundled.seen_by(
         load_engine(Settings(models=ModelSettings(earlier_pack_dirs=(turned_pack,))))
     )
-    with pytest.raises(AlreadyEnrolled, match="already matches enrolled person Yao Ming"):
+    with pytest.raises(AlreadyEnrolled, match="already enrolled as Yao Ming"):
         knowing.enroll("Someone Else", ("mirrored.jpg", bgr_of(photos / "yaoming_mirrored.jpg")))
     assert knowing.enroll("Stranger", ("stranger.jpg", stranger)).templates == 1
 

@@ -55,8 +55,9 @@ def test_each_role_sees_only_its_screens(
     qtbot.waitUntil(lambda: mode.admin is not None, timeout=10_000)
     assert mode.admin.page_titles() == pages
     if "People" in pages:
-        can_delete = role is Role.ADMIN
-        assert mode.people_page.delete_button.isVisibleTo(mode.people_page) is can_delete
+        assert mode.people_page.may_delete is (role is Role.ADMIN)
+        # Nothing about a person, and no Delete, before one is chosen.
+        assert not mode.people_page.delete_button.isVisibleTo(mode.people_page)
 
 
 @pytest.mark.usefixtures("staff")
@@ -128,10 +129,20 @@ def test_people_are_found_and_deleted_after_typing_their_name(
     page.results.setCurrentRow(0)
     qtbot.waitUntil(lambda: "Grace Hopper" in page.detail.text(), timeout=5_000)
     assert "Kept until" in page.detail.text()
-    page.confirm_name.setText("Grace")
-    assert not page.delete_button.isEnabled()
-    page.confirm_name.setText("Grace Hopper")
-    assert page.delete_button.isEnabled()
+    assert page.delete_button.isVisible()
+    page.delete_button.click()  # asks, in the kiosk's style, for the name
+    sheet = page.confirm_sheet
+    assert sheet.isVisible()
+    assert sheet.title.text() == "Delete Grace Hopper?"
+    sheet.typed.setText("Grace")
+    assert not sheet.confirm.isEnabled()
+    sheet.cancel.click()
+    assert not sheet.isVisible()
     page.delete_button.click()
+    assert sheet.typed.text() == ""  # asked afresh
+    sheet.typed.setText("grace  hopper")  # as people read it: case and spaces aside
+    assert sheet.confirm.isEnabled()
+    sheet.confirm.click()
     qtbot.waitUntil(lambda: page.results.count() == 0, timeout=5_000)
+    assert page.person.currentWidget() is page.nobody_chosen  # no stale record, no Delete
     assert identity_store.person(person_id, actor=staff[Role.ADMIN]).summary.template_count == 0

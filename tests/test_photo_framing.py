@@ -81,7 +81,7 @@ def test_crops_touching_each_edge_enroll_as_the_same_person(
     crop = touching(yaoming, yaoming_face.box, edge)
     assert gallery.identified_name(crop, f"touching-{edge}.jpg") == ENROLLED_NAME
     # Enrolling it as someone else is refused: it is recognised as the same face.
-    with pytest.raises(AlreadyEnrolled, match="already matches enrolled person Yao Ming"):
+    with pytest.raises(AlreadyEnrolled, match="already enrolled as Yao Ming"):
         gallery.enroll("Someone Else", (f"touching-{edge}.jpg", crop))
 
 

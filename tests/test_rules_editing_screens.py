@@ -170,9 +170,9 @@ def test_a_schedule_a_group_uses_is_not_deleted(
     form = page.forms["Schedules"]
     qtbot.waitUntil(lambda: page.schedules.rowCount() == 1, timeout=5_000)
     page.schedules.selectRow(0)
-    form.delete.click()
-    assert form.delete.text() == "Tap again to delete always"
-    form.delete.click()
+    form.delete.click()  # asks first, in the kiosk's style
+    assert form.confirm_sheet.title.text() == "Delete schedule always?"
+    form.confirm_sheet.confirm.click()
     qtbot.waitUntil(lambda: form.message.text() != "", timeout=5_000)
     assert form.message.text() == (
         "schedule always is used by group everyone; give that group another schedule first"
@@ -340,8 +340,8 @@ def test_an_admin_sets_a_persons_pin_on_screen_and_it_is_never_shown(
 
     pins.kind.setCurrentIndex(pins.kind.findData(PinKind.PIN.value))
     pins.clear_button.click()
-    assert pins.clear_button.text() == "Tap again to clear the PIN and the duress PIN"
-    pins.clear_button.click()
+    assert pins.confirm_sheet.title.text() == "Clear the PIN and the duress PIN?"
+    pins.confirm_sheet.confirm.click()
     qtbot.waitUntil(lambda: pins.message.text() == "PIN cleared", timeout=10_000)
     assert door.verify(grace, PIN) is PinVerdict.WRONG
 

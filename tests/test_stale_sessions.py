@@ -227,7 +227,7 @@ def test_the_kiosk_returns_to_the_door_when_the_account_changes(
     mode = logged_in(qtbot, window, "erin", PASSWORDS[Role.ENROLLER])
     open_page(mode, "People")
     page = mode.people_page
-    qtbot.waitUntil(lambda: page.detail.text() == "Nobody is enrolled.", timeout=10_000)
+    qtbot.waitUntil(lambda: page.list.currentWidget() is page.nobody, timeout=10_000)
     OperatorService(operator_store, POLICY).set_disabled(staff[Role.ADMIN], "erin", disabled=True)
     page.search.setText("grace")  # erin's next request
     qtbot.waitUntil(lambda: window.stack.currentWidget() is window.door, timeout=10_000)

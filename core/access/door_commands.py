@@ -11,7 +11,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -19,7 +19,7 @@ from typing import Protocol
 from core.access.door_controller import CommandResult, DoorController, DoorStatus
 from core.accounts.permissions import Permission, authorize
 from core.door_io_settings import DoorIoSettings
-from core.errors import InvalidValue, KioskError, NotFound, StoreError
+from core.errors import InvalidValue, KioskError, KioskIdInUse, NotFound, StoreError
 from core.records import Operator
 from core.settings import KIOSK_ID_MAX, KIOSK_ID_PATTERN
 from core.store import DenialLog
@@ -48,6 +48,14 @@ class DoorCommandRecord:
     remaining_s: float | None = None
     """For an unlock: what is left of it when the kiosk took it (0 or less: expired)."""
 
+    @property
+    def age_s(self) -> float:
+        """How long before the kiosk took it the unlock was asked for (s, by the
+        database's clock); 0 for a lockdown or release, which are states, not moments."""
+        if self.seconds is None or self.remaining_s is None:
+            return 0.0
+        return max(0.0, self.seconds - self.remaining_s)
+
 
 @dataclass(frozen=True, kw_only=True)
 class DoorReport:
@@ -60,18 +68,23 @@ class DoorReport:
     lockdown: bool
     alarms: tuple[str, ...]
     fault: str | None
+    stopped: bool = False
+    """The kiosk's last report as it stopped cleanly: the door is no longer driven,
+    its lock was forced locked (``unlocked`` False) unless ``fault`` says otherwise."""
     reported_at: datetime | None = None
     age_s: float | None = None
     """How long ago the kiosk wrote it (s, by the database's clock); None for a
     report not yet stored."""
     failed_unlocks: int = 0
-    """Unlocks the lock did not take (door.unlock_failed), in the window asked for."""
+    """Unlocks the lock did not take or did not confirm (door.unlock_failed,
+    door.unlock_unconfirmed), in the window asked for."""
     last_failed_unlock_at: datetime | None = None
 
     def is_stale(self, settings: DoorIoSettings) -> bool:
         """Older than ``report_stale_s``: the kiosk is off or cannot reach the database,
-        and the door may be otherwise by now."""
-        return self.age_s is not None and self.age_s > settings.report_stale_s
+        and the door may be otherwise by now. A stopped kiosk's report is not stale:
+        it is known to have stopped."""
+        return not self.stopped and self.age_s is not None and self.age_s > settings.report_stale_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,7 +249,16 @@ class DoorCommandPoller:
     the door's state back: when it changed, and at least every
     ``report_heartbeat_s`` so a kiosk gone silent shows as stale. A lockdown in force
     when the kiosk starts is applied first, so a restart never ends a lockdown. The
-    database being down is logged and tried again; the door goes on as it was."""
+    database being down is logged and tried again; the door goes on as it was.
+
+    An unlock taken more than ``command_max_age_s`` after it was asked for (the kiosk
+    was stopped or cut off meanwhile) is set aside by the door, audited, never carried
+    out. A lockdown or release is carried out however old: each is a state the
+    operator set, the newest standing (the standing lockdown above).
+
+    When this kiosk's id turns out held by another running kiosk (KioskIdInUse), the
+    door stands down (DoorController.stand_down) and nothing more is taken or reported
+    under the id: the other kiosk drives the door and writes its report."""
 
     def __init__(
         self,
@@ -256,6 +278,7 @@ class DoorCommandPoller:
         self._reported: DoorReport | None = None
         """The report last stored, and when (``clock``)."""
         self._reported_at = 0.0
+        self._stood_down = False
         self._thread = threading.Thread(target=self._run, name="door-commands", daemon=True)
 
     def start(self) -> None:
@@ -268,7 +291,31 @@ class DoorCommandPoller:
 
     def poll_once(self) -> None:
         """One round: the standing lockdown (at first), new commands, the report.
-        Raises StoreError when the database cannot be reached."""
+        Raises StoreError when the database cannot be reached. Does nothing once the
+        door stood down (another kiosk holds the id)."""
+        if self._stood_down:
+            return
+        try:
+            self._poll()
+        except KioskIdInUse as error:
+            self._stood_down = True
+            why = f"door left alone: {error}"
+            self._door.stand_down(why).wait(self._settings.command_timeout_s)
+
+    def report_stopped(self) -> None:
+        """The last report, marked stopped, written once the door controller has
+        stopped (and forced the lock locked): the door reads "stopped" at once, never
+        the state it had before. Call after ``stop``. A database that cannot take it
+        is logged, not raised; nothing is written under an id another kiosk holds."""
+        if self._stood_down:
+            return
+        report = replace(report_of(self._kiosk_id, self._door.status), stopped=True)
+        try:
+            self._store.report(report)
+        except StoreError as error:
+            log.warning("the door's last report (stopped) not written: %s", error)
+
+    def _poll(self) -> None:
         if not self._standing_checked:
             standing = self._store.standing_lockdown(self._kiosk_id)
             if standing is not None:
@@ -305,12 +352,15 @@ class DoorCommandPoller:
             sent = door.lockdown(operator=command.operator, reason=command.reason)
         elif command.kind is DoorCommandKind.RELEASE:
             sent = door.release(operator=command.operator, reason=command.reason)
-        elif command.remaining_s is None or command.remaining_s <= 0:
-            log.warning("door command %d expired before the kiosk took it", command.id)
-            return
         else:
+            # A stale or expired unlock is refused by the door itself, so it is audited
+            # (door.unlock_refused, with the command's id), never carried out.
             sent = door.unlock_for(
-                command.remaining_s, operator=command.operator, reason=command.reason
+                command.remaining_s or 0.0,
+                operator=command.operator,
+                reason=command.reason,
+                age_s=command.age_s,
+                command_id=command.id,
             )
         result = sent.wait(self._settings.command_timeout_s)
         if result is not CommandResult.DONE:

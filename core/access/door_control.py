@@ -19,6 +19,8 @@ The rules, in the field's terms:
   alarm.
 - A grant older than ``grant_max_age_s`` when it reaches the door is refused: a
   door that opens long after the face was seen opens for whoever stands there.
+  So is an operator's unlock older than ``command_max_age_s`` (stale: asked of a
+  kiosk that was stopped or cut off from the database).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from core.door_io_settings import DoorIoSettings
 LOCKDOWN_REFUSAL = "the door is in lockdown"
 LATE_REFUSAL = "the decision reached the door too late"
 EXPIRED_REFUSAL = "the unlock's time ran out before the door took it"
+STALE_REFUSAL = "the unlock command is stale, set aside"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,25 +146,42 @@ class DoorControl:
         return events
 
     def unlock_for(
-        self, now: float, *, seconds: float, operator: str, reason: str
+        self,
+        now: float,
+        *,
+        seconds: float,
+        operator: str,
+        reason: str,
+        age_s: float = 0.0,
+        command_id: int | None = None,
     ) -> list[DoorEvent]:
-        """An operator's "unlock now" for ``seconds``; refused in lockdown, and when
-        ``seconds`` is not above 0 (its time ran out before the door took it)."""
-        if self._lockdown:
+        """An operator's "unlock now" for ``seconds``, asked for ``age_s`` ago (as door
+        command ``command_id``, if it came through the database). Refused when older
+        than ``command_max_age_s`` (stale: asked of a kiosk that was stopped or cut
+        off), in lockdown, and when ``seconds`` is not above 0 (its time ran out before
+        the door took it)."""
+
+        def refused(why: str) -> list[DoorEvent]:
             return [
                 UnlockRefused(
                     at_s=now,
                     cause=UnlockCause.OPERATOR,
-                    why=f"{LOCKDOWN_REFUSAL}: release it first",
+                    why=why,
                     operator=operator,
+                    command_id=command_id,
                 )
             ]
+
+        limit = self._settings.command_max_age_s
+        if age_s > limit:
+            return refused(
+                f"{STALE_REFUSAL}: asked for {age_s:.0f} s before the kiosk took it, "
+                f"more than door_io.command_max_age_s ({limit:g} s); ask again"
+            )
+        if self._lockdown:
+            return refused(f"{LOCKDOWN_REFUSAL}: release it first")
         if seconds <= 0:
-            return [
-                UnlockRefused(
-                    at_s=now, cause=UnlockCause.OPERATOR, why=EXPIRED_REFUSAL, operator=operator
-                )
-            ]
+            return refused(EXPIRED_REFUSAL)
         return [self._unlock(now, seconds, UnlockCause.OPERATOR, operator=operator, reason=reason)]
 
     def _unlock(

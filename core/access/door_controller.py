@@ -8,23 +8,22 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from core.access.door_control import DoorControl, DoorState
 from core.access.door_events import (
     DoorEvent,
     DoorFaultCleared,
     DoorFaulted,
-    UnlockCause,
+    LockConfirmed,
     Unlocked,
-    UnlockFailed,
     UnlockRefused,
 )
 from core.access.door_io import DebouncedInput, DoorIo, door_is_open, guarded, lock_output_on
+from core.access.door_requests import CommandResult, DoorCommand, give_up_unlock, refuse
+from core.access.lock_output import WriteOutcome, write_lock_output
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 from core.records import AccessDecision
@@ -42,33 +41,11 @@ class DoorStatus:
     fault: str | None
     """Why the hardware is not answering; None while it is."""
 
-
-class CommandResult(StrEnum):
-    DONE = "done"
-    REFUSED = "refused"
-    """Refused by the door's rules (lockdown, a late grant): not a fault."""
-    FAILED = "failed"
-    """The hardware did not take it."""
-
-
-@dataclass(eq=False)
-class DoorCommand:
-    """One request to the door; ``done`` is set once it was carried out or failed."""
-
-    apply: Callable[[DoorControl, float], list[DoorEvent]]
-    event_id: uuid.UUID | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    result: CommandResult = CommandResult.DONE
-    detail: str = ""
-
-    def wait(self, timeout_s: float) -> CommandResult:
-        """Raises DoorFault if it was not carried out within ``timeout_s``."""
-        if not self.done.wait(timeout_s):
-            raise DoorFault(
-                f"the door hardware did not answer within {timeout_s:g} s; "
-                "check its power and connection (door_io settings)"
-            )
-        return self.result
+    @property
+    def kind(self) -> str:
+        """The adapter's kind ("modbus", "serial"...) without where it is: the first
+        word of ``adapter`` (DoorIo.name), for what leaves the kiosk."""
+        return self.adapter.split(" ", 1)[0]
 
 
 _STOP = object()
@@ -81,11 +58,20 @@ class DoorController:
     frame arriving.
 
     The lock is forced locked when the thread starts and when it stops cleanly.
-    A command the hardware does not take is retried, first after ``retry_s`` then
-    at doubling waits up to ``retry_max_s``, and reported as a fault; an unlock it
-    did not take is given up (never sent late) and the grant told so. Requests
-    (``consume``, ``lockdown``...) may come from any thread; their producers wait
-    for each one, so the command queue stays short.
+    Each write of the lock output is read back where the hardware can
+    (core.access.lock_output). A write the hardware does not take is retried, first
+    after ``retry_s`` then at doubling waits up to ``retry_max_s``, and reported as a
+    fault; an unlock it did not take is given up (never sent late) and the grant told
+    so. An unlock or relock whose outcome is unknown (the answer lost, late or
+    garbled, the output unreadable), or a relock not taken, leaves the door possibly
+    unlocked: the output is written locked every ``retry_s``, never at longer waits,
+    until it reads back locked (LockConfirmed), and such an unlock is reported as
+    unconfirmed (UnlockUnconfirmed), never as "did not open". Requests (``consume``,
+    ``lockdown``...) may come from any thread; their producers wait for each one, so
+    the command queue stays short.
+
+    ``stand_down`` ends all driving for good: this kiosk lost its id to another
+    running kiosk, whose door it would otherwise fight over.
     """
 
     def __init__(
@@ -108,6 +94,12 @@ class DoorController:
         self._exit_button = DebouncedInput(settings.debounce_s)
         self._written: bool | None = None
         """The lock output level the hardware last took; None: unknown (a fault)."""
+        self._maybe_unlocked = False
+        """A write's outcome, or the hardware lost while it was unlocked, left the door
+        possibly unlocked: written every retry_s until it reads back as wanted."""
+        self._unlock_level = lock_output_on(True, settings)
+        self._stood_down: str | None = None
+        """Why this kiosk no longer drives the door (its id taken by another kiosk)."""
         self._fault: str | None = None
         self._retry_at = 0.0
         self._retry_wait = settings.retry_s
@@ -139,8 +131,13 @@ class DoorController:
         if not decision.granted:
             return
         command = self.grant(decision)
-        if command.wait(self._settings.command_timeout_s) is CommandResult.FAILED:
+        result = command.wait(self._settings.command_timeout_s)
+        if result is CommandResult.FAILED:
             raise DoorFault(f"the door did not unlock for {decision.event_id}: {command.detail}")
+        if result is CommandResult.UNCONFIRMED:
+            raise DoorFault(
+                f"the door's unlock for {decision.event_id} is not confirmed: {command.detail}"
+            )
 
     def grant(self, decision: AccessDecision) -> DoorCommand:
         def apply(control: DoorControl, now: float) -> list[DoorEvent]:
@@ -151,17 +148,48 @@ class DoorController:
 
         return self._send(DoorCommand(apply, event_id=decision.event_id))
 
-    def unlock_for(self, seconds: float, *, operator: str, reason: str) -> DoorCommand:
+    def unlock_for(
+        self,
+        seconds: float,
+        *,
+        operator: str,
+        reason: str,
+        age_s: float = 0.0,
+        command_id: int | None = None,
+    ) -> DoorCommand:
         """Unlock until ``seconds`` from now: taken later, it lasts only what is left,
-        and nothing once its time has passed."""
-        until = self._clock() + seconds
+        and nothing once its time has passed. ``age_s``: how long ago it was asked for
+        (a door command from the database); refused as stale past command_max_age_s,
+        counting its wait here too."""
+        sent = self._clock()
+        until = sent + seconds
         return self._send(
             DoorCommand(
                 lambda control, now: control.unlock_for(
-                    now, seconds=until - now, operator=operator, reason=reason
+                    now,
+                    seconds=until - now,
+                    operator=operator,
+                    reason=reason,
+                    age_s=age_s + (now - sent),
+                    command_id=command_id,
                 )
             )
         )
+
+    def stand_down(self, why: str) -> DoorCommand:
+        """Never drive the door again: the adapter is closed with the output as it is,
+        every later request is refused with ``why`` (this kiosk lost its id to another
+        running kiosk, which drives the door now)."""
+
+        def apply(_control: DoorControl, now: float) -> list[DoorEvent]:
+            self._stood_down = why
+            log.error("door %s no longer driven: %s", self._io.name, why)
+            with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
+                guarded(self._io, self._io.close)
+            self._fault = why
+            return [DoorFaulted(at_s=now, detail=why)]
+
+        return self._send(DoorCommand(apply))
 
     def lockdown(self, *, operator: str, reason: str) -> DoorCommand:
         return self._send(
@@ -194,6 +222,11 @@ class DoorController:
             if command is _STOP:
                 break
             now = self._clock()
+            if self._stood_down is not None:  # nothing driven, nothing more recorded
+                if isinstance(command, DoorCommand):
+                    self._publish(refuse(command, now, self._stood_down))
+                    command.done.set()
+                continue
             events: list[DoorEvent] = []
             if isinstance(command, DoorCommand):
                 events += command.apply(self._control, now)
@@ -223,62 +256,85 @@ class DoorController:
         self, now: float, command: DoorCommand | None, events: Sequence[DoorEvent]
     ) -> list[DoorEvent]:
         """Bring the lock output to what the control wants, after ``events``; returns
-        the events to publish. An unlock asked for now (an Unlocked in ``events``) that
-        the hardware did not take is reported as UnlockFailed instead, and given up:
-        never sent late. Any other write that fails (the relock when the time is up,
-        an unlock taken before the link went down) leaves the control's state as it
-        is, and that state is written again when the hardware answers. A command is
-        worth a try even while the hardware is faulted: someone is waiting at the door."""
+        the events to publish. An unlock asked for now (an Unlocked in ``events``)
+        that the hardware did not take is reported as UnlockFailed instead, one whose
+        outcome is unknown as UnlockUnconfirmed, and either is given up: never sent
+        late. Any other write that fails (the relock when the time is up, an unlock
+        taken before the link went down) leaves the control's state as it is, and
+        that state is written again when the hardware answers. A command is worth a
+        try even while the hardware is faulted: someone is waiting at the door."""
         if command is not None and any(isinstance(e, UnlockRefused) for e in events):
             command.result = CommandResult.REFUSED
-        wanted = lock_output_on(self._control.state.unlocked, self._settings)
+        if self._stood_down is not None:
+            return list(events)
+        unlocking = self._control.state.unlocked
+        wanted = lock_output_on(unlocking, self._settings)
         due = command is not None or self._fault is None or now >= self._retry_at
         if wanted == self._written or not due:
             return list(events)
-        try:
-            guarded(self._io, lambda: self._io.set_lock_output(wanted))
-        except DoorFault as error:
-            self._written = None
-            self._faulted(now, str(error))
-            unlocks = [e for e in events if isinstance(e, Unlocked)]
+        before = self._written
+        write = write_lock_output(self._io, wanted)
+        published = list(events)
+        if write.outcome is WriteOutcome.TAKEN:
+            self._written = wanted
+            if self._maybe_unlocked and not unlocking:
+                published.append(LockConfirmed(at_s=now))
+            self._maybe_unlocked = False
+            if write.fault is None:
+                self._cleared(now)
+            else:  # it took, but an answer was lost: the link is faulty
+                self._faulted(now, write.fault)
+            return published
+        unlocks = [e for e in events if isinstance(e, Unlocked)]
+        detail = write.fault or "the door hardware did not take the lock output"
+        if write.outcome is WriteOutcome.NOT_TAKEN:
+            # The output is where it reads back, else where it was (the write never
+            # reached the hardware): at the unlock level, the door is unlocked.
+            level = write.read_back if write.read_back is not None else before
+            self._written = level
+            maybe = self._maybe_unlocked if level is None else level == self._unlock_level
+            self._possibly_unlocked(now, maybe, detail)
             if unlocks:
-                return self._give_up_unlock(now, command, events, unlocks, str(error))
-            return list(events)
-        self._written = wanted
-        self._cleared(now)
-        return list(events)
+                return give_up_unlock(self._control, now, command, events, detail)
+            return published
+        self._written = None
+        what = "unlock" if unlocking else "relock"
+        detail = f"{what} not confirmed, the door may be unlocked: {detail}"
+        self._possibly_unlocked(now, True, detail)
+        if unlocks:
+            return give_up_unlock(self._control, now, command, events, detail, confirmed=False)
+        return published
 
-    def _give_up_unlock(
-        self,
-        now: float,
-        command: DoorCommand | None,
-        events: Sequence[DoorEvent],
-        unlocks: Sequence[Unlocked],
-        detail: str,
-    ) -> list[DoorEvent]:
-        self._control.abandon_unlock(now)
-        if command is not None:
-            command.result, command.detail = CommandResult.FAILED, detail
-        grant = next((e.event_id for e in unlocks if e.cause is UnlockCause.GRANT), None)
-        kept = [e for e in events if not isinstance(e, Unlocked)]
-        return [*kept, UnlockFailed(at_s=now, event_id=grant, detail=detail)]
+    def _possibly_unlocked(self, now: float, maybe: bool, detail: str) -> None:
+        """A write did not take, or its outcome is unknown; ``maybe``: the door may be
+        unlocked now, against the control's state. Becoming so is audited even while
+        the hardware is already faulted."""
+        newly = maybe and not self._maybe_unlocked and self._fault is not None
+        self._maybe_unlocked = maybe
+        self._faulted(now, detail)
+        if newly:
+            self._publish([DoorFaulted(at_s=now, detail=detail)])
 
     def _poll(self, now: float) -> None:
         try:
             inputs = guarded(self._io, self._io.read_inputs)
         except DoorFault as error:
-            self._written = None
-            self._faulted(now, str(error))
+            if self._written == self._unlock_level:  # out of reach while unlocked
+                self._maybe_unlocked = True
+            self._written = None  # it may restart meanwhile: set again once it answers
+            # While the door may be unlocked, that stays the fault shown.
+            self._faulted(now, self._fault if self._maybe_unlocked and self._fault else str(error))
             self._update_status()
             return
-        if self._fault is not None:
-            self._cleared(now)  # it may have restarted: the output is set again below
         if inputs.lock_output is not None and inputs.lock_output != self._written:
             if self._written is not None:
                 log.warning(
                     "door lock output found %s, not as set: setting it again", inputs.lock_output
                 )
             self._written = None
+        wanted = lock_output_on(self._control.state.unlocked, self._settings)
+        if self._fault is not None and self._written == wanted:
+            self._cleared(now)  # else cleared once the output is written and read back
         events: list[DoorEvent] = []
         if inputs.contact is not None and self._contact.update(inputs.contact, now):
             is_open = door_is_open(inputs.contact, self._settings)
@@ -297,7 +353,10 @@ class DoorController:
             self._retry_wait = self._settings.retry_s
             self._publish([DoorFaulted(at_s=now, detail=detail)])
         else:
+            self._fault = detail
             self._retry_wait = min(self._retry_wait * 2, self._settings.retry_max_s)
+        if self._maybe_unlocked:
+            self._retry_wait = self._settings.retry_s  # never wait long with the door open
         self._retry_at = now + self._retry_wait
 
     def _cleared(self, now: float) -> None:
@@ -309,14 +368,18 @@ class DoorController:
 
     def _shut_down(self) -> None:
         now = self._clock()
-        self._publish(self._control.stop(now))
-        try:
-            locked = lock_output_on(False, self._settings)
-            guarded(self._io, lambda: self._io.set_lock_output(locked))
-        except DoorFault as error:
-            log.error("could not lock the door on stop (%s): %s", self._io.name, error)
-        with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
-            guarded(self._io, self._io.close)
+        if self._stood_down is None:  # else the door is the other kiosk's to drive
+            self._publish(self._control.stop(now))
+            write = write_lock_output(self._io, lock_output_on(False, self._settings))
+            if write.outcome is not WriteOutcome.TAKEN:
+                log.error(
+                    "the door lock is not confirmed locked on stop (%s): %s",
+                    self._io.name,
+                    write.fault,
+                )
+                self._fault = write.fault
+            with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
+                guarded(self._io, self._io.close)
         self._update_status()
         while True:  # anyone still waiting is told, not left hanging
             try:

@@ -85,6 +85,8 @@ class UnlockRefused(DoorEvent):
     why: str
     event_id: uuid.UUID | None = None
     operator: str | None = None
+    command_id: int | None = None
+    """The operator's door command (kiosk-admin door) refused: set aside, never carried out."""
     action: ClassVar[str | None] = "door.unlock_refused"
 
     def details(self) -> dict[str, object]:
@@ -93,6 +95,7 @@ class UnlockRefused(DoorEvent):
             why=self.why,
             access_event_id=str(self.event_id) if self.event_id else None,
             operator=self.operator,
+            command_id=self.command_id,
         )
 
 
@@ -189,6 +192,35 @@ class UnlockFailed(DoorEvent):
             access_event_id=str(self.event_id) if self.event_id else None,
             detail=self.detail[:300],
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnlockUnconfirmed(DoorEvent):
+    """An unlock sent to the lock whose outcome is unknown: the hardware's answer was
+    lost, late or garbled and the output could not be read back, so the door may have
+    been unlocked. Never reported as "did not open": the lock is written locked and
+    read back until confirmed (LockConfirmed), and the person is told to call staff."""
+
+    event_id: uuid.UUID | None
+    """The access decision whose unlock it was (a grant's); None for the exit button's
+    or an operator's."""
+    detail: str
+    action: ClassVar[str | None] = "door.unlock_unconfirmed"
+
+    def details(self) -> dict[str, object]:
+        return _present(
+            access_event_id=str(self.event_id) if self.event_id else None,
+            detail=self.detail[:300],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockConfirmed(DoorEvent):
+    """The lock output reads back locked (or, on hardware that cannot be read back,
+    was written locked without an error) after a write that left the door possibly
+    unlocked: an unconfirmed unlock or relock, or a relock the hardware did not take."""
+
+    action: ClassVar[str | None] = "door.lock_confirmed"
 
 
 def _present(**values: object) -> dict[str, object]:

@@ -37,7 +37,8 @@ class DoorIo(Protocol):
 
     @property
     def name(self) -> str:
-        """The adapter and where it is, for logs and the screens ("modbus 10.0.0.7:502")."""
+        """The adapter's kind as door_io.adapter names it, then where it is, for logs and
+        the screens ("modbus 10.0.0.7:502"); only the kind leaves the kiosk."""
         ...
 
     def set_lock_output(self, on: bool) -> None:
@@ -47,6 +48,13 @@ class DoorIo(Protocol):
 
     def read_inputs(self) -> DoorInputs:
         """Raises DoorFault if the hardware cannot be read."""
+        ...
+
+    def read_lock_output(self) -> bool | None:
+        """The lock output's level as the hardware reports it, read back after each
+        write: a module that acknowledges a write it did not carry out, or whose
+        answer was lost, is found out. None where the hardware cannot tell (a relay
+        board that only listens). Raises DoorFault if the hardware cannot be read."""
         ...
 
     def close(self) -> None:
@@ -67,6 +75,20 @@ def guarded(io: DoorIo, call: Callable[[], T]) -> T:
         raise DoorFault(
             f"the door hardware ({io.name}) failed unexpectedly; details in the kiosk's log"
         ) from error
+
+
+def not_as_written(adapter: str, written: bool, read_back: bool) -> str:
+    """The fault of hardware that took a write of the lock output but reads back the
+    other level, in words for the door report and the audit log."""
+    return (
+        f"the door hardware ({adapter}) took the lock output {_level(written)} but reads "
+        f"it back {_level(read_back)}; check that its outputs are enabled (not in a manual "
+        "or test mode) and the relay is not stuck"
+    )
+
+
+def _level(on: bool) -> str:
+    return "on" if on else "off"
 
 
 def lock_output_on(unlocked: bool, settings: DoorIoSettings) -> bool:

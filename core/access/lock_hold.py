@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from core.access.door_io import DoorIo, guarded, lock_output_on
+from core.access.door_io import DoorIo, guarded, lock_output_on, not_as_written
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
 
@@ -29,11 +29,16 @@ class LockHold:
     not answer, and, once locked, reads the output back every ``retry_max_s`` and sets
     it again if the module restarted with it on.
 
+    Each write is read back where the adapter can (``DoorIo.read_lock_output``): a
+    module that acknowledges the lock without carrying it out is a fault, not "locked".
+
     ``handover`` stops the thread and returns the adapter, for the controller (the
-    adapter is used by one thread at a time); ``stop`` locks one last time and closes it.
-    Both wait for an adapter call under way, which returns within the adapter's own
-    time-out (the DoorIo contract): call ``handover`` off the GUI thread (the kiosk's
-    start-up thread does), where that wait freezes nothing a person sees.
+    adapter is used by one thread at a time); ``stop`` locks one last time and closes it;
+    ``let_go`` closes it without a write: another kiosk holds this kiosk's id, and its
+    door is that kiosk's to drive. Each waits for an adapter call under way, which
+    returns within the adapter's own time-out (the DoorIo contract): call them off the
+    GUI thread (the kiosk's start-up thread does), where that wait freezes nothing a
+    person sees.
     """
 
     def __init__(
@@ -47,6 +52,8 @@ class LockHold:
         self._first_try = threading.Event()
         self._fault_lock = threading.Lock()
         self._fault: str | None = None
+        self._started = False
+        self._let_go = False
         self._thread = threading.Thread(target=self._run, name="lock-hold", daemon=True)
 
     @property
@@ -56,7 +63,17 @@ class LockHold:
             return self._fault
 
     def start(self) -> None:
+        """Safe to call more than once: the kiosk's entry point starts the hold before
+        Qt, and the window's controller would start one it made itself."""
+        with self._fault_lock:
+            if self._started:
+                return
+            self._started = True
         self._thread.start()
+
+    @property
+    def first_try_done(self) -> bool:
+        return self._first_try.is_set()
 
     def wait_first_try(self, timeout_s: float) -> bool:
         """Wait until the first attempt to lock succeeded or failed; False if it had not
@@ -68,10 +85,22 @@ class LockHold:
         self._end()
         return self._io
 
+    def let_go(self) -> None:
+        """Stop holding and close the adapter, the output left as it is: this kiosk
+        lost its id to another running kiosk, which drives the door (two holders would
+        fight over the output). ``stop`` does nothing after it."""
+        self._end()
+        self._let_go = True
+        log.warning("door %s let go: another kiosk holds this kiosk's id", self._io.name)
+        with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
+            guarded(self._io, self._io.close)
+
     def stop(self) -> None:
         """Lock once more and close the adapter: the kiosk is leaving without a door
         controller (its start-up failed or never finished)."""
         self._end()
+        if self._let_go:
+            return
         try:
             guarded(self._io, lambda: self._io.set_lock_output(self._locked_level))
         except DoorFault as error:
@@ -101,13 +130,17 @@ class LockHold:
             self._stopping.wait(wait)
 
     def _lock(self) -> None:
-        """Set the output locked unless it reads back locked. Raises DoorFault."""
+        """Set the output locked unless it reads back locked, and read it back after.
+        Raises DoorFault, also when the hardware took the write but reads back unlocked."""
         if self.fault is None and self._first_try.is_set():
-            level = guarded(self._io, self._io.read_inputs).lock_output
+            level = guarded(self._io, self._io.read_lock_output)
             if level is None or level == self._locked_level:
                 return  # locked, or the adapter cannot read it back: leave it
             log.warning("door lock output found %s while held locked: setting it again", level)
         guarded(self._io, lambda: self._io.set_lock_output(self._locked_level))
+        level = guarded(self._io, self._io.read_lock_output)
+        if level is not None and level != self._locked_level:
+            raise DoorFault(not_as_written(self._io.name, self._locked_level, level))
 
     def _report(self, fault: str | None) -> None:
         with self._fault_lock:

@@ -7,6 +7,7 @@ import logging
 from core.accounts.permissions import Permission, authorize
 from core.administration.chains import (
     GENESIS_HASH,
+    AnchorPoint,
     BrokenLink,
     Chain,
     ChainReport,
@@ -16,7 +17,16 @@ from core.administration.chains import (
     verify_chain,
 )
 from core.errors import InvalidValue, NotAllowed, StoreError
-from core.records import AccessEntry, AnchorStatus, AuditEntry, ChainHead, LogFilter, Operator
+from core.records import (
+    AccessEntry,
+    AnchorReading,
+    AnchorStatus,
+    AuditEntry,
+    ChainHead,
+    LogFilter,
+    Operator,
+)
+from core.service_settings import SecuritySettings
 from core.store import AuditLog
 
 __all__ = [
@@ -38,8 +48,9 @@ _ANYTHING = LogFilter()
 class AuditService:
     """Reading and verifying the logs; auditors and admins only (re-anchoring: admins)."""
 
-    def __init__(self, log: AuditLog) -> None:
+    def __init__(self, log: AuditLog, security: SecuritySettings | None = None) -> None:
         self._log = log
+        self._clock_step_s = (security or SecuritySettings()).audit_clock_step_s
 
     def events(self, actor: Operator, limit: int, only: LogFilter = _ANYTHING) -> list[AuditEntry]:
         authorize(actor, Permission.READ_AUDIT, self._log)
@@ -95,15 +106,29 @@ class AuditService:
         return before
 
     def _verify(self, actor: Operator) -> LogsReport:
-        # The anchor first: it only ever trails what is committed, so chains read
-        # after it hold at least what it counts.
+        # The anchor first: nothing committed is unknown to it, so chains read after
+        # it hold at least what it vouches for, and whatever was appended since.
         anchor = self._log.anchored_heads()
-        heads = anchor.heads if anchor.status is AnchorStatus.ANCHORED else {}
-        audit = verify_chain(self._log.audit_chain(actor=actor), heads.get(Chain.AUDIT.value))
+        audit = verify_chain(
+            self._log.audit_chain(actor=actor), self._point(anchor, Chain.AUDIT, True)
+        )
         access = verify_access_chain(
-            self._log.access_chain(actor=actor), heads.get(Chain.ACCESS.value)
+            self._log.access_chain(actor=actor), self._point(anchor, Chain.ACCESS, False)
         )
         return LogsReport(audit, access, anchor)
+
+    def _point(self, anchor: AnchorReading, chain: Chain, dated: bool) -> AnchorPoint | None:
+        """``dated``: the database dates the chain's events as they are added (audit
+        events); a door decision keeps the moment it was made, spooled or not."""
+        anchored = anchor.chains.get(chain.value)
+        if anchor.status is not AnchorStatus.ANCHORED or anchored is None:
+            return None
+        return AnchorPoint(
+            anchored,
+            anchor.log_heads.get(chain.value) if anchor.sole_writer else None,
+            self._clock_step_s if dated else None,
+            chain.value in anchor.pending_committed,
+        )
 
 
 def _head(head: ChainHead | None) -> dict[str, object] | None:

@@ -12,6 +12,7 @@ code stored in the database it is checking.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -20,7 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from core.records import AnchorReading, AnchorStatus, AuditEntry, ChainedAccessEntry, ChainHead
+from core.records import (
+    AnchoredChain,
+    AnchorReading,
+    AnchorStatus,
+    AuditEntry,
+    ChainedAccessEntry,
+    ChainHead,
+)
 
 GENESIS_HASH = "0" * 64
 SHOWN_HASH_CHARS = 16
@@ -108,6 +116,9 @@ class Link:
     hash: str
     recomputed: str
     """The hash computed here from the row's content."""
+    occurred_at: datetime | None = None
+    """When it was recorded by the database's clock; None where times need not rise
+    (a spooled door decision keeps the moment it was made)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,8 @@ class BrokenLink:
     """The row where the problem shows; None when rows are missing at the end."""
     problem: str
     against_anchor: bool = False
-    """True when only the anchor shows it: every link holds, the head does not."""
+    """True when every link holds and only the anchor, or the events' times, show it:
+    an admin may re-anchor once it is dealt with."""
 
     def __str__(self) -> str:
         if self.event_id is None:
@@ -134,16 +146,18 @@ class ChainReport:
     end: ChainHead
     """Where the walk ended: ``checked`` events, the last one's hash."""
     expected: ChainHead | None = None
-    """The anchored head, when this machine anchored this chain."""
+    """The anchored head the log was found to hold (or, if it does not, the committed
+    one it should), when this machine anchored this chain."""
     found: ChainHead | None = None
     """The head the log holds at the anchored count (or its end, if shorter)."""
+    newer: int = 0
+    """Events after the anchored head that were not checked against it: appended
+    since the check, or by other kiosks."""
 
     @property
     def after_anchor(self) -> int:
         """Events newer than the anchored head: appended since, or by other kiosks."""
-        if self.expected is None or self.broken is not None:
-            return 0
-        return self.end.count - self.expected.count
+        return 0 if self.expected is None or self.broken is not None else self.newer
 
     def summary(self) -> str:
         if self.broken is not None:
@@ -158,24 +172,43 @@ class ChainReport:
         )
 
 
-def verify_chain(entries: Iterable[AuditEntry], anchor: ChainHead | None = None) -> ChainReport:
+@dataclass(frozen=True)
+class AnchorPoint:
+    """What one chain is checked against besides its links."""
+
+    anchored: AnchoredChain
+    instant_head: ChainHead | None = None
+    """The log's newest event when the anchor was read, under the chains' lock; given
+    only for a sole writer, whose log must then end at the anchored head."""
+    clock_step_s: float | None = None
+    """How far an event's time may go back from the one before it (a clock stepped
+    back); None: times are not compared."""
+    pending_committed: bool = False
+    """The database says the pending head's transaction committed: its events must
+    be in the log."""
+
+
+def verify_chain(entries: Iterable[AuditEntry], anchor: AnchorPoint | None = None) -> ChainReport:
     """Walk the audit events in id order; report the first one that breaks the chain,
-    or, with ``anchor``, a head that differs from it."""
+    or, with ``anchor``, a head that differs from it or events it does not vouch for."""
     return walk(Chain.AUDIT, _audit_links(entries), anchor)
 
 
 def verify_access_chain(
-    entries: Iterable[ChainedAccessEntry], anchor: ChainHead | None = None
+    entries: Iterable[ChainedAccessEntry], anchor: AnchorPoint | None = None
 ) -> ChainReport:
     return walk(Chain.ACCESS, _access_links(entries), anchor)
 
 
-def walk(chain: Chain, links: Iterable[Link], anchor: ChainHead | None) -> ChainReport:
+def walk(chain: Chain, links: Iterable[Link], anchor: AnchorPoint | None) -> ChainReport:
+    """Links first (the first broken one ends the walk), then the anchor, then the
+    events' time order: the first problem found is the one reported."""
     expected_prev = GENESIS_HASH
     checked = 0
-    at_anchor: tuple[int | None, str] | None = (
-        (None, GENESIS_HASH) if anchor is not None and anchor.count == 0 else None
-    )
+    wanted = _counts_of_interest(anchor)
+    seen: dict[int, tuple[int | None, str]] = {0: (None, GENESIS_HASH)}
+    out_of_order: BrokenLink | None = None
+    previous: datetime | None = None
     for link in links:
         problem = None
         if link.prev_hash != expected_prev:
@@ -187,36 +220,126 @@ def walk(chain: Chain, links: Iterable[Link], anchor: ChainHead | None) -> Chain
             return ChainReport(chain, checked, BrokenLink(chain, link.event_id, problem), end)
         expected_prev = link.hash
         checked += 1
-        if anchor is not None and checked == anchor.count:
-            at_anchor = (link.event_id, link.hash)
+        if checked in wanted:
+            seen[checked] = (link.event_id, link.hash)
+        if out_of_order is None and anchor is not None:
+            out_of_order = _out_of_order(chain, anchor, checked, link, previous)
+        previous = link.occurred_at if link.occurred_at is not None else previous
     end = ChainHead(checked, expected_prev)
     if anchor is None:
         return ChainReport(chain, checked, None, end)
-    if at_anchor is None:
+    report = _against_anchor(chain, anchor, seen, end)
+    if report.broken is None and out_of_order is not None:
+        return dataclasses.replace(report, broken=out_of_order)
+    return report
+
+
+def _counts_of_interest(anchor: AnchorPoint | None) -> set[int]:
+    if anchor is None:
+        return set()
+    anchored = anchor.anchored
+    heads = [anchored.committed, anchored.pending, anchor.instant_head]
+    counts = {head.count for head in heads if head is not None}
+    return counts | {count + 1 for count in counts}  # where events not anchored would start
+
+
+def _out_of_order(
+    chain: Chain, anchor: AnchorPoint, number: int, link: Link, previous: datetime | None
+) -> BrokenLink | None:
+    step = anchor.clock_step_s
+    if step is None or previous is None or link.occurred_at is None:
+        return None
+    if number <= anchor.anchored.ordered_from:
+        return None
+    back_s = (previous - link.occurred_at).total_seconds()
+    if back_s <= step:
+        return None
+    return BrokenLink(
+        chain,
+        link.event_id,
+        f"is dated {_moment(link.occurred_at)}, {back_s:.0f} s before the event it "
+        f"follows, though the database dates each event as it is added: a row written "
+        f"in afterwards with a time of its choosing, or the database server's clock "
+        f"stepped back more than {step:g} s (security.audit_clock_step_s)",
+        against_anchor=True,
+    )
+
+
+def _against_anchor(
+    chain: Chain, anchor: AnchorPoint, seen: dict[int, tuple[int | None, str]], end: ChainHead
+) -> ChainReport:
+    committed, pending = anchor.anchored.committed, anchor.anchored.pending
+    checked = end.count
+
+    def held(head: ChainHead | None) -> bool:
+        return head is not None and head.count in seen and seen[head.count][1] == head.hash
+
+    if pending is not None and (held(pending) or anchor.pending_committed):
+        base = pending
+    elif held(committed):
+        base = committed
+    else:
+        # Neither is in the log: the newest transaction the anchor saw almost always
+        # committed, so its head is the one named; the other is said too.
+        base = pending or committed
+    assert base is not None
+    other = (
+        f" (or {committed.count}, ending in {short(committed.hash)}, if its last "
+        "transaction did not commit)"
+        if pending is not None
+        and base is pending
+        and not held(pending)
+        and not anchor.pending_committed
+        else ""
+    )
+    if base.count not in seen:
         problem = (
-            f"the anchor kept outside the database expects {anchor.count} event(s) ending in "
-            f"hash {short(anchor.hash)}, but the log holds only {checked} (ending in "
+            f"the anchor kept outside the database expects {base.count} event(s) ending in "
+            f"hash {short(base.hash)}{other}, but the log holds only {checked} (ending in "
             f"{short(end.hash)}): its newest events were deleted, or it was emptied"
         )
         broken = BrokenLink(chain, None, problem, against_anchor=True)
-        return ChainReport(chain, checked, broken, end, anchor, end)
-    event_id, found_hash = at_anchor
-    found = ChainHead(anchor.count, found_hash)
-    if found_hash != anchor.hash:
+        return ChainReport(chain, checked, broken, end, base, end)
+    event_id, found_hash = seen[base.count]
+    found = ChainHead(base.count, found_hash)
+    if found_hash != base.hash:
         problem = (
-            f"event number {anchor.count} has hash {short(found_hash)} but the anchor kept "
-            f"outside the database recorded {short(anchor.hash)}: the log was rewritten and "
-            "its hashes recomputed"
+            f"event number {base.count} has hash {short(found_hash)} but the anchor kept "
+            f"outside the database recorded {short(base.hash)}{other}: the log was "
+            "rewritten and its hashes recomputed"
         )
         broken = BrokenLink(chain, event_id, problem, against_anchor=True)
-        return ChainReport(chain, checked, broken, end, anchor, found)
-    return ChainReport(chain, checked, None, end, anchor, found)
+        return ChainReport(chain, checked, broken, end, base, found)
+    instant = anchor.instant_head
+    if instant is None:
+        return ChainReport(chain, checked, None, end, base, found, newer=checked - base.count)
+    if instant.count not in seen or seen[instant.count][1] != instant.hash:
+        problem = (
+            f"the log ended at event number {instant.count} (hash {short(instant.hash)}) when "
+            "its anchor was read, and no longer holds that event: it was cut or rewritten "
+            "during the check"
+        )
+        broken = BrokenLink(chain, seen.get(instant.count, (None, ""))[0], problem, True)
+        return ChainReport(chain, checked, broken, end, base, found)
+    if instant.count > base.count:
+        first_id = seen.get(base.count + 1, (None, ""))[0]
+        problem = (
+            f"is the first of {instant.count - base.count} event(s) after the head "
+            f"anchored outside the database (event number {base.count}, hash "
+            f"{short(base.hash)}), which no process of this kiosk's data folder anchored: "
+            "added behind the kiosk's back (forged at the end of the log), or written while "
+            "the anchor could not be (the kiosk's log says so)"
+        )
+        broken = BrokenLink(chain, first_id, problem, against_anchor=True)
+        return ChainReport(chain, checked, broken, end, base, found)
+    return ChainReport(chain, checked, None, end, base, found, newer=checked - instant.count)
 
 
 def _audit_links(entries: Iterable[AuditEntry]) -> Iterator[Link]:
     for e in entries:
         recomputed = chain_hash(e.prev_hash, e.occurred_at, e.actor, e.action, e.target, e.details)
-        yield Link(e.id, e.prev_hash, e.hash, recomputed)
+        # The database's clock dates audit events as they are added, under the chains' lock.
+        yield Link(e.id, e.prev_hash, e.hash, recomputed, e.occurred_at)
 
 
 def _access_links(entries: Iterable[ChainedAccessEntry]) -> Iterator[Link]:

@@ -111,7 +111,11 @@ def with_overrides(base: Settings, values: Mapping[str, Any]) -> Settings:
             allowed = allowed_values(key) if first["type"] in _OUT_OF_BOUNDS else ""
             raise InvalidValue(
                 f"setting {key} = {quoted(first.get('input'))}"
-                + (f" is not allowed: {allowed}" if allowed else f": {first['msg']}")
+                + (
+                    f" is not allowed: {allowed}"
+                    if allowed
+                    else f": {first['msg'].removeprefix('Value error, ')}"
+                )
                 + (f"; {reason}" if reason else "")
             ) from error
     return base.model_copy(update=sections)

@@ -11,7 +11,11 @@ import numpy as np
 from core.calibration.rates import Scores
 from core.errors import InvalidValue
 from core.faces import Embedding
+from core.regular_files import read_regular_file
 from core.vision.imagefile import IMAGE_SUFFIXES
+
+# LFW's pairs.txt is about 100 KB; a file many times that is not one.
+_MAX_PAIRS_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,10 @@ def read_lfw_pairs(path: Path, root: Path) -> tuple[Pair, ...]:
     ``name1 n1 name2 n2`` (different people); image n of name is
     ``name/name_{n:04d}.jpg`` under ``root``."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = read_regular_file(path, _MAX_PAIRS_BYTES)
+        if len(data) > _MAX_PAIRS_BYTES:
+            raise InvalidValue(f"{path} is larger than a pairs file can be; is it pairs.txt?")
+        lines = data.decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidValue(f"cannot read pairs file {path}: {error}") from error
     pairs = []

@@ -299,8 +299,7 @@ class PeopleImport:
             )
         raise AlreadyEnrolled(
             f"badge {badge} belongs to enrolled person {owner.display_name} ({owner.id}), "
-            "whose face does not match these photos; correct the badge, or delete that "
-            "person first",
+            "whose face does not match these photos; check the badge and the photos",
             owner.id,
         )
 

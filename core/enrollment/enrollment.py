@@ -297,9 +297,12 @@ class EnrollmentService:
             found = search_people(self._store, template.embedding, template.model, self._matching)
             best = decide(found, self._matching).best
             if best is not None and self.is_same_face(best.similarity):
+                # Say what happened, not "delete them": the enrolled person is
+                # usually the right one, and the photo the mistake.
                 raise AlreadyEnrolled(
-                    f"{label} already matches enrolled person {best.display_name} "
-                    f"({best.person_id}, similarity {best.similarity:.2f}); "
-                    "delete that person before enrolling again",
+                    f"{label}: this photo's face is already enrolled as {best.display_name} "
+                    f"({best.person_id}, similarity {best.similarity:.2f}); one face has "
+                    "one identity: check that the photo shows the person you mean to enroll",
                     best.person_id,
+                    display_name=best.display_name,
                 )

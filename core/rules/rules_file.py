@@ -44,6 +44,7 @@ from core.rules.model import (
 from core.rules.public_holidays import check_region
 from core.rules.rule_set import RuleSet, RuleSetError
 from core.rules.rules_file_lines import RulesFileLines
+from core.toml_documents import load_toml
 
 KINDS = ("door", "schedule", "calendar", "group", "area")
 KEYS: dict[str, tuple[str, ...]] = {
@@ -111,7 +112,7 @@ def read_rules_file(text: str, source: str = "the rules file") -> RulesFile:
     ``source`` names the file in messages. Raises RulesFileInvalid."""
     lines = RulesFileLines(text)
     try:
-        data = tomllib.loads(text)
+        data = load_toml(text)  # nesting bounded: a deep file is bad TOML, not a crash
     except tomllib.TOMLDecodeError as error:
         raise _syntax_error(source, lines, error) from None
     for key, value in data.items():

@@ -10,6 +10,7 @@ any pixel format into the 8-bit picture a viewer shows.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageRejected
+from core.regular_files import NotARegularFile, open_regular_file, read_regular_file
 from core.settings import ImageLimits
 from core.vision.pixels import viewable_bgr
 
@@ -30,9 +32,10 @@ def read_image_file(path: Path, limits: ImageLimits) -> npt.NDArray[np.uint8]:
     """Read and decode one image file; raise ImageRejected with the reason."""
     try:
         _check_is_file(path)
-        with path.open("rb") as stream:
-            # Read one byte past the limit so a file that grows meanwhile is still caught.
-            data = stream.read(limits.max_file_bytes + 1)
+        # One byte past the limit, so a file that grows meanwhile is still caught.
+        data = read_regular_file(path, limits.max_file_bytes)
+    except NotARegularFile as error:
+        raise ImageRejected(f"{error}; give the path of an image file") from error
     except PermissionError as error:
         raise ImageRejected(f"{path} cannot be read: permission denied") from error
     except OSError as error:
@@ -48,15 +51,18 @@ def check_image_file(path: Path, limits: ImageLimits) -> tuple[int, int]:
     checked again, by ``read_image_file`` afterwards."""
     try:
         _check_is_file(path)
-        size = path.stat().st_size
-        if size == 0:
-            raise ImageRejected(f"{path} is empty; give a JPEG, PNG, BMP or WebP photo")
-        if size > limits.max_file_bytes:
-            raise ImageRejected(_too_large(str(path), limits))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=SUPPORTED_FORMATS) as image:  # reads the header
-                return _checked_size(image, str(path), limits)
+        with open_regular_file(path) as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size == 0:
+                raise ImageRejected(f"{path} is empty; give a JPEG, PNG, BMP or WebP photo")
+            if size > limits.max_file_bytes:
+                raise ImageRejected(_too_large(str(path), limits))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(stream, formats=SUPPORTED_FORMATS) as image:  # the header
+                    return _checked_size(image, str(path), limits)
+    except NotARegularFile as error:
+        raise ImageRejected(f"{error}; give the path of an image file") from error
     except PermissionError as error:
         raise ImageRejected(f"{path} cannot be read: permission denied") from error
     except UnidentifiedImageError as error:

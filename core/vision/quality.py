@@ -62,7 +62,7 @@ class QualityIssue:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FaceMeasurements:
     face_px: float
     score: float

@@ -1,0 +1,1 @@
+"""kiosk-server: the kiosk's HTTP API, another front end over the core services."""
