@@ -50,7 +50,8 @@ def enrollment(
 def service(
     enrollment: EnrollmentService, db_engine: Engine, settings: Settings, face_engine: FaceEngine
 ) -> PhotoAddition:
-    return PhotoAddition(enrollment, SqlPersonPhotos(db_engine), settings.matching)
+    model = face_engine.template_model
+    return PhotoAddition(enrollment, SqlPersonPhotos(db_engine), settings.matching, model)
 
 
 def _enroll(
@@ -102,9 +103,9 @@ def test_a_poor_photo_or_another_persons_face_is_refused_and_nothing_stored(
     photos: Path,
     t1_jpg: Path,
     db_engine: Engine,
+    audit_log: SqlAuditLog,
 ) -> None:
     yao = _enroll(enrollment, admin, "Yao Ming", load(yaoming_jpg))
-    model = face_engine.template_model
     with pytest.raises(QualityRejected, match=r"blurred\.jpg"):
         service.add(admin, yao, [("blurred.jpg", load(photos / "yaoming_blurred.jpg"))])
     stranger = good_stranger(face_engine, load(t1_jpg))
@@ -116,9 +117,10 @@ def test_a_poor_photo_or_another_persons_face_is_refused_and_nothing_stored(
             admin,
             yao,
             [("mirrored.jpg", load(photos / "yaoming_mirrored.jpg")), ("stranger.jpg", stranger)],
-            model,
         )
     assert _templates(db_engine, yao) == 1
+    refused = audit_log.audit_events(100, LogFilter(action="person.photos_refused"), actor=admin)
+    assert [(e.target, e.details["images"]) for e in refused] == [(str(yao), n) for n in (2, 1, 1)]
 
 
 def test_a_face_of_another_enrolled_person_is_refused(

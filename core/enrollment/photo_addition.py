@@ -2,13 +2,13 @@
 check as an enrollment, the faces must be that person's, and their consent in force.
 
 The photos go through the enrollment's own steps (``EnrollmentService.faces``: the
-whole quality gate on each, one person in all of them), then a first check, with the
-photo's name in its refusal, that each is the person (compared exactly with their
-templates). The store checks again, under the enrollment lock and in the transaction
-that stores the templates: the person is active, their consent in force, each face
-theirs and nobody else's, the template limit. That check alone decides; the first
-one only names the photo. kiosk-admin add-photos, the People screen's Photos tab and
-the API's POST /people/{id}/photos all come here.
+whole quality gate on each, one person in all of them); which photo is not the
+person is found first (compared exactly with their templates). The store checks
+under the enrollment lock and in the transaction that stores the templates: the
+person is active, their consent in force, each face theirs and nobody else's, the
+template limit. That check alone decides; the first one only names the photo in a
+refusal for a face that is not the person's. kiosk-admin add-photos, the People
+screen's Photos tab and the API's POST /people/{id}/photos all come here.
 """
 
 from __future__ import annotations
@@ -86,20 +86,31 @@ class PhotoAddition:
         authorize(operator, Permission.ENROLL, self._store)
         try:
             faces = self._enrollment.faces(images)
-            for label, sample in faces:
-                if not self._enrollment.is_enrolled_as([(label, sample)], person_id):
-                    raise QualityRejected(
-                        f"{label} does not look like enrolled person {person_id} (or they "
-                        f"have no templates of the model in use, {self._model}: re-enroll "
-                        "them); add photos of that person only",
-                        [],
-                    )
-            return self._store.add_templates(
-                person_id,
-                [NewTemplate(s.embedding, self._model, s.face.score) for _, s in faces],
-                actor=operator,
-                duplicate_threshold=self._matching.threshold,
+            stranger = next(
+                (
+                    label
+                    for label, sample in faces
+                    if not self._enrollment.is_enrolled_as([(label, sample)], person_id)
+                ),
+                None,
             )
+            try:
+                return self._store.add_templates(
+                    person_id,
+                    [NewTemplate(s.embedding, self._model, s.face.score) for _, s in faces],
+                    actor=operator,
+                    duplicate_threshold=self._matching.threshold,
+                )
+            except QualityRejected as refused:
+                if stranger is None:
+                    raise
+                # The store decided (a withdrawn consent or a missing model comes first
+                # there); this says which photo.
+                raise QualityRejected(
+                    f"{stranger} does not look like enrolled person {person_id}; add photos "
+                    "of that person only",
+                    [],
+                ) from refused
         except REFUSALS as refused:
             self.record_refusal(operator, person_id, refused, len(images))
             raise
