@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 from datetime import datetime
 
+from admin.columns import columns
 from admin.context import CommandContext
 from admin.moments import bounded_moment
 from admin.output import Report
+from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.chains import ChainReport, LogsReport, short
 from core.errors import KioskError
 from core.records import AccessOutcome, ChainHead, LogFilter
+from storage.person_lookup import display_names
 
 
 class AuditChainBroken(KioskError):
@@ -106,7 +110,30 @@ def access_log(args: argparse.Namespace, ctx: CommandContext) -> Report:
         kiosk_id=args.kiosk,
         outcome=AccessOutcome(args.outcome) if args.outcome else None,
     )
-    events = ctx.audit.access_events(ctx.login(args.operator), args.limit, only)
+    actor = ctx.login(args.operator)
+    events = ctx.audit.access_events(actor, args.limit, only)
+    # Names only for those who may view people (admins); an auditor sees ids.
+    named = Permission.VIEW_PEOPLE in ROLE_PERMISSIONS[actor.role]
+    people = {e.person_id for e in events if e.person_id is not None}
+    names = display_names(ctx.store.engine, actor, people, ctx.store.identity) if named else {}
+
+    def name_of(person: uuid.UUID | None) -> str | None:
+        if person is None:
+            return None
+        return names.get(person) or "(erased)"
+
+    rows = []
+    for e in events:
+        row: list[object] = [
+            f"{e.occurred_at:%Y-%m-%d %H:%M:%S%z}",
+            e.kiosk_id,
+            e.outcome.value,
+            e.refusal.value if e.refusal else None,
+            e.person_id,
+        ]
+        rows.append([*row, *([name_of(e.person_id)] if named else []), _similarity(e.similarity)])
+    headers = ["TIME", "KIOSK", "OUTCOME", "REFUSED BY", "PERSON"]
+    headers += ["NAME"] if named else []
     return Report(
         {
             "events": [
@@ -118,19 +145,19 @@ def access_log(args: argparse.Namespace, ctx: CommandContext) -> Report:
                     # Which rule refused a recognised person (outcome "refused"), else None.
                     "refusal": e.refusal.value if e.refusal else None,
                     "person_id": str(e.person_id) if e.person_id else None,
+                    **({"name": name_of(e.person_id)} if named else {}),
                     "similarity": e.similarity,
                     "latency_ms": round(e.latency_ms, 1),
                 }
                 for e in events
             ]
         },
-        "\n".join(
-            f"{e.occurred_at:%Y-%m-%d %H:%M:%S%z}  {e.kiosk_id}  {e.outcome.value}  "
-            f"{e.refusal.value if e.refusal else '-'}  {e.person_id or '-'}"
-            for e in events
-        )
-        or "no access decisions match",
+        columns([*headers, "SIMILARITY"], rows) if events else "no access decisions match",
     )
+
+
+def _similarity(value: float | None) -> str | None:
+    return f"{value:.3f}" if value is not None else None
 
 
 def moment(value: str) -> datetime:

@@ -31,10 +31,12 @@ from admin import (
     import_command,
     operator_commands,
     people_commands,
+    photo_commands,
     settings_commands,
 )
 from admin.context import CommandContext
 from admin.output import Report, emit, emit_error, reader_gone
+from admin.person_refs import person_ref
 from admin.rules_parsers import add_rules_commands
 from config.environment import load_configuration
 from config.local_config import CONFIG_FILE, CommandLine
@@ -256,9 +258,13 @@ def _parser() -> argparse.ArgumentParser:
         people_commands.people,
         "list enrolled people, show (set) a person's access groups and validity, or set "
         "their PIN for face-and-PIN doors (people pin PERSON_ID [--duress] [--clear]: "
-        "typed twice without echo, or the first line of standard input)",
+        "typed twice without echo, or the first line of standard input), or add photos "
+        "(people add-photos PERSON_ID --image PATH ...)",
     )
-    p.add_argument("action", nargs="?", choices=("list", "access", "pin"), default="list")
+    p.add_argument(
+        "action", nargs="?", choices=("list", "access", "pin", "add-photos"), default="list"
+    )
+    photo_commands.add_image_option(p)
     p.add_argument("person_id", nargs="?", type=commands.person_id, metavar="PERSON_ID")
     p.add_argument("--search", help="part of a name or external reference")
     p.add_argument("--limit", type=_positive, default=100)
@@ -278,8 +284,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--clear", action="store_true", help="with pin: remove the PIN (or duress PIN)")
 
+    photo_commands.add_command(sub, command)
+
     p = command(sub, "show", people_commands.show, "show one person, their consent and retention")
-    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+    p.add_argument("person_id", type=person_ref, metavar="PERSON_ID", help="or its start")
 
     p = command(
         sub,
@@ -290,7 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
 
     p = command(sub, "delete", people_commands.delete, "delete a person and every template")
-    p.add_argument("person_id", type=commands.person_id, metavar="PERSON_ID")
+    p.add_argument("person_id", type=person_ref, metavar="PERSON_ID", help="or its start")
+    p.add_argument("--yes", action="store_true", help="do not ask first (needed in scripts)")
 
     command(
         sub,
@@ -435,12 +444,14 @@ def _parser() -> argparse.ArgumentParser:
     group = sub.add_parser(
         "settings",
         help="show or change the settings kept in the database",
-        description="settings shared by every kiosk, or set for this one (KIOSK_ID)",
+        description="settings shared by every kiosk, or set for one kiosk (--kiosk)",
     )
     actions = group.add_subparsers(required=True, metavar="ACTION", parser_class=_Parser)
-    command(actions, "show", settings_commands.show, "the settings in effect", operator=False)
+    p = command(actions, "show", settings_commands.show, "the settings in effect", operator=False)
+    settings_commands.add_kiosk_option(p)
     p = command(actions, "set", settings_commands.set_values, "change settings (admins)")
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    settings_commands.add_kiosk_option(p)
 
     group = sub.add_parser(
         "config",
@@ -490,7 +501,9 @@ def _rate(value: str) -> float:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number like 1e-3") from error
     if not 0 < rate < 1:
-        raise argparse.ArgumentTypeError(f"{rate:g} must be between 0 and 1, e.g. 1e-3")
+        raise argparse.ArgumentTypeError(
+            f"{rate:g} is out of range: give a rate above 0 and below 1, e.g. 1e-3"
+        )
     return rate
 
 
@@ -500,7 +513,9 @@ def _positive_large(value: str) -> int:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from error
     if not 1 <= number <= 100_000_000:
-        raise argparse.ArgumentTypeError(f"{number} is out of range 1-100000000")
+        raise argparse.ArgumentTypeError(
+            f"{number} is out of range: give a whole number from 1 to 100,000,000"
+        )
     return number
 
 
@@ -520,7 +535,9 @@ def _positive(value: str) -> int:
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from error
     if not 1 <= number <= 100_000:
-        raise argparse.ArgumentTypeError(f"{number} is out of range 1-100000")
+        raise argparse.ArgumentTypeError(
+            f"{number} is out of range: give a whole number from 1 to 100,000"
+        )
     return number
 
 

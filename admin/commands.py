@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 from admin import access_commands
+from admin.columns import columns
 from admin.context import CommandContext
 from admin.output import Report
 from core.access.wiegand import badge_warning
@@ -16,10 +17,10 @@ from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES
 from core.enrollment.reenrollment import reenrollment_note
 from core.enrollment.refusals import refusal_reason
-from core.errors import InputRejected, InvalidValue
+from core.errors import ConsentMissing, InputRejected, InvalidValue
 from core.matching.match_rule import MatchReason
 from core.vision.imagefile import check_image_file, read_image_file
-from storage import kiosk_registry
+from storage.kiosk_presence import kiosk_presence
 
 
 def init(args: argparse.Namespace, ctx: CommandContext) -> Report:
@@ -57,16 +58,23 @@ def enroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
         )
         raise
     consent = current_consent()
-    result = ctx.enrollment.enroll(
-        operator,
-        args.name,
-        args.external_ref,
-        images,
-        consent,
-        consent_given=args.consent,
-        groups=groups,
-        validity=validity,
-    )
+    try:
+        result = ctx.enrollment.enroll(
+            operator,
+            args.name,
+            args.external_ref,
+            images,
+            consent,
+            consent_given=args.consent,
+            groups=groups,
+            validity=validity,
+        )
+    except ConsentMissing as missing:  # audited by the service; the CLI's way to give it
+        raise ConsentMissing(
+            "enrollment needs the person's recorded consent to the consent text in force "
+            f"({consent.version}): read it to them and, once they agree, run the command "
+            "again with --consent"
+        ) from missing
     data: dict[str, object] = {
         "person_id": str(result.person_id),
         "name": " ".join(args.name.split()),
@@ -152,12 +160,26 @@ def image_path(value: str) -> Path:
 
 def kiosks(args: argparse.Namespace, ctx: CommandContext) -> Report:
     authorize(ctx.login(args.operator), Permission.READ_ACCESS_LOG, ctx.store.audit)
-    found = kiosk_registry.kiosks(ctx.store.engine)
+    found = kiosk_presence(ctx.store.engine)
+    table = columns(
+        ["ID", "NAME", "VERSION", "STATE", "LAST SEEN", "LAST STARTED"],
+        [
+            [
+                p.kiosk.id,
+                p.kiosk.name,
+                p.kiosk.version,
+                "online" if p.online else "offline",
+                "now" if p.online else f"{p.last_seen_at:%Y-%m-%d %H:%M}",
+                f"{p.kiosk.last_started_at:%Y-%m-%d %H:%M}",
+            ]
+            for p in found
+        ],
+    )
     return Report(
-        {"kiosks": [vars(kiosk) for kiosk in found]},
-        "\n".join(
-            f"{k.id:<24} {k.name:<24} {k.version:<10} started {k.last_started_at:%Y-%m-%d %H:%M}"
-            for k in found
-        )
-        or "no kiosk has started on this database yet",
+        {
+            "kiosks": [
+                vars(p.kiosk) | {"online": p.online, "last_seen_at": p.last_seen_at} for p in found
+            ]
+        },
+        table if found else "no kiosk has started on this database yet",
     )

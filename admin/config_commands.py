@@ -8,19 +8,23 @@ import platform
 
 from admin.context import CommandContext
 from admin.output import Report
-from config.local_config import CONFIG_FILE, redacted
+from config.local_config import CONFIG_FILE, DEFAULT, redacted
 
 
 def show(args: argparse.Namespace, ctx: CommandContext) -> Report:
     values = redacted(ctx.config)
+    kiosk_id, kiosk_source = values["kiosk.id"]
+    if kiosk_source == DEFAULT:  # the one every program on this machine takes
+        values["kiosk.id"] = (kiosk_id, "default: kiosk-<hostname>")
     width = max(len(key) for key in values)
     where = ctx.config.file or f"{ctx.location.data_dir / CONFIG_FILE} (absent: defaults)"
-    lines = [f"configuration of {ctx.settings.kiosk_id}, file {where}:"] + [
+    lines = [f"configuration of kiosk {ctx.settings.kiosk_id}, file {where}:"] + [
         f"  {key:<{width}}  {_shown(value)}  [{source}]" for key, (value, source) in values.items()
     ]
     lines.append("settings kept in the database win over these: see kiosk-admin settings show")
     return Report(
         {
+            "kiosk_id": ctx.settings.kiosk_id,
             "file": str(ctx.config.file) if ctx.config.file else None,
             "data_dir": str(ctx.location.data_dir),
             "values": {key: value for key, (value, _) in values.items()},

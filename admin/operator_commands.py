@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from admin.columns import columns
 from admin.context import CommandContext
 from admin.output import Report
 from core.accounts.permissions import Permission, authorize
@@ -36,8 +37,17 @@ def list_operators(args: argparse.Namespace, ctx: CommandContext) -> Report:
                 for o in found
             ]
         },
-        "\n".join(
-            f"{o.username}  {o.role.value}" + ("  (disabled)" if o.disabled else "") for o in found
+        columns(
+            ["USERNAME", "ROLE", "STATE", "CREATED"],
+            [
+                [
+                    o.username,
+                    o.role.value,
+                    "disabled" if o.disabled else "active",
+                    f"{o.created_at:%Y-%m-%d %H:%M}",
+                ]
+                for o in found
+            ],
         ),
     )
 

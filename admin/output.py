@@ -73,6 +73,15 @@ def progress_bar(total: int, unit: str) -> Iterator[Callable[[Mapping[str, int]]
         yield step
 
 
+def ask(question: str) -> str:
+    """A question answered at the terminal (the caller made sure there is one); the
+    answer as typed, "" at the end of input."""
+    try:
+        return input(for_terminal(question, one_line=True))
+    except EOFError:
+        return ""
+
+
 def prompt_text(prompt: str) -> str:
     """A password prompt (it names the operator) as the terminal may show it."""
     return for_terminal(prompt, one_line=True)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from admin import access_commands
+from admin.columns import columns
 from admin.context import CommandContext
-from admin.output import Report
+from admin.output import Report, ask
+from admin.person_refs import resolve
+from admin.photo_commands import add_photos
+from core.accounts.permissions import Permission, authorize
 from core.errors import InvalidValue
 from core.inference.modelpack import resolve_model_pack
 from core.people.people import PersonView
@@ -19,16 +24,23 @@ def people(args: argparse.Namespace, ctx: CommandContext) -> Report:
         return access_commands.person_access(args, ctx)
     if args.action == "pin":
         return pin(args, ctx)
+    if args.action == "add-photos":
+        return add_photos(args, ctx)
+    if args.image:
+        raise InvalidValue("--image goes with people add-photos PERSON_ID")
     _only_for_access(args)
     if args.model is not None:
         return _to_reenroll(args, ctx)
     found = ctx.people.find(ctx.login(args.operator), args.search, args.limit)
-    lines = [
-        f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {p.template_count} template(s)"
-        for p in found
-    ]
     empty = "nobody is enrolled" + (" matching that search" if args.search else "")
-    return Report({"people": [summary_data(p) for p in found]}, "\n".join(lines) or empty)
+    table = columns(
+        ["ID", "NAME", "REFERENCE", "TEMPLATES", "ENROLLED"],
+        [
+            [p.id, p.display_name, p.external_ref, p.template_count, f"{p.created_at:%Y-%m-%d}"]
+            for p in found
+        ],
+    )
+    return Report({"people": [summary_data(p) for p in found]}, table if found else empty)
 
 
 def _to_reenroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
@@ -39,12 +51,13 @@ def _to_reenroll(args: argparse.Namespace, ctx: CommandContext) -> Report:
     data = {"model": model, "people": [summary_data(p) for p in found]}
     if not found:
         return Report(data, f"everyone enrolled has templates of the model in use ({model})")
-    lines = [f"enrolled with other models than {model}; re-enroll them to be recognised:"]
-    lines += [
-        f"{p.id}  {p.display_name}  {p.external_ref or '-'}  {', '.join(p.template_models)}"
-        for p in found
-    ]
-    return Report(data, "\n".join(lines))
+    table = columns(
+        ["ID", "NAME", "REFERENCE", "MODELS"],
+        [[p.id, p.display_name, p.external_ref, ", ".join(p.template_models)] for p in found],
+    )
+    return Report(
+        data, f"enrolled with other models than {model}; re-enroll them to be recognised:\n{table}"
+    )
 
 
 def pin(args: argparse.Namespace, ctx: CommandContext) -> Report:
@@ -92,7 +105,8 @@ def _only_for_access(args: argparse.Namespace) -> None:
 
 
 def show(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    view = ctx.people.show(ctx.login(args.operator), args.person_id)
+    actor = ctx.login(args.operator)
+    view = ctx.people.show(actor, resolve(ctx, actor, args.person_id))
     return Report(_view_data(view), _view_text(view))
 
 
@@ -106,7 +120,28 @@ def withdraw_consent(args: argparse.Namespace, ctx: CommandContext) -> Report:
 
 
 def delete(args: argparse.Namespace, ctx: CommandContext) -> Report:
-    deletion = ctx.people.delete(ctx.login(args.operator), args.person_id)
+    """Asks first at a terminal; elsewhere (a script, a pipe) only --yes deletes."""
+    if not args.yes and not sys.stdin.isatty():
+        raise InvalidValue(
+            "delete asks for confirmation at a terminal and none is here; "
+            "to delete from a script, add --yes"
+        )
+    actor = ctx.login(args.operator)
+    authorize(actor, Permission.DELETE_PEOPLE, ctx.store.identity)  # the service checks again
+    person = resolve(ctx, actor, args.person_id)
+    if not args.yes:
+        name = ctx.people.show(actor, person).detail.summary.display_name or "(erased)"
+        answer = ask(
+            f"delete {name} ({person})? Their name, reference and every template are "
+            "erased, and consent is marked withdrawn; this cannot be undone. Type yes: "
+        )
+        if answer.strip().lower() != "yes":
+            return Report(
+                {"person_id": str(person), "deleted": False},
+                f"not deleted: {person} is unchanged",
+                exit_code=1,
+            )
+    deletion = ctx.people.delete(actor, person)
     return _deletion_report(
         deletion,
         f"deleted {deletion.person_id}: {deletion.templates_deleted} template(s) removed, "

@@ -60,7 +60,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         help="sections, comma separated: "
-        "inference,search,e2e,kiosks,liveness,rules,import,retention,api",
+        "inference,search,e2e,kiosks,liveness,face-size,rules,import,retention,api",
     )
     args = parser.parse_args(argv)
     try:
@@ -97,11 +97,17 @@ SECTIONS = (
     "e2e",
     "kiosks",
     "liveness",
+    "face-size",
     "rules",
     "import",
     "retention",
     "api",
 )
+# Trials per package face and face size: a full run's 50 give 350 per size, enough to
+# tell 99 % from less; a quick run's 3 only show the curve.
+FACE_SIZE_TRIALS = 50
+QUICK_FACE_SIZE_TRIALS = 3
+QUICK_FACE_SIZES = (20, 32, 40, 44, 48, 56, 64, 80, 96, 120)
 # People on the site of the retention section: a quick run's 100,000 would take about a
 # minute and a half of its two (the site's load included), so it stores 10,000.
 RETENTION_PEOPLE = 100_000
@@ -161,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append(_kiosks(args, results, Path(scratch)))
         if "liveness" in args.sections:
             sections.append(_liveness(args, results))
+        if "face-size" in args.sections:
+            sections.append(_face_size(args, results))
         if "rules" in args.sections:
             sections.append(_rules(args, results, Path(scratch)))
         if "import" in args.sections:
@@ -273,6 +281,22 @@ def _liveness(args: argparse.Namespace, results: dict[str, Any]) -> str:
     return report.liveness_section(found)
 
 
+def _face_size(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    from bench import face_size
+    from core.inference.insightface_backend import load_engine
+    from core.settings import Settings
+
+    settings = Settings()
+    photos = load_engine(settings)
+    door = photos.with_detector_size(settings.models.camera_detector_input_size)
+    trials = QUICK_FACE_SIZE_TRIALS if args.quick else FACE_SIZE_TRIALS
+    progress(f"the smallest face the door matches: {trials} trials per face and size")
+    sizes = QUICK_FACE_SIZES if args.quick else face_size.SIZES
+    found = face_size.run(photos, door, trials, progress, sizes=sizes)
+    results["face_size"] = found
+    return face_size.section(found)
+
+
 def _rules(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
     from bench import rules
     from bench.database import bench_database
@@ -345,6 +369,12 @@ def _summary(results: dict[str, Any]) -> str:
     for row in results.get("liveness", []):
         lines.append(
             f"  liveness {row.mode:<5} {row.sequence:<11}: {row.passed}/{row.attempts} passed"
+        )
+    if "face_size" in results:
+        found = results["face_size"]
+        lines.append(
+            f"  smallest face matched reliably at the door: {found.minimum_px or 'none'} px"
+            + ("" if found.enough_trials else " (too few trials to decide)")
         )
     if "rules" in results:
         r = results["rules"]

@@ -30,11 +30,13 @@ def load_configuration(
     data_dir: str | None,
     options: CommandLine,
     environ: Mapping[str, str],
-    default_kiosk_id: str = "kiosk-admin",
+    default_kiosk_id: str | None = None,
 ) -> tuple[Location, LocalConfig]:
     """The data folder (``--data-dir``, KIOSK_DATA_DIR or the default), then the
-    configuration kept in it, with variables and ``options`` over it.
-    ``default_kiosk_id`` names this front end in access events unless configured.
+    configuration kept in it, with variables and ``options`` over it; the kiosk id
+    unless configured is ``default_kiosk_id`` (a front end of its own, the API
+    server) or else this machine's (``local_config.machine_kiosk_id``), the same for
+    the kiosk and kiosk-admin.
     Raises UnsafeDataEntry when the data folder is a symbolic link (refuse_linked_folder)."""
     folder = chosen_data_dir(data_dir, environ)
     config = load_local_config(folder, environ, options, default_kiosk_id)

@@ -9,10 +9,10 @@ also kept in the database (``kiosk-admin settings``) take the database's value.
 
 from __future__ import annotations
 
-import enum
 import os
+import re
+import socket
 import tomllib
-import types
 import typing
 import urllib.parse
 from collections.abc import Mapping
@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
 
 from core.errors import ConfigurationError, cut, quoted
-from core.settings import Settings, bound_reason
+from core.setting_bounds import allowed_values
+from core.settings import KIOSK_ID_MAX, Settings, bound_reason
 from core.toml_documents import load_toml
 from owned_files.inputs import NotARegularFile, open_regular
 
@@ -59,14 +58,27 @@ class CommandLine:
     providers: str | None = None
 
 
+def machine_kiosk_id() -> str:
+    """This machine's kiosk id when none is configured: ``kiosk-<hostname>``, the host
+    name's characters outside KIOSK_ID_PATTERN replaced by ``-``.
+
+    The same for every program on the machine (the kiosk, kiosk-admin), so that a
+    per-kiosk setting kiosk-admin stores is the one this machine's kiosk reads."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()) or "door"
+    return f"kiosk-{cleaned}"[:KIOSK_ID_MAX]
+
+
 def load_local_config(
     data_dir: Path,
     environ: Mapping[str, str],
     options: CommandLine,
-    default_kiosk_id: str = "kiosk-admin",
+    default_kiosk_id: str | None = None,
 ) -> LocalConfig:
-    """Raises ConfigurationError naming the key, where it was set and what it allows."""
-    values: dict[str, Any] = {"kiosk_id": default_kiosk_id}
+    """Raises ConfigurationError naming the key, where it was set and what it allows.
+
+    The kiosk id is ``[kiosk] id``, else KIOSK_ID, else ``default_kiosk_id``, else
+    ``machine_kiosk_id()``."""
+    values: dict[str, Any] = {"kiosk_id": default_kiosk_id or machine_kiosk_id()}
     sources: dict[str, str] = {}
     path = data_dir / CONFIG_FILE
     read_file = None
@@ -304,7 +316,7 @@ def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
         why = first["msg"].removeprefix("Value error, ") if first["type"] == "value_error" else ""
         raise ConfigurationError(
             f"setting {_file_key(key)} = {quoted(given)} (from {cut(source)}) is not allowed: "
-            f"{why or _allowed(key) or first['msg']}{f'; {reason}' if reason else ''}"
+            f"{why or allowed_values(key) or first['msg']}{f'; {reason}' if reason else ''}"
         ) from error
 
 
@@ -319,63 +331,6 @@ def _conflict(section: str, message: str, sources: dict[str, str]) -> str:
         f"settings in [{section}] do not fit together{where}: "
         f"{message.removeprefix('Value error, ')}"
     )
-
-
-def _allowed(key: str) -> str:
-    """What a key accepts, in words, from its bounds."""
-    info = _field(key)
-    if info is None:
-        return ""
-    low = high = None
-    for bound in info.metadata:
-        if isinstance(bound, Ge):
-            low = f"at least {bound.ge}"
-        elif isinstance(bound, Gt):
-            low = f"more than {bound.gt}"
-        elif isinstance(bound, Le):
-            high = f"at most {bound.le}"
-        elif isinstance(bound, Lt):
-            high = f"less than {bound.lt}"
-        elif isinstance(bound, MinLen | MaxLen):
-            low = low or (
-                f"at least {bound.min_length} long" if isinstance(bound, MinLen) else None
-            )
-            high = high or (
-                f"at most {bound.max_length} long" if isinstance(bound, MaxLen) else None
-            )
-    kind = _kind(info.annotation)
-    limits = " and ".join(part for part in (low, high) if part)
-    return f"{kind} {limits}".strip() if limits else kind
-
-
-def _kind(annotation: Any) -> str:
-    origin = typing.get_origin(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return "one of " + ", ".join(repr(choice.value) for choice in annotation)
-    if origin is typing.Literal:
-        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(annotation))
-    if origin is tuple:
-        return "a list (comma separated in a variable)"
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(
-            _kind(arg) for arg in typing.get_args(annotation) if arg is not type(None)
-        )
-    names = {
-        int: "a whole number",
-        float: "a number",
-        str: "text",
-        bool: "true or false",
-        Path: "a path",
-    }
-    return names.get(annotation, str(annotation))
-
-
-def _field(key: str) -> FieldInfo | None:
-    if "." not in key:
-        return Settings.model_fields.get(key)
-    section, name = key.split(".")
-    model = _section_model(section)
-    return model.model_fields.get(name) if model else None
 
 
 def _section_model(section: str) -> type[BaseModel] | None:

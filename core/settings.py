@@ -103,13 +103,18 @@ class ModelSettings(_Section):
 
 
 class QualitySettings(_Section):
-    """The enrollment quality gate. Identification only applies ``min_identify_face_px``."""
+    """The enrollment quality gate. kiosk-admin identify only applies
+    ``min_identify_face_px``; the door, DoorSettings.min_face_px."""
 
     min_face_px: int = Field(
         80, ge=16, le=2000, description="Shortest side of the face box, in image pixels."
     )
     min_identify_face_px: int = Field(
-        24, ge=8, le=2000, description="Smallest face, in pixels, that identification will try."
+        24,
+        ge=8,
+        le=2000,
+        description="Smallest face, in pixels, that kiosk-admin identify tries on a photo; "
+        "the door's own is door.min_face_px.",
     )
     min_detection_score: float = Field(
         0.7, gt=0, le=1, description="Detector confidence needed for enrollment."
@@ -266,6 +271,16 @@ class DoorSettings(_Section):
     )
     track_max_missed: int = Field(
         5, ge=0, le=300, description="Frames without the face before its track ends."
+    )
+    min_face_px: int = Field(
+        48,
+        ge=16,
+        le=400,
+        description="Shortest side of the face box, in camera pixels, below which the "
+        "door says 'come closer' and searches nothing. kiosk-bench's face-size section: "
+        "on the package photos scaled down into 640x480 frames, faces of 48 px and more "
+        "matched the right person with a similarity of at least threshold + margin in "
+        "over 99 % of the frames they were found in, 44 px did not (PERFORMANCE.md).",
     )
     crowd_area_ratio: float = Field(
         0.5,

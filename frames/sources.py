@@ -151,7 +151,8 @@ def source_from_spec(camera: CameraSettings, limits: ImageLimits) -> FrameSource
     if found is not None and stat.S_ISREG(found.st_mode):
         return OpenCvSource(str(path))
     raise ConfigurationError(
-        f"camera {spec!r} is neither a device number, a folder, a video file nor a URL"
+        f"camera {spec!r}: {path} does not exist; give an existing video file or "
+        "folder of images, a device number such as 0, or a stream URL"
         if found is None
         else f"camera {spec!r} is not a regular video file or a folder of images"
     )

@@ -6,9 +6,7 @@ import argparse
 import importlib.resources
 import logging
 import os
-import re
 import signal
-import socket
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -115,11 +113,6 @@ def _quit_on_signals(app: QApplication, window: KioskWindow) -> None:
     wake.start(250)
 
 
-def default_kiosk_id() -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()) or "door"
-    return f"kiosk-{cleaned}"[:64]
-
-
 class _Arguments(argparse.ArgumentParser):
     """A usage error as one line, its echo of the arguments made safe: an unknown
     argument may carry escape sequences that would rewrite the terminal."""
@@ -179,7 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.data_dir,
             CommandLine(args.database_url, args.model_dir, args.providers),
             os.environ,
-            default_kiosk_id(),
         )
         settings = config.settings
         log_file = log_to_files(location.data_dir, settings.telemetry)

@@ -26,6 +26,7 @@ from core.people.pins import PinService
 from core.records import Operator
 from core.settings import Settings
 from kiosk.access_screens import AccessScreens
+from kiosk.add_photos import attach_add_photos, photo_addition
 from kiosk.admin_screen import AdminScreen
 from kiosk.audit_page import AuditPage
 from kiosk.door_page import DoorPage
@@ -256,6 +257,19 @@ class OperatorMode(QObject):
                 access.pin_changer(lambda: self.people_page),
             )
             access.offer_groups(self.people_page.show_groups)
+            if Permission.ENROLL in allowed:
+                self.add_photos = attach_add_photos(
+                    self.people_page,
+                    self.actions,
+                    lambda: photo_addition(
+                        self._enroller,
+                        self._store,
+                        self._settings.matching,
+                        self._engine.template_model,
+                    ),
+                    self._settings.images,
+                    self._show_person,
+                )
             pages.append(("People", self.people_page))
             self.people_page.refresh()
         if Permission.ENROLL in allowed:

@@ -123,6 +123,11 @@ class PeoplePage(QWidget):
     def refresh(self) -> None:
         self._find(self.search.text())
 
+    @property
+    def chosen_person(self) -> uuid.UUID | None:
+        """The person whose record is shown; None when nobody is chosen."""
+        return self._selected.detail.summary.id if self._selected is not None else None
+
     def offer_enrollment(self, open_enrollment: Callable[[], None]) -> None:
         """The empty list's "Enroll someone" opens the enrollment (the role may enroll)."""
         self.nobody.offer("Enroll someone", "enroll")

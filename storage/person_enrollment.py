@@ -28,6 +28,12 @@ _ACTIVE = records.PersonStatus.ACTIVE.value
 _ENROLLMENT_LOCK = 7_301_520_116
 
 
+def take_enrollment_lock(session: Session) -> None:
+    """Hold the enrollment lock until ``session``'s transaction ends: one enrollment,
+    or addition of photos, at a time per database."""
+    session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
+
+
 def enroll_in(session: Session, enrollment: records.Enrollment, denials: DenialLog) -> uuid.UUID:
     """The enrollment's writes in ``session``: the witness authorized (their refusal
     recorded in ``denials``), the enrollment lock taken, the exact duplicate check
@@ -35,7 +41,7 @@ def enroll_in(session: Session, enrollment: records.Enrollment, denials: DenialL
     The caller commits or rolls back (SqlIdentityStore.enroll says in what order
     the locks are taken)."""
     witness = act_as(session, enrollment.consent.witnessed_by, Permission.ENROLL, denials)
-    session.execute(select(func.pg_advisory_xact_lock(_ENROLLMENT_LOCK)))
+    take_enrollment_lock(session)
     _refuse_enrolled_face(session, enrollment)
     refuse_unchecked_models(session, enrollment)
     person = schema.Person(

@@ -70,7 +70,7 @@ def test_scenario_enroll_identify_delete(
     listed = as_json(admin_cli("people", "--search", "yao", "--json", "--operator", "alice"))
     assert [p["person_id"] for p in listed["people"]] == [person_id]
 
-    deleted = as_json(admin_cli("delete", person_id, "--operator", "alice", "--json"))
+    deleted = as_json(admin_cli("delete", person_id, "--yes", "--operator", "alice", "--json"))
     assert deleted["templates_deleted"] == 2
     after = as_json(
         admin_cli(
@@ -84,7 +84,7 @@ def test_scenario_enroll_identify_delete(
     )
     assert after["result"] == "unknown"
     assert as_json(admin_cli("show", person_id, "--json", "--operator", "alice"))["templates"] == 0
-    assert admin_cli("delete", person_id, "--operator", "alice").returncode == 5
+    assert admin_cli("delete", person_id, "--yes", "--operator", "alice").returncode == 5
 
     events = as_json(admin_cli("audit", "--json", "--operator", "alice"))["events"]
     logins = [e for e in events if e["action"] == "login.succeeded"]
@@ -160,7 +160,12 @@ def test_exit_codes_for_usage_auth_and_not_found(admin_cli, yaoming_jpg: Path) -
     assert unknown_user.returncode == 4
     assert unknown_user.stderr == wrong.stderr  # the same words: usernames are not revealed
     no_password = admin_cli(
-        "delete", "00000000-0000-0000-0000-000000000000", "--operator", "alice", password=None
+        "delete",
+        "00000000-0000-0000-0000-000000000000",
+        "--yes",
+        "--operator",
+        "alice",
+        password=None,
     )
     assert no_password.returncode == 4
     assert "KIOSK_PASSWORD" in no_password.stderr

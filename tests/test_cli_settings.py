@@ -56,7 +56,8 @@ def test_bad_settings_are_refused_with_the_key_and_change_nothing(admin_cli) -> 
     cases = {
         ("matching.threshold=2",): "matching.threshold",
         ("matching.threshold=high",): "expected a number",
-        ("door.frames_to_confirm=0",): "greater than or equal to 1",
+        ("door.frames_to_confirm=0",): "a whole number at least 1 and at most 30",
+        ("matching.margin=0.9",): "a number at least 0.02 and at most 0.5",
         ("matching.margin=0.1", "nonsense.key=1"): "unknown setting 'nonsense.key'",
         ("threshold",): "is not KEY=VALUE",
     }

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from pathlib import Path
 
 import pytest
 
 from config.environment import load_configuration
-from config.local_config import CONFIG_FILE, CommandLine, load_local_config, redacted
+from config.local_config import (
+    CONFIG_FILE,
+    CommandLine,
+    load_local_config,
+    machine_kiosk_id,
+    redacted,
+)
 from core.errors import ConfigurationError
 
 
@@ -46,12 +54,17 @@ def test_variables_win_over_the_file_and_options_over_both(tmp_path: Path) -> No
     assert config.sources["database.url"] == "--database-url"
 
 
-def test_no_file_gives_the_defaults_and_the_front_ends_id(tmp_path: Path) -> None:
+def test_no_file_gives_the_defaults_and_the_machines_id(tmp_path: Path) -> None:
     location, config = load_configuration(None, CommandLine(), {"KIOSK_DATA_DIR": str(tmp_path)})
     assert location.data_dir == tmp_path
     assert location.database_url is None
     assert config.file is None
-    assert config.settings.kiosk_id == "kiosk-admin"
+    # The README's kiosk-<hostname>, for the kiosk and kiosk-admin alike.
+    assert config.settings.kiosk_id == machine_kiosk_id()
+    assert machine_kiosk_id().startswith("kiosk-")
+    host = socket.gethostname()
+    if re.fullmatch(r"[A-Za-z0-9._-]{1,58}", host):
+        assert machine_kiosk_id() == f"kiosk-{host}"
     assert config.settings.matching.threshold == 0.40
 
 
@@ -118,7 +131,9 @@ def test_variables_that_are_not_settings_are_left_alone(tmp_path: Path) -> None:
         "KIOSK_CAMERA": "0",
         "KIOSK_SOMETHING_ELSE": "1",
     }
-    assert load_local_config(tmp_path, environ, CommandLine()).settings.kiosk_id == "kiosk-admin"
+    assert load_local_config(tmp_path, environ, CommandLine()).settings.kiosk_id == (
+        machine_kiosk_id()
+    )
 
 
 def test_the_shown_configuration_hides_the_database_password(tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ def test_a_crowd_is_asked_to_come_one_at_a_time_and_nothing_is_searched() -> Non
 
 
 def test_a_distant_face_is_asked_to_come_closer() -> None:
-    small = QualitySettings().min_identify_face_px - 1
+    small = DoorSettings().min_face_px - 1
     door = make_door([(face(size=small),)] * 2, [])
     outcomes = door.run(2)
     assert {o.guidance for o in outcomes} == {Guidance.COME_CLOSER}

@@ -51,7 +51,7 @@ def test_the_kiosk_told_no_data_folder_logs_into_the_tests_home_not_the_machines
     before = snapshot(machine_default_folders)
     handlers_before = list(logging.getLogger().handlers)
     assert main(["--camera", str(isolated_machine / "no-camera-here"), "--windowed"]) == 2
-    assert "is neither a device number, a folder" in capsys.readouterr().err
+    assert "does not exist; give an existing video file" in capsys.readouterr().err
     log_file = environment.default_data_dir() / "logs" / LOG_FILE
     assert inside(log_file, isolated_machine)
     assert log_file.is_file()  # main() opened its JSON log there, as it would at a door

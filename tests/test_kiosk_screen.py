@@ -146,7 +146,7 @@ def test_kiosk_refuses_a_camera_it_cannot_understand(tmp_path: Path, capsys) -> 
     from kiosk.app import main
 
     assert main(["--camera", str(tmp_path / "nowhere"), "--windowed"]) == 2
-    assert "is neither a device number, a folder" in capsys.readouterr().err
+    assert "does not exist; give an existing video file" in capsys.readouterr().err
 
 
 def test_closing_during_start_up_starts_nothing(

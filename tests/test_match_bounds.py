@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from admin.cli import main as kiosk_admin
 from config.environment import Location
-from config.local_config import CommandLine, load_local_config
+from config.local_config import CommandLine, load_local_config, machine_kiosk_id
 from core.administration.shared_settings import SettingsService, local_values, with_overrides
 from core.errors import ConfigurationError, InvalidValue
 from core.settings import (
@@ -196,7 +196,7 @@ def test_kiosk_admin_audits_a_threshold_from_the_environment_or_the_file_once(
     use_settings({"KIOSK_MATCHING__THRESHOLD": "0.45"})  # the same again: nothing new to record
     (event,) = local_events(fresh_database)
     assert event == (
-        "kiosk-admin",
+        machine_kiosk_id(),  # the kiosk of this machine, as the kiosk itself names it
         {
             "matching.threshold": {
                 "value": 0.45,

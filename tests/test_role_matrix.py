@@ -195,7 +195,7 @@ CLI_ACTIONS: list[tuple[Permission, tuple[str, ...]]] = [
     (Permission.VIEW_PEOPLE, ("people",)),
     (Permission.VIEW_PEOPLE, ("show", str(NOBODY))),
     (Permission.WITHDRAW_CONSENT, ("withdraw-consent", str(NOBODY))),
-    (Permission.DELETE_PEOPLE, ("delete", str(NOBODY))),
+    (Permission.DELETE_PEOPLE, ("delete", str(NOBODY), "--yes")),
     (Permission.PURGE_EXPIRED, ("purge-expired",)),
     (Permission.READ_AUDIT, ("audit",)),
     (Permission.VERIFY_AUDIT, ("audit", "verify")),

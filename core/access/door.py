@@ -372,7 +372,8 @@ class DoorRecognizer:
         self, faces: tuple[DetectedFace, ...], largest: DetectedFace
     ) -> Guidance | None:
         """Reasons not to search this frame at all."""
-        if largest.short_side < self._quality.min_identify_face_px:
+        # Below it a match is not reliable (door.min_face_px, measured by kiosk-bench).
+        if largest.short_side < self._door.min_face_px:
             return Guidance.COME_CLOSER
         crowd = [
             face

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from core.accounts.permissions import Permission, authorize
 from core.errors import ConfigurationError, InvalidValue, quoted
 from core.records import Operator
+from core.setting_bounds import allowed_values
 from core.settings import Settings, bound_reason
 from core.store import SettingsStore
 
@@ -51,6 +52,8 @@ EDITABLE: tuple[EditableSetting, ...] = (
     EditableSetting("camera.folder_fps", "Frames per second of an image folder", Scope.THIS_KIOSK),
 )
 EDITABLE_KEYS = {setting.key: setting for setting in EDITABLE}
+# pydantic's error types for a value past a bound.
+_OUT_OF_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
 
 
 # Sections that decide who is let in or who may act; a value for one of their settings
@@ -104,10 +107,16 @@ def with_overrides(base: Settings, values: Mapping[str, Any]) -> Settings:
             name = str(first["loc"][0]) if first["loc"] else ""
             key = f"{section}.{name}" if name else section
             reason = bound_reason(key, first["type"])
+            # Both bounds in words ("at least 1 and at most 30"), not pydantic's one.
+            allowed = allowed_values(key) if first["type"] in _OUT_OF_BOUNDS else ""
             raise InvalidValue(
-                f"setting {key} = {quoted(first.get('input'))}: "
-                f"{first['msg'].removeprefix('Value error, ')}"
-                f"{f'; {reason}' if reason else ''}"
+                f"setting {key} = {quoted(first.get('input'))}"
+                + (
+                    f" is not allowed: {allowed}"
+                    if allowed
+                    else f": {first['msg'].removeprefix('Value error, ')}"
+                )
+                + (f"; {reason}" if reason else "")
             ) from error
     return base.model_copy(update=sections)
 
