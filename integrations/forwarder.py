@@ -63,6 +63,9 @@ class Forwarder:
     new failed verifies every ``check_interval_s`` and sends the health report when it
     changed, or every ``health_interval_s``.
 
+    ``not_started`` names the integrations turned on whose settings kept them from
+    starting (integrations.setup): each is a problem in the health report.
+
     ``alerts_shown`` is told the operator's list of alerts whenever it may have
     changed, on the forwarder's thread.
     """
@@ -80,6 +83,7 @@ class Forwarder:
         database_offline: Callable[[], bool] = lambda: False,
         newest_verify_failure: Callable[[], int] | None = None,
         alerts_shown: Callable[[list[Alert]], None] = lambda _alerts: None,
+        not_started: tuple[str, ...] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.destinations = tuple(destinations)
@@ -92,6 +96,7 @@ class Forwarder:
         self._database_offline = database_offline
         self._newest_verify_failure = newest_verify_failure
         self._alerts_shown = alerts_shown
+        self._not_started = not_started
         self._clock = clock
         self._queue: queue.Queue[object] = queue.Queue(queue_size)
         self._stopping = threading.Event()
@@ -220,7 +225,7 @@ class Forwarder:
         """The kiosk's health: "ok" or "problem", and what is wrong."""
         status = self._door_status()
         shown = [alert.kind.value for alert in self.watch.shown()]
-        problems = list(shown)
+        problems = list(shown) + [f"{name}_not_started" for name in self._not_started]
         database = "offline" if self._database_offline() else "online"
         if database == "offline":
             problems.append("database_offline")

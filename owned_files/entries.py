@@ -131,31 +131,34 @@ def rename_file(source: Path, target: Path) -> None:
         os.replace(source.name, target.name, src_dir_fd=folder, dst_dir_fd=folder)
 
 
-def narrow_entry(folder: int, name: str, *, folder_mode: int, file_mode: int) -> None:
+def narrow_entry(folder: int, name: str, *, folder_mode: int, file_mode: int) -> int | None:
     """Take from the entry ``name`` of ``folder`` every permission bit outside
     ``folder_mode`` (a folder) or ``file_mode`` (a plain file), if this account owns
-    it; links and anything else are left alone."""
+    it; links and anything else are left alone. Returns the mode it had when it was
+    narrowed, None when it was left as it was."""
     try:
         seen = os.stat(name, dir_fd=folder, follow_symlinks=False)
     except FileNotFoundError:
-        return
+        return None
     mode = folder_mode if stat.S_ISDIR(seen.st_mode) else file_mode
     if (
         seen.st_uid != os.geteuid()
         or not (stat.S_ISREG(seen.st_mode) or stat.S_ISDIR(seen.st_mode))
         or not stat.S_IMODE(seen.st_mode) & ~mode
     ):
-        return
+        return None
     try:
         descriptor = os.open(name, _INSPECT | _NO_LINKS, dir_fd=folder)
     except OSError as error:
         if error.errno in (errno.ELOOP, errno.ENOENT, errno.ENXIO):
-            return  # swapped for a link or a socket since the look: not ours to change
+            return None  # swapped for a link or a socket since the look: not ours to change
         raise
     try:
         info = os.fstat(descriptor)
-        if (info.st_dev, info.st_ino, info.st_uid) == (seen.st_dev, seen.st_ino, seen.st_uid):
-            os.fchmod(descriptor, stat.S_IMODE(info.st_mode) & mode)
+        if (info.st_dev, info.st_ino, info.st_uid) != (seen.st_dev, seen.st_ino, seen.st_uid):
+            return None
+        os.fchmod(descriptor, stat.S_IMODE(info.st_mode) & mode)
+        return stat.S_IMODE(info.st_mode)
     finally:
         os.close(descriptor)
 

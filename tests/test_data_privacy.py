@@ -63,17 +63,27 @@ def root_logger() -> Iterator[logging.Logger]:
 # ---- owner-only ------------------------------------------------------------------------------
 
 
-def test_a_data_folder_left_open_is_made_owner_only(tmp_path: Path) -> None:
+def test_a_data_folder_left_open_is_made_owner_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = tmp_path / "data"
     files = left_open_by_an_older_version(data)
     outside = tmp_path / "outside.txt"
     outside.write_text("not the kiosk's")
     outside.chmod(0o644)
     (data / "link").symlink_to(outside)
-    secure_data_dir(data)
+    with caplog.at_level(logging.WARNING, logger="config.private_files"):
+        secure_data_dir(data)
     assert {mode(folder) for folder in (data, data / "logs", data / "spool")} == {0o700}
     assert {name: mode(path) for name, path in files.items()} == dict.fromkeys(files, 0o600)
     assert mode(outside) == 0o644  # a link is not followed out of the folder
+    # Each file that was open is named, so a secret in it can be replaced.
+    warned = sorted(record.getMessage().split(" ")[0] for record in caplog.records)
+    assert warned == sorted(str(path.relative_to(data)) for path in files.values())
+    assert all("had mode 0644" in record.getMessage() for record in caplog.records)
+    caplog.clear()
+    secure_data_dir(data)  # already owner-only: nothing to say
+    assert not caplog.records
 
 
 def test_a_missing_data_folder_is_made_owner_only(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@ secret: a regular file of the kiosk's account, 0600 or 0400, small, one line."""
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import threading
@@ -15,7 +17,6 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from core.errors import ConfigurationError
 from core.settings import Settings
 from integrations.setup import open_integrations
 from owned_files.secrets import SecretFileRefused, kiosk_account, read_secret_file
@@ -52,11 +53,29 @@ def mqtt_settings(password_file: Path | str) -> Settings:
     )
 
 
+def not_started(
+    settings: Settings, data_dir: Path, name: str, started: tuple[str, ...] = ()
+) -> str:
+    """Why the integration ``name`` was left out (the logged reason, without its
+    prefix); the forwarder still starts and its health names the problem."""
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("integrations.setup")
+    logger.addHandler(handler)
+    try:
+        forwarder = open_integrations(settings, data_dir)
+    finally:
+        logger.removeHandler(handler)
+    assert f"{name}_not_started" in forwarder.health()["problems"]
+    assert tuple(destination.name for destination in forwarder.destinations) == started
+    assert len(said) == 1, said
+    assert "\n" not in said[0]
+    return said[0].split(" not started: ", 1)[1]
+
+
 def refusal(password_file: Path | str, data_dir: Path) -> str:
-    with pytest.raises(ConfigurationError) as refused:
-        open_integrations(mqtt_settings(password_file), data_dir)
-    message = str(refused.value)
-    assert "\n" not in message
+    message = not_started(mqtt_settings(password_file), data_dir, "mqtt")
     assert message.startswith("mqtt.password_file: ")
     return message
 
@@ -172,8 +191,23 @@ def test_the_webhook_secret_is_checked_the_same_way(tmp_path: Path) -> None:
             }
         }
     )
-    with pytest.raises(ConfigurationError, match=r"^webhook.secret_file: .* more than one line"):
-        open_integrations(settings, tmp_path)
+    message = not_started(settings, tmp_path, "webhook")
+    assert re.match(r"^webhook.secret_file: .* more than one line", message)
+
+
+def test_a_refused_secret_leaves_out_only_its_own_integration(tmp_path: Path) -> None:
+    password = secret(tmp_path, "broker-pw\n")
+    settings = Settings.model_validate(
+        {
+            "mqtt": {"host": "127.0.0.1", "username": "kiosk", "password_file": str(password)},
+            "webhook": {
+                "url": "http://127.0.0.1:9/x",
+                "secret_file": str(secret(tmp_path, "k" * 32 + "\n", mode=0o644)),
+            },
+        }
+    )
+    message = not_started(settings, tmp_path / "data", "webhook", started=("mqtt",))
+    assert "chmod 600" in message
 
 
 def test_a_refusal_is_an_os_error_with_one_line(tmp_path: Path) -> None:

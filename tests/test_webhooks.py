@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -209,13 +210,16 @@ def test_the_kiosks_verify_refuses_a_changed_body_an_old_timestamp_and_another_s
     assert not verify(b"k" * 16, str(now), body, signed, now=now + 301, max_age_s=MAX_AGE_S)
 
 
-def test_a_secret_file_others_may_read_is_refused(tmp_path: Path) -> None:
-    from core.errors import ConfigurationError
-
+def test_a_secret_file_others_may_read_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = secret_file(tmp_path, SECRET)
     path.chmod(0o644)
     settings = Settings.model_validate(
         {"webhook": {"url": "http://127.0.0.1:9/x", "secret_file": str(path)}}
     )
-    with pytest.raises(ConfigurationError, match="chmod 600"):
-        open_integrations(settings, tmp_path / "data")
+    with caplog.at_level(logging.ERROR, logger="integrations.setup"):
+        forwarder = open_integrations(settings, tmp_path / "data")
+    assert not forwarder.destinations  # never sent unsigned, nor signed with a read secret
+    assert forwarder.health()["problems"] == ["webhook_not_started"]
+    assert "chmod 600" in caplog.text
