@@ -24,6 +24,7 @@ KioskError
 │   ├── AlreadyEnrolled     the face or external reference belongs to someone enrolled
 │   └── ReenrollmentPending people enrolled with a model not installed here (pack change)
 ├── NotFound                no such person or operator
+│   └── UnknownGroup        an access group named that the rules do not define
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
 ├── DoorFault               the door hardware did not answer or refused a command
 │   └── DoorNotApplied      ... and certainly did not carry it out (no connection, refused)
@@ -168,6 +169,11 @@ class ReenrollmentPending(NotAllowed):
 
 class NotFound(KioskError):
     pass
+
+
+class UnknownGroup(NotFound):
+    """An access group named (at enrollment, for a person's access) that the rules do
+    not define; the message names the group and where the groups are listed."""
 
 
 class RecognitionPaused(KioskError):

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.errors import NotFound
+from core.errors import UnknownGroup
 from storage import rules_schema as rs
 
 # Any fixed number, other than the enrollment's and the audit chain's. A rules import
@@ -29,7 +29,7 @@ def hold_rules_alone(session: Session) -> None:
 
 
 def set_groups(session: Session, person_id: uuid.UUID, groups: frozenset[str]) -> None:
-    """Make ``groups`` the person's groups, in the caller's transaction; NotFound
+    """Make ``groups`` the person's groups, in the caller's transaction; UnknownGroup
     naming the first group that does not exist."""
     hold_rules_shared(session)
     ids = dict(
@@ -39,7 +39,9 @@ def set_groups(session: Session, person_id: uuid.UUID, groups: frozenset[str]) -
     )
     missing = sorted(groups - ids.keys())
     if missing:
-        raise NotFound(f"no access group {missing[0]!r}; kiosk-admin rules export lists the groups")
+        raise UnknownGroup(
+            f"no access group {missing[0]!r}; kiosk-admin rules export lists the groups"
+        )
     session.execute(delete(rs.GroupMember).where(rs.GroupMember.person_id == person_id))
     if ids:
         session.execute(
