@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from api.problems import UNREADABLE_BODY
 from api.services import ApiServices
@@ -279,3 +282,29 @@ async def test_refusals_are_in_the_apis_words(api: httpx.AsyncClient) -> None:
     assert text_photo.status_code == 422, text_photo.text
     assert "must be a file part" in text_photo.json()["detail"]
     assert "UploadFile" not in text_photo.json()["detail"]
+
+
+async def test_a_locked_table_answers_503_within_the_deadline_then_serves_again(
+    api: httpx.AsyncClient, api_services: ApiServices, fresh_database: str
+) -> None:
+    alice = await bearer(api, "alice")
+    deadline_s = api_services.settings.database.query_deadline_s
+    holder = create_engine(fresh_database, poolclass=NullPool)
+    try:
+        with holder.connect() as connection:
+            connection.execute(text("LOCK TABLE people IN ACCESS EXCLUSIVE MODE"))
+            started = time.monotonic()
+            stuck = await api.get("/people", headers=alice)
+            waited = time.monotonic() - started
+            assert stuck.status_code == 503, stuck.text
+            assert waited < deadline_s + 3
+            detail = stuck.json()["detail"]
+            assert "database.query_deadline_s" in detail
+            assert "\n" not in detail
+            assert "/" not in detail.replace("database.query_deadline_s", "")
+            assert int(stuck.headers["retry-after"]) >= 1
+            connection.rollback()
+        served = await api.get("/people", headers=alice)
+        assert served.status_code == 200, served.text
+    finally:
+        holder.dispose()
