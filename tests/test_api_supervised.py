@@ -25,7 +25,7 @@ from tests.api_fixtures import PASSWORD
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 SETTLE_S = 60.0
 FAST = """[embedded_server]
-check_interval_s = 0.5
+check_interval_s = 2.0
 restart_delay_s = 0.2
 restart_delay_max_s = 1.0
 """
@@ -73,28 +73,34 @@ async def test_a_killed_embedded_server_is_restarted_and_503_meanwhile(
     alice = {"Authorization": f"Bearer {login.json()['access_token']}"}
     assert (await embedded_api.get("/people", headers=alice)).status_code == 200
 
-    killed = server.postmaster_pid()
-    assert killed is not None
-    # The whole server at once: a backend left alone after its postmaster died still
-    # answers the connection it has for a moment. The first request comes long before
-    # the supervisor's next check (0.5 s) and its restart.
-    postmaster = psutil.Process(killed)
-    server_processes = [postmaster, *postmaster.children()]
-    for process in server_processes:
-        process.kill()
-    psutil.wait_procs(server_processes, SETTLE_S)
-    statuses = set()
+    for _ in range(3):
+        killed = server.postmaster_pid()
+        assert killed is not None
+        _kill_server(killed)
+        # The request comes long before the supervisor's next check (every 2 s) most
+        # times; when a check came first and the server is back already, once more.
+        down = await embedded_api.get("/people", headers=alice)
+        if down.status_code != 200:
+            break
+    assert down.status_code == 503, down.text
+    assert int(down.headers["retry-after"]) >= 1
+    detail = down.json()["detail"]
+    assert "\n" not in detail
+    assert "/" not in detail, detail  # no socket path, no data folder
+    # /health has no rate limit: asked as often as it takes.
     with anyio.fail_after(SETTLE_S):
-        while True:
-            answer = await embedded_api.get("/people", headers=alice)
-            statuses.add(answer.status_code)
-            if answer.status_code == 200:
-                break
-            assert answer.status_code == 503, answer.text
-            detail = answer.json()["detail"]
-            assert "\n" not in detail
-            assert "/" not in detail, detail  # no socket path, no data folder
-            await anyio.sleep(0.05)
-    assert 503 in statuses
+        while (await embedded_api.get("/health")).status_code != 200:
+            await anyio.sleep(0.1)
     assert server.postmaster_pid() not in (None, killed)
+    assert (await embedded_api.get("/people", headers=alice)).status_code == 200
     assert (await embedded_api.get("/health")).json()["database"] == "ok"
+
+
+def _kill_server(postmaster_pid: int) -> None:
+    """The whole server at once: a backend left alone after its postmaster died still
+    answers the connection it has, for a moment."""
+    postmaster = psutil.Process(postmaster_pid)
+    processes = [postmaster, *postmaster.children()]
+    for process in processes:
+        process.kill()
+    psutil.wait_procs(processes, SETTLE_S)
