@@ -98,7 +98,8 @@ class RequestLayer:
                 pass  # answered with 413 when the limit was passed
             except Exception:
                 log.exception(
-                    "unexpected failure serving %s",
+                    "request %s: unexpected failure serving %s",
+                    request_id,
                     scope.get("path"),
                     extra={"request_id": request_id},
                 )

@@ -120,12 +120,15 @@ def kiosk_problem(error: KioskError, instance: str, busy_retry_after_s: float) -
     if status >= 500:
         # The server's own trouble: its message may name files, sockets or the
         # database's address, which are for the log, not for a client.
+        # The id in the line itself too: the console's format shows no extra fields.
+        request_id = CURRENT_REQUEST_ID.get()
         log.error(
-            "%s on %s: %s",
+            "request %s: %s on %s: %s",
+            request_id,
             type(error).__name__,
             instance,
             error,
-            extra={"request_id": CURRENT_REQUEST_ID.get()},
+            extra={"request_id": request_id},
         )
         detail = _server_side(error, retry)
     return problem_response(
@@ -206,12 +209,14 @@ def add_problem_handlers(app: FastAPI, busy_retry_after_s: float) -> None:
         return problem_response(error.status_code, code, detail, instance=request.url.path)
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        request_id = CURRENT_REQUEST_ID.get()
         log.error(
-            "unexpected %s on %s",
+            "request %s: unexpected %s on %s",
+            request_id,
             type(error).__name__,
             request.url.path,
             exc_info=error,
-            extra={"request_id": CURRENT_REQUEST_ID.get()},
+            extra={"request_id": request_id},
         )
         return problem_response(500, "server-error", SERVER_ERROR, instance=request.url.path)
 

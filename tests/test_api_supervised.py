@@ -3,6 +3,7 @@ kiosk does, answering 503 in one line meanwhile (issue 29, trial finding M2)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -65,7 +66,9 @@ async def embedded_api(embedded_services: ApiServices) -> AsyncIterator[httpx.As
 
 
 async def test_a_killed_embedded_server_is_restarted_and_503_meanwhile(
-    embedded_api: httpx.AsyncClient, embedded_services: ApiServices
+    embedded_api: httpx.AsyncClient,
+    embedded_services: ApiServices,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = embedded_services.store.server
     assert server is not None
@@ -87,6 +90,15 @@ async def test_a_killed_embedded_server_is_restarted_and_503_meanwhile(
     detail = down.json()["detail"]
     assert "\n" not in detail
     assert "/" not in detail, detail  # no socket path, no data folder
+    # The full message is in the server's log, found by the request id.
+    request_id = down.headers["x-request-id"]
+    [logged] = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and getattr(r, "request_id", None) == request_id
+    ]
+    assert request_id in logged.getMessage()
+    assert "database" in logged.getMessage()
     # /health has no rate limit: asked as often as it takes.
     with anyio.fail_after(SETTLE_S):
         while (await embedded_api.get("/health")).status_code != 200:
