@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import routes_doors, routes_logs, routes_people, routes_recognition, routes_service
 from api.limits import InferencePool, RateLimiter
 from api.metrics import ApiMetrics
 from api.middleware import RequestLayer
+from api.nul_text import refuse_nul_text
 from api.problems import add_problem_handlers
 from api.services import ApiServices
 from api.uploads import keep_uploads_in_memory
@@ -18,6 +19,7 @@ consent rules, quality gates, throttles and audit events as the kiosk and kiosk-
 Authenticate with `POST /token` (an operator's username and password) and send
 `Authorization: Bearer TOKEN`, or send an API key made by an admin as `X-API-Key`.
 Errors are RFC 9457 problem details; every answer carries `X-Request-ID`.
+This document is served at /openapi.json (no /docs page: it would load scripts from a CDN).
 """
 
 
@@ -29,6 +31,11 @@ def create_app(services: ApiServices) -> FastAPI:
         title="face-kiosk API",
         version="1",
         description=DESCRIPTION,
+        # The Swagger UI and ReDoc pages load their scripts from a CDN, and nothing here
+        # downloads anything: only the OpenAPI document is served, for any viewer.
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(refuse_nul_text)],
     )
     metrics = ApiMetrics()
     app.state.services = services

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
+from api.deadline import within_deadline
 from api.limits import RateLimiter
 from api.problems import ApiProblem
 from api.services import ApiServices
@@ -61,6 +62,7 @@ def _take(request: Request, limiter: RateLimiter) -> None:
         )
 
 
+@within_deadline
 def current_operator(
     request: Request,
     token: Annotated[str | None, Depends(_token)],

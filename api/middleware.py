@@ -18,7 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import ApiMetrics
-from api.problems import PROBLEM_JSON
+from api.problems import PROBLEM_JSON, SERVER_ERROR
 from storage.request_context import CURRENT_REQUEST_ID
 
 log = logging.getLogger("api.requests")
@@ -97,15 +97,14 @@ class RequestLayer:
             except BodyTooLarge:
                 pass  # answered with 413 when the limit was passed
             except Exception:
-                log.exception("unexpected failure serving %s", scope.get("path"))
+                log.exception(
+                    "request %s: unexpected failure serving %s",
+                    request_id,
+                    scope.get("path"),
+                    extra={"request_id": request_id},
+                )
                 if not state["started"]:
-                    await self._send_problem(
-                        send_own,
-                        500,
-                        "server-error",
-                        "unexpected failure; the server log has the details under the "
-                        f"request id {request_id}",
-                    )
+                    await self._send_problem(send_own, 500, "server-error", SERVER_ERROR)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

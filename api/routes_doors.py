@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Actor, Services, rate_limited
+from api.deadline import within_deadline
 from core.access.door_commands import MAX_REASON, DoorCommandKind
+from core.errors import InvalidValue
 
 router = APIRouter(tags=["doors"], dependencies=[Depends(rate_limited)])
 KioskId = Annotated[str, Path(max_length=64, description="the kiosk whose door it is")]
@@ -55,6 +57,7 @@ class Sent(BaseModel):
 
 
 @router.get("/doors", response_model=Doors)
+@within_deadline
 def doors(services: Services, actor: Actor) -> Doors:
     """Every kiosk's door as it last reported it (auditors and admins)."""
     settings = services.settings.door_io
@@ -79,6 +82,7 @@ def doors(services: Services, actor: Actor) -> Doors:
 
 
 @router.post("/doors/{kiosk_id}/unlock", status_code=202, response_model=Sent)
+@within_deadline
 def unlock(services: Services, actor: Actor, kiosk_id: KioskId, body: Unlock) -> Sent:
     """Unlock the door now for `seconds` (admins); the kiosk takes it within
     door_io.operator_poll_s."""
@@ -86,12 +90,14 @@ def unlock(services: Services, actor: Actor, kiosk_id: KioskId, body: Unlock) ->
 
 
 @router.post("/doors/{kiosk_id}/lockdown", status_code=202, response_model=Sent)
+@within_deadline
 def lockdown(services: Services, actor: Actor, kiosk_id: KioskId, body: Reason) -> Sent:
     """Refuse every grant and keep the door locked (admins)."""
     return _send(services, actor, kiosk_id, DoorCommandKind.LOCKDOWN, body.reason)
 
 
 @router.post("/doors/{kiosk_id}/release", status_code=202, response_model=Sent)
+@within_deadline
 def release(services: Services, actor: Actor, kiosk_id: KioskId, body: Reason) -> Sent:
     """End a lockdown (admins)."""
     return _send(services, actor, kiosk_id, DoorCommandKind.RELEASE, body.reason)
@@ -105,7 +111,20 @@ def _send(
     reason: str,
     seconds: float | None = None,
 ) -> Sent:
-    command_id = services.doors.request(
-        actor, kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds, via=VIA
-    )
+    try:
+        command_id = services.doors.request(
+            actor, kiosk_id=kiosk_id, kind=kind, reason=reason, seconds=seconds, via=VIA
+        )
+    except InvalidValue as error:
+        raise InvalidValue(_in_api_words(str(error))) from error
     return Sent(command_id=command_id, kiosk_id=kiosk_id, kind=kind.value, seconds=seconds)
+
+
+# The door service names kiosk-admin's options; here they are the body's fields.
+_FIELD_OF_OPTION = {"--seconds": "the field seconds", "--reason": "the field reason"}
+
+
+def _in_api_words(message: str) -> str:
+    for option, field in _FIELD_OF_OPTION.items():
+        message = message.replace(option, field)
+    return message

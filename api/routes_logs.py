@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from api.auth import Actor, Services, rate_limited
+from api.deadline import within_deadline
 from core.errors import InvalidValue
 from core.records import AccessOutcome, LogFilter
 
@@ -51,6 +52,7 @@ class AccessPage(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage)
+@within_deadline
 def audit(
     services: Services,
     actor: Actor,
@@ -82,6 +84,7 @@ def audit(
 
 
 @router.get("/access-events", response_model=AccessPage)
+@within_deadline
 def access_events(
     services: Services,
     actor: Actor,

@@ -16,8 +16,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Actor, Services, rate_limited
+from api.deadline import within_deadline
 from api.uploads import decoded, read_photos
 from config.time_zone import door_time_zone
+from core.accounts.api_keys import is_api_key
 from core.accounts.permissions import Permission, authorize
 from core.enrollment.consent import ConsentText, consent_text, current_consent
 from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES
@@ -27,6 +29,7 @@ from core.people.people import PersonView
 from core.records import Deletion, PersonSummary
 from core.rules.model import Validity, check_name
 from core.rules.person_validity import KEEP, ValidityChange, visitor_validity
+from storage.transactions import one_transaction
 
 router = APIRouter(tags=["people"], dependencies=[Depends(rate_limited)])
 # The most people one listing may skip: paging deeper is a search's job.
@@ -58,7 +61,7 @@ class Enrolled(BaseModel):
     name: str
     templates: int
     consent_version: str
-    groups: list[str] | None
+    groups: list[str] = Field(description="the groups joined: the site's default if none named")
     valid_from: date | None
     valid_until: date | None
 
@@ -112,7 +115,11 @@ async def enroll(
     ] = None,
     consent_version: Annotated[str | None, Form(max_length=100)] = None,
     consent_in_person: Annotated[
-        bool, Form(description="the acting operator read the text to the person and witnessed")
+        bool,
+        Form(
+            description="the acting operator read the text to the person and witnessed "
+            "(operators only: an API key gives consent_reference)"
+        ),
     ] = False,
 ) -> Enrolled:
     """Enroll a person as `kiosk-admin enroll` (or a row of `import`) does."""
@@ -122,6 +129,8 @@ async def enroll(
             f"{len(photos)} photos; enrollment takes at most {MAX_ENROLLMENT_IMAGES}: "
             "choose the best ones"
         )
+    if is_api_key(actor):
+        _refuse_unwitnessed(consent_in_person, consent_reference)
     names = _group_names(groups) if groups is not None else None
     validity = _validity(services, valid_from, valid_until, visitor)
     consent = _consent(consent_version)
@@ -148,12 +157,14 @@ async def enroll(
             validity=validity,
             form_reference=consent_reference if not consent_in_person else None,
         )
+        # As stored: the site's default group, when none was named.
+        joined, _ = services.store.rules.person_access(result.person_id, actor=actor)
         return Enrolled(
             person_id=result.person_id,
             name=" ".join(name.split()),
             templates=result.templates,
             consent_version=consent.version,
-            groups=list(names) if names is not None else None,
+            groups=sorted(joined),
             valid_from=validity.valid_from,
             valid_until=validity.valid_until,
         )
@@ -163,6 +174,7 @@ async def enroll(
 
 
 @router.get("/people", response_model=PeoplePage)
+@within_deadline
 def list_people(
     request: Request,
     services: Services,
@@ -185,29 +197,25 @@ def list_people(
 
 
 @router.get("/people/{person_id}", response_model=PersonDetail)
+@within_deadline
 def show_person(services: Services, actor: Actor, person_id: uuid.UUID) -> PersonDetail:
     return _detail(services, actor, services.people.show(actor, person_id))
 
 
 @router.patch("/people/{person_id}", response_model=PersonDetail)
+@within_deadline
 def change_person(
     services: Services, actor: Actor, person_id: uuid.UUID, change: PersonChange
 ) -> PersonDetail:
-    """Name and badge (`person.details_changed`), then groups and validity
-    (`person.access_changed`), each in its own transaction, as the People screen
-    changes them: admins, or the enroller who witnessed the person's consent."""
+    """Groups and validity (`person.access_changed`), name and badge
+    (`person.details_changed`), as the People screen changes them: admins, or the
+    enroller who witnessed the person's consent. One transaction: either every field
+    given changes, or (on any refusal) none does."""
     given = change.model_fields_set
     if not given:
         raise InvalidValue("nothing to change: give name, badge, groups, valid_from or valid_until")
-    if "name" in given or "badge" in given:
-        if "name" in given and change.name is None:
-            raise InvalidValue("a person's name cannot be removed; delete the person instead")
-        services.person_details.change(
-            actor,
-            person_id,
-            display_name=change.name if change.name is not None else KEEP,
-            external_ref=change.badge if "badge" in given else KEEP,
-        )
+    if "name" in given and change.name is None:
+        raise InvalidValue("a person's name cannot be removed; delete the person instead")
     groups = None
     if "groups" in given:
         groups = frozenset(_group_names(",".join(change.groups)) if change.groups else ())
@@ -215,16 +223,26 @@ def change_person(
         change.valid_from if "valid_from" in given else KEEP,
         change.valid_until if "valid_until" in given else KEEP,
     )
-    if groups is not None or validity.changes:
-        try:
-            services.store.rules.set_person_access(
+    with one_transaction(services.store.engine):
+        # The access first: it takes the rules lock before the person's row, the order
+        # an import takes them; the details then find the row already held.
+        if groups is not None or validity.changes:
+            try:
+                services.store.rules.set_person_access(
+                    person_id,
+                    actor=actor,
+                    groups=groups,
+                    validity=validity if validity.changes else None,
+                )
+            except ValueError as error:
+                raise InvalidValue(f"{error}; nothing was changed") from error
+        if "name" in given or "badge" in given:
+            services.person_details.change(
+                actor,
                 person_id,
-                actor=actor,
-                groups=groups,
-                validity=validity if validity.changes else None,
+                display_name=change.name if change.name is not None else KEEP,
+                external_ref=change.badge if "badge" in given else KEEP,
             )
-        except ValueError as error:
-            raise InvalidValue(f"{error}; nothing was changed") from error
     return _detail(services, actor, services.people.show(actor, person_id))
 
 
@@ -259,15 +277,32 @@ async def add_photos(
 
 
 @router.post("/people/{person_id}/consent/withdraw", response_model=DeletionOut)
+@within_deadline
 def withdraw_consent(services: Services, actor: Actor, person_id: uuid.UUID) -> DeletionOut:
     """Every template is deleted and the consent marked withdrawn."""
     return _deletion(services.people.withdraw_consent(actor, person_id))
 
 
 @router.delete("/people/{person_id}", response_model=DeletionOut)
+@within_deadline
 def delete_person(services: Services, actor: Actor, person_id: uuid.UUID) -> DeletionOut:
     """Every template deleted, consent withdrawn, the name erased (admins)."""
     return _deletion(services.people.delete(actor, person_id))
+
+
+def _refuse_unwitnessed(in_person: bool, reference: str | None) -> None:
+    """An API key is a machine: it cannot read the consent text to anyone or see them
+    agree, so its enrollments carry the signed form's reference instead."""
+    if in_person:
+        raise InvalidValue(
+            "an API key cannot witness consent in person (consent_in_person); give "
+            "consent_reference, the signed consent form's reference, instead"
+        )
+    if reference is None or not reference.strip():
+        raise InvalidValue(
+            "an enrollment by an API key needs consent_reference, the signed consent "
+            "form's reference"
+        )
 
 
 def _group_names(text: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ class FaceResult(BaseModel):
     reason: str
     person_id: uuid.UUID | None = None
     name: str | None = None
-    similarity: float | None = Field(None, description="the match's, or the best one's")
+    similarity: float | None = Field(None, description="the match's; null for an unknown")
     box: list[float] = Field(description="x1, y1, x2, y2 in the photo's pixels")
     event_id: uuid.UUID = Field(description="the access event recorded for this face")
 
@@ -115,7 +115,9 @@ async def verify(
 def _face(
     match: MatchDecision, box: tuple[float, float, float, float], event_id: uuid.UUID
 ) -> FaceResult:
-    best = match.matched or match.best
+    # Only a match's similarity: an unknown's best score would tell someone trying
+    # photo after photo how close they came.
+    best = match.matched
     return FaceResult(
         result="match" if match.matched else "unknown",
         reason=match.reason.value,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from api.auth import Actor, Services, login_rate_limited, rate_limited
+from api.deadline import within_deadline
 from core.accounts.api_keys import ApiKeyInfo
 from core.errors import InvalidValue
 from core.records import Role
@@ -53,6 +54,7 @@ class Health(BaseModel):
 
 
 @router.post("/token", response_model=Token, dependencies=[Depends(login_rate_limited)])
+@within_deadline
 def token(services: Services, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     """Log in with an operator's username and password (the kiosk's accounts, login
     throttle and lockout); returns a short-lived bearer token."""
@@ -62,6 +64,7 @@ def token(services: Services, form: Annotated[OAuth2PasswordRequestForm, Depends
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut], dependencies=[Depends(rate_limited)])
+@within_deadline
 def list_keys(services: Services, actor: Actor) -> list[ApiKeyOut]:
     """Every API key, never its secret (admins)."""
     return [_key(info) for info in services.api_keys.keys(actor)]
@@ -70,6 +73,7 @@ def list_keys(services: Services, actor: Actor) -> list[ApiKeyOut]:
 @router.post(
     "/api-keys", status_code=201, response_model=CreatedKey, dependencies=[Depends(rate_limited)]
 )
+@within_deadline
 def create_key(services: Services, actor: Actor, body: NewKey) -> CreatedKey:
     """Make a key with a role and an expiry (admins); the key is in this answer only."""
     if body.expires_at.tzinfo is None:
@@ -83,12 +87,14 @@ def create_key(services: Services, actor: Actor, body: NewKey) -> CreatedKey:
 
 
 @router.delete("/api-keys/{name}", response_model=ApiKeyOut, dependencies=[Depends(rate_limited)])
+@within_deadline
 def revoke_key(services: Services, actor: Actor, name: str) -> ApiKeyOut:
     """Revoke a key (admins): refused from its next request on."""
     return _key(services.api_keys.revoke(actor, name))
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
+@within_deadline
 def health(services: Services, response: Response) -> Health:
     """Whether the database answers and the models are loaded; no credentials needed,
     nothing about the site is told."""

@@ -116,7 +116,7 @@ def _check_tls(cert: str | None, key: str | None) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiosk-server",
-        description="The kiosk's HTTP API (OpenAPI page at /docs); docs/api.md.",
+        description="The kiosk's HTTP API (OpenAPI document at /openapi.json); docs/api.md.",
     )
     parser.add_argument(
         "action",

@@ -40,6 +40,7 @@ from storage.api_key_store import SqlApiKeyStore
 from storage.door_commands import SqlDoorCommands
 from storage.person_details import SqlPersonDetails
 from storage.person_photos import SqlPersonPhotos
+from storage.server_supervisor import ServerSupervisor
 from storage.store import OpenStore, open_store
 
 log = logging.getLogger(__name__)
@@ -102,10 +103,14 @@ class RecognitionThrottles:
 
 @contextmanager
 def opened_services(
-    location: Location, config: LocalConfig, environ: Mapping[str, str]
+    location: Location,
+    config: LocalConfig,
+    environ: Mapping[str, str],
+    engine: FaceEngine | None = None,
 ) -> Iterator[ApiServices]:
-    """Open the store (starting the embedded server), make the signing key if there is
-    none, load the models, and close everything on exit. Raises KioskError."""
+    """Open the store (starting the embedded server, and watching it as the kiosk does:
+    restarted when it dies), make the signing key if there is none, load the models
+    (unless ``engine`` is given), and close everything on exit. Raises KioskError."""
     with ExitStack() as stack:
         settings = config.settings
         secure_data_dir(location.data_dir)
@@ -120,7 +125,16 @@ def opened_services(
             )
         )
         secure_data_dir(location.data_dir)  # the embedded server opened it up
-        yield build_services(location, config, store)
+        if store.server is not None:
+            # The kiosk's own supervisor (storage.server_supervisor). Left before the
+            # store (the stack unwinds in reverse): it must not restart the server
+            # that closing the store stops.
+            stack.enter_context(
+                ServerSupervisor(
+                    store.server, store.engine, settings.kiosk_id, settings.embedded_server
+                )
+            )
+        yield build_services(location, config, store, engine)
 
 
 def build_services(

@@ -9,8 +9,10 @@ Rotation (``kiosk-server rotate-signing-key``) adds a new key that signs from th
 on and retires the old one: tokens it signed are still accepted until the longest
 a token lives (api.access_token_minutes) has passed, then the key is dropped at the
 next rotation. A change of the file is seen by a running server at its next
-request (the file's identity and time are checked each time, the file read only
-when they changed). Creation and rotation hold an exclusive lock on
+request (the file's identity, time, mode and owner are checked each time, the file
+read only when they changed). A file found open to other accounts or owned by another
+is refused at that request: no token is issued or accepted (503) until it is fixed
+and the key rotated, since its keys may be known. Creation and rotation hold an exclusive lock on
 ``signing-keys.lock``, so two servers starting at once make one key.
 """
 
@@ -20,6 +22,7 @@ import fcntl
 import json
 import os
 import secrets
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.errors import ConfigurationError, UnsafeDataEntry
-from owned_files.entries import open_file, replace_file, secure_folder
+from owned_files.entries import folder_owner, open_file, replace_file, secure_folder
 from owned_files.folders import UnsafeEntry
 
 FOLDER = "api"
@@ -37,6 +40,8 @@ _LOCK_FILE = "signing-keys.lock"
 _KEY_BYTES = 32
 # The file holds a few keys; anything larger is not ours.
 _MAX_FILE_BYTES = 64 * 1024
+# Any permission for the group or others.
+_OTHERS_MAY_USE = 0o077
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class SigningKeys:
         self._path = self._folder / KEYS_FILE
         self._lifetime = token_lifetime
         self._lock = threading.Lock()
-        self._seen: tuple[int, int, int] | None = None
+        self._seen: tuple[int, int, int, int, int] | None = None
         self._keys: tuple[SigningKey, ...] = ()
 
     @property
@@ -103,7 +108,8 @@ class SigningKeys:
     def _current_keys(self) -> tuple[SigningKey, ...]:
         with _guarded(self._path):
             info = os.stat(self._path, follow_symlinks=False)
-            seen = (info.st_ino, info.st_mtime_ns, info.st_size)
+            self._refuse_unsafe(info)
+            seen = (info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode, info.st_uid)
             with self._lock:
                 if seen != self._seen:
                     self._keys = self._read()
@@ -114,6 +120,27 @@ class SigningKeys:
                 f"{self._path} has no current signing key; run kiosk-server rotate-signing-key"
             )
         return keys
+
+    def _refuse_unsafe(self, info: os.stat_result) -> None:
+        """Checked at every use, not only when the file is read: a key another account
+        could read (or that another account owns, and so could have written) may be
+        known to someone else, and tokens signed with it prove nothing. Raises
+        UnsafeDataEntry; nothing is signed or accepted until the file is fixed."""
+        mode = stat.S_IMODE(info.st_mode)
+        # As owned_files makes it: this account's, or (as root) the data folder owner's.
+        owner = folder_owner(os.stat(self._folder, follow_symlinks=False))[0]
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid not in {os.geteuid(), owner}
+            or mode & _OTHERS_MAY_USE
+        ):
+            raise UnsafeDataEntry(
+                f"the signing keys file {self._path} is not safe (mode {mode:04o}, owner "
+                f"uid {info.st_uid}; must be a file of uid {owner} with mode 0600): its "
+                "keys may be known to others, so no token is issued or accepted; fix it "
+                f"(chown {owner}, chmod 600) and run kiosk-server rotate-signing-key, or "
+                "remove it and restart kiosk-server"
+            )
 
     def _exists(self) -> bool:
         try:

@@ -62,8 +62,10 @@ class TokenIssuer:
         return IssuedToken(token, int(self._lifetime.total_seconds()))
 
     def verify(self, token: str) -> TokenClaims:
-        """The claims of a token signed by a key still accepted, unexpired; raises
-        AuthenticationFailed otherwise (never saying which check failed)."""
+        """The claims of a token signed by a key still accepted, unexpired, and living
+        no longer than api.access_token_minutes (exp - iat); raises
+        AuthenticationFailed otherwise (never saying which check failed), and
+        UnsafeDataEntry (503) while the signing keys file is unsafe."""
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self._keys.verifying_key(kid) if isinstance(kid, str) else None
@@ -78,6 +80,10 @@ class TokenIssuer:
                 leeway=_LEEWAY_S,
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
+            # A token living longer than this server issues them was not issued by it
+            # as configured now (a leaked key's forgery, or an older, longer lifetime).
+            if int(claims["exp"]) - int(claims["iat"]) > self._lifetime.total_seconds() + _LEEWAY_S:
+                raise AuthenticationFailed(BAD_TOKEN)
             return TokenClaims(str(claims["sub"]), int(claims["oid"]), int(claims["epoch"]))
         except (jwt.PyJWTError, KeyError, TypeError, ValueError) as error:
             raise AuthenticationFailed(BAD_TOKEN) from error

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import records
 from core.accounts.api_keys import ApiKeyInfo, key_name
 from core.accounts.permissions import Permission
-from core.errors import NotAllowed, NotFound
+from core.errors import InvalidValue, NotAllowed, NotFound
 from storage import schema
 from storage.audit_log import append_audit, record_denial
 from storage.operator_authority import act_as, operator_record
@@ -51,7 +51,7 @@ class SqlApiKeyStore:
                 raise NotAllowed(f"an API key or operator called {account} already exists")
             now = _now(session)
             if expires_at <= now:
-                raise NotAllowed("the expiry is in the past; give a later one")
+                raise InvalidValue("expires_at is in the past; give a later one")
             operator = schema.Operator(
                 username=account, password_hash=password_hash, role=role.value
             )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import psycopg
 from psycopg.errors import QueryCanceled
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import StoreBusy, StoreError
 
 _AFTER_ROLLBACK = "work_after_rollback"
+# The transaction of an enclosing ``one_transaction`` block, if any (per thread/task).
+_ENCLOSING: ContextVar[Session | None] = ContextVar("enclosing_transaction", default=None)
 
 
 @contextmanager
@@ -22,7 +26,14 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
     If it ends with an exception, the transaction rolls back, its connection goes
     back to the pool, and only then does the work registered with
-    ``after_rollback`` run, before the exception propagates."""
+    ``after_rollback`` run, before the exception propagates.
+
+    Inside ``one_transaction`` on the same engine, the block runs in that transaction
+    instead: it commits or rolls back with it, never on its own."""
+    enclosing = _ENCLOSING.get()
+    if enclosing is not None and enclosing.bind is sessions.kw.get("bind"):
+        yield enclosing
+        return
     session = sessions()
     try:
         with database_failures(), session.begin():
@@ -34,6 +45,22 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def one_transaction(engine: Engine) -> Iterator[None]:
+    """Every store call on ``engine`` made by this thread inside the block joins one
+    transaction: all of it is committed when the block ends normally, none of it when
+    it raises (then the ``after_rollback`` work of each call runs). For a front end
+    whose one request is several store calls that must change everything or nothing
+    (kiosk-server's PATCH /people/{id}). The calls take their locks in the order they
+    are made: make them in the order the stores document."""
+    with transaction(sessionmaker(engine, expire_on_commit=False)) as session:
+        token = _ENCLOSING.set(session)
+        try:
+            yield
+        finally:
+            _ENCLOSING.reset(token)
 
 
 def after_rollback(session: Session, work: Callable[[], None]) -> None:

@@ -25,12 +25,18 @@ OTHER_PASSWORD = "quiet-harbour-lantern-58"
 
 
 @pytest.fixture
+def api_data_dir(tmp_path: Path) -> Path:
+    """The data folder of api_services (its signing keys are under api/)."""
+    return tmp_path / "server-data"
+
+
+@pytest.fixture
 def api_services(
-    fresh_database: str, tmp_path: Path, face_engine: FaceEngine
+    fresh_database: str, api_data_dir: Path, face_engine: FaceEngine
 ) -> Iterator[ApiServices]:
     """The server's services on a fresh database, with an admin (alice), an enroller
     (erin) and an auditor (otto)."""
-    data_dir = tmp_path / "server-data"
+    data_dir = api_data_dir
     location, config = load_configuration(
         str(data_dir), CommandLine(database_url=fresh_database), {}, API_KIOSK_ID
     )

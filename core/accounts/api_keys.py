@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from core.accounts.permissions import Permission, authorize
-from core.errors import AuthenticationFailed, InvalidValue
+from core.errors import AuthenticationFailed, InvalidValue, NotAllowed
 from core.records import Operator, Role
 from core.store import DenialLog
 
@@ -74,7 +74,8 @@ class ApiKeyStore(DenialLog, Protocol):
         actor: Operator,
     ) -> ApiKeyInfo:
         """The key and its operator account, audited (``api_key.created``). Raises
-        NotAllowed if ``actor`` may not manage operators now or the name is taken."""
+        NotAllowed if ``actor`` may not manage operators now or the name is taken,
+        InvalidValue if ``expires_at`` is not after the database's clock."""
         ...
 
     def api_keys(self, *, actor: Operator) -> list[ApiKeyInfo]:
@@ -109,6 +110,11 @@ def check_key_name(name: str) -> str:
     return cleaned
 
 
+def is_api_key(operator: Operator) -> bool:
+    """Whether ``operator`` is a key's account (a machine client), not a person's."""
+    return operator.username.startswith(ACCOUNT_PREFIX)
+
+
 def key_name(account: str) -> str:
     """The key's name from its account's username."""
     return account.removeprefix(ACCOUNT_PREFIX)
@@ -121,8 +127,15 @@ class ApiKeyService:
         self._store = store
 
     def create(self, actor: Operator, name: str, role: Role, expires_at: datetime) -> NewApiKey:
-        """A new key; ``expires_at`` must be timezone-aware. Raises NotAllowed,
-        InvalidValue (a bad name, an expiry without a zone)."""
+        """A new key; ``expires_at`` must be timezone-aware. Raises NotAllowed (also
+        when ``actor`` is itself an API key: only a person logged in as an admin makes
+        keys, so a leaked admin key cannot mint others that outlive its revocation),
+        InvalidValue (a bad name, an expiry without a zone or in the past)."""
+        if is_api_key(actor):
+            raise NotAllowed(
+                f"{actor.username} is an API key, and an API key may not create API keys: "
+                "an admin logs in (POST /token or kiosk-admin) to make one"
+            )
         authorize(actor, Permission.MANAGE_OPERATORS, self._store)
         cleaned = check_key_name(name)
         if expires_at.tzinfo is None:
