@@ -8,6 +8,7 @@ that erases the ``error:`` before it, a right-to-left override).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -15,6 +16,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from telemetry.safe_text import for_json, for_terminal
+
+# A terminal's size where it does not report its own: a progress bar's width, and the
+# lines tqdm draws bars on (it draws none past the last).
+UNSIZED_TERMINAL_COLUMNS = 80
+UNSIZED_TERMINAL_LINES = 24
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,19 @@ def progress_bar(total: int, unit: str) -> Iterator[Callable[[Mapping[str, int]]
     shown beside the bar (outcome names and numbers only: nothing a person typed)."""
     from tqdm import tqdm
 
+    terminal = sys.stderr.isatty()
+    # A terminal that reports no size (a pseudo-terminal nobody sized: `script` run
+    # without a terminal of its own, a serial console) makes tqdm count -1 columns and
+    # lines, and draw nothing: such a terminal gets the classic size instead.
+    sized = terminal and _terminal_columns(sys.stderr) > 0
     with tqdm(
         total=total,
         unit=unit,
         file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        dynamic_ncols=True,
+        disable=not terminal,
+        dynamic_ncols=sized,
+        ncols=None if sized else UNSIZED_TERMINAL_COLUMNS,
+        nrows=None if sized else UNSIZED_TERMINAL_LINES,
         smoothing=0.1,
     ) as bar:
 
@@ -67,6 +80,14 @@ def progress_bar(total: int, unit: str) -> Iterator[Callable[[Mapping[str, int]]
             bar.update(1)
 
         yield step
+
+
+def _terminal_columns(stream: TextIO) -> int:
+    """The terminal's width in columns, 0 when it reports none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return 0
 
 
 def prompt_text(prompt: str) -> str:

@@ -3,7 +3,8 @@ cut from the group photos, and yaoming.jpg), with good rows and a bad row of eac
 
 The right rows go in, with their groups, validity and signed consent form; the report
 names each refusal; a dry run stores nothing; a second run changes nothing; a file of
-good rows only exits 0, with a progress bar on a terminal."""
+good rows only exits 0, with a progress bar on a terminal (one that reports no size
+included) and none without one."""
 
 from __future__ import annotations
 
@@ -285,37 +286,25 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
     assert changed["consents"] == after["consents"]
 
 
+@pytest.mark.parametrize(
+    "columns",
+    [100, 0],
+    ids=["sized terminal", "terminal of no size"],
+)
 def test_a_file_of_good_rows_exits_0_with_a_progress_bar_on_a_terminal(
-    site, fresh_database: str, site_photos: SitePhotos, tmp_path: Path
+    site, fresh_database: str, site_photos: SitePhotos, tmp_path: Path, columns: int
 ) -> None:
-    p = site_photos.people
-    people = write_csv(
-        tmp_path / "good.csv",
-        [row("Ann Lee", "B-100", f"{p[0]}.jpg"), row("Cy Diaz", "B-103", f"{p[3]}.jpg")],
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(KIOSK_DATA_DIR=str(tmp_path), KIOSK_PASSWORD=PASSWORD)
     controller, terminal = pty.openpty()
-    # A terminal 100 columns wide: a new pseudo-terminal has none, and tqdm fits its bar.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    if columns:
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
+    # else as `script -qc ... /dev/null` run without a terminal: a new pseudo-terminal
+    # reports 0 columns and 0 lines, where tqdm drew nothing at all.
     # Read while it runs: a terminal's buffer is small, and a bar that fills it blocks.
     shown: list[bytes] = []
     reader = threading.Thread(target=_read_all, args=(controller, shown))
     reader.start()
     try:
-        done = subprocess.run(
-            [
-                *(KIOSK_ADMIN, "--database-url", fresh_database, "import", str(people)),
-                *("--photos", str(site_photos.folder), "--operator", "alice"),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=terminal,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = _import_good_rows(fresh_database, site_photos, tmp_path, stderr=terminal)
     finally:
         os.close(terminal)
         reader.join(30)
@@ -323,8 +312,44 @@ def test_a_file_of_good_rows_exits_0_with_a_progress_bar_on_a_terminal(
     bar = b"".join(shown).decode("utf-8", "replace")
     assert done.returncode == 0, bar
     assert "1 enrolled, 1 already enrolled, 0 refused of 2 rows" in done.stdout
+    assert "100%|" in bar
     assert "2/2" in bar
-    assert "person" in bar
+    assert "person/s" in bar
+
+
+def test_no_progress_bar_without_a_terminal(
+    site, fresh_database: str, site_photos: SitePhotos, tmp_path: Path
+) -> None:
+    done = _import_good_rows(fresh_database, site_photos, tmp_path, stderr=subprocess.PIPE)
+    assert done.returncode == 0, done.stderr
+    assert "1 enrolled, 1 already enrolled, 0 refused of 2 rows" in done.stdout
+    assert done.stderr == ""
+
+
+def _import_good_rows(
+    database: str, site_photos: SitePhotos, tmp_path: Path, stderr: int
+) -> subprocess.CompletedProcess[str]:
+    """kiosk-admin import of Ann Lee (new) and Cy Diaz (enrolled by ``site``)."""
+    p = site_photos.people
+    people = write_csv(
+        tmp_path / "good.csv",
+        [row("Ann Lee", "B-100", f"{p[0]}.jpg"), row("Cy Diaz", "B-103", f"{p[3]}.jpg")],
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update(KIOSK_DATA_DIR=str(tmp_path), KIOSK_PASSWORD=PASSWORD)
+    return subprocess.run(
+        [
+            *(KIOSK_ADMIN, "--database-url", database, "import", str(people)),
+            *("--photos", str(site_photos.folder), "--operator", "alice"),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _read_all(descriptor: int, into: list[bytes]) -> None:
