@@ -159,13 +159,14 @@ def people_file(tmp_path: Path, photos: SitePhotos) -> Path:
             row("Two Faces", "B-105", "group.jpg"),
             row("No Consent", "B-106", f"{p[4]}.jpg", consent_reference=""),
             row("Yao Again", "B-107", "yao.jpg"),
-            row("Dup Badge", "B-100", f"{p[4]}.jpg"),
+            row("Dup Badge", "B-114", f"{p[4]}.jpg"),  # good, but for its badge on row 17
             row("Escaper", "B-108", "../outside.jpg"),
             row("Absolute", "B-109", str(photos.outside)),
             row("Linker", "B-110", "link.jpg"),
             row("Old Version", "B-111", f"{p[4]}.jpg", consent_version="v0"),
             row("Nowhere", "B-112", f"{p[5]}.jpg", groups="Night shift"),
             row("Ann's Twin", "B-113", f"{p[0]}_b.jpg"),
+            row("Dup Badge Too", "B-114", f"{p[4]}_b.jpg"),
         ],
     )
 
@@ -177,13 +178,14 @@ REFUSED = {
     7: ("face_quality", "group.jpg: 6 faces in image; enrollment needs exactly one"),
     8: ("no_consent", "needs the person's recorded consent"),
     9: ("already_enrolled", "already enrolled as Yao Ming"),
-    10: ("invalid_details", "badge B-100 is on row 2 too"),
+    10: ("duplicate_badge_in_file", "badge B-114 is on rows 10, 17 of this file"),
     11: ("invalid_details", 'climbs out of the photo folder with ".."'),
     12: ("invalid_details", "not as an absolute path"),
     13: ("invalid_details", "a link that leads out of the photo folder"),
     14: ("invalid_details", "consent version 'v0' is unknown"),
     15: ("refused", "Night shift"),
-    16: ("already_enrolled", ""),  # the reason differs between a dry run and a run
+    16: ("duplicate_face_in_file", "shows the same face as row 2 of this file"),
+    17: ("duplicate_badge_in_file", "badge B-114 is on rows 10, 17 of this file"),
 }
 
 
@@ -223,8 +225,20 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
     rows = report_rows(tmp_path / "dry.csv")
     assert {n for n, r in rows.items() if r["outcome"] == "would_enroll"} == set(GOOD)
     assert rows[5]["outcome"] == "already_enrolled"
-    assert "shows the same face as row 2 of this file" in rows[16]["reason"]
+    # A dry run refuses each row as the run does, with the same codes.
+    for number, (code, reason) in REFUSED.items():
+        assert (rows[number]["outcome"], rows[number]["code"]) == ("refused", code)
+        assert reason in rows[number]["reason"], rows[number]
     assert "dry run, nothing stored: 3 would be enrolled, 1 already enrolled" in dry.stdout
+    # A report never replaces a file unless asked to: refused before anything else.
+    kept = import_people(site, people, site_photos, "--report", tmp_path / "dry.csv")
+    assert kept.returncode == 2
+    assert kept.stderr == (
+        f"kiosk-admin: error: --report {tmp_path / 'dry.csv'} exists; name a new file, or "
+        "give --replace-report to replace it\n"
+    )
+    assert report_rows(tmp_path / "dry.csv") == rows
+    assert stored(db_engine) == before
 
     run = import_people(site, people, site_photos, "--report", tmp_path / "run.csv")
     assert run.returncode == 3, run.stderr
@@ -237,7 +251,6 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
         assert rows[number]["code"] == code, rows[number]
         assert reason in rows[number]["reason"], rows[number]
         assert f"row {number} (badge" in run.stdout  # the terminal names each refusal too
-    assert "(enrolled from row 2 of this file)" in rows[16]["reason"]
     after = stored(db_engine)
     assert after["badges"] == sorted([*before["badges"], *GOOD.values()])  # type: ignore[list-item]
     assert after["templates"] == before["templates"] + 2 + 2 + 1  # type: ignore[operator]
@@ -268,6 +281,15 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
             ),
             {"p": ann},
         )
+        refusal_codes = connection.execute(
+            text(
+                "SELECT details->>'reason' FROM audit_events WHERE action = 'person.enroll_refused'"
+            )
+        ).scalars()
+    # The audit log records each refusal with the report's code.
+    codes = list(refusal_codes)
+    assert codes.count("duplicate_badge_in_file") == 2
+    assert codes.count("duplicate_face_in_file") == 1
     assert tuple(consent) == ("v1", "HR-B-100")
     assert tuple(validity) == ("2026-01-01", "2030-12-31")
     assert list(groups) == ["Lab"]
@@ -275,9 +297,16 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
     shown = site("show", ann, "--operator", "alice")
     assert "signed form HR-B-100, recorded by alice" in shown.stdout
 
-    again = import_people(site, people, site_photos, "--json")
+    again = import_people(
+        site, people, site_photos, "--json", "--report", tmp_path / "run.csv", "--replace-report"
+    )
     assert again.returncode == 3, again.stderr
     second = {r["row"]: r for r in json.loads(again.stdout)["results"]}
+    replaced = report_rows(tmp_path / "run.csv")
+    assert {n: r["outcome"] for n, r in replaced.items()} == {
+        n: r["outcome"] for n, r in second.items()
+    }
+    assert stat.S_IMODE((tmp_path / "run.csv").stat().st_mode) == 0o600
     assert {n for n, r in second.items() if r["outcome"] == "already_enrolled"} == {*GOOD, 5}
     assert {n for n, r in second.items() if r["outcome"] == "refused"} == set(REFUSED)
     changed = stored(db_engine)
