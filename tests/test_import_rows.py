@@ -3,11 +3,13 @@ step is a stand-in (bulk_import.FacesOf) and the models never load.
 
 Rows are decided in file order whatever order their faces arrive in; two imports of
 one file at the same moment enroll each person once; a dry run finds the file's
-own duplicate faces and stores nothing."""
+own duplicate faces and stores nothing; a badge on two rows refuses both; 200 people
+go in with their groups and consent, and a second run adds nobody."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +24,13 @@ from core.enrollment.people_file import COLUMNS, RawRow
 from core.enrollment.photo_folder import PhotoFolder
 from core.faces import BGRImage, DetectedFace, Embedding
 from core.records import Operator, Role
+from core.rules.model import AccessGroup
 from core.settings import MatchSettings, QualitySettings
 from core.vision.engine import FaceDetector, FaceEngine, FaceSample
 from core.vision.quality import FaceMeasurements
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
+from storage.rules_store import SqlRulesStore
 
 pytestmark = pytest.mark.slow  # many database round trips
 DIMENSION = 512
@@ -298,3 +302,45 @@ def test_an_unexpected_failure_of_one_rows_photos_refuses_that_row_only(
     assert results[0].outcome is RowOutcome.REFUSED
     assert "MemoryError: decoder out of memory" in results[0].reason
     assert results[1].outcome is RowOutcome.ENROLLED
+
+
+def test_two_hundred_people_go_in_with_groups_and_consent_and_a_second_run_adds_nobody(
+    site, tmp_path: Path, db_engine: Engine
+) -> None:
+    # Issue 28's acceptance import of 200 people, through kiosk-admin import's own
+    # PeopleImport minus the models: the package photos hold too few distinct faces.
+    _, _, admin = site
+    rules = SqlRulesStore(db_engine)
+    current = rules.rule_set(actor=admin)
+    lab = AccessGroup("Lab", "always", all_doors=True)
+    rules.apply_rule_set(
+        replace(current, groups=(*current.groups, lab)), actor=admin, dry_run=False
+    )
+    size = 200
+    vectors = {f"p{i}.jpg": v for i, v in enumerate(people(size, seed=28))}
+    rows = [raw(i + 2, f"Person {i}", f"E-{i:04d}", f"p{i}.jpg", groups="Lab") for i in range(size)]
+    before = counts(db_engine)
+    results = importer(site, tmp_path, faces_by_photo(vectors)).run(rows)
+    assert [r.outcome for r in results] == [RowOutcome.ENROLLED] * size
+    with db_engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT p.external_ref, c.form_reference, g.name FROM people p "
+                "JOIN consent_records c ON c.person_id = p.id "
+                "JOIN group_members m ON m.person_id = p.id "
+                "JOIN access_groups g ON g.id = m.group_id"
+            )
+        ).all()
+    assert sorted(tuple(row) for row in stored) == sorted(
+        (f"E-{i:04d}", f"HR-{i + 2}", "Lab") for i in range(size)
+    )
+    after = counts(db_engine)
+    assert after["face_templates"] == before["face_templates"] + size
+
+    again = importer(site, tmp_path, faces_by_photo(vectors)).run(rows)
+    assert [r.outcome for r in again] == [RowOutcome.ALREADY_ENROLLED] * size
+    assert [r.person_id for r in again] == [r.person_id for r in results]
+    unchanged = counts(db_engine)
+    assert {k: unchanged[k] for k in ("people", "face_templates", "consent_records")} == {
+        k: after[k] for k in ("people", "face_templates", "consent_records")
+    }
