@@ -246,7 +246,13 @@ def _parser() -> argparse.ArgumentParser:
         "--report",
         type=Path,
         metavar="FILE",
-        help="write each row's outcome to FILE (JSON if it ends in .json, else CSV), owner-only",
+        help="write each row's outcome to a new FILE (JSON if it ends in .json, else CSV), "
+        "owner-only",
+    )
+    p.add_argument(
+        "--replace-report",
+        action="store_true",
+        help="replace the --report FILE if it exists (otherwise refused)",
     )
 
     p = command(sub, "identify", commands.identify, "identify the largest face in a photo")

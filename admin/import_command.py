@@ -20,6 +20,7 @@ from core.enrollment.enrollment import EnrollmentService
 from core.enrollment.import_rows import RowOutcome, RowResult, summary
 from core.enrollment.people_file import read_people_file
 from core.enrollment.photo_folder import PhotoFolder
+from core.errors import InvalidValue
 from core.settings import Settings
 from core.vision.engine import FaceEngine
 
@@ -33,7 +34,11 @@ def import_people(args: argparse.Namespace, ctx: CommandContext) -> Report:
     limits = ctx.settings.bulk_import
     rows = read_people_file(args.people_file, limits)
     photos = PhotoFolder(args.photos)
-    report_file = ReportFile(args.report) if args.report is not None else None
+    if args.replace_report and args.report is None:
+        raise InvalidValue("--replace-report goes with --report FILE")
+    report_file = (
+        ReportFile(args.report, replace=args.replace_report) if args.report is not None else None
+    )
     operator = ctx.login(args.operator)
     # Before the models load; every row's enrollment checks again.
     authorize(operator, Permission.ENROLL, ctx.store.identity)

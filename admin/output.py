@@ -17,6 +17,11 @@ from typing import Any, TextIO
 
 from telemetry.safe_text import for_json, for_terminal
 
+# A terminal's size where it does not report its own: a progress bar's width, and the
+# lines tqdm draws bars on (it draws none past the last).
+UNSIZED_TERMINAL_COLUMNS = 80
+UNSIZED_TERMINAL_LINES = 24
+
 
 @dataclass(frozen=True)
 class Report:
@@ -57,12 +62,19 @@ def progress_bar(total: int, unit: str) -> Iterator[Callable[[Mapping[str, int]]
     shown beside the bar (outcome names and numbers only: nothing a person typed)."""
     from tqdm import tqdm
 
+    terminal = sys.stderr.isatty()
+    # A terminal that reports no size (a pseudo-terminal nobody sized: `script` run
+    # without a terminal of its own, a serial console) makes tqdm count -1 columns and
+    # lines, and draw nothing: such a terminal gets the classic size instead.
+    sized = terminal and _terminal_columns(sys.stderr) > 0
     with tqdm(
         total=total,
         unit=unit,
         file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-        dynamic_ncols=True,
+        disable=not terminal,
+        dynamic_ncols=sized,
+        ncols=None if sized else UNSIZED_TERMINAL_COLUMNS,
+        nrows=None if sized else UNSIZED_TERMINAL_LINES,
         smoothing=0.1,
     ) as bar:
 
@@ -80,6 +92,14 @@ def ask(question: str) -> str:
         return input(for_terminal(question, one_line=True))
     except EOFError:
         return ""
+
+
+def _terminal_columns(stream: TextIO) -> int:
+    """The terminal's width in columns, 0 when it reports none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return 0
 
 
 def prompt_text(prompt: str) -> str:

@@ -69,11 +69,7 @@ def load_gallery(engine: Engine, templates: Vectors, model: str = MODEL) -> list
     people = [uuid.uuid4() for _ in range(len(templates))]
     with engine.begin() as connection:
         drop_hnsw_indexes(connection)
-        # The benchmark's own throwaway database: its decisions go with its people. The
-        # logs refuse TRUNCATE by trigger (they are append-only), so the triggers are
-        # off for this one transaction (a superuser's setting; the bench is one).
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text("TRUNCATE face_templates, consent_records, people CASCADE"))
+    remove_everyone(engine)
     raw: Any = engine.raw_connection()
     try:
         driver = raw.driver_connection
@@ -97,6 +93,16 @@ def load_gallery(engine: Engine, templates: Vectors, model: str = MODEL) -> list
     with engine.begin() as connection:
         connection.execute(text("ANALYZE people, face_templates"))
     return people
+
+
+def remove_everyone(engine: Engine) -> None:
+    """Every person, template and consent record gone, with what refers to them."""
+    with engine.begin() as connection:
+        # The benchmark's own throwaway database: its decisions go with its people. The
+        # logs refuse TRUNCATE by trigger (they are append-only), so the triggers are
+        # off for this one transaction (a superuser's setting; the bench is one).
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(text("TRUNCATE face_templates, consent_records, people CASCADE"))
 
 
 def build_index(engine: Engine, parameters: HnswParameters) -> IndexBuild:

@@ -9,7 +9,8 @@ KioskError
 │   ├── KioskIdInUse        another running kiosk has this kiosk's id on the database
 │   └── ReaderKeyError      the OSDP secure channel key is missing, exposed or malformed
 ├── InvalidValue            a value given by a person is malformed
-│   └── RulesFileInvalid    a rules file that cannot be imported (has .line)
+│   ├── RulesFileInvalid    a rules file that cannot be imported (has .line)
+│   └── DuplicateBadgeInFile a people file gives one badge on several rows (all refused)
 ├── ModelPackError          model files missing, corrupt or unusable
 ├── InputRejected           an image, frame or password cannot be used
 │   ├── ImageRejected       unreadable, oversized or not an image
@@ -22,6 +23,7 @@ KioskError
 ├── NotAllowed              the action is refused in the current state
 │   ├── ConsentMissing      an enrollment without the person's recorded consent
 │   ├── AlreadyEnrolled     the face or external reference belongs to someone enrolled
+│   │   └── DuplicateFaceInFile ... to an earlier row of the same people file
 │   ├── ReenrollmentPending people enrolled with a model not installed here (pack change)
 │   └── RulesFileStale      a rules file exported before the stored rules last changed
 ├── NotFound                no such person or operator
@@ -87,6 +89,11 @@ class RulesFileInvalid(InvalidValue):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
+
+
+class DuplicateBadgeInFile(InvalidValue):
+    """A bulk import's people file gives one badge on more than one row: which row is
+    the person cannot be told, so every one of them is refused."""
 
 
 class ModelPackError(KioskError):
@@ -161,6 +168,11 @@ class AlreadyEnrolled(NotAllowed):
         super().__init__(message)
         self.person_id = person_id
         self.display_name = display_name
+
+
+class DuplicateFaceInFile(AlreadyEnrolled):
+    """A bulk import's row shows the face of an earlier row of the same file, stored
+    (a run) or accepted (a dry run): the earlier row keeps it."""
 
 
 class ReenrollmentPending(NotAllowed):

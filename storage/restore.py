@@ -66,7 +66,8 @@ class Backup:
 
 def read_backup(path: Path, key: bytes | None) -> Backup:
     """The backup at ``path``. Raises BackupFailed when it is not one, is sealed and no
-    key is given, or comes from a newer face-kiosk (a schema this one does not know)."""
+    key is given, is not sealed and a key is given, or comes from a newer face-kiosk (a
+    schema this one does not know)."""
     with open_for_reading(path) as file:
         header = read_header(file, BACKUP_KIND, str(path))
     manifest = BackupManifest.from_dict(header.manifest, str(path))
@@ -74,6 +75,10 @@ def read_backup(path: Path, key: bytes | None) -> Backup:
         raise BackupFailed(
             f"{path} is encrypted; give the key file it was made with: --key-file FILE", "key"
         )
+    if not header.encrypted and key is not None:
+        # Whoever gives a key believes the backup was sealed with it: going on would
+        # hide that a clear copy of every template was kept where they thought none was.
+        raise BackupFailed(f"{path} is not encrypted; leave out --key-file", "key")
     try:
         ScriptDirectory.from_config(alembic_config()).get_revision(manifest.schema_revision)
     except CommandError:

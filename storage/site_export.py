@@ -57,8 +57,8 @@ COLUMNS: dict[ExportPart, tuple[str, ...]] = {
         "created_at", "last_recognized_at", "deleted_at", "templates",
     ),
     ExportPart.CONSENTS: (
-        "person_id", "version", "text_sha256", "given_at", "witnessed_by", "withdrawn_at",
-        "withdrawn_by",
+        "person_id", "version", "text_sha256", "form_reference", "given_at", "witnessed_by",
+        "withdrawn_at", "withdrawn_by",
     ),
     ExportPart.OPERATORS: ("username", "role", "disabled", "created_at"),
     ExportPart.ACCESS_LOG: (
@@ -82,8 +82,8 @@ _QUERIES: dict[ExportPart, str] = {
                (SELECT count(*) FROM face_templates t WHERE t.person_id = p.id) AS templates
         FROM people p ORDER BY p.created_at, p.id""",
     ExportPart.CONSENTS: """
-        SELECT c.person_id, c.version, c.text_sha256, c.given_at, w.username AS witnessed_by,
-               c.withdrawn_at, o.username AS withdrawn_by
+        SELECT c.person_id, c.version, c.text_sha256, c.form_reference, c.given_at,
+               w.username AS witnessed_by, c.withdrawn_at, o.username AS withdrawn_by
         FROM consent_records c JOIN operators w ON w.id = c.witnessed_by
         LEFT JOIN operators o ON o.id = c.withdrawn_by ORDER BY c.id""",
     ExportPart.OPERATORS: """

@@ -257,3 +257,20 @@ def test_a_restore_without_an_admin_of_the_backup_leaves_nothing(admin_cli, tmp_
     assert wrong.returncode == 4
     assert "kiosk-admin: error: unknown username or wrong password" in wrong.stderr
     assert not new.exists()
+
+
+def test_a_backup_that_is_not_encrypted_is_not_restored_with_a_key(
+    admin_cli, tmp_path: Path
+) -> None:
+    key = tmp_path / "site.key"
+    assert run("backup-key", "--out", key, data_dir=tmp_path).returncode == 0
+    backup = tmp_path / "clear.backup"
+    assert admin_cli("backup", "--out", backup, "--operator", "alice").returncode == 0
+    new = tmp_path / "new"
+    refused = run("restore", backup, "--key-file", key, "--operator", "alice", data_dir=new)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"kiosk-admin: error: {backup} is not encrypted; leave out --key-file\n"
+    )
+    assert refused.stdout == ""
+    assert not new.exists()

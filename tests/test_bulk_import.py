@@ -3,7 +3,8 @@ cut from the group photos, and yaoming.jpg), with good rows and a bad row of eac
 
 The right rows go in, with their groups, validity and signed consent form; the report
 names each refusal; a dry run stores nothing; a second run changes nothing; a file of
-good rows only exits 0, with a progress bar on a terminal."""
+good rows only exits 0, with a progress bar on a terminal (one that reports no size
+included) and none without one."""
 
 from __future__ import annotations
 
@@ -158,13 +159,14 @@ def people_file(tmp_path: Path, photos: SitePhotos) -> Path:
             row("Two Faces", "B-105", "group.jpg"),
             row("No Consent", "B-106", f"{p[4]}.jpg", consent_reference=""),
             row("Yao Again", "B-107", "yao.jpg"),
-            row("Dup Badge", "B-100", f"{p[4]}.jpg"),
+            row("Dup Badge", "B-114", f"{p[4]}.jpg"),  # good, but for its badge on row 17
             row("Escaper", "B-108", "../outside.jpg"),
             row("Absolute", "B-109", str(photos.outside)),
             row("Linker", "B-110", "link.jpg"),
             row("Old Version", "B-111", f"{p[4]}.jpg", consent_version="v0"),
             row("Nowhere", "B-112", f"{p[5]}.jpg", groups="Night shift"),
             row("Ann's Twin", "B-113", f"{p[0]}_b.jpg"),
+            row("Dup Badge Too", "B-114", f"{p[4]}_b.jpg"),
         ],
     )
 
@@ -176,13 +178,14 @@ REFUSED = {
     7: ("face_quality", "group.jpg: 6 faces in image; enrollment needs exactly one"),
     8: ("no_consent", "needs the person's recorded consent"),
     9: ("already_enrolled", "already enrolled as Yao Ming"),
-    10: ("invalid_details", "badge B-100 is on row 2 too"),
+    10: ("duplicate_badge_in_file", "badge B-114 is on rows 10, 17 of this file"),
     11: ("invalid_details", 'climbs out of the photo folder with ".."'),
     12: ("invalid_details", "not as an absolute path"),
     13: ("invalid_details", "a link that leads out of the photo folder"),
     14: ("invalid_details", "consent version 'v0' is unknown"),
     15: ("unknown_group", "Night shift"),
-    16: ("already_enrolled", ""),  # the reason differs between a dry run and a run
+    16: ("duplicate_face_in_file", "shows the same face as row 2 of this file"),
+    17: ("duplicate_badge_in_file", "badge B-114 is on rows 10, 17 of this file"),
 }
 
 
@@ -222,8 +225,20 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
     rows = report_rows(tmp_path / "dry.csv")
     assert {n for n, r in rows.items() if r["outcome"] == "would_enroll"} == set(GOOD)
     assert rows[5]["outcome"] == "already_enrolled"
-    assert "shows the same face as row 2 of this file" in rows[16]["reason"]
+    # A dry run refuses each row as the run does, with the same codes.
+    for number, (code, reason) in REFUSED.items():
+        assert (rows[number]["outcome"], rows[number]["code"]) == ("refused", code)
+        assert reason in rows[number]["reason"], rows[number]
     assert "dry run, nothing stored: 3 would be enrolled, 1 already enrolled" in dry.stdout
+    # A report never replaces a file unless asked to: refused before anything else.
+    kept = import_people(site, people, site_photos, "--report", tmp_path / "dry.csv")
+    assert kept.returncode == 2
+    assert kept.stderr == (
+        f"kiosk-admin: error: --report {tmp_path / 'dry.csv'} exists; name a new file, or "
+        "give --replace-report to replace it\n"
+    )
+    assert report_rows(tmp_path / "dry.csv") == rows
+    assert stored(db_engine) == before
 
     run = import_people(site, people, site_photos, "--report", tmp_path / "run.csv")
     assert run.returncode == 3, run.stderr
@@ -236,7 +251,6 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
         assert rows[number]["code"] == code, rows[number]
         assert reason in rows[number]["reason"], rows[number]
         assert f"row {number} (badge" in run.stdout  # the terminal names each refusal too
-    assert "(enrolled from row 2 of this file)" in rows[16]["reason"]
     after = stored(db_engine)
     assert after["badges"] == sorted([*before["badges"], *GOOD.values()])  # type: ignore[list-item]
     assert after["templates"] == before["templates"] + 2 + 2 + 1  # type: ignore[operator]
@@ -267,6 +281,15 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
             ),
             {"p": ann},
         )
+        refusal_codes = connection.execute(
+            text(
+                "SELECT details->>'reason' FROM audit_events WHERE action = 'person.enroll_refused'"
+            )
+        ).scalars()
+    # The audit log records each refusal with the report's code.
+    codes = list(refusal_codes)
+    assert codes.count("duplicate_badge_in_file") == 2
+    assert codes.count("duplicate_face_in_file") == 1
     assert tuple(consent) == ("v1", "HR-B-100")
     assert tuple(validity) == ("2026-01-01", "2030-12-31")
     assert list(groups) == ["Lab"]
@@ -274,9 +297,16 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
     shown = site("show", ann, "--operator", "alice")
     assert "signed form HR-B-100, recorded by alice" in shown.stdout
 
-    again = import_people(site, people, site_photos, "--json")
+    again = import_people(
+        site, people, site_photos, "--json", "--report", tmp_path / "run.csv", "--replace-report"
+    )
     assert again.returncode == 3, again.stderr
     second = {r["row"]: r for r in json.loads(again.stdout)["results"]}
+    replaced = report_rows(tmp_path / "run.csv")
+    assert {n: r["outcome"] for n, r in replaced.items()} == {
+        n: r["outcome"] for n, r in second.items()
+    }
+    assert stat.S_IMODE((tmp_path / "run.csv").stat().st_mode) == 0o600
     assert {n for n, r in second.items() if r["outcome"] == "already_enrolled"} == {*GOOD, 5}
     assert {n for n, r in second.items() if r["outcome"] == "refused"} == set(REFUSED)
     changed = stored(db_engine)
@@ -285,37 +315,25 @@ def test_an_import_enrolls_the_good_rows_refuses_each_bad_one_and_is_idempotent(
     assert changed["consents"] == after["consents"]
 
 
+@pytest.mark.parametrize(
+    "columns",
+    [100, 0],
+    ids=["sized terminal", "terminal of no size"],
+)
 def test_a_file_of_good_rows_exits_0_with_a_progress_bar_on_a_terminal(
-    site, fresh_database: str, site_photos: SitePhotos, tmp_path: Path
+    site, fresh_database: str, site_photos: SitePhotos, tmp_path: Path, columns: int
 ) -> None:
-    p = site_photos.people
-    people = write_csv(
-        tmp_path / "good.csv",
-        [row("Ann Lee", "B-100", f"{p[0]}.jpg"), row("Cy Diaz", "B-103", f"{p[3]}.jpg")],
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
-    env.update(KIOSK_DATA_DIR=str(tmp_path), KIOSK_PASSWORD=PASSWORD)
     controller, terminal = pty.openpty()
-    # A terminal 100 columns wide: a new pseudo-terminal has none, and tqdm fits its bar.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    if columns:
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
+    # else as `script -qc ... /dev/null` run without a terminal: a new pseudo-terminal
+    # reports 0 columns and 0 lines, where tqdm drew nothing at all.
     # Read while it runs: a terminal's buffer is small, and a bar that fills it blocks.
     shown: list[bytes] = []
     reader = threading.Thread(target=_read_all, args=(controller, shown))
     reader.start()
     try:
-        done = subprocess.run(
-            [
-                *(KIOSK_ADMIN, "--database-url", fresh_database, "import", str(people)),
-                *("--photos", str(site_photos.folder), "--operator", "alice"),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=terminal,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = _import_good_rows(fresh_database, site_photos, tmp_path, stderr=terminal)
     finally:
         os.close(terminal)
         reader.join(30)
@@ -323,8 +341,45 @@ def test_a_file_of_good_rows_exits_0_with_a_progress_bar_on_a_terminal(
     bar = b"".join(shown).decode("utf-8", "replace")
     assert done.returncode == 0, bar
     assert "1 enrolled, 1 already enrolled, 0 refused of 2 rows" in done.stdout
+    assert "100%|" in bar
     assert "2/2" in bar
-    assert "person" in bar
+    assert "person/s" in bar
+
+
+def test_no_progress_bar_without_a_terminal(
+    site, fresh_database: str, site_photos: SitePhotos, tmp_path: Path
+) -> None:
+    done = _import_good_rows(fresh_database, site_photos, tmp_path, stderr=subprocess.PIPE)
+    assert done.returncode == 0, done.stderr
+    assert "1 enrolled, 1 already enrolled, 0 refused of 2 rows" in done.stdout
+    assert done.stderr == ""
+
+
+def _import_good_rows(
+    database: str, site_photos: SitePhotos, tmp_path: Path, stderr: int
+) -> subprocess.CompletedProcess[str]:
+    """kiosk-admin import of Ann Lee (new) and Cy Diaz (enrolled by ``site``)."""
+    p = site_photos.people
+    people = write_csv(
+        tmp_path / "good.csv",
+        [row("Ann Lee", "B-100", f"{p[0]}.jpg"), row("Cy Diaz", "B-103", f"{p[3]}.jpg")],
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    data = tmp_path / "data"  # beside the file: a data folder narrows what lies in it
+    env.update(KIOSK_DATA_DIR=str(data), KIOSK_PASSWORD=PASSWORD)
+    return subprocess.run(
+        [
+            *(KIOSK_ADMIN, "--database-url", database, "import", str(people)),
+            *("--photos", str(site_photos.folder), "--operator", "alice"),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _read_all(descriptor: int, into: list[bytes]) -> None:

@@ -42,14 +42,19 @@ def site(admin: Operator, db_engine: Engine) -> list[str]:
     auditor. The people's ids."""
     store = SqlIdentityStore(db_engine)
     people = []
-    for name, ref in ((FORMULA_NAME, "B-1"), ("Bo Chen", "B-2"), ("Cy Dee", None)):
+    # Bo Chen's consent is a signed form's (a bulk import), the others' given in person.
+    for name, ref, form in (
+        (FORMULA_NAME, "B-1", None),
+        ("Bo Chen", "B-2", "HR-2026-0042"),
+        ("Cy Dee", None, None),
+    ):
         vectors = RNG.standard_normal((2, 512)).astype(np.float32)
         people.append(
             store.enroll(
                 Enrollment(
                     name,
                     ref,
-                    ConsentGrant("v1", "ab" * 32, admin),
+                    ConsentGrant("v1", "ab" * 32, admin, form_reference=form),
                     tuple(NewTemplate(v / np.linalg.norm(v), "m@1", 0.9) for v in vectors),
                 )
             )
@@ -135,6 +140,15 @@ def test_an_admins_export_holds_every_part_owner_only_and_no_template_in_clear(
     consents = json.loads(files["consents.json"].read_text())
     withdrawn = [c for c in consents if c["withdrawn_at"] is not None]
     assert [(c["person_id"], c["withdrawn_by"]) for c in withdrawn] == [(site[2], "alice")]
+    # The signed form a consent was recorded from, in both forms of the file.
+    forms = {c["person_id"]: c["form_reference"] for c in consents}
+    assert forms == {site[0]: None, site[1]: "HR-2026-0042", site[2]: None}
+    consent_rows = csv.DictReader(files["consents.csv"].open(encoding="utf-8"))
+    assert {c["person_id"]: c["form_reference"] for c in consent_rows} == {
+        site[0]: "",
+        site[1]: "HR-2026-0042",
+        site[2]: "",
+    }
     operators = json.loads(files["operators.json"].read_text())
     assert {o["username"]: o["role"] for o in operators} == {
         "alice": "admin",

@@ -3,11 +3,13 @@ step is a stand-in (bulk_import.FacesOf) and the models never load.
 
 Rows are decided in file order whatever order their faces arrive in; two imports of
 one file at the same moment enroll each person once; a dry run finds the file's
-own duplicate faces and stores nothing."""
+own duplicate faces and stores nothing; a badge on two rows refuses both; 200 people
+go in with their groups and consent, and a second run adds nobody."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +24,13 @@ from core.enrollment.people_file import COLUMNS, RawRow
 from core.enrollment.photo_folder import PhotoFolder
 from core.faces import BGRImage, DetectedFace, Embedding
 from core.records import Operator, Role
+from core.rules.model import AccessGroup
 from core.settings import MatchSettings, QualitySettings
 from core.vision.engine import FaceDetector, FaceEngine, FaceSample
 from core.vision.quality import FaceMeasurements
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
+from storage.rules_store import SqlRulesStore
 
 pytestmark = pytest.mark.slow  # many database round trips
 DIMENSION = 512
@@ -204,14 +208,15 @@ def test_a_dry_run_finds_the_files_own_duplicate_faces_and_stores_nothing(
         RowOutcome.REFUSED,
     ]
     assert "twin.jpg shows the same face as row 2 of this file" in results[1].reason
-    assert results[1].code == "already_enrolled"
+    assert results[1].code == "duplicate_face_in_file"
     assert "Nowhere" in results[2].reason  # the store's own check, rolled back
     assert results[3].code == "no_consent"
     assert counts(db_engine) == before  # no person, template, consent or audit event
 
     stored = importer(site, tmp_path, faces_by_photo(vectors)).run(rows)
     assert [r.outcome for r in stored][:2] == [RowOutcome.ENROLLED, RowOutcome.REFUSED]
-    assert "(enrolled from row 2 of this file)" in stored[1].reason
+    # The run refuses the twin as the dry run did, with the same reason and code.
+    assert (stored[1].code, stored[1].reason) == (results[1].code, results[1].reason)
     after = counts(db_engine)
     assert after["people"] == before["people"] + 1
     # Each refusal audited as a single enrollment's would be, the unknown group's too.
@@ -232,8 +237,13 @@ def test_a_badge_whose_person_has_another_face_is_refused(
     results = importer(site, tmp_path, faces_by_photo(vectors)).run(
         [raw(2, "Ann", "B-1", "ann.jpg"), raw(3, "Not Ann", "B-1 ", "stranger.jpg")]
     )
+    # Row 2 is the badge's enrolled person, matched as ever; row 3 repeats the badge.
     assert results[0].outcome is RowOutcome.ALREADY_ENROLLED
-    assert results[1].outcome is RowOutcome.REFUSED  # the badge is on row 2 too
+    assert (results[1].outcome, results[1].code) == (
+        RowOutcome.REFUSED,
+        "duplicate_badge_in_file",
+    )
+    assert "badge B-1 is on rows 2, 3 of this file" in results[1].reason
     again = importer(site, tmp_path, faces_by_photo(vectors)).run(
         [raw(2, "Not Ann", "B-1", "stranger.jpg")]
     )
@@ -241,6 +251,38 @@ def test_a_badge_whose_person_has_another_face_is_refused(
     assert "badge B-1 belongs to enrolled person Ann" in again[0].reason
     assert "whose face does not match these photos" in again[0].reason
     assert counts(db_engine)["people"] == 1
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry run"])
+def test_a_badge_on_two_rows_of_a_file_refuses_both(
+    site, tmp_path: Path, db_engine: Engine, dry_run: bool
+) -> None:
+    ann, bo, cy = people(3)
+    vectors = {"ann.jpg": ann, "bo.jpg": bo, "cy.jpg": cy}
+    rows = [
+        raw(2, "Ann", "B-1", "ann.jpg"),
+        raw(3, "Cy", "B-3", "cy.jpg"),
+        raw(4, "Bo", " B-1", "bo.jpg"),
+    ]
+    before = counts(db_engine)
+    results = importer(site, tmp_path, faces_by_photo(vectors), dry_run=dry_run).run(rows)
+    assert [(r.row, r.outcome, r.code) for r in results] == [
+        (2, RowOutcome.REFUSED, "duplicate_badge_in_file"),
+        (3, RowOutcome.WOULD_ENROLL if dry_run else RowOutcome.ENROLLED, ""),
+        (4, RowOutcome.REFUSED, "duplicate_badge_in_file"),
+    ]
+    assert all("badge B-1 is on rows 2, 4 of this file" in results[i].reason for i in (0, 2))
+    after = counts(db_engine)
+    assert after["people"] == before["people"] + (0 if dry_run else 1)
+    if not dry_run:
+        with db_engine.connect() as connection:
+            audited = connection.execute(
+                text(
+                    "SELECT details->>'reason' FROM audit_events "
+                    "WHERE action = 'person.enroll_refused'"
+                )
+            ).scalars()
+            assert list(audited) == ["duplicate_badge_in_file"] * 2
 
 
 def test_an_unexpected_failure_of_one_rows_photos_refuses_that_row_only(
@@ -260,3 +302,45 @@ def test_an_unexpected_failure_of_one_rows_photos_refuses_that_row_only(
     assert results[0].outcome is RowOutcome.REFUSED
     assert "MemoryError: decoder out of memory" in results[0].reason
     assert results[1].outcome is RowOutcome.ENROLLED
+
+
+def test_two_hundred_people_go_in_with_groups_and_consent_and_a_second_run_adds_nobody(
+    site, tmp_path: Path, db_engine: Engine
+) -> None:
+    # Issue 28's acceptance import of 200 people, through kiosk-admin import's own
+    # PeopleImport minus the models: the package photos hold too few distinct faces.
+    _, _, admin = site
+    rules = SqlRulesStore(db_engine)
+    current = rules.rule_set(actor=admin)
+    lab = AccessGroup("Lab", "always", all_doors=True)
+    rules.apply_rule_set(
+        replace(current, groups=(*current.groups, lab)), actor=admin, dry_run=False
+    )
+    size = 200
+    vectors = {f"p{i}.jpg": v for i, v in enumerate(people(size, seed=28))}
+    rows = [raw(i + 2, f"Person {i}", f"E-{i:04d}", f"p{i}.jpg", groups="Lab") for i in range(size)]
+    before = counts(db_engine)
+    results = importer(site, tmp_path, faces_by_photo(vectors)).run(rows)
+    assert [r.outcome for r in results] == [RowOutcome.ENROLLED] * size
+    with db_engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT p.external_ref, c.form_reference, g.name FROM people p "
+                "JOIN consent_records c ON c.person_id = p.id "
+                "JOIN group_members m ON m.person_id = p.id "
+                "JOIN access_groups g ON g.id = m.group_id"
+            )
+        ).all()
+    assert sorted(tuple(row) for row in stored) == sorted(
+        (f"E-{i:04d}", f"HR-{i + 2}", "Lab") for i in range(size)
+    )
+    after = counts(db_engine)
+    assert after["face_templates"] == before["face_templates"] + size
+
+    again = importer(site, tmp_path, faces_by_photo(vectors)).run(rows)
+    assert [r.outcome for r in again] == [RowOutcome.ALREADY_ENROLLED] * size
+    assert [r.person_id for r in again] == [r.person_id for r in results]
+    unchanged = counts(db_engine)
+    assert {k: unchanged[k] for k in ("people", "face_templates", "consent_records")} == {
+        k: after[k] for k in ("people", "face_templates", "consent_records")
+    }

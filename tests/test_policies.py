@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import numpy as np
@@ -147,3 +148,36 @@ def test_names_and_references_are_cleaned_or_refused() -> None:
             clean_display_name(bad)
     with pytest.raises(InvalidValue):
         clean_external_ref("r" * 65)
+
+
+@pytest.mark.parametrize(
+    ("measure", "limit", "pattern"),
+    [
+        ("score", "min_detection_score", r"confidence ([\d.]+), below ([\d.]+):"),
+        ("face_px", "min_face_px", r"face is ([\d.]+) px; enrollment needs at least ([\d.]+) px"),
+        ("sharpness", "min_sharpness", r"sharpness ([\d.]+), needs ([\d.]+)\)"),
+    ],
+)
+@pytest.mark.parametrize("short_by", [0.004, 0.3, 0.0000001])
+def test_a_refusal_never_shows_a_measure_equal_to_the_limit_it_failed(
+    measure: str, limit: str, pattern: str, short_by: float
+) -> None:
+    from dataclasses import replace
+
+    settings = QualitySettings()
+    needed = float(getattr(settings, limit))
+    (issue,) = enrollment_issues(replace(GOOD, **{measure: needed - short_by}), settings)
+    found = re.search(pattern, issue.message)
+    assert found is not None, issue.message
+    shown, shown_limit = found.groups()
+    assert shown != shown_limit, issue.message
+    assert float(shown) < float(shown_limit)
+    assert float(shown_limit) == pytest.approx(needed)
+
+
+def test_a_measure_far_below_its_limit_is_shown_as_before() -> None:
+    from dataclasses import replace
+
+    settings = QualitySettings()
+    (issue,) = enrollment_issues(replace(GOOD, score=0.5), settings)
+    assert f"confidence 0.50, below {settings.min_detection_score:.2f}:" in issue.message

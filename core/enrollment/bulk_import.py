@@ -8,7 +8,10 @@ enrollment, and skipped; each good row is stored in its own transaction.
 Importing a file again duplicates no one. A row whose badge belongs to an enrolled
 person whose face matches the row's photos is "already enrolled" and changes
 nothing; a face enrolled under another badge, or a badge whose person has another
-face, is refused (one face, one identity).
+face, is refused (one face, one identity). Within the file, a badge on several rows
+refuses every one of them (which is the person cannot be told) but the one that is
+the badge's enrolled person, "already enrolled" as above; a face on several rows goes
+in from the first (a dry run and a run refuse the later ones alike).
 
 Speed: the face step of the next rows (decoding, detection, embedding: onnxruntime,
 OpenCV and Pillow, which let go of the GIL) runs on a bounded pool of threads
@@ -26,9 +29,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 from core.enrollment.consent import (
     ConsentText,
@@ -48,8 +48,11 @@ from core.enrollment.import_rows import RowOutcome, RowResult
 from core.enrollment.people_file import LIST_SEPARATOR, PersonRow, RawRow, person_row
 from core.enrollment.photo_folder import PhotoFolder
 from core.enrollment.refusals import refusal_reason
+from core.enrollment.within_file import FileFaces, repeated_badges, row_list
 from core.errors import (
     AlreadyEnrolled,
+    DuplicateBadgeInFile,
+    DuplicateFaceInFile,
     InputRejected,
     InvalidValue,
     KioskError,
@@ -131,13 +134,15 @@ class PeopleImport:
         self._workers = max(1, workers)
         self._window = self._workers * max(1, rows_ahead)
         self._dry_run = dry_run
-        self._badges: dict[str, int] = {}
+        # The rows of each badge given on more than one row of the file.
+        self._repeated_badges: dict[str, list[int]] = {}
         # The enrolled owners of the file's badges, read a batch of rows ahead.
         self._owners: dict[str, PersonSummary] = {}
         self._row_of_person: dict[uuid.UUID, int] = {}
-        # A dry run stores nothing, so the file's own earlier faces are kept here
-        # (templates only) for the one-face-one-identity check within the file.
-        self._file_faces = _FileFaces()
+        # The faces of the file's rows that went in (or would, in a dry run: it stores
+        # nothing), templates only: a later row with one of them is refused for the
+        # same reason in a dry run and a run, before the store's own check.
+        self._file_faces = FileFaces()
 
     def run(
         self, rows: Iterable[RawRow], on_row: Callable[[RowResult], None] | None = None
@@ -155,6 +160,7 @@ class PeopleImport:
                 on_row(result)
 
         rows = list(rows)
+        self._repeated_badges = repeated_badges(rows)
         with ThreadPoolExecutor(self._workers, thread_name_prefix="import-faces") as pool:
             try:
                 for number, raw in enumerate(rows):
@@ -172,9 +178,9 @@ class PeopleImport:
         return results
 
     def _read_owners(self, rows: Sequence[RawRow]) -> None:
-        # Badges are unique in the file, so no row of this run makes an owner for a
-        # later row; another import at the same time may, which the store refuses
-        # and _store_row reads again.
+        # A badge on several rows is refused on each, so no row of this run makes an
+        # owner for a later row; another import at the same time may, which the store
+        # refuses and _store_row reads again.
         badges = {raw.cells["badge"].strip() for raw in rows} - {""}
         # Added to, never replaced: rows of the last batch may still be waiting.
         self._owners.update(self._store.people_with_external_refs(badges, actor=self._operator))
@@ -190,12 +196,10 @@ class PeopleImport:
     def _check(self, row: PersonRow) -> CheckedRow:
         """The row's details as a single enrollment checks them, the badge once per
         file, and every photo name inside the photo folder."""
-        first = self._badges.setdefault(row.badge, row.row)
-        if first != row.row:
-            raise InvalidValue(
-                f"badge {row.badge} is on row {first} too: each person once per file, "
-                "each badge for one person"
-            )
+        # A badge on several rows: refused here, unless the badge's person is enrolled
+        # already, whose own row may then be matched as "already enrolled" (_store_row).
+        if row.badge in self._repeated_badges and row.badge not in self._owners:
+            raise self._badge_repeated(row.badge)
         if len(row.photos) > MAX_ENROLLMENT_IMAGES:  # before any is read; enroll checks again
             raise InvalidValue(
                 f"{len(row.photos)} photos; enrollment takes at most {MAX_ENROLLMENT_IMAGES}: "
@@ -238,11 +242,18 @@ class PeopleImport:
         faces: tuple[LabelledSample, ...],
         probes: tuple[LabelledProbe, ...],
     ) -> RowResult:
+        repeated = pending.badge in self._repeated_badges
         try:
             already = self._already_enrolled(checked, faces, self._owners)
-            if self._dry_run and already is None:
+            if already is None and repeated:
+                raise self._badge_repeated(pending.badge)
+            if already is None:
                 self._refuse_face_in_file(faces)
         except AlreadyEnrolled as error:
+            # Another face on a repeated badge: refused for the repeat, as every other.
+            refusal = self._badge_repeated(pending.badge) if repeated else error
+            return self._refused(pending, refusal, len(faces))
+        except DuplicateBadgeInFile as error:
             return self._refused(pending, error, len(faces))
         if already is not None:
             return already
@@ -266,8 +277,8 @@ class PeopleImport:
             return self._refused(pending, self._in_file(error), len(faces), audited=True)
         except _STORE_REFUSALS as error:
             return self._refused(pending, error, len(faces), audited=True)
+        self._file_faces.add(checked.row, faces)
         if self._dry_run:
-            self._file_faces.add(checked.row, faces)
             return RowResult(checked.row, pending.badge, RowOutcome.WOULD_ENROLL)
         self._row_of_person[result.person_id] = checked.row
         return RowResult(
@@ -304,22 +315,33 @@ class PeopleImport:
             owner.id,
         )
 
+    def _badge_repeated(self, badge: str) -> DuplicateBadgeInFile:
+        rows = row_list(self._repeated_badges[badge])
+        return DuplicateBadgeInFile(
+            f"badge {badge} is on rows {rows} of this file, so none of them is enrolled "
+            "from it: give each person their own badge, once per file"
+        )
+
     def _refuse_face_in_file(self, faces: tuple[LabelledSample, ...]) -> None:
         closest = self._file_faces.closest(faces)
         if closest is None:
             return
         row, label, similarity = closest
         if self._service.is_same_face(similarity):
-            raise AlreadyEnrolled(
+            raise DuplicateFaceInFile(
                 f"{label} shows the same face as row {row} of this file (similarity "
-                f"{similarity:.2f}): one face, one identity"
+                f"{similarity:.2f}): one face, one identity; the earlier row keeps it"
             )
 
     def _in_file(self, error: AlreadyEnrolled) -> KioskError:
+        """The store's refusal, as a duplicate within the file when the face's person
+        was enrolled from an earlier row (a face the check before the store missed)."""
         row = self._row_of_person.get(error.person_id) if error.person_id else None
         if row is None:
             return error
-        return AlreadyEnrolled(f"{error} (enrolled from row {row} of this file)", error.person_id)
+        return DuplicateFaceInFile(
+            f"{error} (enrolled from row {row} of this file)", error.person_id
+        )
 
     def _refused(
         self, pending: _Pending, error: KioskError, images: int, *, audited: bool = False
@@ -348,35 +370,6 @@ def _consent(row: PersonRow, reference: str | None) -> ConsentText:
 
 def _photo_count(raw: RawRow) -> int:
     return len([name for name in raw.cells["photos"].split(LIST_SEPARATOR) if name.strip()])
-
-
-class _FileFaces:
-    """The templates of the rows a dry run accepted, in one growing matrix."""
-
-    def __init__(self) -> None:
-        self._vectors: npt.NDArray[np.float32] | None = None
-        self._rows: list[int] = []
-
-    def add(self, row: int, faces: Sequence[LabelledSample]) -> None:
-        new = np.stack([sample.embedding for _, sample in faces]).astype(np.float32)
-        count = len(self._rows)
-        if self._vectors is None:
-            self._vectors = np.empty((max(64, len(new)), new.shape[1]), np.float32)
-        elif count + len(new) > len(self._vectors):  # doubled: appends stay linear overall
-            grown = np.empty((2 * (count + len(new)), new.shape[1]), np.float32)
-            grown[:count] = self._vectors[:count]
-            self._vectors = grown
-        self._vectors[count : count + len(new)] = new
-        self._rows.extend([row] * len(new))
-
-    def closest(self, faces: Sequence[LabelledSample]) -> tuple[int, str, float] | None:
-        """(row, label of the face, similarity) of the closest pair, or None if empty."""
-        if self._vectors is None:
-            return None
-        known = self._vectors[: len(self._rows)]
-        scores = known @ np.stack([sample.embedding for _, sample in faces]).T
-        at, face = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        return self._rows[int(at)], faces[int(face)][0], float(scores[at, face])
 
 
 def photo_faces(service: EnrollmentService, limits: ImageLimits) -> FacesOf:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from core.errors import (
     AlreadyEnrolled,
     ConsentMissing,
+    DuplicateBadgeInFile,
+    DuplicateFaceInFile,
     ImageRejected,
     InputRejected,
     InvalidValue,
@@ -22,11 +24,13 @@ from core.errors import (
 # Most specific first: the first class the error is an instance of names it.
 _REASONS: tuple[tuple[type[KioskError], str], ...] = (
     (ConsentMissing, "no_consent"),
+    (DuplicateFaceInFile, "duplicate_face_in_file"),
     (AlreadyEnrolled, "already_enrolled"),
     (ReenrollmentPending, "reenrollment_pending"),
     (QualityRejected, "face_quality"),
     (ImageRejected, "unreadable_image"),
     (InputRejected, "input_rejected"),
+    (DuplicateBadgeInFile, "duplicate_badge_in_file"),
     (InvalidValue, "invalid_details"),
     (NotAllowed, "not_allowed"),
     (UnknownGroup, "unknown_group"),

@@ -15,6 +15,9 @@ from core.settings import QualitySettings
 # Grey levels treated as clipped when judging exposure.
 _DARK_LEVEL = 8
 _BRIGHT_LEVEL = 247
+# Decimals a refusal may show to tell a measure from the limit it failed; closer than
+# that, the shortest forms of the two numbers.
+_MOST_PLACES = 4
 # The face proper in the 112x112 aligned crop (rows, columns): eyebrows to chin and
 # cheek to cheek. The ArcFace template puts the eyes at row 51.5 and the mouth at row 92,
 # 35 px apart across; the eyebrows are some 17 px above the eyes and the chin some 16
@@ -150,6 +153,17 @@ def face_count_issue(count: int) -> QualityIssue | None:
     return None
 
 
+def apart(value: float, limit: float, places: int) -> tuple[str, str]:
+    """``value`` and the ``limit`` it failed, with ``places`` decimals, or as many more as
+    it takes to show them different: a score of 0.696 is "0.696, below 0.700", never
+    "0.70, below 0.70"."""
+    for shown in range(places, _MOST_PLACES + 1):
+        pair = f"{value:.{shown}f}", f"{limit:.{shown}f}"
+        if pair[0] != pair[1]:
+            return pair
+    return repr(float(value)), repr(float(limit))  # the shortest forms that tell floats apart
+
+
 def enrollment_issues(m: FaceMeasurements, settings: QualitySettings) -> list[QualityIssue]:
     """What the gate finds wrong with a face, each with its reason; a face cut off by an
     edge has that one reason, since every other measure is of part of a face."""
@@ -157,27 +171,30 @@ def enrollment_issues(m: FaceMeasurements, settings: QualitySettings) -> list[Qu
         return [QualityIssue(QualityCheck.FACE_CUT_OFF, CUT_OFF_MESSAGE)]
     issues = []
     if m.face_px < settings.min_face_px:
+        size, needed = apart(m.face_px, settings.min_face_px, 0)
         issues.append(
             QualityIssue(
                 QualityCheck.FACE_TOO_SMALL,
-                f"face is {m.face_px:.0f} px; enrollment needs at least "
-                f"{settings.min_face_px} px: move closer or use a larger photo",
+                f"face is {size} px; enrollment needs at least {needed} px: move closer or "
+                "use a larger photo",
             )
         )
     if m.score < settings.min_detection_score:
+        score, needed = apart(m.score, settings.min_detection_score, 2)
         issues.append(
             QualityIssue(
                 QualityCheck.LOW_CONFIDENCE,
-                f"face detected with confidence {m.score:.2f}, below "
-                f"{settings.min_detection_score:.2f}: show the whole face, uncovered",
+                f"face detected with confidence {score}, below {needed}: show the whole "
+                "face, uncovered",
             )
         )
     if m.sharpness < settings.min_sharpness:
+        sharpness, needed = apart(m.sharpness, settings.min_sharpness, 0)
         issues.append(
             QualityIssue(
                 QualityCheck.BLURRY,
-                f"face is blurry (sharpness {m.sharpness:.0f}, needs {settings.min_sharpness:.0f}):"
-                " hold still and check the focus",
+                f"face is blurry (sharpness {sharpness}, needs {needed}): hold still and "
+                "check the focus",
             )
         )
     if not HeadPose(m.yaw, m.roll_degrees, m.pitch).is_frontal(settings):
