@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigurationError, cut, quoted
-from core.setting_bounds import allowed_values
+from core.setting_bounds import allowed_values, section_model
 from core.settings import KIOSK_ID_MAX, Settings, bound_reason
 from core.toml_documents import load_toml
 from owned_files.inputs import NotARegularFile, open_regular
@@ -248,7 +248,7 @@ def _settings_key(section: str, name: str, where: str) -> str:
                 f"[kiosk] has: {', '.join(_KIOSK_KEYS)}"
             )
         return _KIOSK_KEYS[name]
-    model = _section_model(section)
+    model = section_model(section)
     if section == "database" and model is not None:
         if name != "url" and name not in model.model_fields:
             raise ConfigurationError(
@@ -275,7 +275,7 @@ def _from_text(key: str, text: str) -> Any:
     if "." not in key or key == _DATABASE_URL:
         return text
     section, name = key.split(".")
-    model = _section_model(section)
+    model = section_model(section)
     assert model is not None
     annotation = model.model_fields[name].annotation
     if typing.get_origin(annotation) is tuple:
@@ -305,7 +305,7 @@ def _validated(values: dict[str, Any], sources: dict[str, str]) -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         loc = first["loc"]
-        if len(loc) == 1 and _section_model(str(loc[0])) is not None:
+        if len(loc) == 1 and section_model(str(loc[0])) is not None:
             # A rule across the settings of one section, such as a range's two ends.
             raise ConfigurationError(_conflict(str(loc[0]), first["msg"], sources)) from error
         key = ".".join(str(part) for part in loc[:2])
@@ -333,16 +333,8 @@ def _conflict(section: str, message: str, sources: dict[str, str]) -> str:
     )
 
 
-def _section_model(section: str) -> type[BaseModel] | None:
-    info = Settings.model_fields.get(section)
-    annotation = info.annotation if info else None
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
 def _section_names() -> set[str]:
-    return {name for name in Settings.model_fields if _section_model(name)} | {"kiosk", "database"}
+    return {name for name in Settings.model_fields if section_model(name)} | {"kiosk", "database"}
 
 
 def _file_key(key: str) -> str:

@@ -71,11 +71,13 @@ def _field(key: str) -> FieldInfo | None:
     if "." not in key:
         return Settings.model_fields.get(key)
     section, name = key.split(".")
-    model = _section_model(section)
+    model = section_model(section)
     return model.model_fields.get(name) if model else None
 
 
-def _section_model(section: str) -> type[BaseModel] | None:
+def section_model(section: str) -> type[BaseModel] | None:
+    """The settings model of the section ``section`` (``[door]``...), None when there is
+    no such section or it holds no settings model."""
     info = Settings.model_fields.get(section)
     annotation = info.annotation if info else None
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -238,7 +238,7 @@ def borderline_probe(engine, reference: Path, folder: Path, low: float, high: fl
 def test_calibrate_refuses_a_bad_target_and_a_missing_dataset(admin_cli, tmp_path: Path) -> None:
     bad = admin_cli("calibrate", "--dataset", tmp_path, "--target-fmr", "2", password=None)
     assert bad.returncode == 2
-    assert "between 0 and 1" in bad.stderr
+    assert "2 is out of range: give a rate above 0 and below 1" in bad.stderr
     missing = admin_cli("calibrate", "--dataset", tmp_path / "nope", password=None)
     assert missing.returncode == 2
     assert "is not a folder" in missing.stderr

@@ -11,8 +11,8 @@ import numpy as np
 from core.calibration.rates import Scores
 from core.errors import InvalidValue
 from core.faces import Embedding
-from core.regular_files import read_regular_file
 from core.vision.imagefile import IMAGE_SUFFIXES
+from owned_files.inputs import read_regular
 
 # LFW's pairs.txt is about 100 KB; a file many times that is not one.
 _MAX_PAIRS_BYTES = 16 * 1024 * 1024
@@ -66,7 +66,7 @@ def read_lfw_pairs(path: Path, root: Path) -> tuple[Pair, ...]:
     ``name1 n1 name2 n2`` (different people); image n of name is
     ``name/name_{n:04d}.jpg`` under ``root``."""
     try:
-        data = read_regular_file(path, _MAX_PAIRS_BYTES)
+        data = read_regular(path, _MAX_PAIRS_BYTES)
         if len(data) > _MAX_PAIRS_BYTES:
             raise InvalidValue(f"{path} is larger than a pairs file can be; is it pairs.txt?")
         lines = data.decode("utf-8").splitlines()

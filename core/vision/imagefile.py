@@ -19,9 +19,9 @@ import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageRejected
-from core.regular_files import NotARegularFile, open_regular_file, read_regular_file
 from core.settings import ImageLimits
 from core.vision.pixels import viewable_bgr
+from owned_files.inputs import NotARegularFile, open_regular, read_regular
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 # File names taken for those formats when a folder of images is read.
@@ -33,7 +33,7 @@ def read_image_file(path: Path, limits: ImageLimits) -> npt.NDArray[np.uint8]:
     try:
         _check_is_file(path)
         # One byte past the limit, so a file that grows meanwhile is still caught.
-        data = read_regular_file(path, limits.max_file_bytes)
+        data = read_regular(path, limits.max_file_bytes)
     except NotARegularFile as error:
         raise ImageRejected(f"{error}; give the path of an image file") from error
     except PermissionError as error:
@@ -51,7 +51,7 @@ def check_image_file(path: Path, limits: ImageLimits) -> tuple[int, int]:
     checked again, by ``read_image_file`` afterwards."""
     try:
         _check_is_file(path)
-        with open_regular_file(path) as stream:
+        with os.fdopen(open_regular(path), "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
             if size == 0:
                 raise ImageRejected(f"{path} is empty; give a JPEG, PNG, BMP or WebP photo")
