@@ -10,6 +10,7 @@ or already enrolled), 3 when some were refused.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from admin.context import CommandContext
 from admin.import_report import ReportFile, row_data
@@ -18,11 +19,13 @@ from core.accounts.permissions import Permission, authorize
 from core.enrollment.bulk_import import PeopleImport, photo_faces, pool_size, usable_cores
 from core.enrollment.enrollment import EnrollmentService
 from core.enrollment.import_rows import RowOutcome, RowResult, summary
-from core.enrollment.people_file import read_people_file
+from core.enrollment.people_file import RawRow, parse_people_file
 from core.enrollment.photo_folder import PhotoFolder
 from core.errors import InvalidValue
+from core.import_settings import ImportSettings
 from core.settings import Settings
 from core.vision.engine import FaceEngine
+from owned_files.inputs import NotARegularFile, read_regular
 
 EXIT_ALL_IN = 0
 EXIT_SOME_REFUSED = 3
@@ -129,3 +132,21 @@ def _report(
         "results": [row_data(r) for r in results],
     }
     return Report(data, "\n".join(lines), EXIT_SOME_REFUSED if refused else EXIT_ALL_IN)
+
+
+def read_people_file(path: Path, limits: ImportSettings) -> tuple[RawRow, ...]:
+    """Every non-empty row of the people file ``path``: a regular file (a FIFO or a
+    device is refused, never waited on) of at most ``bulk_import.max_file_bytes``.
+    Raises InvalidValue naming the file and the fix."""
+    try:
+        data = read_regular(path, limits.max_file_bytes)
+    except NotARegularFile as error:
+        raise InvalidValue(f"{error}; give the people file (CSV)") from error
+    except OSError as error:
+        raise InvalidValue(f"{path} cannot be read: {error.strerror or error}") from error
+    if len(data) > limits.max_file_bytes:
+        raise InvalidValue(
+            f"{path} is larger than {limits.max_file_bytes:,} bytes "
+            "(bulk_import.max_file_bytes); split it into smaller files"
+        )
+    return parse_people_file(data, str(path), limits)

@@ -40,7 +40,9 @@ class Identified(BaseModel):
 class Verified(BaseModel):
     person_id: uuid.UUID
     verified: bool
-    similarity: float
+    similarity: float | None = Field(
+        None, description="when verified; null otherwise, as /identify gives for an unknown"
+    )
     threshold: float
     event_id: uuid.UUID
 
@@ -103,7 +105,9 @@ async def verify(
         return Verified(
             person_id=found.person_id,
             verified=found.verified,
-            similarity=round(found.similarity, 4),
+            # Only a verified face's: a refused one's score would tell someone trying
+            # photo after photo how close they came to this person.
+            similarity=round(found.similarity, 4) if found.verified else None,
             threshold=found.threshold,
             event_id=found.decision.event_id,
         )

@@ -25,7 +25,8 @@ KioskError
 │   ├── AlreadyEnrolled     the face or external reference belongs to someone enrolled
 │   │   └── DuplicateFaceInFile ... to an earlier row of the same people file
 │   ├── ReenrollmentPending people enrolled with a model not installed here (pack change)
-│   └── RulesFileStale      a rules file exported before the stored rules last changed
+│   ├── RulesFileStale      a rules file exported before the stored rules last changed
+│   └── NameTaken           an account name (operator or API key) already in use
 ├── NotFound                no such person or operator
 │   └── UnknownGroup        an access group named that the rules do not define
 ├── RecognitionPaused       too many denied faces: no search for .retry_after_s
@@ -185,6 +186,10 @@ class RulesFileStale(NotAllowed):
     """A rules file whose generation is not the stored rules' (storage.rules_generation):
     importing it would undo what changed since it was exported. The message names both
     generations, and the ways on (export afresh, or --force)."""
+
+
+class NameTaken(NotAllowed):
+    """An operator or API key account name that is already in use."""
 
 
 class NotFound(KioskError):

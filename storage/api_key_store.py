@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import records
 from core.accounts.api_keys import ApiKeyInfo, key_name
 from core.accounts.permissions import Permission
-from core.errors import InvalidValue, NotAllowed, NotFound
+from core.errors import InvalidValue, NameTaken, NotFound
 from storage import schema
 from storage.audit_log import append_audit, record_denial
 from storage.operator_authority import act_as, operator_record
@@ -48,7 +48,9 @@ class SqlApiKeyStore:
                 select(schema.Operator.id).where(schema.Operator.username == account)
             )
             if taken is not None:
-                raise NotAllowed(f"an API key or operator called {account} already exists")
+                raise NameTaken(
+                    f"an API key or operator called {account} already exists; choose another name"
+                )
             now = _now(session)
             if expires_at <= now:
                 raise InvalidValue("expires_at is in the past; give a later one")

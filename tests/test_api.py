@@ -212,10 +212,12 @@ async def test_photos_details_verify_every_face_and_withdrawal(
         "/verify", headers=alice, data={"person_id": person_id}, files=[photo_part(yaoming_jpg)]
     )
     assert same.json()["verified"] is True, same.text
+    assert 0 < same.json()["similarity"] <= 1
     other = await api.post(
         "/verify", headers=alice, data={"person_id": person_id}, files=[photo_part(t1_jpg)]
     )
     assert other.json()["verified"] is False, other.text
+    assert other.json()["similarity"] is None  # how close a refused face came is not told
 
     group = await api.post(
         "/identify", headers=alice, params={"all": "true"}, files=[photo_part(players_jpg)]

@@ -166,6 +166,11 @@ async def test_only_a_logged_in_admin_makes_api_keys(
         "/api-keys", headers=alice, json={"name": "minted", "role": "admin", "expires_at": later}
     )
     assert made.status_code == 201, made.text
+    again = await api.post(
+        "/api-keys", headers=alice, json={"name": "minted", "role": "auditor", "expires_at": later}
+    )
+    assert again.status_code == 409, again.text
+    assert again.json()["detail"].endswith("already exists; choose another name")
     names = [k["name"] for k in (await api.get("/api-keys", headers=alice)).json()]
     assert sorted(names) == ["minted", "ops"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from admin.import_command import read_people_file
 from admin.import_report import ReportFile
 from core.enrollment.bulk_import import pool_size
 from core.enrollment.consent import (
@@ -30,7 +31,6 @@ from core.enrollment.people_file import (
     RawRow,
     parse_people_file,
     person_row,
-    read_people_file,
 )
 from core.enrollment.photo_folder import PhotoFolder
 from core.errors import InvalidValue
@@ -115,11 +115,20 @@ def test_a_file_larger_than_the_limit_is_not_read(tmp_path: Path) -> None:
     path.write_text(HEADER + "\n" + "Ann,B-1,,,,a.jpg,HR,v1\n" * 100)
     with pytest.raises(InvalidValue, match=r"larger than 1,024 bytes \(bulk_import"):
         read_people_file(path, ImportSettings(max_file_bytes=1024))
-    with pytest.raises(InvalidValue, match="is a folder"):
+    with pytest.raises(InvalidValue, match="is a folder, not a regular file"):
         read_people_file(tmp_path, LIMITS)
     with pytest.raises(InvalidValue, match="cannot be read"):
         read_people_file(tmp_path / "missing.csv", LIMITS)
     assert len(read_people_file(path, LIMITS)) == 100
+
+
+def test_a_fifo_or_a_device_as_the_people_file_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "people.csv"
+    os.mkfifo(fifo)  # nobody writes it: reading it would wait for ever
+    with pytest.raises(InvalidValue, match=r"is a FIFO, not a regular file; give the people file"):
+        read_people_file(fifo, LIMITS)
+    with pytest.raises(InvalidValue, match=r"is a character device, not a regular file"):
+        read_people_file(Path("/dev/zero"), LIMITS)
 
 
 def cells(**given: str) -> RawRow:
@@ -216,11 +225,15 @@ RESULTS = [
 
 def test_the_report_is_owner_only_and_no_cell_is_a_formula(tmp_path: Path) -> None:
     report = ReportFile(tmp_path / "report.csv")
-    # A link planted where the report goes is replaced, never written through.
+    # A link planted where the report goes while the import runs is left alone, and
+    # never written through; asked to replace, the link itself is replaced.
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     (tmp_path / "report.csv").symlink_to(victim)
-    report.write(RESULTS)
+    with pytest.raises(InvalidValue, match="appeared while the import ran and was left alone"):
+        report.write(RESULTS)
+    assert (tmp_path / "report.csv").is_symlink()
+    ReportFile(tmp_path / "report.csv", replace=True).write(RESULTS)
     assert victim.read_text() == "keep me"
     written = tmp_path / "report.csv"
     assert not written.is_symlink()

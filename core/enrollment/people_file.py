@@ -23,7 +23,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from core.errors import InvalidValue, cut
 from core.import_settings import ImportSettings
@@ -64,26 +63,11 @@ class PersonRow:
     consent_version: str
 
 
-def read_people_file(path: Path, limits: ImportSettings) -> tuple[RawRow, ...]:
-    """Every non-empty row of the CSV file ``path``; raises InvalidValue, one line
-    naming the file, the row where it applies and the fix, if the file is refused."""
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(limits.max_file_bytes + 1)
-    except IsADirectoryError as error:
-        raise InvalidValue(f"{path} is a folder; give the people file (CSV)") from error
-    except OSError as error:
-        raise InvalidValue(f"{path} cannot be read: {error.strerror or error}") from error
-    if len(data) > limits.max_file_bytes:
-        raise InvalidValue(
-            f"{path} is larger than {limits.max_file_bytes:,} bytes "
-            "(bulk_import.max_file_bytes); split it into smaller files"
-        )
-    return parse_people_file(data, str(path), limits)
-
-
 def parse_people_file(data: bytes, label: str, limits: ImportSettings) -> tuple[RawRow, ...]:
-    """``read_people_file`` for bytes already read; ``label`` names them in errors."""
+    """Every non-empty row of the CSV file ``data`` (at most
+    ``limits.max_file_bytes``: admin.import_command reads it); ``label`` names it in
+    errors. Raises InvalidValue, one line naming the file, the row where it applies
+    and the fix, if the file is refused."""
     text = _decoded(data, label)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
