@@ -205,6 +205,10 @@ def _ensure_system_user(timeout_s: float) -> pwd.struct_passwd:
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.SubprocessError) as error:
+        try:  # another process (a second kiosk, kiosk-admin) made it meanwhile
+            return pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            pass
         raise StoreError(
             f"cannot create the system user {SERVER_USER} for the database server ({error}); "
             f"create it with: {' '.join(command)}"
