@@ -21,6 +21,7 @@ from config.local_config import (
 )
 from core.door_io_settings import DoorIoSettings
 from core.errors import ConfigurationError
+from core.toml_documents import load_toml
 
 SECTION = "door_io"
 _VARIABLES = f"{ENV_PREFIX}{SECTION.upper()}__"
@@ -40,7 +41,7 @@ def load_door_io_settings(data_dir: str | None, environ: Mapping[str, str]) -> D
     text = _config_text(path)
     if text is not None:
         try:
-            section = tomllib.loads(text).get(SECTION, {})
+            section = load_toml(text).get(SECTION, {})  # nesting bounded, as for the whole file
         except tomllib.TOMLDecodeError as error:
             raise ConfigurationError(f"{path} is not valid TOML: {error}") from error
         if not isinstance(section, dict):

@@ -123,6 +123,15 @@ class AccessEditor(QWidget):
         """The ticked groups by name; None while the groups are not loaded yet."""
         return None if self._known is None else tuple(sorted(self.ticked()))
 
+    def groups_to_enroll(self) -> tuple[str, ...] | None:
+        """``chosen_groups()`` for a new person, but None (the site's default group,
+        as when no group is named) while only the default group is ticked: an enroller
+        may always enroll into the default, yet may name only groups open to enrollers."""
+        default = {g.name for g in self._known or () if g.default}
+        if default and self.ticked() == default:
+            return None
+        return self.chosen_groups()
+
     def validity(self) -> Validity:
         """The window as given; a visitor without a last day gets the default one.
         Raises InvalidValue when the first day is after the last."""

@@ -284,7 +284,7 @@ class EnrollmentWizard(QWidget):
                 self.name.text(),
                 self.badge.text() or None,
                 self._captured.frames,
-                self.access.chosen_groups(),
+                self.access.groups_to_enroll(),
                 validity,
             )
         )

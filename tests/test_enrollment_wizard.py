@@ -194,7 +194,7 @@ def test_an_enroller_enrolls_a_visitor_in_a_chosen_group(
     rules = SqlRulesStore(db_engine)
     admin = staff[Role.ADMIN]
     current = rules.rule_set(actor=admin)
-    visitors = AccessGroup("visitors", "always", all_doors=True)
+    visitors = AccessGroup("visitors", "always", all_doors=True, enrollers_may_assign=True)
     rules.apply_rule_set(
         replace(current, groups=(*current.groups, visitors)), actor=admin, dry_run=False
     )

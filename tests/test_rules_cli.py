@@ -125,7 +125,8 @@ def test_a_file_with_one_bad_line_changes_nothing_and_names_the_line(
     # A fault only the database shows: someone not enrolled here, among the members.
     good = f'members = ["{ada}"]'
     assert good in exported
-    bad_file = tmp_path / "rules.toml"
+    bad_file = tmp_path / "rules.toml"  # in the data folder: owner-only, or a warning says so
+    bad_file.touch(mode=0o600)
     bad_file.write_text(exported.replace(good, f'members = [\n    "{ada}",\n    "{stranger}",\n]'))
     bad_line = bad_file.read_text().splitlines().index(f'    "{stranger}",') + 1
     for extra in ((), ("--dry-run",)):
@@ -423,7 +424,8 @@ def test_the_access_log_shows_each_refusals_rule(
     ]
     refused = admin_cli("access-log", "--outcome", "refused", "--operator", "alice")
     assert refused.returncode == 0, refused.stderr
-    (line,) = refused.stdout.splitlines()
+    header, line = refused.stdout.splitlines()  # headed columns, then the one refusal
+    assert header.split()[:4] == ["TIME", "KIOSK", "OUTCOME", "REFUSED"]
     assert "  front  refused  outside_schedule  " in line
 
 

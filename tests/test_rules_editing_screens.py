@@ -412,4 +412,5 @@ def test_an_auditor_sees_no_edit_controls_and_an_enroller_no_rule_forms(
         "Record",
         "Access",
         "PIN",
+        "Photos",
     ]
