@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import routes_doors, routes_logs, routes_people, routes_recognition, routes_service
 from api.limits import InferencePool, RateLimiter
@@ -19,22 +20,25 @@ consent rules, quality gates, throttles and audit events as the kiosk and kiosk-
 Authenticate with `POST /token` (an operator's username and password) and send
 `Authorization: Bearer TOKEN`, or send an API key made by an admin as `X-API-Key`.
 Errors are RFC 9457 problem details; every answer carries `X-Request-ID`.
-This document is served at /openapi.json (no /docs page: it would load scripts from a CDN).
+This document is served at /openapi.json, and as pages at /docs (Swagger UI) and /redoc.
 """
+
+
+DOCS_ASSETS = "/docs-assets"
+"""Where the /docs and /redoc pages' scripts and styles are served from."""
 
 
 def create_app(services: ApiServices) -> FastAPI:
     """The app; ``services`` stay open for its life (the caller closes them)."""
     limits = services.settings.api
     keep_uploads_in_memory(limits.max_body_bytes)
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc pages load their scripts from a CDN; nothing here
+    # downloads anything, so fastapi-offline serves the same pages from files it ships.
+    app: FastAPI = FastAPIOffline(
         title="face-kiosk API",
         version="1",
         description=DESCRIPTION,
-        # The Swagger UI and ReDoc pages load their scripts from a CDN, and nothing here
-        # downloads anything: only the OpenAPI document is served, for any viewer.
-        docs_url=None,
-        redoc_url=None,
+        static_url=DOCS_ASSETS,
         dependencies=[Depends(refuse_nul_text)],
     )
     metrics = ApiMetrics()

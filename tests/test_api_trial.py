@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from api.app import DOCS_ASSETS
 from api.problems import UNREADABLE_BODY
 from api.services import ApiServices
 from api.signing_keys import SigningKeys
@@ -255,9 +257,16 @@ async def test_an_unknown_face_is_told_no_similarity(
     assert 0 < face["similarity"] <= 1
 
 
-async def test_only_the_openapi_document_is_served_no_cdn_pages(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/docs")).status_code == 404
-    assert (await api.get("/redoc")).status_code == 404
+async def test_the_docs_pages_load_nothing_from_another_server(api: httpx.AsyncClient) -> None:
+    for page in ("/docs", "/redoc"):
+        answer = await api.get(page)
+        assert answer.status_code == 200, page
+        addresses = re.findall(r"""(?:src|href)=["']?([^"' >]+)""", answer.text)
+        assert addresses, page
+        assert all(a.startswith(f"{DOCS_ASSETS}/") for a in addresses), addresses
+        for address in addresses:  # each script, style and icon is served here
+            assert (await api.get(address)).status_code == 200, address
+        assert "https://" not in answer.text.replace("https://fastapi.tiangolo.com", "")
     schema = (await api.get("/openapi.json")).json()
     assert "/people/{person_id}" in schema["paths"]
 
