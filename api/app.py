@@ -39,6 +39,8 @@ def create_app(services: ApiServices) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         static_url=DOCS_ASSETS,
+        # Swagger UI would otherwise send the document to validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
         dependencies=[Depends(refuse_nul_text)],
     )
     metrics = ApiMetrics()

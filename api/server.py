@@ -56,6 +56,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         log_file = log_to_files(location.data_dir, config.settings.telemetry, LOG_FILE)
         with opened_services(location, config, environ) as services:
             log.info("kiosk-server on %s:%s; JSON log in %s", args.host, args.port, log_file)
+            scheme = "https" if args.tls_cert else "http"
+            host = f"[{args.host}]" if ":" in args.host else args.host
+            print(  # noqa: T201 - a person starting it should see where it is
+                f"kiosk-server: starting on {scheme}://{host}:{args.port} (the OpenAPI page "
+                f"at /docs); JSON log in {log_file}",
+                file=sys.stderr,
+                flush=True,
+            )
             _serve(services, args)
         return EXIT_OK
     except ConfigurationError as error:

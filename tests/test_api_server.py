@@ -55,6 +55,7 @@ def server(admin_cli, fresh_database: str, tmp_path: Path) -> Iterator[str]:  # 
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
+    assert f"kiosk-server: starting on {url} (the OpenAPI page at /docs)" in stderr
 
 
 def test_the_server_serves_its_openapi_page_and_keys_made_by_kiosk_admin(

@@ -267,6 +267,7 @@ async def test_the_docs_pages_load_nothing_from_another_server(api: httpx.AsyncC
         for address in addresses:  # each script, style and icon is served here
             assert (await api.get(address)).status_code == 200, address
         assert "https://" not in answer.text.replace("https://fastapi.tiangolo.com", "")
+    assert '"validatorUrl": null' in (await api.get("/docs")).text  # no validator.swagger.io
     schema = (await api.get("/openapi.json")).json()
     assert "/people/{person_id}" in schema["paths"]
 
