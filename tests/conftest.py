@@ -45,6 +45,7 @@ pytest_plugins = [
     "tests.calibration_dataset",
     "tests.local_attacker",
     "tests.api_fixtures",
+    "tests.rules_cli_fixtures",
 ]
 TEMPLATE_DATABASE = "kiosk_template"
 _database_numbers = itertools.count()

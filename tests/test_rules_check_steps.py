@@ -26,7 +26,6 @@ from storage.area_presence import SqlAreaPresence
 from storage.door_commands import SqlDoorCommands
 from storage.identity_store import SqlIdentityStore
 from storage.kiosk_registry import register_kiosk
-from storage.operator_store import SqlOperatorStore
 from storage.pin_store import SqlPinStore
 from storage.rules_store import SqlRulesStore
 from tests.test_rules_cli import enroll
@@ -37,18 +36,6 @@ pytestmark = pytest.mark.slow
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 POLICY = SecuritySettings(pin_bcrypt_rounds=8)
 PIN = "24681357"
-
-
-@pytest.fixture
-def alice(admin_cli: Cli, operator_store: SqlOperatorStore) -> Operator:
-    found = operator_store.find_operator("alice")
-    assert found is not None
-    return found
-
-
-@pytest.fixture
-def rules(db_engine: Engine) -> SqlRulesStore:
-    return SqlRulesStore(db_engine)
 
 
 @pytest.fixture

@@ -41,7 +41,6 @@ from core.rules.rule_set import RuleSet
 from core.rules.rules_file import read_rules_file
 from storage.door_commands import SqlDoorCommands
 from storage.identity_store import SqlIdentityStore
-from storage.operator_store import SqlOperatorStore
 from storage.rules_store import SqlRulesStore
 from tests.cli_fixtures import as_json
 from tests.test_rules_file import doc_example
@@ -77,26 +76,6 @@ def office_rules(members: frozenset[uuid.UUID]) -> RuleSet:
         ),
         members={"everyone": frozenset(), "staff": members},
     )
-
-
-@pytest.fixture
-def alice(admin_cli: Cli, operator_store: SqlOperatorStore) -> Operator:
-    found = operator_store.find_operator("alice")
-    assert found is not None
-    return found
-
-
-@pytest.fixture
-def rules(db_engine: Engine) -> SqlRulesStore:
-    return SqlRulesStore(db_engine)
-
-
-@pytest.fixture
-def ada(identity_store: SqlIdentityStore, alice: Operator, rules: SqlRulesStore) -> uuid.UUID:
-    """Ada, in group staff: front door, weekdays 08:00-18:00 Berlin time."""
-    person = enroll(identity_store, alice, "Ada")
-    rules.apply_rule_set(office_rules(frozenset({person})), actor=alice, dry_run=False)
-    return person
 
 
 def count(engine: Engine, sql: str) -> int:

@@ -20,34 +20,14 @@ from core.rules.model import Door, Validity
 from core.rules.rule_edits import remove_group
 from core.rules.rules_file import read_rules_file
 from storage.identity_store import SqlIdentityStore
-from storage.operator_store import SqlOperatorStore
 from storage.rules_store import SqlRulesStore
 from tests.cli_fixtures import as_json
-from tests.test_rules_cli import enroll, office_rules
+from tests.test_rules_cli import enroll
 
 # Each test runs kiosk-admin in processes of its own, on a real server.
 pytestmark = pytest.mark.slow
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def alice(admin_cli: Cli, operator_store: SqlOperatorStore) -> Operator:
-    found = operator_store.find_operator("alice")
-    assert found is not None
-    return found
-
-
-@pytest.fixture
-def rules(db_engine: Engine) -> SqlRulesStore:
-    return SqlRulesStore(db_engine)
-
-
-@pytest.fixture
-def ada(identity_store: SqlIdentityStore, alice: Operator, rules: SqlRulesStore) -> uuid.UUID:
-    person = enroll(identity_store, alice, "Ada")
-    rules.apply_rule_set(office_rules(frozenset({person})), actor=alice, dry_run=False)
-    return person
 
 
 def generation(engine: Engine) -> int:
