@@ -61,10 +61,15 @@ def write_key(folder: Path, key: bytes) -> Path:
 
 
 def reader_settings(bus: Bus, key_file: Path, **values: Any) -> OsdpSettings:
+    return port_settings(bus.reader_path, key_file, **values)
+
+
+def port_settings(port: str, key_file: Path, **values: Any) -> OsdpSettings:
+    """The reader's settings on serial device ``port``, its key in ``key_file``."""
     return OsdpSettings.model_validate(
         {
             "enabled": True,
-            "serial_port": bus.reader_path,
+            "serial_port": port,
             "baud": 115200,
             "address": ADDRESS,
             "scbk_file": key_file,
@@ -106,12 +111,18 @@ class Heard:
     def wait(self, condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
         """Until ``condition`` holds: woken by what the reader tells, and every 50 ms
         for what it only counts (ReaderStatus)."""
+        assert self.holds_within(condition, timeout_s), "the condition never came true"
+
+    def holds_within(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        """Whether ``condition`` comes true within ``timeout_s`` seconds."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
             while not condition():
                 left = deadline - time.monotonic()
-                assert left > 0, "the condition never came true"
+                if left <= 0:
+                    return False
                 self._changed.wait(min(left, 0.05))
+        return True
 
 
 def start_reader(
