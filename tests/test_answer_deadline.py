@@ -222,7 +222,8 @@ def test_a_stopped_server_makes_the_door_offline_within_the_deadline_and_loses_n
             assert isinstance(failed, StoreUnresponsive), failed
             assert "database.query_deadline_s" in str(failed)
             assert took <= DEADLINE_S + MARGIN_S, f"a search waited {took:.1f} s"
-        assert threading.active_count() == threads_before
+        # At most: a thread an earlier test left may end meanwhile, never one more.
+        assert threading.active_count() <= threads_before
 
         # The spool's sender gives up within the deadline too, and keeps everything.
         waiting = events.pending
@@ -301,7 +302,7 @@ def test_a_server_that_takes_the_connection_and_never_answers_costs_one_deadline
         for took, result in searches:
             assert isinstance(result, StoreUnresponsive), result
             assert took <= DEADLINE_S + 0.5, f"a search waited {took:.1f} s"
-        assert threading.active_count() == threads, "a thread per call"
+        assert threading.active_count() <= threads, "a thread per call"
         # The decision that follows goes to the spool at once: the database just failed
         # to answer, the door must not wait on it a second time.
         decision = AccessDecision(kiosk_id=KIOSK, outcome=AccessOutcome.OFFLINE, latency_ms=1)
