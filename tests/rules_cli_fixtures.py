@@ -1,22 +1,59 @@
 """The operator, rules store and enrolled person the rules and doors CLI tests share
-(test_rules_cli, test_rules_files_cli, test_doors_cli, test_rules_check_steps)."""
+(test_rules_cli, test_rules_files_cli, test_doors_cli, test_rules_check_steps), and
+how they enroll someone and write the office's rules."""
 
 from __future__ import annotations
 
 import subprocess
 import uuid
 from collections.abc import Callable
+from datetime import date
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
-from core.records import Operator
+from core.records import ConsentGrant, Enrollment, NewTemplate, Operator
+from core.rules.model import (
+    ALWAYS,
+    AccessGroup,
+    Door,
+    HolidayCalendar,
+    Schedule,
+    TimeRange,
+    Weekday,
+)
+from core.rules.rule_set import RuleSet
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore
 from storage.rules_store import SqlRulesStore
-from tests.test_rules_cli import enroll, office_rules
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
+MODEL = "test-model@000000000000"
+RNG = np.random.default_rng(25)
+OFFICE = Schedule("office hours", {d: (TimeRange.parse("08:00-18:00"),) for d in list(Weekday)[:5]})
+
+
+def enroll(store: SqlIdentityStore, witness: Operator, name: str) -> uuid.UUID:
+    vector = RNG.standard_normal(512)
+    template = NewTemplate((vector / np.linalg.norm(vector)).astype(np.float32), MODEL, 0.9)
+    return store.enroll(Enrollment(name, None, ConsentGrant("v1", "ab" * 32, witness), (template,)))
+
+
+def office_rules(members: frozenset[uuid.UUID]) -> RuleSet:
+    return RuleSet(
+        doors=(
+            Door("front", "Front door", "Europe/Berlin", "bavaria"),
+            Door("lab", "Lab", "America/New_York"),
+        ),
+        schedules=(ALWAYS, OFFICE),
+        calendars=(HolidayCalendar("bavaria", "DE", "BY", frozenset({date(2026, 12, 28)})),),
+        groups=(
+            AccessGroup("everyone", "always", frozenset({"lab"}), default=True),
+            AccessGroup("staff", "office hours", frozenset({"front"})),
+        ),
+        members={"everyone": frozenset(), "staff": members},
+    )
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from storage.identity_store import SqlIdentityStore
 from storage.kiosk_registry import register_kiosk
 from storage.pin_store import SqlPinStore
 from storage.rules_store import SqlRulesStore
-from tests.test_rules_cli import enroll
+from tests.rules_cli_fixtures import enroll
 
 # Each test runs kiosk-admin in processes of its own, on a real server.
 pytestmark = pytest.mark.slow

@@ -10,72 +10,38 @@ import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
 from core.access.door_commands import DoorReport
 from core.records import (
     AccessOutcome,
-    ConsentGrant,
-    Enrollment,
-    NewTemplate,
     Operator,
     Refusal,
     access_decision,
 )
 from core.rules.model import (
-    ALWAYS,
-    AccessGroup,
-    Door,
-    HolidayCalendar,
-    Schedule,
     TimeRange,
     Weekday,
 )
-from core.rules.rule_set import RuleSet
 from core.rules.rules_file import read_rules_file
 from storage.door_commands import SqlDoorCommands
 from storage.identity_store import SqlIdentityStore
 from storage.rules_store import SqlRulesStore
 from tests.cli_fixtures import as_json
+from tests.rules_cli_fixtures import enroll
 from tests.test_rules_file import doc_example
 
 # Each test runs kiosk-admin in processes of its own, on a real server.
 pytestmark = pytest.mark.slow
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-MODEL = "test-model@000000000000"
-RNG = np.random.default_rng(25)
-OFFICE = Schedule("office hours", {d: (TimeRange.parse("08:00-18:00"),) for d in list(Weekday)[:5]})
 TUESDAY_9 = "2026-12-01T09:00"
 TUESDAY_22 = "2026-12-01T22:00"
-
-
-def enroll(store: SqlIdentityStore, witness: Operator, name: str) -> uuid.UUID:
-    vector = RNG.standard_normal(512)
-    template = NewTemplate((vector / np.linalg.norm(vector)).astype(np.float32), MODEL, 0.9)
-    return store.enroll(Enrollment(name, None, ConsentGrant("v1", "ab" * 32, witness), (template,)))
-
-
-def office_rules(members: frozenset[uuid.UUID]) -> RuleSet:
-    return RuleSet(
-        doors=(
-            Door("front", "Front door", "Europe/Berlin", "bavaria"),
-            Door("lab", "Lab", "America/New_York"),
-        ),
-        schedules=(ALWAYS, OFFICE),
-        calendars=(HolidayCalendar("bavaria", "DE", "BY", frozenset({date(2026, 12, 28)})),),
-        groups=(
-            AccessGroup("everyone", "always", frozenset({"lab"}), default=True),
-            AccessGroup("staff", "office hours", frozenset({"front"})),
-        ),
-        members={"everyone": frozenset(), "staff": members},
-    )
 
 
 def count(engine: Engine, sql: str) -> int:

@@ -22,7 +22,7 @@ from core.rules.rules_file import read_rules_file
 from storage.identity_store import SqlIdentityStore
 from storage.rules_store import SqlRulesStore
 from tests.cli_fixtures import as_json
-from tests.test_rules_cli import enroll
+from tests.rules_cli_fixtures import enroll
 
 # Each test runs kiosk-admin in processes of its own, on a real server.
 pytestmark = pytest.mark.slow
