@@ -54,7 +54,8 @@ _database_numbers = itertools.count()
 # ---- which tests are slow ---------------------------------------------------------------------
 
 # Using any of these (directly or through another fixture) makes a test slow: it loads
-# the models, starts the embedded server, runs kiosk-admin or a kiosk window.
+# the models or starts the embedded server. Tests that run kiosk or kiosk-admin as a
+# process of their own, or wait on a real Modbus module's time-outs, carry the mark.
 SLOW_FIXTURES = frozenset({"face_engine", "pg_server", "own_server"})
 
 

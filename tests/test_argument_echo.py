@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from kiosk.kiosk_screen import KioskScreen
@@ -41,6 +42,7 @@ def assert_one_safe_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 def test_the_kiosk_repeats_an_unknown_argument_escaped(tmp_path: Path) -> None:
     result = kiosk(HOSTILE, tmp_path=tmp_path)
     assert result.returncode == 2
@@ -48,6 +50,7 @@ def test_the_kiosk_repeats_an_unknown_argument_escaped(tmp_path: Path) -> None:
     assert line == f"kiosk: error: unrecognized arguments: {SHOWN} (see kiosk --help)"
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 def test_the_kiosk_repeats_a_bad_option_value_escaped(tmp_path: Path) -> None:
     result = kiosk("--camera-fps", "\x1b[31m9", tmp_path=tmp_path)
     assert result.returncode == 2
@@ -56,6 +59,7 @@ def test_the_kiosk_repeats_a_bad_option_value_escaped(tmp_path: Path) -> None:
     assert "\\x1b[31m9" in line
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 def test_kiosk_admin_repeats_an_unknown_argument_escaped(tmp_path: Path) -> None:
     result = run("version", HOSTILE, data_dir=tmp_path / "data")
     assert result.returncode == 2

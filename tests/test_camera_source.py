@@ -109,6 +109,7 @@ def test_a_device_path_must_be_a_video_device_here() -> None:
         source_from_spec(missing, ImageLimits())
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 def test_kiosk_admin_health_refuses_an_address_that_is_no_stream(tmp_path: Path) -> None:
     result = run(
         "health", "--camera", "file:///etc/shadow", "--json", data_dir=tmp_path, password=None

@@ -36,6 +36,7 @@ from tests.cli_fixtures import run
 from tests.local_attacker import planted, state, untouched
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 def test_a_lock_file_linked_to_a_root_file_is_refused_and_the_file_stays_roots(
     tmp_path: Path, mallory: pwd.struct_passwd, root_file: Path
 ) -> None:

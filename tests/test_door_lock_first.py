@@ -30,6 +30,8 @@ from tests.door_kiosk_process import LOCK_COIL, KioskProcess
 from tests.door_modbus_link import LinkFault, ModbusLink
 from tests.operator_window import camera_folder
 
+pytestmark = pytest.mark.slow  # a real Modbus-TCP module, and kiosks run as processes of their own
+
 UNREACHABLE_DATABASE = "postgresql+psycopg://u:p@127.0.0.1:1/x"
 LOCKED_WITHIN_S = 2.0
 

@@ -31,6 +31,8 @@ from door_io.modbus_module import ModbusModule
 from tests.door_events_recorder import DoorEventRecorder, wait_until
 from tests.silent_module import SilentModule
 
+pytestmark = pytest.mark.slow  # a real Modbus-TCP module and its time-outs
+
 LOCK_COIL = 3
 CONTACT = 4
 EXIT = 6

@@ -29,6 +29,8 @@ from door_io.modbus_module import ModbusModule
 from tests.door_events_recorder import DoorEventRecorder, wait_until
 from tests.door_modbus_link import LinkFault, ModbusLink
 
+pytestmark = pytest.mark.slow  # a real Modbus-TCP module behind a faulty link, and its time-outs
+
 LOCK_COIL = 3
 CONTACT = 4
 TIMEOUT_S = 0.3

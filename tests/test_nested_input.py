@@ -33,6 +33,7 @@ def test_a_deep_kiosk_toml_is_refused_in_one_line(tmp_path: Path, text: str) -> 
     )
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 def test_both_front_ends_refuse_a_deep_kiosk_toml_in_one_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o700)
@@ -81,6 +82,7 @@ def test_rules_import_of_a_deep_file_exits_2_in_one_line(admin_cli, tmp_path: Pa
     assert TOO_DEEP in result.stderr
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 @pytest.mark.parametrize(
     "args",
     [

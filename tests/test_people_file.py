@@ -252,6 +252,7 @@ def test_the_report_is_owner_only_and_no_cell_is_a_formula(tmp_path: Path) -> No
             ReportFile(bad)
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 @pytest.mark.parametrize("kind", ["huge cell", "million rows"])
 def test_kiosk_admin_refuses_a_bad_file_with_exit_2_before_any_password(
     tmp_path: Path, kind: str

@@ -42,6 +42,7 @@ def one_line(stderr: str) -> str:
 # ---- 1. the data folder is a link ------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs kiosk or kiosk-admin as a process of its own
 @pytest.mark.parametrize("given_by", ["--data-dir", "KIOSK_DATA_DIR"])
 def test_a_data_folder_that_is_a_link_is_refused_and_its_target_left_alone(
     tmp_path: Path, mallory: pwd.struct_passwd, root_folder: Path, given_by: str
