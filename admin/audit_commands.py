@@ -13,7 +13,8 @@ from admin.output import Report
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.chains import ChainReport, LogsReport, short
 from core.errors import KioskError
-from core.records import AccessOutcome, ChainHead, LogFilter
+from core.log_records import ChainHead, LogFilter
+from core.records import AccessOutcome
 from storage.person_lookup import display_names
 
 

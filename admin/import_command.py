@@ -16,8 +16,9 @@ from admin.context import CommandContext
 from admin.import_report import ReportFile, row_data
 from admin.output import Report, progress_bar
 from core.accounts.permissions import Permission, authorize
-from core.enrollment.bulk_import import PeopleImport, photo_faces, pool_size, usable_cores
+from core.enrollment.bulk_import import PeopleImport
 from core.enrollment.enrollment import EnrollmentService
+from core.enrollment.import_faces import photo_faces, pool_size, usable_cores
 from core.enrollment.import_rows import RowOutcome, RowResult, summary
 from core.enrollment.people_file import RawRow, parse_people_file
 from core.enrollment.photo_folder import PhotoFolder

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from api.auth import Actor, Services, rate_limited
 from api.deadline import within_deadline
 from core.errors import InvalidValue
-from core.records import AccessOutcome, LogFilter
+from core.log_records import LogFilter
+from core.records import AccessOutcome
 
 router = APIRouter(tags=["logs"], dependencies=[Depends(rate_limited)])
 

@@ -224,7 +224,7 @@ def _inference(args: argparse.Namespace, results: dict[str, Any]) -> str:
 
 def _search(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
     from bench import search
-    from core.settings import MatchSettings
+    from core.match_settings import MatchSettings
 
     plan = search.SearchPlan(
         sizes=args.sizes,
@@ -311,7 +311,7 @@ def _rules(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> 
 def _import(args: argparse.Namespace, results: dict[str, Any], scratch: Path) -> str:
     from bench import people_import
     from bench.database import bench_database
-    from core.enrollment.bulk_import import usable_cores
+    from core.enrollment.import_faces import usable_cores
 
     with bench_database(scratch / "import") as engine:
         found = people_import.run(

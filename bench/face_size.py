@@ -33,9 +33,10 @@ import numpy as np
 from bench.photos import FRAME_SIZE, package_photo
 from bench.report import table
 from core.faces import BGRImage, DetectedFace, Embedding
+from core.match_settings import MatchSettings
 from core.matching.match_rule import decide
 from core.records import Candidate
-from core.settings import ImageLimits, MatchSettings
+from core.settings import ImageLimits
 from core.vision.engine import FaceEngine
 from core.vision.imagefile import read_image_file
 

@@ -112,10 +112,10 @@ def _step(engine: Engine, url: str, queries: Path, count: int, seconds: float) -
 def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
     """One simulated kiosk: the same store calls the door makes, in a loop."""
     from core.errors import StoreBusy, StoreError
+    from core.match_settings import MatchSettings
     from core.matching.match_rule import decide
     from core.matching.people_search import search_people
     from core.records import AccessOutcome, access_decision
-    from core.settings import MatchSettings
     from storage.database import connect
     from storage.identity_store import SqlIdentityStore
 

@@ -35,11 +35,10 @@ from core.enrollment.bulk_import import (
     FacesOf,
     PeopleImport,
     RowFaces,
-    photo_faces,
-    pool_size,
 )
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
+from core.enrollment.import_faces import photo_faces, pool_size
 from core.enrollment.import_rows import RowOutcome, summary
 from core.enrollment.people_file import COLUMNS, RawRow
 from core.enrollment.photo_folder import PhotoFolder

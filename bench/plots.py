@@ -108,7 +108,7 @@ def end_to_end(result: EndToEndResult, path: Path) -> None:
 
 
 def _default_ef(size: SizeResult, method: str) -> int | None:
-    from core.settings import MatchSettings
+    from core.match_settings import MatchSettings
 
     default = MatchSettings().ef_search
     efs = {m.ef_search for m in size.methods if m.method == method}

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench import synthetic
 from bench.database import MODEL, IndexBuild, bench_database, build_index, load_gallery
 from bench.stats import Latency, summarize
+from core.match_settings import MatchSettings
 from core.matching.match_rule import MatchDecision, decide
 from core.matching.people_search import search_people
 from core.records import Candidate
-from core.settings import MatchSettings
 from storage.identity_store import SqlIdentityStore, nearest_people_query
 from storage.vector_index import DEFAULT_INDEX, HnswParameters, Precision, drop_hnsw_indexes
 

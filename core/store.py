@@ -17,17 +17,19 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from core.faces import Embedding
-from core.records import (
-    AccessDecision,
+from core.log_records import (
     AccessEntry,
     AnchorReading,
     AuditEntry,
-    Candidate,
     ChainedAccessEntry,
     ChainHead,
+    LogFilter,
+)
+from core.records import (
+    AccessDecision,
+    Candidate,
     Deletion,
     Enrollment,
-    LogFilter,
     Operator,
     PersonDetail,
     PersonSummary,

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from core.access.door_controller import DoorStatus
 from core.access.door_events import Alarm, DoorClosed, DoorEvent, DoorOpened
+from core.access.door_status import DoorStatus
 from core.records import AccessDecision
 
 

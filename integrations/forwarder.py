@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from core.access.door_controller import DoorStatus
 from core.access.door_events import DoorEvent
+from core.access.door_status import DoorStatus
 from core.errors import KioskError
 from core.integration_settings import AlertSettings
 from core.records import AccessDecision, DecisionSource

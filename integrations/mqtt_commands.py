@@ -22,7 +22,8 @@ from core.access.door_commands import DoorCommandKind, DoorCommandService
 from core.door_io_settings import DoorIoSettings
 from core.errors import KioskError
 from core.integration_settings import MqttSettings
-from core.records import KioskAuditEvent, Operator
+from core.log_records import KioskAuditEvent
+from core.records import Operator
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.access.door_commands import DoorCommandService
-from core.access.door_controller import DoorStatus
+from core.access.door_status import DoorStatus
 from core.errors import ConfigurationError
-from core.records import KioskAuditEvent
+from core.log_records import KioskAuditEvent
 from core.settings import Settings
 from integrations.events import Alert
 from integrations.forwarder import Destination, Forwarder

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 from core.enrollment.enrollment import MAX_ENROLLMENT_IMAGES, EnrollmentService
 from core.enrollment.photo_addition import PhotoAddition
 from core.errors import InputRejected, InvalidValue
+from core.match_settings import MatchSettings
 from core.records import Operator
-from core.settings import ImageLimits, MatchSettings
+from core.settings import ImageLimits
 from core.vision.imagefile import check_image_file, read_image_file
 from kiosk.operator_actions import OperatorActions
 from kiosk.people_page import PeoplePage

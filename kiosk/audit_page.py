@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.audit import AuditService, LogsReport
-from core.records import AccessEntry, AccessOutcome, AuditEntry, LogFilter, Refusal, Role
+from core.log_records import AccessEntry, AuditEntry, LogFilter
+from core.records import AccessOutcome, Refusal, Role
 from kiosk.operator_actions import OperatorActions
 from kiosk.widgets import (
     EmptyState,

@@ -15,8 +15,8 @@ from core.access.consumers import DecisionRelay
 from core.access.door import DecisionConsumer, DoorRecognizer
 from core.access.door_access import DoorAccess
 from core.access.door_builder import build_door
-from core.access.door_controller import DoorStatus
 from core.access.door_pin import DoorPins
+from core.access.door_status import DoorStatus
 from core.access.frame_outcome import FrameOutcome
 from core.errors import KioskError
 from core.people.pin_throttle import PinScope, PinWait

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from core.access.door_audit import DoorAuditTrail
 from core.access.door_commands import DoorCommandPoller, DoorCommandStore
 from core.access.door_control import DoorControl
-from core.access.door_controller import DoorController, DoorListener, DoorStatus
+from core.access.door_controller import DoorController, DoorListener
 from core.access.door_events import (
     DoorEvent,
     UnlockCause,
@@ -21,9 +21,10 @@ from core.access.door_events import (
     UnlockUnconfirmed,
 )
 from core.access.door_io import DoorIo
+from core.access.door_status import DoorStatus
 from core.access.lock_hold import LockHold
 from core.door_io_settings import DoorIoSettings
-from core.records import KioskAuditEvent
+from core.log_records import KioskAuditEvent
 from core.settings import Settings
 from door_io.hardware import open_door_io
 from kiosk.grant_banner import DoorResult, DoorResultKind

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from core.access.door_commands import DoorCommandService
-from core.access.door_controller import DoorStatus
+from core.access.door_status import DoorStatus
 from core.errors import KioskError
 from integrations.events import Alert
 from integrations.forwarder import Forwarder

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from core.records import AnchoredChain, ChainHead
+from core.log_records import AnchoredChain, ChainHead
 
 FORMAT = 1
 _MAC_CONTEXT = b"face-kiosk chain anchor 1\n"

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, Select, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core import records
+from core import log_records, records
 from core.accounts.permissions import Permission
 from core.administration.chains import GENESIS_HASH, Chain, chain_hash
 from core.administration.server_supervision import RESTARTED_ACTION
@@ -169,7 +169,7 @@ def record_denial(
     record_apart(sessions, operator.username, DENIED_ACTION, permission, details)
 
 
-_ANYTHING = records.LogFilter()
+_ANYTHING = log_records.LogFilter()
 
 
 class SqlAuditLog:
@@ -188,12 +188,12 @@ class SqlAuditLog:
     ) -> None:
         record_denial(self._sessions, operator, permission, session_ended=session_ended)
 
-    def anchored_heads(self) -> records.AnchorReading:
+    def anchored_heads(self) -> log_records.AnchorReading:
         """The anchor, read under the chains' lock together with each log's newest event,
         so no append comes between the two (a sole writer's log must end at its anchor)."""
         if self._anchor is None:
-            return records.AnchorReading(
-                records.AnchorStatus.NONE, {}, "this store was opened without an anchor"
+            return log_records.AnchorReading(
+                log_records.AnchorStatus.NONE, {}, "this store was opened without an anchor"
             )
         with transaction(self._sessions) as session:
             lock_chains(session)
@@ -208,7 +208,7 @@ class SqlAuditLog:
 
     def replace_anchor(
         self,
-        heads: dict[str, records.ChainHead],
+        heads: dict[str, log_records.ChainHead],
         actor: records.Operator,
         details: dict[str, object],
     ) -> str:
@@ -260,8 +260,8 @@ class SqlAuditLog:
             return session.scalar(query) or 0
 
     def audit_events(
-        self, limit: int, only: records.LogFilter = _ANYTHING, *, actor: records.Operator
-    ) -> list[records.AuditEntry]:
+        self, limit: int, only: log_records.LogFilter = _ANYTHING, *, actor: records.Operator
+    ) -> list[log_records.AuditEntry]:
         table = schema.AuditEvent
         query = _in_window(select(table), table.occurred_at, only)
         if only.actor is not None:
@@ -277,7 +277,7 @@ class SqlAuditLog:
             act_as(session, actor, Permission.READ_AUDIT, self)
             return [_entry(event) for event in session.scalars(query)]
 
-    def server_restarts(self, since: datetime, limit: int) -> list[records.AuditEntry]:
+    def server_restarts(self, since: datetime, limit: int) -> list[log_records.AuditEntry]:
         """The embedded server's audited restarts since ``since``, newest first.
 
         For ``kiosk-admin health``, which needs no operator: these events name no
@@ -296,21 +296,21 @@ class SqlAuditLog:
         with transaction(self._sessions) as session:
             return [_entry(event) for event in session.scalars(query)]
 
-    def audit_chain(self, *, actor: records.Operator) -> Iterator[records.AuditEntry]:
+    def audit_chain(self, *, actor: records.Operator) -> Iterator[log_records.AuditEntry]:
         """Every event in chain order, streamed."""
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.VERIFY_AUDIT, self)
             yield from audit_entries(session)
 
-    def access_chain(self, *, actor: records.Operator) -> Iterator[records.ChainedAccessEntry]:
+    def access_chain(self, *, actor: records.Operator) -> Iterator[log_records.ChainedAccessEntry]:
         """Every access event in chain order, with every stored field, streamed."""
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.VERIFY_AUDIT, self)
             yield from access_entries(session)
 
     def access_events(
-        self, limit: int, only: records.LogFilter = _ANYTHING, *, actor: records.Operator
-    ) -> list[records.AccessEntry]:
+        self, limit: int, only: log_records.LogFilter = _ANYTHING, *, actor: records.Operator
+    ) -> list[log_records.AccessEntry]:
         table = schema.AccessEvent
         query = _in_window(select(table), table.occurred_at, only)
         if only.kiosk_id is not None:
@@ -321,7 +321,7 @@ class SqlAuditLog:
         with transaction(self._sessions) as session:
             act_as(session, actor, Permission.READ_ACCESS_LOG, self)
             return [
-                records.AccessEntry(
+                log_records.AccessEntry(
                     e.id,
                     e.occurred_at,
                     e.kiosk_id,
@@ -336,18 +336,18 @@ class SqlAuditLog:
             ]
 
 
-def audit_entries(session: Session) -> Iterator[records.AuditEntry]:
+def audit_entries(session: Session) -> Iterator[log_records.AuditEntry]:
     """Every audit event in chain order, streamed, in ``session``'s transaction."""
     query = select(schema.AuditEvent).order_by(schema.AuditEvent.id)
     for event in session.scalars(query.execution_options(yield_per=_STREAMED_ROWS)):
         yield _entry(event)
 
 
-def access_entries(session: Session) -> Iterator[records.ChainedAccessEntry]:
+def access_entries(session: Session) -> Iterator[log_records.ChainedAccessEntry]:
     """Every access event in chain order, every stored field, streamed."""
     query = select(schema.AccessEvent).order_by(schema.AccessEvent.id)
     for e in session.scalars(query.execution_options(yield_per=_STREAMED_ROWS)):
-        yield records.ChainedAccessEntry(
+        yield log_records.ChainedAccessEntry(
             e.id,
             e.event_id,
             e.occurred_at,
@@ -370,14 +370,16 @@ _TABLES: dict[Chain, _ChainTable] = {
 }
 
 
-def _newest(session: Session, table: _ChainTable) -> records.ChainHead:
+def _newest(session: Session, table: _ChainTable) -> log_records.ChainHead:
     """The chain's last event, by row order (storage.event_chains.next_position's too)."""
     newest = select(table.seq, table.hash).order_by(table.id.desc()).limit(1)
     row = session.execute(newest).first()
-    return records.ChainHead(row.seq, row.hash) if row else records.ChainHead(0, GENESIS_HASH)
+    if row is None:
+        return log_records.ChainHead(0, GENESIS_HASH)
+    return log_records.ChainHead(row.seq, row.hash)
 
 
-def _in_window(query: Select[T], occurred_at: Any, only: records.LogFilter) -> Select[T]:
+def _in_window(query: Select[T], occurred_at: Any, only: log_records.LogFilter) -> Select[T]:
     if only.since is not None:
         query = query.where(occurred_at >= only.since)
     if only.until is not None:
@@ -385,8 +387,8 @@ def _in_window(query: Select[T], occurred_at: Any, only: records.LogFilter) -> S
     return query
 
 
-def _entry(event: schema.AuditEvent) -> records.AuditEntry:
-    return records.AuditEntry(
+def _entry(event: schema.AuditEvent) -> log_records.AuditEntry:
+    return log_records.AuditEntry(
         event.id,
         event.occurred_at,
         event.actor,

@@ -28,11 +28,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import sessionmaker
 
-from core import records
+from core import log_records, records
 from core.accounts.permissions import Permission
 from core.administration.chains import GENESIS_HASH, Chain, short
 from core.errors import BackupFailed, KioskError, StoreError
-from core.records import AnchorStatus, ChainHead
+from core.log_records import AnchorStatus, ChainHead
 from core.settings import EmbeddedServerSettings
 from core.store import DenialLog
 from storage import pg_programs
@@ -231,7 +231,7 @@ def _head(connection: Connection, table: str) -> ChainHead:
     return ChainHead(0, GENESIS_HASH) if row is None else ChainHead(int(row.seq), str(row.hash))
 
 
-def _anchor_check(connection: Connection, anchored: records.AnchorReading | None) -> str:
+def _anchor_check(connection: Connection, anchored: log_records.AnchorReading | None) -> str:
     if anchored is None or anchored.status is AnchorStatus.NONE:
         return "none"
     if anchored.status is AnchorStatus.UNTRUSTED:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import StoreBusy
-from core.records import AnchoredChain, AnchorReading, AnchorStatus, ChainHead
+from core.log_records import AnchoredChain, AnchorReading, AnchorStatus, ChainHead
 from owned_files.entries import Owner, replace_in, secure_folder
 from owned_files.folders import UnsafeEntry, owned_folder
 from storage.anchor_document import (

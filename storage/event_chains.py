@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, event, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.administration.chains import GENESIS_HASH, short
-from core.records import AnchoredChain, ChainHead
+from core.log_records import AnchoredChain, ChainHead
 from storage.chain_anchor import AnchorState, ChainAnchor, Unanchored
 
 log = logging.getLogger(__name__)

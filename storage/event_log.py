@@ -12,7 +12,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StoreError
-from core.records import AccessDecision, KioskAuditEvent
+from core.log_records import KioskAuditEvent
+from core.records import AccessDecision
 from storage.access_chain import lock_people
 from storage.answer_deadline import deadline_of
 from storage.audit_log import SYSTEM_ACTOR, append_audit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from core.records import KioskAuditEvent
+from core.log_records import KioskAuditEvent
 from storage.spool import SpooledEvent
 
 OFFLINE_ACTION = "kiosk.offline"

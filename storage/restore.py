@@ -37,7 +37,7 @@ from core import records
 from core.accounts.permissions import Permission
 from core.administration.chains import AnchorPoint, Chain, verify_access_chain, verify_chain
 from core.errors import BackupFailed
-from core.records import AnchoredChain, ChainHead
+from core.log_records import AnchoredChain, ChainHead
 from core.settings import Settings
 from core.store import DenialLog
 from owned_files.folders import UnsafeEntry, make_folders, owned_folder

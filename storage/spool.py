@@ -14,14 +14,8 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from core.errors import SpoolFull, StoreError, UnsafeDataEntry
-from core.records import (
-    REFUSAL_REASONS,
-    AccessDecision,
-    AccessOutcome,
-    DecisionSource,
-    KioskAuditEvent,
-    Refusal,
-)
+from core.log_records import KioskAuditEvent
+from core.records import REFUSAL_REASONS, AccessDecision, AccessOutcome, DecisionSource, Refusal
 from core.settings import SpoolSettings
 from owned_files.entries import remove_file, rename_file
 from owned_files.folders import UnsafeEntry

@@ -6,13 +6,8 @@ import math
 from datetime import UTC
 from typing import Any
 
-from core.records import (
-    AccessDecision,
-    AccessOutcome,
-    DecisionSource,
-    KioskAuditEvent,
-    Refusal,
-)
+from core.log_records import KioskAuditEvent
+from core.records import AccessDecision, AccessOutcome, DecisionSource, Refusal
 from storage import schema
 
 KIOSK_ACTIONS = ("kiosk.", "door.")

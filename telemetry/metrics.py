@@ -11,7 +11,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from core.access.consumers import ConsumerCounts
-from core.access.door_controller import DoorStatus
 from core.access.door_events import (
     AlarmRaised,
     DoorEvent,
@@ -21,6 +20,7 @@ from core.access.door_events import (
     UnlockRefused,
     UnlockUnconfirmed,
 )
+from core.access.door_status import DoorStatus
 from core.access.frame_outcome import FrameOutcome
 from core.administration.server_supervision import SupervisionStatus
 from core.records import AccessDecision, AccessOutcome

@@ -16,8 +16,9 @@ from core.enrollment.enrollment import EnrollmentService
 from core.enrollment.photo_addition import PhotoAddition
 from core.errors import AlreadyEnrolled, ConsentMissing, InvalidValue, NotFound, QualityRejected
 from core.faces import BGRImage
+from core.log_records import LogFilter
 from core.people.people import PeopleService
-from core.records import MAX_TEMPLATES_PER_PERSON, LogFilter, NewTemplate, Operator, Role
+from core.records import MAX_TEMPLATES_PER_PERSON, NewTemplate, Operator, Role
 from core.settings import ImageLimits, SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from core.vision.imagefile import read_image_file

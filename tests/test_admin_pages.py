@@ -142,7 +142,7 @@ def test_audit_and_access_filters(
 def test_log_filters_in_the_store(
     audit_log: SqlAuditLog, staff: dict[Role, Operator], identity_store: SqlIdentityStore
 ) -> None:
-    from core.records import LogFilter
+    from core.log_records import LogFilter
 
     identity_store.record_access(
         access_decision(kiosk_id="door-1", outcome=AccessOutcome.NO_FACE, latency_ms=3.0)

@@ -21,7 +21,8 @@ from sqlalchemy.exc import DBAPIError
 
 from core.accounts.operators import Authenticator, OperatorService
 from core.administration.audit import AuditService
-from core.records import AccessDecision, AccessOutcome, AnchorStatus, Operator, Role
+from core.log_records import AnchorStatus
+from core.records import AccessDecision, AccessOutcome, Operator, Role
 from core.settings import SecuritySettings
 from storage.audit_log import REANCHORED_ACTION, SqlAuditLog
 from storage.chain_anchor import ChainAnchor

@@ -27,13 +27,8 @@ from core.administration.chains import (
     verify_chain,
 )
 from core.errors import NotAllowed
-from core.records import (
-    AccessDecision,
-    AccessOutcome,
-    AnchorStatus,
-    DecisionSource,
-    Operator,
-)
+from core.log_records import AnchorStatus
+from core.records import AccessDecision, AccessOutcome, DecisionSource, Operator
 from core.settings import SecuritySettings, SpoolSettings
 from storage.audit_log import REANCHORED_ACTION, SqlAuditLog
 from storage.chain_anchor import ChainAnchor

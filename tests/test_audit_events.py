@@ -27,8 +27,9 @@ from core.errors import (
     QualityRejected,
     SessionExpired,
 )
+from core.log_records import AuditEntry
 from core.people.people import PeopleService
-from core.records import AuditEntry, Operator, Role
+from core.records import Operator, Role
 from core.settings import SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from core.vision.imagefile import read_image_file

@@ -29,10 +29,10 @@ from sqlalchemy import Engine, text
 from core.accounts.operators import OperatorService
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
+from core.match_settings import MatchSettings
 from core.records import Role
 from core.rules.model import AccessGroup
 from core.service_settings import SecuritySettings
-from core.settings import MatchSettings
 from core.vision.engine import FaceEngine
 from storage.identity_store import SqlIdentityStore
 from storage.operator_store import SqlOperatorStore

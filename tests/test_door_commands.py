@@ -26,7 +26,8 @@ from core.access.door_events import (
 from core.accounts.operators import Authenticator, OperatorService
 from core.door_io_settings import DoorIoSettings
 from core.errors import InvalidValue, NotAllowed, NotFound
-from core.records import AccessDecision, AccessOutcome, LogFilter, Operator, Role
+from core.log_records import LogFilter
+from core.records import AccessDecision, AccessOutcome, Operator, Role
 from core.settings import SecuritySettings
 from door_io.simulated import SimulatedDoor
 from storage.audit_log import SqlAuditLog

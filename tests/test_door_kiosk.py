@@ -16,7 +16,8 @@ from core.access.consumers import DecisionRelay
 from core.access.door_events import DoorEvent, Unlocked
 from core.accounts.operators import Authenticator
 from core.door_io_settings import DoorIoSettings
-from core.records import AccessDecision, AccessOutcome, AuditEntry, LogFilter, Operator, Role
+from core.log_records import AuditEntry, LogFilter
+from core.records import AccessDecision, AccessOutcome, Operator, Role
 from core.settings import SecuritySettings, Settings
 from door_io.simulated import SimulatedDoor
 from kiosk.admin_screen import AdminScreen
@@ -293,7 +294,7 @@ def test_the_state_line_in_words() -> None:
 
 def test_door_audit_events_may_wait_in_the_spool() -> None:
     from core.access.door_events import RelockCause, Relocked
-    from core.records import KioskAuditEvent
+    from core.log_records import KioskAuditEvent
     from storage.spool_bounds import SpoolError, validate
 
     event = Relocked(at_s=0, cause=RelockCause.START)

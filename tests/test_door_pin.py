@@ -25,9 +25,10 @@ from core.access.frame_outcome import FrameOutcome, PinPrompt
 from core.access.recognition_throttle import RecognitionThrottle
 from core.errors import StoreError
 from core.faces import DetectedFace
+from core.log_records import KioskAuditEvent
 from core.people.pin_throttle import PinFailures, reserve_pin
 from core.people.pins import PinAttempt, PinChange, PinHashes, PinKind, hash_pin
-from core.records import AccessDecision, AccessOutcome, KioskAuditEvent, Operator, Refusal
+from core.records import AccessDecision, AccessOutcome, Operator, Refusal
 from core.settings import DoorSettings, QualitySettings, SecuritySettings
 from tests.test_door_policy import (
     FRAME,

@@ -11,7 +11,8 @@ from core.access.door_commands import DoorReport
 from core.accounts.sessions import OperatorSession
 from core.door_io_settings import DoorIoSettings
 from core.errors import SessionExpired
-from core.records import KioskAuditEvent, Operator, Role
+from core.log_records import KioskAuditEvent
+from core.records import Operator, Role
 from core.settings import Settings
 from kiosk.door_page import FAILED_COLUMN, REPORTED_COLUMN
 from storage.door_commands import SqlDoorCommands

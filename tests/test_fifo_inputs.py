@@ -131,7 +131,7 @@ def test_a_file_written_in_the_data_folder_is_never_a_fifo(tmp_path: Path) -> No
 
 
 def _audit_event() -> Any:
-    from core.records import KioskAuditEvent
+    from core.log_records import KioskAuditEvent
 
     return KioskAuditEvent("door-1", "kiosk.offline", {})
 

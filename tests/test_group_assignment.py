@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
 from core.errors import NotAllowed, UnknownGroup
-from core.records import LogFilter, Operator, Role
+from core.log_records import LogFilter
+from core.records import Operator, Role
 from core.rules.model import ALWAYS, AccessGroup, Door, Validity
 from core.rules.rule_edits import put_group
 from core.rules.rule_set import RuleSet

@@ -17,9 +17,10 @@ from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentResult, EnrollmentService
 from core.errors import AuthenticationFailed, NotAllowed, QualityRejected, RecognitionPaused
 from core.faces import DetectedFace
+from core.match_settings import MatchSettings
 from core.matching.match_rule import MatchReason
 from core.records import Operator, Role
-from core.settings import ImageLimits, MatchSettings, SecuritySettings, Settings
+from core.settings import ImageLimits, SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from core.vision.imagefile import read_image_file
 from storage import schema

@@ -23,9 +23,10 @@ from core.enrollment.import_rows import RowOutcome, RowResult
 from core.enrollment.people_file import COLUMNS, RawRow
 from core.enrollment.photo_folder import PhotoFolder
 from core.faces import BGRImage, DetectedFace, Embedding
+from core.match_settings import MatchSettings
 from core.records import Operator, Role
 from core.rules.model import AccessGroup
-from core.settings import MatchSettings, QualitySettings
+from core.settings import QualitySettings
 from core.vision.engine import FaceDetector, FaceEngine, FaceSample
 from core.vision.quality import FaceMeasurements
 from storage.identity_store import SqlIdentityStore

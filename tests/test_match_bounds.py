@@ -15,13 +15,8 @@ from config.environment import Location
 from config.local_config import CommandLine, load_local_config, machine_kiosk_id
 from core.administration.shared_settings import SettingsService, local_values, with_overrides
 from core.errors import ConfigurationError, InvalidValue
-from core.settings import (
-    MIN_MATCH_MARGIN,
-    MIN_MATCH_THRESHOLD,
-    LivenessSettings,
-    MatchSettings,
-    Settings,
-)
+from core.match_settings import MIN_MATCH_MARGIN, MIN_MATCH_THRESHOLD, MatchSettings
+from core.settings import LivenessSettings, Settings
 from storage.database import connect
 from storage.settings_store import LOCAL_VALUES_ACTION, SqlSettingsStore
 from tests.cli_fixtures import as_json

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from core.access.door_commands import DoorCommandKind
 from core.access.door_control import DoorControl
-from core.access.door_controller import DoorStatus
+from core.access.door_status import DoorStatus
 from core.accounts.operators import Authenticator
 from core.door_io_settings import DoorIoSettings
 from core.records import AccessOutcome, Candidate, access_decision

@@ -17,15 +17,8 @@ from core.access.door import DoorRecognizer
 from core.access.door_builder import build_door
 from core.enrollment.consent import current_consent
 from core.enrollment.enrollment import EnrollmentService
-from core.records import (
-    AccessDecision,
-    AccessOutcome,
-    ConsentGrant,
-    Enrollment,
-    KioskAuditEvent,
-    NewTemplate,
-    Role,
-)
+from core.log_records import KioskAuditEvent
+from core.records import AccessDecision, AccessOutcome, ConsentGrant, Enrollment, NewTemplate, Role
 from core.settings import DoorSettings, ImageLimits, SecuritySettings, Settings
 from core.vision.engine import FaceEngine
 from core.vision.imagefile import read_image_file

@@ -17,7 +17,6 @@ import pytest
 
 from admin.import_command import read_people_file
 from admin.import_report import ReportFile
-from core.enrollment.bulk_import import pool_size
 from core.enrollment.consent import (
     MAX_CONSENT_REFERENCE_LENGTH,
     clean_consent_reference,
@@ -25,6 +24,7 @@ from core.enrollment.consent import (
     current_consent,
     known_versions,
 )
+from core.enrollment.import_faces import pool_size
 from core.enrollment.import_rows import RowOutcome, RowResult
 from core.enrollment.people_file import (
     COLUMNS,

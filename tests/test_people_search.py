@@ -11,10 +11,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from core.faces import Embedding
+from core.match_settings import MatchSettings
 from core.matching.match_rule import MatchDecision, MatchReason, decide
 from core.matching.people_search import search_people
 from core.records import Candidate
-from core.settings import MatchSettings
 from storage import schema
 from storage.identity_store import SqlIdentityStore
 

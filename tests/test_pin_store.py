@@ -20,16 +20,10 @@ from core.access.door_pin import DURESS_ACTION, DoorPins, PinVerdict
 from core.access.recognition_throttle import RecognitionThrottle
 from core.administration.audit import AuditService
 from core.errors import InvalidValue, NotAllowed, PinLocked
+from core.log_records import LogFilter
 from core.people.pin_throttle import PinScope, PinWait
 from core.people.pins import PinChange, PinKind, PinService
-from core.records import (
-    AccessDecision,
-    AccessOutcome,
-    Candidate,
-    LogFilter,
-    Operator,
-    Role,
-)
+from core.records import AccessDecision, AccessOutcome, Candidate, Operator, Role
 from core.rules.model import Door, DoorMode
 from core.rules.public_holidays import PublicHolidays
 from core.settings import DoorSettings, QualitySettings, SecuritySettings

@@ -12,9 +12,10 @@ from pydantic import ValidationError
 from core.accounts.passwords import check_password_policy, hash_password, verify_password
 from core.enrollment.names import clean_display_name, clean_external_ref
 from core.errors import InvalidValue, PasswordRejected
+from core.match_settings import MatchSettings
 from core.matching.match_rule import MatchReason, decide
 from core.records import Candidate
-from core.settings import MatchSettings, QualitySettings
+from core.settings import QualitySettings
 from core.vision.alignment import ARCFACE_TEMPLATE, similarity_transform
 from core.vision.quality import FaceMeasurements, QualityCheck, enrollment_issues, face_count_issue
 

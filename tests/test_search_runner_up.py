@@ -6,10 +6,10 @@ import uuid
 
 import numpy as np
 
+from core.match_settings import MatchSettings
 from core.matching.match_rule import MatchReason, decide
 from core.matching.people_search import search_people
 from core.records import MAX_TEMPLATES_PER_PERSON, Candidate
-from core.settings import MatchSettings
 
 ANN = uuid.uuid4()
 BEA = uuid.uuid4()

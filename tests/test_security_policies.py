@@ -13,7 +13,8 @@ from core.accounts.passwords import calibrated_rounds
 from core.accounts.sessions import OperatorSession
 from core.administration.audit import GENESIS_HASH, chain_hash, verify_chain
 from core.errors import LoginLocked, RecognitionPaused, SessionExpired
-from core.records import AuditEntry, Operator, Role
+from core.log_records import AuditEntry
+from core.records import Operator, Role
 from core.settings import SecuritySettings
 
 POLICY = SecuritySettings()

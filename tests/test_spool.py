@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigurationError
-from core.records import AccessDecision, AccessOutcome, KioskAuditEvent
+from core.log_records import KioskAuditEvent
+from core.records import AccessDecision, AccessOutcome
 from core.settings import SpoolSettings
 from storage.event_log import OFFLINE_ACTION
 from storage.spool import EventSpool, encode, line_of
@@ -243,7 +244,7 @@ def test_times_stay_exact_through_the_spool(tmp_path: Path) -> None:
 def test_details_nested_past_the_bound_are_set_aside_not_sent() -> None:
     """A line nested ~1000 deep passed the checks and then overflowed the JSON encoder
     on every send, stopping the spool for good (found by an attack)."""
-    from core.records import KioskAuditEvent
+    from core.log_records import KioskAuditEvent
     from storage.spool_bounds import SpoolError, validate
 
     nested: object = "x"

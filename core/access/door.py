@@ -28,6 +28,7 @@ from core.access.door_protocols import (
 from core.access.frame_outcome import FrameNotes, FrameOutcome, FrameTimings, Guidance, PinPrompt
 from core.access.liveness import Observation, face_patch
 from core.access.liveness import Verdict as LivenessVerdict
+from core.access.positioning import blocking_guidance
 from core.access.recognition_throttle import RecognitionThrottle
 from core.access.tracking import ConsecutiveVotes, FaceTracker, Verdict
 from core.errors import StoreBusy, StoreError
@@ -147,7 +148,7 @@ class DoorRecognizer:
         if largest is None or self._decided:
             # A face already decided is neither embedded nor searched again.
             return seen.outcome()
-        guidance = self._blocking_guidance(faces, largest)
+        guidance = blocking_guidance(faces, largest, self._door)
         if guidance is not None:
             return seen.outcome(guidance=guidance)
         if self._challenge is not None:
@@ -367,20 +368,6 @@ class DoorRecognizer:
         self._challenge = None
         self._pin = None
         self._track_started = started
-
-    def _blocking_guidance(
-        self, faces: tuple[DetectedFace, ...], largest: DetectedFace
-    ) -> Guidance | None:
-        """Reasons not to search this frame at all."""
-        # Below it a match is not reliable (door.min_face_px, measured by kiosk-bench).
-        if largest.short_side < self._door.min_face_px:
-            return Guidance.COME_CLOSER
-        crowd = [
-            face
-            for face in faces
-            if face is not largest and face.area >= self._door.crowd_area_ratio * largest.area
-        ]
-        return Guidance.ONE_AT_A_TIME if crowd else None
 
 
 @dataclass(frozen=True)

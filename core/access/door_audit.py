@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from core.access.door_events import DoorEvent
 from core.errors import KioskError
-from core.records import KioskAuditEvent
+from core.log_records import KioskAuditEvent
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from core.access.door_controller import CommandResult, DoorController, DoorStatus
+from core.access.door_controller import CommandResult, DoorController
+from core.access.door_status import DoorStatus
 from core.accounts.permissions import Permission, authorize
 from core.door_io_settings import DoorIoSettings
 from core.errors import InvalidValue, KioskError, KioskIdInUse, NotFound, StoreError

@@ -9,10 +9,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from core.access.door_control import DoorControl, DoorState
+from core.access.door_control import DoorControl
 from core.access.door_events import (
     DoorEvent,
     DoorFaultCleared,
@@ -23,6 +22,7 @@ from core.access.door_events import (
 )
 from core.access.door_io import DebouncedInput, DoorIo, door_is_open, guarded, lock_output_on
 from core.access.door_requests import CommandResult, DoorCommand, give_up_unlock, refuse
+from core.access.door_status import DoorStatus
 from core.access.lock_output import WriteOutcome, write_lock_output
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
@@ -32,20 +32,6 @@ log = logging.getLogger(__name__)
 
 DoorListener = Callable[[DoorEvent], None]
 """Told of each door event on the door's thread: must return at once."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DoorStatus:
-    adapter: str
-    state: DoorState
-    fault: str | None
-    """Why the hardware is not answering; None while it is."""
-
-    @property
-    def kind(self) -> str:
-        """The adapter's kind ("modbus", "serial"...) without where it is: the first
-        word of ``adapter`` (DoorIo.name), for what leaves the kiosk."""
-        return self.adapter.split(" ", 1)[0]
 
 
 _STOP = object()

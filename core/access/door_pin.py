@@ -8,9 +8,10 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from core.errors import KioskError, PinLocked, StoreError
+from core.log_records import KioskAuditEvent
 from core.people.pin_throttle import PinScope, PinWait
 from core.people.pins import PinStore, pin_matches, well_formed
-from core.records import AccessDecision, KioskAuditEvent
+from core.records import AccessDecision
 from core.settings import SecuritySettings
 
 log = logging.getLogger(__name__)

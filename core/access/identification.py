@@ -10,6 +10,7 @@ from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.permissions import Permission, authorize
 from core.errors import QualityRejected
 from core.faces import BGRImage, DetectedFace
+from core.match_settings import MatchSettings
 from core.matching.match_rule import MatchDecision, decide
 from core.matching.people_search import search_people
 from core.records import (
@@ -20,7 +21,6 @@ from core.records import (
     StageTimings,
     access_decision,
 )
-from core.settings import MatchSettings
 from core.store import AccessEventSink, IdentityStore
 from core.vision.engine import FaceEngine, FaceSample
 

@@ -16,6 +16,7 @@ from core.access.recognition_throttle import RecognitionThrottle
 from core.accounts.permissions import Permission, authorize
 from core.errors import NotFound, QualityRejected
 from core.faces import BGRImage, DetectedFace
+from core.match_settings import MatchSettings
 from core.matching.match_rule import MatchDecision
 from core.records import (
     AccessDecision,
@@ -26,7 +27,7 @@ from core.records import (
     StageTimings,
     access_decision,
 )
-from core.settings import MatchSettings, QualitySettings
+from core.settings import QualitySettings
 from core.store import IdentityStore
 from core.vision.engine import FaceEngine
 

@@ -17,15 +17,15 @@ from core.administration.chains import (
     verify_chain,
 )
 from core.errors import InvalidValue, NotAllowed, StoreError
-from core.records import (
+from core.log_records import (
     AccessEntry,
     AnchorReading,
     AnchorStatus,
     AuditEntry,
     ChainHead,
     LogFilter,
-    Operator,
 )
+from core.records import Operator
 from core.service_settings import SecuritySettings
 from core.store import AuditLog
 

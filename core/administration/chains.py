@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from core.records import (
+from core.log_records import (
     AnchoredChain,
     AnchorReading,
     AnchorStatus,

@@ -22,7 +22,6 @@ row always wins over a later one with the same face.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,9 +59,7 @@ from core.errors import (
     NotFound,
 )
 from core.records import Operator, PersonSummary
-from core.settings import ImageLimits
 from core.store import IdentityStore
-from core.vision.imagefile import check_image_file, read_image_file
 
 log = logging.getLogger(__name__)
 # What enroll_faces refuses a row with (and audits; NotFound: anything not found but
@@ -370,36 +367,3 @@ def _consent(row: PersonRow, reference: str | None) -> ConsentText:
 
 def _photo_count(raw: RawRow) -> int:
     return len([name for name in raw.cells["photos"].split(LIST_SEPARATOR) if name.strip()])
-
-
-def photo_faces(service: EnrollmentService, limits: ImageLimits) -> FacesOf:
-    """The face step of an import from photo files: as kiosk-admin enroll, every photo
-    of the row is checked from its size and header before any is decoded, then all go
-    through EnrollmentService.faces. The decoded photos are dropped when it returns:
-    only the templates leave the step."""
-
-    def faces_of(row: CheckedRow) -> RowFaces:
-        for _, path in row.photos:
-            check_image_file(path, limits)
-        images = [(name, read_image_file(path, limits)) for name, path in row.photos]
-        samples = service.faces(images)
-        return RowFaces(samples, service.probes(images, samples))
-
-    return faces_of
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def pool_size(workers: int, cores: int) -> tuple[int, int]:
-    """(worker threads, onnxruntime threads per worker) for ``workers`` (0: one per
-    core) on ``cores`` cores: never more workers than cores, and the cores shared
-    out among them so the machine is not oversubscribed."""
-    cores = max(1, cores)
-    chosen = cores if workers == 0 else min(workers, cores)
-    return chosen, max(1, cores // chosen)

@@ -33,6 +33,7 @@ from core.errors import (
     UnknownGroup,
 )
 from core.faces import BGRImage
+from core.match_settings import MatchSettings
 from core.matching.match_rule import decide
 from core.matching.people_search import search_people
 from core.records import (
@@ -43,7 +44,6 @@ from core.records import (
     Operator,
 )
 from core.rules.model import Validity, check_name
-from core.settings import MatchSettings
 from core.store import IdentityStore
 from core.vision.engine import FaceEngine, FaceSample
 

@@ -22,8 +22,8 @@ from core.enrollment.enrollment import REFUSALS, EnrollmentService
 from core.enrollment.refusals import refusal_reason
 from core.errors import KioskError, QualityRejected
 from core.faces import BGRImage
+from core.match_settings import MatchSettings
 from core.records import NewTemplate, Operator
-from core.settings import MatchSettings
 from core.store import DenialLog
 
 PHOTOS_ADDED = "person.photos_added"

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from core.match_settings import MatchSettings
 from core.records import Candidate
-from core.settings import MatchSettings
 
 
 class MatchReason(StrEnum):

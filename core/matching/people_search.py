@@ -15,9 +15,9 @@ with exact search's as often as those of one search at the full ``ef_search``.
 from __future__ import annotations
 
 from core.faces import Embedding
+from core.match_settings import MatchSettings
 from core.matching.match_rule import decide
 from core.records import MAX_TEMPLATES_PER_PERSON, Candidate
-from core.settings import MatchSettings
 from core.store import IdentityStore
 
 
