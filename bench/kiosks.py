@@ -113,7 +113,6 @@ def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
     """One simulated kiosk: the same store calls the door makes, in a loop."""
     from core.errors import StoreBusy, StoreError
     from core.match_settings import MatchSettings
-    from core.matching.match_rule import decide
     from core.matching.people_search import search_people
     from core.records import AccessOutcome, access_decision
     from storage.database import connect
@@ -132,14 +131,13 @@ def _kiosk(request: dict[str, Any]) -> dict[str, Any]:
         query = queries[rng.integers(len(queries))]
         started = time.perf_counter()
         try:
-            found = search_people(store, query, MODEL, matching)
+            decision = search_people(store, query, MODEL, matching).decision
         except StoreBusy:
             busy += 1
             continue
         except StoreError:
             errors += 1
             continue
-        decision = decide(found, matching)
         matched = decision.matched
         event = access_decision(
             kiosk_id=request["kiosk"],

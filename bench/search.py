@@ -227,7 +227,7 @@ def _hnsw_search(store: SqlIdentityStore, candidates: int, ef_search: int) -> Se
 
 def _kiosk_search(store: SqlIdentityStore, matching: MatchSettings) -> Search:
     def search(query: np.ndarray) -> list[Candidate]:
-        return search_people(store, query, MODEL, matching)
+        return list(search_people(store, query, MODEL, matching).candidates)
 
     return search
 

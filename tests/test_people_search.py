@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.faces import Embedding
 from core.match_settings import MatchSettings
-from core.matching.match_rule import MatchDecision, MatchReason, decide
+from core.matching.match_rule import MatchDecision, MatchReason
 from core.matching.people_search import search_people
 from core.records import Candidate
 from storage import schema
@@ -59,7 +59,7 @@ SETTINGS = MatchSettings(quick_ef_search=40, ef_search=100)
 
 
 def find_person(store: object, query: Embedding, settings: MatchSettings) -> MatchDecision:
-    return decide(search_people(store, query, MODEL, settings), settings)  # type: ignore[arg-type]
+    return search_people(store, query, MODEL, settings).decision  # type: ignore[arg-type]
 
 
 QUERY = np.zeros(512, np.float32)

@@ -11,7 +11,7 @@ from core.accounts.permissions import Permission, authorize
 from core.errors import QualityRejected
 from core.faces import BGRImage, DetectedFace
 from core.match_settings import MatchSettings
-from core.matching.match_rule import MatchDecision, decide
+from core.matching.match_rule import MatchDecision
 from core.matching.people_search import search_people
 from core.records import (
     AccessDecision,
@@ -61,10 +61,9 @@ class IdentificationService:
     def search(self, sample: FaceSample) -> MatchDecision:
         """The 1:N decision for one face, without recording it. Raises StoreError
         (StoreBusy when the database is slow) when the gallery cannot be searched."""
-        found = search_people(
+        return search_people(
             self._store, sample.embedding, self._engine.template_model, self._matching
-        )
-        return decide(found, self._matching)
+        ).decision
 
     def record(self, decision: AccessDecision) -> None:
         """Keep ``decision``; raises StoreError only if it could not be kept at all."""

@@ -34,7 +34,6 @@ from core.errors import (
 )
 from core.faces import BGRImage
 from core.match_settings import MatchSettings
-from core.matching.match_rule import decide
 from core.matching.people_search import search_people
 from core.records import (
     MAX_TEMPLATES_PER_PERSON,
@@ -297,7 +296,7 @@ class EnrollmentService:
         # A second identity for one face would make both ambiguous at the door.
         for label, template in templates:
             found = search_people(self._store, template.embedding, template.model, self._matching)
-            best = decide(found, self._matching).best
+            best = found.decision.best
             if best is not None and self.is_same_face(best.similarity):
                 # Say what happened, not "delete them": the enrolled person is
                 # usually the right one, and the photo the mistake.

@@ -14,25 +14,40 @@ with exact search's as often as those of one search at the full ``ef_search``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.faces import Embedding
 from core.match_settings import MatchSettings
-from core.matching.match_rule import decide
+from core.matching.match_rule import MatchDecision, decide
 from core.records import MAX_TEMPLATES_PER_PERSON, Candidate
 from core.store import IdentityStore
 
 
+@dataclass(frozen=True)
+class PeopleFound:
+    """What one 1:N search found: the people it returned (one Candidate each, nearest
+    first as the store gives them) and the match rule's decision on them, made once."""
+
+    candidates: tuple[Candidate, ...]
+    decision: MatchDecision
+
+
 def search_people(
     store: IdentityStore, embedding: Embedding, model: str, settings: MatchSettings
-) -> list[Candidate]:
-    """The quick search's people if they make a match, else the thorough search's.
+) -> PeopleFound:
+    """The quick search's people and decision if they make a match, else the thorough
+    search's. Raises StoreError (StoreBusy when the database is slow).
 
     A match with no runner-up is looked at again past MAX_TEMPLATES_PER_PERSON more
     templates: one person's own templates can fill every candidate and hide a
     look-alike, whom the margin must see."""
     found = store.nearest_people(embedding, model, settings.candidates, settings.quick_ef_search)
-    if settings.quick_ef_search < settings.ef_search and decide(found, settings).matched is None:
+    decision = decide(found, settings)
+    if settings.quick_ef_search < settings.ef_search and decision.matched is None:
         found = store.nearest_people(embedding, model, settings.candidates, settings.ef_search)
-    if len(found) == 1 and decide(found, settings).matched is not None:
+        decision = decide(found, settings)
+    if len(found) == 1 and decision.matched is not None:
         wider = settings.candidates + MAX_TEMPLATES_PER_PERSON
         found = store.nearest_people(embedding, model, wider, max(settings.ef_search, wider))
-    return found
+        decision = decide(found, settings)
+    return PeopleFound(tuple(found), decision)
