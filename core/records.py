@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -204,8 +205,14 @@ class AccessDecision:
     """One access decision, made once where it happens and read by every consumer:
     the store and the spool, the screen, the JSON log, the metrics.
 
-    ``display_name`` is for the screen only (set on a grant); the store and the
-    spool keep the person's id, never the name.
+    ``display_name`` is set on a grant only: for the screen, and for the JSON log and
+    the integrations where a setting allows names; the store and the spool keep the
+    person's id, never the name.
+
+    Raises ValueError for a record no consumer could use: a moment without its time
+    zone (the door controller ages a grant by it), a latency that is negative or not
+    finite, a similarity that is not finite, or a refusal given with an outcome other
+    than REFUSED (or missing with REFUSED).
     """
 
     kiosk_id: str
@@ -231,6 +238,19 @@ class AccessDecision:
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
     """Given here, where the decision happens: the same decision sent twice is stored once."""
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        # Checked on the record itself, not only in access_decision: a record made
+        # elsewhere (the spool's reader, a test, a later front end) reaches the door's
+        # thread and the store just the same.
+        if self.occurred_at.utcoffset() is None:
+            raise ValueError(f"occurred_at {self.occurred_at} has no time zone")
+        if not math.isfinite(self.latency_ms) or self.latency_ms < 0:
+            raise ValueError(f"latency_ms {self.latency_ms} is not a time of 0 ms or more")
+        if self.similarity is not None and not math.isfinite(self.similarity):
+            raise ValueError(f"similarity {self.similarity} is not a number")
+        if (self.refusal is None) is (self.outcome is AccessOutcome.REFUSED):
+            raise ValueError(f"a {self.outcome.value} decision with refusal {self.refusal}")
 
     @property
     def granted(self) -> bool:

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.access.door_control import EXPIRED_REFUSAL, LATE_REFUSAL
+from core.access.door_control import EXPIRED_REFUSAL, LATE_REFUSAL, DoorControl
 from core.access.door_controller import CommandResult, DoorController
 from core.access.door_events import (
     Alarm,
     AlarmRaised,
+    DoorEvent,
     DoorFaultCleared,
     DoorFaulted,
     ExitRequested,
@@ -27,6 +28,8 @@ from core.access.door_events import (
     UnlockUnconfirmed,
 )
 from core.access.door_io import DoorInputs
+from core.access.door_requests import DoorCommand
+from core.access.door_status import CONTROL_FAILED
 from core.door_io_settings import DoorIoSettings, FailMode
 from core.errors import DoorFault
 from core.records import AccessDecision, AccessOutcome
@@ -420,3 +423,62 @@ def test_a_door_stood_down_is_never_driven_again(
     assert hardware.writes[writes:] == [True], "only the other kiosk's write"
     assert hardware.output is True, "not relocked at stop: not this kiosk's door any more"
     assert recorder.of(Relocked)[-1].cause is RelockCause.START
+
+
+def test_a_request_the_control_cannot_carry_out_fails_alone_and_the_door_goes_on(
+    controller: DoorController, hardware: SimulatedDoor, recorder: DoorEventRecorder
+) -> None:
+    def broken(_control: DoorControl, _now: float) -> list[DoorEvent]:
+        raise TypeError("a request built wrong")
+
+    command = DoorCommand(broken)
+    controller._commands.put(command)  # as a request with a bug of ours would arrive
+    assert command.wait(WAIT_S) is CommandResult.FAILED
+    assert "could not carry out the request (TypeError)" in command.detail
+    controller.consume(decision())  # the door's thread lives on: the next grant opens
+    assert recorder.wait_for(Unlocked).cause is UnlockCause.GRANT
+    assert hardware.output
+
+
+def test_a_bug_on_the_door_thread_drives_the_lock_locked_and_the_status_says_so(
+    controller: DoorController,
+    hardware: SimulatedDoor,
+    recorder: DoorEventRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    controller.consume(decision())
+    recorder.wait_for(Unlocked)
+    assert hardware.output  # unlocked for unlock_s
+
+    def failing_tick(_now: float) -> list[DoorEvent]:
+        raise RuntimeError("a bug in the door's control")
+
+    monkeypatch.setattr(controller._control, "tick", failing_tick)
+    controller.lockdown(operator="test", reason="wake the door's thread").wait(WAIT_S)
+    wait_until(lambda: controller.status.fault == CONTROL_FAILED)
+    assert not hardware.output  # driven locked, not left unlocked until a restart
+    late = controller.grant(decision())
+    assert late.wait(WAIT_S) is CommandResult.FAILED
+    assert late.detail == "the door control is not running"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"occurred_at": datetime(2026, 12, 1, 9, 0)}, "no time zone"),
+        ({"latency_ms": -1.0}, "latency_ms"),
+        ({"latency_ms": float("nan")}, "latency_ms"),
+        ({"similarity": float("inf")}, "similarity"),
+        ({"outcome": AccessOutcome.REFUSED}, "refusal"),
+    ],
+)
+def test_a_decision_no_consumer_could_use_cannot_be_made(
+    change: dict[str, object], problem: str
+) -> None:
+    fields: dict[str, object] = {
+        "kiosk_id": "door-test",
+        "outcome": AccessOutcome.GRANTED,
+        "latency_ms": 300.0,
+    }
+    with pytest.raises(ValueError, match=problem):
+        AccessDecision(**(fields | change))  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from core.access import door_requests as requests
 from core.access.door_control import DoorControl
 from core.access.door_events import (
     DoorEvent,
@@ -21,8 +22,8 @@ from core.access.door_events import (
     UnlockRefused,
 )
 from core.access.door_io import DebouncedInput, DoorIo, door_is_open, guarded, lock_output_on
-from core.access.door_requests import CommandResult, DoorCommand, give_up_unlock, refuse
-from core.access.door_status import DoorStatus
+from core.access.door_requests import CommandResult, DoorCommand
+from core.access.door_status import CONTROL_FAILED, DoorStatus
 from core.access.lock_output import WriteOutcome, write_lock_output
 from core.door_io_settings import DoorIoSettings
 from core.errors import DoorFault
@@ -126,13 +127,7 @@ class DoorController:
             )
 
     def grant(self, decision: AccessDecision) -> DoorCommand:
-        def apply(control: DoorControl, now: float) -> list[DoorEvent]:
-            # Aged when the door's thread takes it, not when it was sent: a grant that
-            # waited behind a slow hardware call is refused, never opened late.
-            age_s = (self._wall_clock() - decision.occurred_at).total_seconds()
-            return control.grant(now, event_id=decision.event_id, age_s=age_s)
-
-        return self._send(DoorCommand(apply, event_id=decision.event_id))
+        return self._send(requests.grant_request(decision, self._wall_clock))
 
     def unlock_for(
         self,
@@ -147,18 +142,14 @@ class DoorController:
         and nothing once its time has passed. ``age_s``: how long ago it was asked for
         (a door command from the database); refused as stale past command_max_age_s,
         counting its wait here too."""
-        sent = self._clock()
-        until = sent + seconds
         return self._send(
-            DoorCommand(
-                lambda control, now: control.unlock_for(
-                    now,
-                    seconds=until - now,
-                    operator=operator,
-                    reason=reason,
-                    age_s=age_s + (now - sent),
-                    command_id=command_id,
-                )
+            requests.timed_unlock_request(
+                self._clock(),
+                seconds,
+                operator=operator,
+                reason=reason,
+                age_s=age_s,
+                command_id=command_id,
             )
         )
 
@@ -178,16 +169,10 @@ class DoorController:
         return self._send(DoorCommand(apply))
 
     def lockdown(self, *, operator: str, reason: str) -> DoorCommand:
-        return self._send(
-            DoorCommand(
-                lambda control, now: control.lockdown(now, operator=operator, reason=reason)
-            )
-        )
+        return self._send(requests.lockdown_request(operator=operator, reason=reason))
 
     def release(self, *, operator: str, reason: str) -> DoorCommand:
-        return self._send(
-            DoorCommand(lambda control, now: control.release(now, operator=operator, reason=reason))
-        )
+        return self._send(requests.release_request(operator=operator, reason=reason))
 
     def _send(self, command: DoorCommand) -> DoorCommand:
         if not self._thread.is_alive():
@@ -200,6 +185,17 @@ class DoorController:
     # ---- the door's thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._drive_until_stopped()
+        except Exception:
+            # A bug of ours must not leave the door as it was, possibly unlocked: the
+            # lock is driven locked below and the status names the fault.
+            log.critical("the door control failed; the lock is driven locked", exc_info=True)
+            self._fault = CONTROL_FAILED
+        finally:
+            self._shut_down()
+
+    def _drive_until_stopped(self) -> None:
         now = self._clock()
         self._publish(self._drive(now, None, self._control.start(now)))
         next_poll = now
@@ -210,23 +206,29 @@ class DoorController:
             now = self._clock()
             if self._stood_down is not None:  # nothing driven, nothing more recorded
                 if isinstance(command, DoorCommand):
-                    self._publish(refuse(command, now, self._stood_down))
+                    self._publish(requests.refuse(command, now, self._stood_down))
                     command.done.set()
                 continue
-            events: list[DoorEvent] = []
-            if isinstance(command, DoorCommand):
-                events += command.apply(self._control, now)
-            events += self._control.tick(now)
-            self._publish(
-                self._drive(now, command if isinstance(command, DoorCommand) else None, events)
-            )
-            if isinstance(command, DoorCommand):
-                command.done.set()
+            request = command if isinstance(command, DoorCommand) else None
+            with requests.answered(request):
+                events = self._applied(request, now) if request is not None else []
+                events += self._control.tick(now)
+                self._publish(self._drive(now, request, events))
             if now >= next_poll:
                 next_poll = now + self._settings.poll_interval_s
                 if self._fault is None or now >= self._retry_at:
                     self._poll(now)
-        self._shut_down()
+
+    def _applied(self, command: DoorCommand, now: float) -> list[DoorEvent]:
+        """``command``'s events; a request the control cannot carry out (a bug, a
+        malformed request) fails alone, and the door goes on as it was."""
+        try:
+            return command.apply(self._control, now)
+        except Exception as error:
+            log.exception("a door request failed and was not carried out")
+            command.result = CommandResult.FAILED
+            command.detail = f"the door could not carry out the request ({type(error).__name__})"
+            return []
 
     def _next_command(self, next_poll: float) -> object:
         due = [next_poll]
@@ -281,14 +283,16 @@ class DoorController:
             maybe = self._maybe_unlocked if level is None else level == self._unlock_level
             self._possibly_unlocked(now, maybe, detail)
             if unlocks:
-                return give_up_unlock(self._control, now, command, events, detail)
+                return requests.give_up_unlock(self._control, now, command, events, detail)
             return published
         self._written = None
         what = "unlock" if unlocking else "relock"
         detail = f"{what} not confirmed, the door may be unlocked: {detail}"
         self._possibly_unlocked(now, True, detail)
         if unlocks:
-            return give_up_unlock(self._control, now, command, events, detail, confirmed=False)
+            return requests.give_up_unlock(
+                self._control, now, command, events, detail, confirmed=False
+            )
         return published
 
     def _possibly_unlocked(self, now: float, maybe: bool, detail: str) -> None:
@@ -355,7 +359,10 @@ class DoorController:
     def _shut_down(self) -> None:
         now = self._clock()
         if self._stood_down is None:  # else the door is the other kiosk's to drive
-            self._publish(self._control.stop(now))
+            try:
+                self._publish(self._control.stop(now))
+            except Exception:  # the lock is written locked all the same, just below
+                log.exception("the door control could not record its stop")
             write = write_lock_output(self._io, lock_output_on(False, self._settings))
             if write.outcome is not WriteOutcome.TAKEN:
                 log.error(
@@ -367,14 +374,7 @@ class DoorController:
             with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
                 guarded(self._io, self._io.close)
         self._update_status()
-        while True:  # anyone still waiting is told, not left hanging
-            try:
-                pending = self._commands.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(pending, DoorCommand):
-                pending.result, pending.detail = CommandResult.FAILED, "the door control stopped"
-                pending.done.set()
+        requests.fail_waiting(self._commands, "the door control stopped")
 
     def _update_status(self) -> None:
         with self._status_lock:

@@ -3,10 +3,13 @@ what each asks of the door's control, and how it ended."""
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from core.access.door_control import DoorControl
@@ -19,6 +22,7 @@ from core.access.door_events import (
     UnlockUnconfirmed,
 )
 from core.errors import DoorFault
+from core.records import AccessDecision
 
 
 class CommandResult(StrEnum):
@@ -88,3 +92,75 @@ def refuse(command: DoorCommand, now: float, why: str) -> list[DoorEvent]:
     if command.event_id is None:
         return []
     return [UnlockRefused(at_s=now, cause=UnlockCause.GRANT, why=why, event_id=command.event_id)]
+
+
+def grant_request(decision: AccessDecision, wall_clock: Callable[[], datetime]) -> DoorCommand:
+    """Unlock for ``decision``, a grant. It is aged when the door's thread takes it, not
+    when it was sent: a grant that waited behind a slow hardware call is refused, never
+    opened late."""
+
+    def apply(control: DoorControl, now: float) -> list[DoorEvent]:
+        age_s = (wall_clock() - decision.occurred_at).total_seconds()
+        return control.grant(now, event_id=decision.event_id, age_s=age_s)
+
+    return DoorCommand(apply, event_id=decision.event_id)
+
+
+def timed_unlock_request(
+    sent: float,
+    seconds: float,
+    *,
+    operator: str,
+    reason: str,
+    age_s: float,
+    command_id: int | None,
+) -> DoorCommand:
+    """Unlock until ``seconds`` after ``sent`` (the door's clock, s): taken later, it
+    lasts only what is left; ``age_s`` counts its wait before ``sent`` too."""
+    until = sent + seconds
+    return DoorCommand(
+        lambda control, now: control.unlock_for(
+            now,
+            seconds=until - now,
+            operator=operator,
+            reason=reason,
+            age_s=age_s + (now - sent),
+            command_id=command_id,
+        )
+    )
+
+
+def lockdown_request(*, operator: str, reason: str) -> DoorCommand:
+    return DoorCommand(lambda control, now: control.lockdown(now, operator=operator, reason=reason))
+
+
+def release_request(*, operator: str, reason: str) -> DoorCommand:
+    return DoorCommand(lambda control, now: control.release(now, operator=operator, reason=reason))
+
+
+def fail_waiting(commands: queue.Queue[object], detail: str) -> None:
+    """Every request still in ``commands`` fails with ``detail``: whoever waits on one
+    is told at once, not left hanging."""
+    while True:
+        try:
+            pending = commands.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(pending, DoorCommand):
+            pending.result, pending.detail = CommandResult.FAILED, detail
+            pending.done.set()
+
+
+@contextlib.contextmanager
+def answered(command: DoorCommand | None) -> Iterator[None]:
+    """Whoever waits on ``command`` is told once the block ends; if it ends in an error
+    (a bug of ours on the door's thread), the command failed."""
+    try:
+        yield
+    except BaseException:
+        if command is not None:
+            command.result, command.detail = CommandResult.FAILED, "the door control failed"
+        raise
+    finally:
+        if command is not None:
+            command.done.set()

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 from core.access.door_control import DoorState
 
+CONTROL_FAILED = "the door control failed and no longer drives the door; restart the kiosk"
+"""The fault shown after a bug of ours stopped the door's thread (the lock then driven
+locked)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class DoorStatus:
