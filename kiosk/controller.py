@@ -122,6 +122,7 @@ class KioskController(QObject):
         self.backups: BackupSchedule | None = None
         self._alerts = self._backup_trouble = ""
         self._camera_was_lost = False
+        self._database_problem: tuple[str, str] | None = None
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
 
@@ -173,14 +174,12 @@ class KioskController(QObject):
         worker.outcome_ready.connect(self._screen.show_outcome)
         worker.frame_done.connect(self._screen.frame_done)
         worker.paused.connect(self._screen.show_paused)
-        worker.offline.connect(self._screen.show_offline)
-        worker.busy.connect(self._screen.show_busy)
         worker.failed.connect(self._recognition_failed)
         worker.pin_ignored.connect(self._screen.end_pin)
         self._screen.pin_entered.connect(worker.submit_pin)  # queued: the worker's thread
         worker.paused.connect(self._count_pause)
-        worker.offline.connect(self._count_offline)
-        worker.busy.connect(self._count_busy)
+        worker.offline.connect(self._database_offline)
+        worker.busy.connect(self._database_busy)
         self.operator_mode = OperatorMode(
             self._stack, self._screen, services, worker.set_active, self.enrollment, self._pinned
         )
@@ -340,10 +339,11 @@ class KioskController(QObject):
 
     @Slot(str)
     def _recognition_failed(self, reason: str) -> None:
-        """The worker caught it and goes on with the next frame; say so on the screen."""
+        """The worker caught it and goes on with the next frame; say so on the screen,
+        whose words never repeat the error's (it may name a path or a person)."""
         log.error("recognition failed on a frame: %s", reason)
         self.metrics.recognition_faults.inc()
-        self._screen.show_fault(reason)
+        self._screen.show_fault()
 
     @Slot(str)
     def _show_alerts(self, text: str) -> None:
@@ -366,12 +366,23 @@ class KioskController(QObject):
         self.metrics.throttle_pauses.inc()
 
     @Slot(str)
-    def _count_offline(self, _reason: str) -> None:
+    def _database_offline(self, detail: str) -> None:
         self.metrics.database_errors.labels("offline").inc()
+        self._log_database_problem("offline", detail)
+        self._screen.show_offline()
 
     @Slot(str)
-    def _count_busy(self, _reason: str) -> None:
+    def _database_busy(self, detail: str) -> None:
         self.metrics.database_errors.labels("busy").inc()
+        self._log_database_problem("busy", detail)
+        self._screen.show_busy()
+
+    def _log_database_problem(self, kind: str, detail: str) -> None:
+        # The operator reads the database's own words here, once each time they
+        # change, not once a frame; the door screen never shows them.
+        if (kind, detail) != self._database_problem:
+            self._database_problem = (kind, detail)
+            log.warning("the door's database is %s: %s", kind, detail)
 
     @Slot(bool)
     def _count_camera(self, available: bool) -> None:

@@ -30,6 +30,8 @@ OFFLINE_TEXT = "offline"
 OFFLINE_DENIED_TEXT = "offline: the door stays closed"
 BUSY_TEXT = "busy, please try again"
 FAULT_TEXT = "recognition error, trying again"
+# The status line under a fault: what happened is the operator's to read, in the log.
+DETAILS_TEXT = "details in the kiosk's log"
 LIVENESS_FAILED_TEXT = "liveness check failed"
 DOOR_OPEN_TEXT = "door open, come in"
 DOOR_FAILED_TEXT = "door did not open, please call staff"
@@ -195,19 +197,23 @@ class KioskScreen(QWidget):
         if not self._held and (not available or self.banner.text() == CAMERA_LOST_TEXT):
             self._show_background()
 
-    def show_offline(self, reason: str = "") -> None:
+    def show_offline(self) -> None:
+        """The database cannot be reached. Its error is the log's (it may name the
+        server's address and account), never the public screen's."""
         self._notice(OFFLINE_TEXT, "fault")
-        self.show_status(reason)
+        self.show_status(DETAILS_TEXT)
 
-    def show_busy(self, reason: str = "") -> None:
+    def show_busy(self) -> None:
         """The database answered too slowly: nothing was decided, the next frame tries again."""
         self._notice(BUSY_TEXT, "wait")
-        self.show_status(reason)
+        self.show_status(DETAILS_TEXT)
 
-    def show_fault(self, reason: str) -> None:
-        """Recognition failed on a frame; the next frame is tried as usual."""
+    def show_fault(self, public_text: str = DETAILS_TEXT) -> None:
+        """Recognition failed on a frame; the next frame is tried as usual.
+        ``public_text``: words fit for anyone at the door, never the error's own text
+        (it may name a path or a person)."""
         self._notice(FAULT_TEXT, "fault")
-        self.show_status(reason)
+        self.show_status(public_text)
 
     def show_status(self, text: str) -> None:
         """A kiosk name, an error (which may repeat a setting's value): shown with any

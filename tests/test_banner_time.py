@@ -66,7 +66,7 @@ def everything_the_camera_does(screen: KioskScreen) -> None:
     screen.show_paused(SHORT_PAUSE_S)
     screen.show_outcome(look_at_the_camera())
     screen.show_idle()
-    screen.show_busy("the database is busy")
+    screen.show_busy()
 
 
 @pytest.mark.parametrize(
