@@ -23,7 +23,7 @@ from core.access.door_access import Admission
 from core.access.door_pin import DURESS_ACTION, DoorPins
 from core.access.frame_outcome import FrameOutcome, PinPrompt
 from core.access.recognition_throttle import RecognitionThrottle
-from core.errors import StoreError
+from core.errors import StoreBusy, StoreError
 from core.faces import DetectedFace
 from core.log_records import KioskAuditEvent
 from core.people.pin_throttle import PinFailures, reserve_pin
@@ -329,6 +329,19 @@ def test_a_pin_that_cannot_be_counted_keeps_the_door_closed_as_offline() -> None
     decision = door.enter(door.asked_for_pin(), PIN)
     assert decision.outcome is AccessOutcome.OFFLINE
     assert decision.display_name is None
+
+
+def test_a_pin_met_by_a_busy_database_decides_nothing_and_the_request_waits_on() -> None:
+    store = MemoryPins()
+    door = make_pin_door([(face(),)] * 3, store=store)
+    prompt = door.asked_for_pin()
+    store.failure = StoreBusy("canceling statement due to statement timeout")
+    with pytest.raises(StoreBusy):
+        door.recognizer.enter_pin(prompt.request, PIN)
+    assert door.identifier.recorded == []  # slow is not gone: no offline refusal
+    store.failure = None
+    decision = door.enter(prompt, PIN)  # typed again, within the same request
+    assert decision.granted
 
 
 def test_a_lockdown_begun_while_typing_refuses_a_right_pin_and_still_raises_duress() -> None:

@@ -492,3 +492,61 @@ def test_a_grant_that_cannot_be_kept_is_withdrawn_from_the_access_policy(
     assert decision.refusal is answer
     assert access.asked == [YAO.person_id, YAO.person_id]
     assert access.withdrawn == ([YAO.person_id] if withdrawn else [])
+
+
+def test_busy_rules_decide_nothing_and_open_no_offline_window_for_the_next_person() -> None:
+    access = ScriptedAccess([StoreBusy("lock wait on the area's presence"), None, None])
+    door = make_door([(face(),)] * 4 + [(face(x=300),)] * 3, [match(YAO)] * 4 + [match(ADA)] * 3)
+    door.recognizer._access = access
+    door.run(2)
+    with pytest.raises(StoreBusy):
+        door.recognizer.process(FRAME)
+    assert door.identifier.recorded == []  # slow is not gone: nothing decided
+    (granted,) = door.decisions(door.run(1))  # the next frame asks again
+    assert granted.person_id == YAO.person_id
+    assert granted.granted
+    (next_person,) = door.decisions(door.run(3))  # searched, not refused as offline
+    assert next_person.person_id == ADA.person_id
+    assert next_person.granted
+
+
+class BrokenRecord(FakeIdentifier):
+    """Its first record fails with a bug's error, not the store's; the rest are kept."""
+
+    def record(self, decision: AccessDecision) -> None:
+        if not getattr(self, "failed", False):
+            self.failed = True
+            raise RuntimeError("a bug in the event log")
+        super().record(decision)
+
+
+def test_a_decision_whose_record_fails_for_any_reason_is_not_made_nor_counted() -> None:
+    access = ScriptedAccess([None, None])
+    security = SecuritySettings(recognition_max_denied=2)
+    door = make_door([(face(),)] * 4, [], access=access, security=security)
+    door.identifier = BrokenRecord([match(YAO)] * 4)
+    door.recognizer._identifier = door.identifier
+    door.run(2)
+    with pytest.raises(RuntimeError):
+        door.recognizer.process(FRAME)
+    assert access.withdrawn == [YAO.person_id]  # the presence the grant stored is undone
+    (decision,) = door.decisions(door.run(1))  # decided afresh, not held as decided
+    assert decision.granted
+    assert door.identifier.recorded == [decision]
+
+
+def test_strangers_whose_decisions_cannot_be_kept_do_not_pause_the_door() -> None:
+    security = SecuritySettings(recognition_max_denied=2)
+    door = make_door([(face(),)] * 6, [], security=security)
+
+    class SpoolFull(FakeIdentifier):
+        def record(self, decision: AccessDecision) -> None:
+            raise StoreError("no space left for the spool")
+
+    door.identifier = SpoolFull([below(ADA)] * 6)
+    door.recognizer._identifier = door.identifier
+    door.run(2)
+    for _ in range(4):  # a refusal each frame, none kept: none counted
+        with pytest.raises(StoreError):
+            door.recognizer.process(FRAME)
+    assert door.identifier.searches == 6  # never RecognitionPaused

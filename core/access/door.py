@@ -223,6 +223,8 @@ class DoorRecognizer:
         person = waiting.match.person_id
         try:
             verdict = self._pins.verify(person, pin)
+        except StoreBusy:
+            raise  # slow, not gone: the PIN request waits on, nothing decided
         except StoreError:
             self._offline_until = self._clock() + self._door.offline_retry_s
             return self._record(seen, AccessOutcome.OFFLINE, waiting.match, waiting.similarity)
@@ -235,6 +237,8 @@ class DoorRecognizer:
         if self._access is not None:
             try:
                 refusal = self._access.admit(person, pin_checked=True).refusal
+            except StoreBusy:
+                raise
             except StoreError:
                 self._offline_until = self._clock() + self._door.offline_retry_s
                 outcome = AccessOutcome.OFFLINE
@@ -297,6 +301,10 @@ class DoorRecognizer:
             assert match is not None
             try:
                 admission = self._access.admit(match.person_id)
+            except StoreBusy:
+                # Slow, not gone (a lock wait, a statement timeout): nothing decided and
+                # no offline window for everyone; the next frame asks again.
+                raise
             except StoreError:
                 self._offline_until = self._clock() + self._door.offline_retry_s
                 outcome = AccessOutcome.OFFLINE
@@ -326,10 +334,6 @@ class DoorRecognizer:
         self._decided = True
         self._challenge = None
         self._pin = None
-        if outcome is not AccessOutcome.OFFLINE:
-            # A refused person was recognised: no probing for the throttle to slow.
-            recognised = outcome in (AccessOutcome.GRANTED, AccessOutcome.REFUSED)
-            self._throttle.record(granted=recognised)
         decided = self._clock()
         decision = access_decision(
             kiosk_id=self._identifier.kiosk_id,
@@ -346,13 +350,17 @@ class DoorRecognizer:
             self._pins.raise_duress(decision)
         try:
             self._identifier.record(decision)
-        except StoreError:
+        except Exception:
             # Not kept, so not made: nobody is let in on a decision with no record,
-            # and the next frame decides this face afresh.
+            # the throttle does not count it, and the next frame decides this face afresh.
             self._decided = False
             if decision.granted and decision.person_id is not None and self._access is not None:
                 self._access.withdraw(decision.person_id)
             raise
+        if outcome is not AccessOutcome.OFFLINE:
+            # A refused person was recognised: no probing for the throttle to slow.
+            recognised = outcome in (AccessOutcome.GRANTED, AccessOutcome.REFUSED)
+            self._throttle.record(granted=recognised)
         seen.timings = replace(seen.timings, record_ms=(self._clock() - decided) * 1000)
         for consumer in self._consumers:
             try:
