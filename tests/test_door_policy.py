@@ -7,6 +7,7 @@ test_liveness_door.py and test_offline.py.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -387,6 +388,36 @@ def test_the_relay_keeps_a_slow_or_failing_consumer_off_the_recognition_path() -
     # The stuck consumer held one and queued two; the other two were dropped and counted.
     assert relay.counts["stuck"].dropped == 2
     assert relay.counts["stuck"].consumed == 3
+
+
+def test_a_consumer_that_raises_system_exit_keeps_its_lane_and_close_counts_the_rest() -> None:
+    release = threading.Event()
+    heard: list[AccessDecision] = []
+
+    class Exiting:
+        def consume(self, decision: AccessDecision) -> None:
+            heard.append(decision)
+            raise SystemExit(7)  # a library's bug: must not end the lane for good
+
+    class Stuck:
+        def consume(self, decision: AccessDecision) -> None:
+            release.wait(10)
+
+    relay = DecisionRelay([("exiting", Exiting()), ("stuck", Stuck())], 10)
+    decisions = [
+        AccessDecision(kiosk_id="k", outcome=AccessOutcome.UNKNOWN, latency_ms=1.0)
+        for _ in range(4)
+    ]
+    for decision in decisions:
+        relay.consume(decision)
+    started = time.monotonic()
+    relay.close(timeout_s=0.5)
+    assert time.monotonic() - started < 1.5  # each lane within its time, not twice it
+    release.set()
+    assert heard == decisions  # every decision reached it, though each raised
+    assert relay.counts["exiting"].failed == 4
+    # The stuck one held the first; the three it never took are counted, not lost unsaid.
+    assert relay.counts["stuck"].dropped == 3
 
 
 def test_a_decision_that_cannot_be_kept_is_not_made_and_the_face_is_decided_again() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,7 +34,8 @@ class DecisionRelay:
     decisions; ``consume`` only enqueues, so it returns at once. A consumer that
     raises is logged and counted, and keeps receiving decisions; one that falls
     behind loses the newest decisions past its queue, counted as dropped.
-    ``close`` hands over what is queued, within ``timeout_s`` per consumer.
+    ``close`` hands over what is queued, within ``timeout_s`` per consumer; what a
+    consumer has not taken by then is counted as dropped.
     """
 
     def __init__(self, consumers: Sequence[tuple[str, DecisionConsumer]], queue_size: int) -> None:
@@ -88,7 +90,7 @@ class _Lane(threading.Thread):
             assert isinstance(item, AccessDecision)
             try:
                 self._consumer.consume(item)
-            except Exception:  # logged and counted; the next decision goes on
+            except BaseException:  # even SystemExit: a dead lane would skip every decision
                 with self._counts_lock:
                     self._counts.failed += 1
                 log.exception("decision consumer %s failed on %s", self.name, item.event_id)
@@ -97,11 +99,31 @@ class _Lane(threading.Thread):
                     self._counts.consumed += 1
 
     def stop(self, timeout_s: float) -> None:
+        """Within ``timeout_s`` in all: what is queued is handed over; what is not by
+        then is taken back, counted as dropped and logged, never lost unsaid."""
         if not self.is_alive():
             return
+        deadline = time.monotonic() + timeout_s
         try:
             self._queue.put(_STOP, timeout=timeout_s)
         except queue.Full:
-            log.warning("decision consumer %s did not drain in %.1f s", self.name, timeout_s)
-            return
-        self.join(timeout_s)
+            pass
+        else:
+            self.join(max(0.0, deadline - time.monotonic()))
+            if not self.is_alive():
+                return
+        undelivered = 0
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            undelivered += isinstance(item, AccessDecision)
+        with self._counts_lock:
+            self._counts.dropped += undelivered
+        log.warning(
+            "decision consumer %s did not finish in %.1f s; %d decisions not handed over",
+            self.name,
+            timeout_s,
+            undelivered,
+        )
