@@ -57,4 +57,7 @@ class CrashGuard(QObject):
     def _uncaught_in_thread(self, args: threading.ExceptHookArgs) -> None:
         if args.exc_value is None:
             return
+        if issubclass(args.exc_type, KeyboardInterrupt):
+            self._previous_thread(args)
+            return
         self._uncaught(args.exc_type, args.exc_value, args.exc_traceback)

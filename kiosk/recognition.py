@@ -116,7 +116,8 @@ class RecognitionWorker(QObject):
             self.busy.emit(str(error))
         except StoreError as error:
             self.offline.emit(str(error))
-        except Exception as error:  # one bad frame or PIN must not end recognition
+        except BaseException as error:  # one bad frame or PIN (even a SystemExit from a
+            # library) must not end recognition, nor leave its thread unable to stop
             log.exception("recognition failed on a frame or a PIN")
             self.failed.emit(f"{type(error).__name__}: {error}")
         return None

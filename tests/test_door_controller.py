@@ -3,9 +3,13 @@ start and stop, grants, the exit button, alarms, faults retried and reported."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -482,3 +486,39 @@ def test_a_decision_no_consumer_could_use_cannot_be_made(
     }
     with pytest.raises(ValueError, match=problem):
         AccessDecision(**(fields | change))  # type: ignore[arg-type]
+
+
+EXIT_UNPLANNED = """
+import atexit, sys
+from core.access.door_controller import DoorController
+from core.door_io_settings import DoorIoSettings
+from door_io.simulated import SimulatedDoor
+from tests.door_events_recorder import wait_until
+from tests.test_door_controller import FAST, decision
+
+hardware = SimulatedDoor()
+atexit.register(lambda: print("unlocked at the end:", hardware.output))  # runs last
+door = DoorController(hardware, FAST)
+door.start()
+door.consume(decision())
+wait_until(lambda: hardware.output)
+print("unlocked:", hardware.output, flush=True)
+raise SystemExit(7)  # as a library's SystemExit in a Qt slot ends the kiosk
+"""
+
+
+@pytest.mark.slow  # a process of its own
+def test_an_exit_nobody_planned_still_relocks_the_door(tmp_path: Path) -> None:
+    script = tmp_path / "exit_unplanned.py"
+    script.write_text(EXIT_UNPLANNED)
+    ended = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert ended.returncode == 7, ended.stderr
+    assert ended.stdout.splitlines() == ["unlocked: True", "unlocked at the end: False"]

@@ -3,6 +3,7 @@ own, over the door hardware (core.access.door_io.DoorIo)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import queue
@@ -101,10 +102,13 @@ class DoorController:
             return self._status
 
     def start(self) -> None:
+        # An exit nobody planned (SystemExit in a Qt slot) still relocks the door.
+        atexit.register(self.stop)
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Relock, release the hardware and end the thread; safe to call more than once."""
+        atexit.unregister(self.stop)
         if self._thread.is_alive():
             self._commands.put(_STOP)
             self._thread.join(timeout_s)
