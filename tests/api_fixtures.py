@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
-from api.app import create_app
-from api.services import API_KIOSK_ID, ApiServices, build_services
-from config.environment import load_configuration, secure_data_dir
-from config.local_config import CommandLine
-from core.accounts.operators import OperatorService
 from core.records import Operator, Role
-from core.vision.engine import FaceEngine
-from storage.store import open_store
+
+if TYPE_CHECKING:  # the server and its store are imported by the fixtures that use them
+    import httpx
+    from fastapi import FastAPI
+
+    from api.services import ApiServices
+    from core.vision.engine import FaceEngine
 
 PASSWORD = "tall-ladder-orange-77"
 OTHER_PASSWORD = "quiet-harbour-lantern-58"
@@ -36,6 +34,12 @@ def api_services(
 ) -> Iterator[ApiServices]:
     """The server's services on a fresh database, with an admin (alice), an enroller
     (erin) and an auditor (otto)."""
+    from api.services import API_KIOSK_ID, build_services
+    from config.environment import load_configuration, secure_data_dir
+    from config.local_config import CommandLine
+    from core.accounts.operators import OperatorService
+    from storage.store import open_store
+
     data_dir = api_data_dir
     location, config = load_configuration(
         str(data_dir), CommandLine(database_url=fresh_database), {}, API_KIOSK_ID
@@ -52,6 +56,8 @@ def api_services(
 
 @pytest.fixture
 def api_app(api_services: ApiServices) -> Iterator[FastAPI]:
+    from api.app import create_app
+
     app = create_app(api_services)
     yield app
     app.state.pool.close()
@@ -64,6 +70,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def api(api_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    import httpx
+
     transport = httpx.ASGITransport(app=api_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://kiosk.test") as client:
         yield client

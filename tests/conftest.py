@@ -2,10 +2,11 @@
 
 Each test that needs the database gets a fresh database cloned from a
 migrated template, so tests are isolated even when the code under test (or a
-kiosk-admin subprocess) commits. The models, the server and Qt are imported in
-the fixtures that need them, and every test that uses the models or the
-database is marked ``slow``, so ``pytest -m "not slow"`` runs the pure and
-fake-driven tests without any of it.
+kiosk-admin subprocess) commits. The models, the server, the database driver and
+the kiosk window are imported in the fixtures that need them (here and in the
+fixture modules below; Qt itself comes with pytest-qt), and every test that uses
+the models or the database is marked ``slow``, so ``pytest -m "not slow"`` runs
+the pure and fake-driven tests without any of it.
 """
 
 from __future__ import annotations
@@ -20,23 +21,23 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 import pytest
-from sqlalchemy import Engine, create_engine, text
 
+# Imports cv2 once and undoes its Qt plugin paths, before any test imports Qt.
 import kiosk  # noqa: F401
-from core.faces import BGRImage
-from core.inference.insightface_backend import load_engine
-from core.settings import Settings
-from core.vision.engine import FaceEngine
-from storage.audit_log import SqlAuditLog
-from storage.database import connect
-from storage.embedded import EmbeddedServer
-from storage.identity_store import SqlIdentityStore
-from storage.migrate import upgrade
-from storage.operator_store import SqlOperatorStore
+
+if TYPE_CHECKING:  # only named in annotations: imported in the fixtures that use them
+    from sqlalchemy import Engine
+
+    from core.faces import BGRImage
+    from core.settings import Settings
+    from core.vision.engine import FaceEngine
+    from storage.audit_log import SqlAuditLog
+    from storage.embedded import EmbeddedServer
+    from storage.identity_store import SqlIdentityStore
+    from storage.operator_store import SqlOperatorStore
 
 pytest_plugins = [
     "tests.isolation",
@@ -108,6 +109,9 @@ def t1_jpg() -> Path:
 @pytest.fixture(scope="session")
 def photos(tmp_path_factory: pytest.TempPathFactory, yaoming_jpg: Path, players_jpg: Path) -> Path:
     """Variants derived from the package photos, written once per session."""
+    import cv2
+    import numpy as np
+
     folder = tmp_path_factory.mktemp("photos")
     yao = _read(yaoming_jpg)
     players = _read(players_jpg)
@@ -164,6 +168,8 @@ def good_stranger(engine: FaceEngine, group: BGRImage) -> BGRImage:
 
 
 def _read(path: Path) -> BGRImage:
+    import cv2
+
     image = cv2.imread(str(path))
     assert image is not None, path
     return image
@@ -174,11 +180,14 @@ def _read(path: Path) -> BGRImage:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
+    from core.settings import Settings
+
     return Settings()
 
 
 @pytest.fixture(scope="session")
 def face_engine(settings: Settings) -> FaceEngine:
+    from core.inference.insightface_backend import load_engine
 
     return load_engine(settings)
 
@@ -203,8 +212,10 @@ def pg_server() -> Iterator[EmbeddedServer]:
 
 @pytest.fixture(scope="session")
 def admin_engine(pg_server: EmbeddedServer) -> Iterator[Engine]:
+    from sqlalchemy import create_engine, text
 
     from storage.database import connect
+    from storage.migrate import upgrade
 
     engine = create_engine(pg_server.admin_url(), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
@@ -224,6 +235,7 @@ def url_for(server: EmbeddedServer, database: str) -> str:
 @pytest.fixture
 def fresh_database(pg_server: EmbeddedServer, admin_engine: Engine) -> Iterator[str]:
     """URL of a new, migrated, empty database, dropped after the test."""
+    from sqlalchemy import text
 
     name = f"kiosk_test_{next(_database_numbers)}"
     with admin_engine.connect() as connection:
@@ -235,6 +247,7 @@ def fresh_database(pg_server: EmbeddedServer, admin_engine: Engine) -> Iterator[
 
 @pytest.fixture
 def db_engine(fresh_database: str) -> Iterator[Engine]:
+    from storage.database import connect
 
     engine = connect(fresh_database)
     yield engine

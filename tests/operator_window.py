@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
 import pytest
-from pytestqt.qtbot import QtBot
 
-from config.environment import Location
-from core.accounts.operators import Authenticator, OperatorService
 from core.records import Operator, Role
-from core.settings import SecuritySettings, Settings
-from kiosk.app import KioskWindow, stylesheet
-from storage.operator_store import SqlOperatorStore
+
+if TYPE_CHECKING:  # the window, Qt and the store are imported by the fixtures that use them
+    import numpy as np
+    from pytestqt.qtbot import QtBot
+
+    from core.settings import Settings
+    from kiosk.app import KioskWindow
+    from storage.operator_store import SqlOperatorStore
 
 ADMIN_PASSWORD = "tall-ladder-orange-77"
 PASSWORDS = {Role.ENROLLER: "quiet-river-stone-42", Role.AUDITOR: "brown-cedar-window-9"}
@@ -25,6 +26,9 @@ STARTUP_MS = 30_000
 
 def camera_folder(folder: Path, image: np.ndarray) -> Path:
     """A few frames of one scene, each shifted a little: a person standing at the door."""
+    import cv2
+    import numpy as np
+
     folder.mkdir()
     for i, dx in enumerate((0, 2, 4, 6, 8, 10)):
         shifted = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, 0]]), image.shape[1::-1])
@@ -37,6 +41,10 @@ def open_window(
     qtbot: QtBot, fresh_database: str, tmp_path: Path, photos: Path
 ) -> Iterator[object]:
     """Opens kiosk windows (default camera: an empty scene) and disposes of them after."""
+    from config.environment import Location
+    from core.settings import Settings
+    from kiosk.app import KioskWindow, stylesheet
+
     windows: list[KioskWindow] = []
     empty_scene = tmp_path / "camera"
     empty_scene.mkdir()
@@ -73,6 +81,9 @@ def open_window(
 
 @pytest.fixture
 def staff(operator_store: SqlOperatorStore) -> dict[Role, Operator]:
+    from core.accounts.operators import Authenticator, OperatorService
+    from core.settings import SecuritySettings
+
     admin = Authenticator(operator_store, SecuritySettings(), "t").create_first_admin(
         "alice", ADMIN_PASSWORD
     )

@@ -8,10 +8,10 @@ import subprocess
 import uuid
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine
 
 from core.records import ConsentGrant, Enrollment, NewTemplate, Operator
 from core.rules.model import (
@@ -24,9 +24,13 @@ from core.rules.model import (
     Weekday,
 )
 from core.rules.rule_set import RuleSet
-from storage.identity_store import SqlIdentityStore
-from storage.operator_store import SqlOperatorStore
-from storage.rules_store import SqlRulesStore
+
+if TYPE_CHECKING:  # the stores are imported by the fixtures that use them
+    from sqlalchemy import Engine
+
+    from storage.identity_store import SqlIdentityStore
+    from storage.operator_store import SqlOperatorStore
+    from storage.rules_store import SqlRulesStore
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 MODEL = "test-model@000000000000"
@@ -66,6 +70,8 @@ def alice(admin_cli: Cli, operator_store: SqlOperatorStore) -> Operator:
 
 @pytest.fixture
 def rules(db_engine: Engine) -> SqlRulesStore:
+    from storage.rules_store import SqlRulesStore
+
     return SqlRulesStore(db_engine)
 
 

@@ -96,6 +96,7 @@ def test_unavailable_provider_gives_a_clear_message() -> None:
         check_providers(["CUDAExecutionProvider", "CPUExecutionProvider"])
 
 
+@pytest.mark.slow  # the real models
 def test_engine_loads_from_a_user_pack(pack_copy: Path) -> None:
     engine = load_engine(Settings(models=ModelSettings(pack_dir=pack_copy, intra_op_threads=1)))
     assert engine.template_model == "w600k_mbf@9cc6e4a75f0e"

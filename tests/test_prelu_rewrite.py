@@ -93,6 +93,7 @@ def test_a_slope_of_one_or_more_is_left_alone() -> None:
     assert rewrite_prelu(conv_prelu_model(np.array([0.1, 0.2, 1.5, 0.3]))) is None
 
 
+@pytest.mark.slow  # the real models
 def test_the_packaged_models_lose_every_prelu_and_keep_their_outputs() -> None:
     pack = resolve_model_pack(None)
     assert pack.landmarks is not None
