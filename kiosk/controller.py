@@ -105,7 +105,8 @@ class KioskController(QObject):
         # Called on the recognition thread with each frame's outcome and wait (ms).
         self.frame_observer: Callable[[FrameOutcome, float], None] | None = None
         self.metrics = KioskMetrics()
-        # The door's slow decision consumers (the log, the metrics), off the recognition path.
+        # The door's decision consumers (the log, the metrics, the door hardware, the OSDP
+        # reader, the integrations, as configured), off the recognition path.
         self.decisions: DecisionRelay | None = None
         # The lock, door contact and exit button ([door_io]); None without door hardware.
         self.door: DoorHardware | None = None
