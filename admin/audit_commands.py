@@ -12,14 +12,10 @@ from admin.moments import bounded_moment
 from admin.output import Report
 from core.accounts.permissions import ROLE_PERMISSIONS, Permission
 from core.administration.chains import ChainReport, LogsReport, short
-from core.errors import KioskError
+from core.errors import AuditChainBroken
 from core.log_records import ChainHead, LogFilter
 from core.records import AccessOutcome
 from storage.person_lookup import display_names
-
-
-class AuditChainBroken(KioskError):
-    pass
 
 
 def audit(args: argparse.Namespace, ctx: CommandContext) -> Report:

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from admin.audit_commands import AuditChainBroken
 from admin.context import CommandContext
 from admin.output import Report, progress
 from core.accounts.permissions import Permission, authorize
 from core.administration.chains import short
+from core.errors import AuditChainBroken
 from storage.backup import BackupManifest, backup_source, make_backup
 from storage.database import describe_url
 from storage.restore import (

@@ -1,7 +1,8 @@
 """Errors that a person can act on.
 
 Every error carries a message that names the problem and the fix; front ends
-show ``str(error)`` as it is and never a stack trace.
+show ``str(error)`` as it is and never a stack trace. Where an error lives outside
+this module (next to the only code that raises it), the tree names its module.
 
 KioskError
 ├── ConfigurationError      a setting is invalid
@@ -10,6 +11,8 @@ KioskError
 │   └── ReaderKeyError      the OSDP secure channel key is missing, exposed or malformed
 ├── InvalidValue            a value given by a person is malformed
 │   ├── RulesFileInvalid    a rules file that cannot be imported (has .line)
+│   ├── RuleSetError        access rules that do not fit together (has .where; also a
+│   │                       ValueError; core.rules.rule_set)
 │   └── DuplicateBadgeInFile a people file gives one badge on several rows (all refused)
 ├── ModelPackError          model files missing, corrupt or unusable
 ├── InputRejected           an image, frame or password cannot be used
@@ -33,6 +36,8 @@ KioskError
 ├── DoorFault               the door hardware did not answer or refused a command
 │   └── DoorNotApplied      ... and certainly did not carry it out (no connection, refused)
 ├── BackupFailed            a backup, restore or export cannot be made or read (.code)
+│   └── WrongKey            not the key a backup was sealed with (storage.sealed_stream)
+├── AuditChainBroken        an audit or access chain fails its check (tampered or cut)
 └── StoreError              the database cannot serve the request (unreachable)
     ├── StoreBusy           the database is up but did not answer in time
     ├── StoreUnresponsive   the database took the request and gave no answer at all
@@ -231,6 +236,12 @@ class BackupFailed(KioskError):
     def __init__(self, message: str, code: str = "failed") -> None:
         super().__init__(message)
         self.code = code
+
+
+class AuditChainBroken(KioskError):
+    """The audit log's or the access log's hash chain does not verify, or does not
+    reach its anchor: entries were changed, removed or cut off. The message names
+    the first entry at fault and what to do (kiosk-admin audit verify)."""
 
 
 class StoreError(KioskError):

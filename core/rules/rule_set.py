@@ -7,11 +7,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from core.errors import InvalidValue
 from core.rules.model import AccessGroup, AntiPassbackArea, Door, HolidayCalendar, Schedule
 
 
-class RuleSetError(ValueError):
-    """A rule set that cannot be applied; ``where`` says which part (for a line number)."""
+class RuleSetError(InvalidValue, ValueError):
+    """A rule set that cannot be applied; ``where`` says which part (for a line number).
+    In the tree of core.errors; still a ValueError, as the model's own checks are."""
 
     def __init__(self, message: str, where: tuple[str, str] | None = None) -> None:
         super().__init__(message)
