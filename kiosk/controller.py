@@ -227,6 +227,7 @@ class KioskController(QObject):
             if self.integrations is not None:
                 lanes.append(("integrations", self.integrations))
             self.decisions = DecisionRelay(lanes, settings.door.decision_queue)
+            self.metrics.watch_consumers(self.decisions.counts)
         door = self.door
         access = DoorAccess(
             kiosk_id=settings.kiosk_id,
@@ -333,8 +334,6 @@ class KioskController(QObject):
         if self.capture is not None:
             self.metrics.catch_up_frames(self.capture.frames_read, self.latest.dropped)
         self.metrics.observe_frame(outcome)
-        if self.decisions is not None and outcome.decision is not None:
-            self.metrics.observe_consumers(self.decisions.counts)
         if self.frame_observer is not None:
             self.frame_observer(outcome, waited_ms)
 

@@ -177,10 +177,13 @@ class KioskMetrics:
         if decision.outcome is AccessOutcome.OFFLINE:
             self.database_errors.labels("offline").inc()
 
-    def observe_consumers(self, counts: dict[str, ConsumerCounts]) -> None:
+    def watch_consumers(self, counts: dict[str, ConsumerCounts]) -> None:
+        """Export each consumer's failed and dropped decisions, read from ``counts`` at
+        each scrape: a failure shows at once, not only when the next decision comes."""
         for name, count in counts.items():
-            self.consumer_problems.labels(name, "failed").set(count.failed)
-            self.consumer_problems.labels(name, "dropped").set(count.dropped)
+            failed, dropped = _reading(count, "failed"), _reading(count, "dropped")
+            self.consumer_problems.labels(name, "failed").set_function(failed)
+            self.consumer_problems.labels(name, "dropped").set_function(dropped)
 
     def observe_door(self, event: DoorEvent, status: DoorStatus) -> None:
         """A door listener (on the door's thread): counts the event, shows the state."""
@@ -274,3 +277,8 @@ class _DatabaseServerCollector(Collector):
             "Length of the last outage of the embedded server that ended",
             value=last.down_s if last else 0.0,
         )
+
+
+def _reading(counts: ConsumerCounts, kind: str) -> Callable[[], float]:
+    """``counts``' ``kind`` ("failed" or "dropped") as it is when called."""
+    return lambda: float(getattr(counts, kind))

@@ -62,3 +62,23 @@ def test_a_log_folder_that_cannot_be_written_is_a_clear_error(tmp_path: Path) ->
     with pytest.raises(ConfigurationError, match="is not a folder; the kiosk needs one there"):
         log_to_files(blocked, TelemetrySettings())
     assert blocked.read_text() == ""
+
+
+def test_a_consumer_that_fails_shows_in_the_metrics_at_once_not_at_the_next_decision() -> None:
+    from core.access.consumers import DecisionRelay
+    from core.records import AccessDecision, AccessOutcome
+    from telemetry.metrics import KioskMetrics
+
+    class Failing:
+        def consume(self, decision: AccessDecision) -> None:
+            raise RuntimeError("webhook down")
+
+    metrics = KioskMetrics()
+    relay = DecisionRelay([("webhook", Failing())], 4)
+    metrics.watch_consumers(relay.counts)
+    labels = {"consumer": "webhook", "kind": "failed"}
+    name = "kiosk_decision_consumer_problems"
+    assert metrics.registry.get_sample_value(name, labels) == 0
+    relay.consume(AccessDecision(kiosk_id="k", outcome=AccessOutcome.UNKNOWN, latency_ms=1.0))
+    relay.close(timeout_s=5)  # the one decision was handed over, and failed
+    assert metrics.registry.get_sample_value(name, labels) == 1  # no other decision since
