@@ -183,7 +183,11 @@ class DoorSettings(_Section):
     """How the kiosk turns a stream of frames into one decision per person."""
 
     frames_to_confirm: int = Field(
-        3, ge=1, le=30, description="Consecutive frames that must agree before a decision."
+        3,
+        ge=1,
+        le=30,
+        description="Consecutive frames that must agree before a decision; a face that "
+        "has not settled after 10 times as many searched frames is refused as unknown.",
     )
     track_min_overlap: float = Field(
         0.3, gt=0, le=1, description="Box overlap (IoU) for a face to be the same as before."

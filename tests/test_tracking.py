@@ -68,3 +68,16 @@ def test_consecutive_refusals_deny_and_ties_count_as_refusals() -> None:
     assert votes.add(UNKNOWN).verdict is Verdict.PENDING
     assert votes.add(TIE).verdict is Verdict.PENDING
     assert votes.add(UNKNOWN).verdict is Verdict.DENIED
+
+
+@pytest.mark.parametrize(
+    "by_turns", [(match(ANN), match(BOB)), (match(ANN), TIE)], ids=["two people", "match, tie"]
+)
+def test_a_face_that_never_settles_is_denied_not_searched_without_end(
+    by_turns: tuple[MatchDecision, MatchDecision],
+) -> None:
+    votes = ConsecutiveVotes(frames=3)
+    limit = ConsecutiveVotes.PENDING_LIMIT * 3
+    verdicts = [votes.add(by_turns[n % 2]).verdict for n in range(limit)]
+    assert verdicts[:-1] == [Verdict.PENDING] * (limit - 1)
+    assert verdicts[-1] is Verdict.DENIED

@@ -69,28 +69,37 @@ class ConsecutiveVotes:
     """Grant only when ``frames`` consecutive frames match the same person.
 
     A frame that matches nobody, or is a tie between two people, breaks a
-    streak; ``frames`` such frames in a row deny. One instance per track.
+    streak; ``frames`` such frames in a row deny. A face that reaches neither
+    within PENDING_LIMIT times ``frames`` searched frames (one matching two people
+    by turns, or matches broken by ties) is denied too: it is not searched without
+    end, unseen by the recognition throttle. One instance per track.
     """
+
+    PENDING_LIMIT = 10
 
     def __init__(self, frames: int) -> None:
         self._frames = frames
         self._person: uuid.UUID | None = None
         self._streak = 0
         self._refusals = 0
+        self._searched = 0
 
     def add(self, decision: MatchDecision) -> Confirmation:
+        self._searched += 1
+        verdict = self._vote(decision)
+        if verdict is Verdict.PENDING and self._searched >= self.PENDING_LIMIT * self._frames:
+            verdict = Verdict.DENIED
+        return Confirmation(verdict, decision)
+
+    def _vote(self, decision: MatchDecision) -> Verdict:
         matched = decision.matched
         if matched is None:
             self._person, self._streak = None, 0
             self._refusals += 1
-            if self._refusals >= self._frames:
-                return Confirmation(Verdict.DENIED, decision)
-            return Confirmation(Verdict.PENDING, decision)
+            return Verdict.DENIED if self._refusals >= self._frames else Verdict.PENDING
         self._refusals = 0
         if matched.person_id == self._person:
             self._streak += 1
         else:
             self._person, self._streak = matched.person_id, 1
-        if self._streak >= self._frames:
-            return Confirmation(Verdict.GRANTED, decision)
-        return Confirmation(Verdict.PENDING, decision)
+        return Verdict.GRANTED if self._streak >= self._frames else Verdict.PENDING
