@@ -374,7 +374,7 @@ class DoorController:
                     self._io.name,
                     write.fault,
                 )
-                self._fault = write.fault
+                self._fault = self._fault if self._fault == CONTROL_FAILED else write.fault
             with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
                 guarded(self._io, self._io.close)
         self._update_status()
