@@ -20,7 +20,6 @@ or the commands are left to the kiosk that took the id meanwhile.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -143,13 +142,7 @@ class KioskClaim:
     def _drop(self) -> None:
         connection, self._connection, self._pid = self._connection, None, None
         if connection is not None:
-            # Released here, not by the server after the session ends (which it does
-            # a moment after close returns): the next kiosk may take the id at once.
-            session = connection.dbapi_connection  # kept by a detached connection
-            if session is not None:
-                with contextlib.suppress(psycopg.Error):  # a session already gone holds none
-                    session.cursor().execute("SELECT pg_advisory_unlock_all()")
-            connection.close()  # detached: closes the session too
+            connection.close()  # detached: closes the session, and the lock with it
 
     def _in_use(self) -> str:
         holder = ""

@@ -329,7 +329,10 @@ def test_a_kiosk_whose_id_was_taken_meanwhile_stands_down_and_leaves_the_door_al
     try:
         door.poller.poll_once()  # holds the id: takes commands, reports
         claim.close()  # its database session ended (a server restart, say)...
-        with claim_kiosk_id(db_engine, KIOSK, 0):  # ...and another kiosk took the id
+        # ...and another kiosk took the id, waiting as a starting kiosk does
+        # (database.kiosk_claim_wait_s): the server lets the lock go a moment after the
+        # session's end, not when close returns.
+        with claim_kiosk_id(db_engine, KIOSK, 10):
             service.request(
                 admin, kiosk_id=KIOSK, kind=DoorCommandKind.UNLOCK, reason="r", seconds=60
             )
