@@ -522,3 +522,45 @@ def test_an_exit_nobody_planned_still_relocks_the_door(tmp_path: Path) -> None:
     )
     assert ended.returncode == 7, ended.stderr
     assert ended.stdout.splitlines() == ["unlocked: True", "unlocked at the end: False"]
+
+
+def test_a_bug_while_the_module_is_away_relocks_the_door_once_it_answers(
+    controller: DoorController,
+    hardware: SimulatedDoor,
+    recorder: DoorEventRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    controller.consume(decision())
+    recorder.wait_for(Unlocked)
+    hardware.unplug()
+
+    def failing_tick(_now: float) -> list[DoorEvent]:
+        raise SystemExit("a library's exit on the door's thread")
+
+    monkeypatch.setattr(controller._control, "tick", failing_tick)
+    controller.lockdown(operator="test", reason="wake the door's thread").wait(WAIT_S)
+    wait_until(lambda: controller.status.fault == CONTROL_FAILED)
+    assert hardware.output  # the module is away: the relock has not taken yet
+    hardware.unplug(False)
+    wait_until(lambda: not hardware.output)  # tried again until it took
+    assert controller.status.fault == CONTROL_FAILED
+
+
+def test_a_listener_that_raises_system_exit_is_counted_and_the_door_goes_on(
+    hardware: SimulatedDoor, recorder: DoorEventRecorder
+) -> None:
+    def exiting(_event: DoorEvent) -> None:
+        raise SystemExit(3)
+
+    door = DoorController(hardware, FAST, listeners=[exiting, recorder])
+    door.start()
+    try:
+        recorder.wait_for(Relocked)
+        door.consume(decision())
+        recorder.wait_for(Unlocked)
+        assert hardware.output
+        assert door.listener_failures >= 2
+        assert door.status.fault is None
+    finally:
+        door.stop()
+    assert not hardware.output

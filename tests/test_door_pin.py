@@ -12,15 +12,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.access.door import (
+from core.access.door import DoorRecognizer
+from core.access.door_access import Admission
+from core.access.door_pin import (
+    DURESS_ACTION,
     PIN_ABANDONED_TEXT,
     PIN_LOCKED_TEXT,
     PIN_TIMEOUT_TEXT,
     PIN_UNCHECKED_TEXT,
-    DoorRecognizer,
+    DoorPins,
 )
-from core.access.door_access import Admission
-from core.access.door_pin import DURESS_ACTION, DoorPins
 from core.access.frame_outcome import FrameOutcome, PinPrompt
 from core.access.recognition_throttle import RecognitionThrottle
 from core.errors import StoreBusy, StoreError
@@ -113,11 +114,13 @@ class FaceAndPinDoor:
 
     locked_down: bool = False
     asked: list[uuid.UUID] = field(default_factory=list)
-
     withdrawn: list[uuid.UUID] = field(default_factory=list)
+    busy: StoreError | None = None
 
     def admit(self, person_id: uuid.UUID, *, pin_checked: bool = False) -> Admission:
         self.asked.append(person_id)
+        if self.busy is not None:
+            raise self.busy
         if self.locked_down:
             return Admission(Refusal.LOCKDOWN)
         return Admission(None, pin_required=True)
@@ -331,17 +334,28 @@ def test_a_pin_that_cannot_be_counted_keeps_the_door_closed_as_offline() -> None
     assert decision.display_name is None
 
 
-def test_a_pin_met_by_a_busy_database_decides_nothing_and_the_request_waits_on() -> None:
+@pytest.mark.parametrize("slow_at", ["the PIN's count", "the rules"])
+@pytest.mark.parametrize("pin", [PIN, DURESS], ids=["pin", "duress pin"])
+def test_a_pin_met_by_a_busy_database_is_answered_once_and_closes_the_door_to_no_one_else(
+    slow_at: str, pin: str
+) -> None:
     store = MemoryPins()
-    door = make_pin_door([(face(),)] * 3, store=store)
+    door = make_pin_door([(face(),)] * 3 + [(face(x=400),)] * 3, store=store, searches=6)
     prompt = door.asked_for_pin()
-    store.failure = StoreBusy("canceling statement due to statement timeout")
-    with pytest.raises(StoreBusy):
-        door.recognizer.enter_pin(prompt.request, PIN)
-    assert door.identifier.recorded == []  # slow is not gone: no offline refusal
-    store.failure = None
-    decision = door.enter(prompt, PIN)  # typed again, within the same request
-    assert decision.granted
+    busy = StoreBusy("canceling statement due to statement timeout")
+    if slow_at == "the rules":
+        door.rules.busy = busy
+    else:
+        store.failure = busy
+    # The keypad is gone once a PIN is typed: the person is answered now, never left
+    # waiting for a keypad that does not come back.
+    decision = door.enter(prompt, pin)
+    assert decision.outcome is AccessOutcome.OFFLINE
+    # A duress PIN raises its silent alarm whenever the PIN itself was checked.
+    assert len(door.alarms) == int(pin == DURESS and slow_at == "the rules")
+    door.rules.busy, store.failure = None, None
+    # Slow is not gone: the next person is searched, not refused for offline_retry_s.
+    assert door.run(3)[2].pin is not None
 
 
 def test_a_lockdown_begun_while_typing_refuses_a_right_pin_and_still_raises_duress() -> None:

@@ -527,13 +527,14 @@ def test_a_grant_that_cannot_be_kept_is_withdrawn_from_the_access_policy(
 
 def test_busy_rules_decide_nothing_and_open_no_offline_window_for_the_next_person() -> None:
     access = ScriptedAccess([StoreBusy("lock wait on the area's presence"), None, None])
-    door = make_door([(face(),)] * 4 + [(face(x=300),)] * 3, [match(YAO)] * 4 + [match(ADA)] * 3)
+    door = make_door([(face(),)] * 6 + [(face(x=300),)] * 3, [match(YAO)] * 6 + [match(ADA)] * 3)
     door.recognizer._access = access
     door.run(2)
     with pytest.raises(StoreBusy):
         door.recognizer.process(FRAME)
     assert door.identifier.recorded == []  # slow is not gone: nothing decided
-    (granted,) = door.decisions(door.run(1))  # the next frame asks again
+    # Matched afresh, never let in later on the match of the frame that met the busy rules.
+    (granted,) = door.decisions(door.run(3))
     assert granted.person_id == YAO.person_id
     assert granted.granted
     (next_person,) = door.decisions(door.run(3))  # searched, not refused as offline
@@ -581,3 +582,19 @@ def test_strangers_whose_decisions_cannot_be_kept_do_not_pause_the_door() -> Non
         with pytest.raises(StoreError):
             door.recognizer.process(FRAME)
     assert door.identifier.searches == 6  # never RecognitionPaused
+
+
+def test_a_passed_liveness_met_by_busy_rules_is_challenged_again_not_granted_later() -> None:
+    access = ScriptedAccess([StoreBusy("lock wait on the area's presence"), None])
+    script = [LivenessVerdict.PASSED, LivenessVerdict.PASSED]
+    liveness = ScriptedLiveness(script)
+    door = make_door([(face(),)] * 8, [match(YAO)] * 6, liveness=liveness, access=access)
+    door.run(3)  # matched: challenged
+    with pytest.raises(StoreBusy):
+        door.recognizer.process(FRAME)  # the challenge passed; the rules are busy
+    assert door.identifier.recorded == []
+    outcomes = door.run(4)  # matched again in three frames, then challenged again
+    assert [o.decision for o in outcomes[:3]] == [None, None, None]
+    (granted,) = door.decisions(outcomes)
+    assert granted.granted
+    assert len(liveness.observed) == 2  # the second grant met a challenge of its own

@@ -16,7 +16,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.access.door_pin import PinVerdict
+from core.access.door_pin import (
+    PIN_ABANDONED_TEXT,
+    PIN_LOCKED_TEXT,
+    PIN_TIMEOUT_TEXT,
+    PIN_UNCHECKED_TEXT,
+    PinRequest,
+    PinVerdict,
+)
 from core.access.door_protocols import (
     AccessPolicy,
     DecisionConsumer,
@@ -43,12 +50,6 @@ from core.settings import DoorSettings, QualitySettings
 
 log = logging.getLogger(__name__)
 
-# Why a PIN refusal (pin_wrong) was made, for the screen and the log; a wrong PIN
-# says core.records.REFUSAL_TEXT's "wrong PIN".
-PIN_TIMEOUT_TEXT = "no PIN was entered in time"
-PIN_ABANDONED_TEXT = "left before entering the PIN"
-PIN_LOCKED_TEXT = "too many wrong PINs: PIN entry is locked for now"
-PIN_UNCHECKED_TEXT = "this door needs a PIN, which it cannot check"
 # A decision on a typed PIN is made between frames, on no camera image.
 _NO_IMAGE: BGRImage = np.zeros((0, 0, 3), np.uint8)
 
@@ -111,7 +112,7 @@ class DoorRecognizer:
         self._track_started = 0.0
         self._offline_until = 0.0
         self._challenge: _Challenge | None = None
-        self._pin: _PinRequest | None = None
+        self._pin: PinRequest | None = None
         self._pin_numbers = itertools.count(1)
         self.consumer_failures = 0
         """Consumers that raised; each is logged, none stops the door."""
@@ -223,10 +224,8 @@ class DoorRecognizer:
         person = waiting.match.person_id
         try:
             verdict = self._pins.verify(person, pin)
-        except StoreBusy:
-            raise  # slow, not gone: the PIN request waits on, nothing decided
-        except StoreError:
-            self._offline_until = self._clock() + self._door.offline_retry_s
+        except StoreError as error:
+            self._offline_after(error)
             return self._record(seen, AccessOutcome.OFFLINE, waiting.match, waiting.similarity)
         if verdict is PinVerdict.WRONG:
             return self._pin_refused(seen, waiting, None)
@@ -237,10 +236,11 @@ class DoorRecognizer:
         if self._access is not None:
             try:
                 refusal = self._access.admit(person, pin_checked=True).refusal
-            except StoreBusy:
-                raise
-            except StoreError:
-                self._offline_until = self._clock() + self._door.offline_retry_s
+            except StoreError as error:
+                # The PIN was typed once and the keypad is gone: the person gets an
+                # answer now (and a duress PIN its alarm), even when the database is
+                # only slow.
+                self._offline_after(error)
                 outcome = AccessOutcome.OFFLINE
         if refusal is not None:
             outcome = AccessOutcome.REFUSED
@@ -266,14 +266,14 @@ class DoorRecognizer:
     ) -> FrameOutcome:
         self._challenge = None
         if self._pins is None:  # nothing here can check a PIN: the door stays closed
-            self._pin = _PinRequest(0, match, similarity, 0.0, seen.largest)
+            self._pin = PinRequest(0, match, similarity, 0.0, seen.largest)
             return self._pin_refused(seen, self._pin, PIN_UNCHECKED_TEXT)
         deadline = self._clock() + self._door.pin_timeout_s
-        self._pin = _PinRequest(next(self._pin_numbers), match, similarity, deadline, seen.largest)
+        self._pin = PinRequest(next(self._pin_numbers), match, similarity, deadline, seen.largest)
         return seen.outcome(pin=PinPrompt(self._pin.number, self._door.pin_timeout_s))
 
     def _pin_refused(
-        self, seen: FrameNotes, waiting: _PinRequest, reason: str | None
+        self, seen: FrameNotes, waiting: PinRequest, reason: str | None
     ) -> FrameOutcome:
         return self._record(
             seen,
@@ -303,7 +303,9 @@ class DoorRecognizer:
                 admission = self._access.admit(match.person_id)
             except StoreBusy:
                 # Slow, not gone (a lock wait, a statement timeout): nothing decided and
-                # no offline window for everyone; the next frame asks again.
+                # no offline window for everyone. The face is matched (and challenged)
+                # afresh, never let in later on this frame's match alone.
+                self._restart_confirmation()
                 raise
             except StoreError:
                 self._offline_until = self._clock() + self._door.offline_retry_s
@@ -331,9 +333,6 @@ class DoorRecognizer:
         handed to each consumer. ``reason`` replaces the refusal's usual words;
         ``duress`` raises the silent alarm first, so it goes out even if the
         decision cannot be kept."""
-        self._decided = True
-        self._challenge = None
-        self._pin = None
         decided = self._clock()
         decision = access_decision(
             kiosk_id=self._identifier.kiosk_id,
@@ -346,6 +345,9 @@ class DoorRecognizer:
         )
         if reason is not None or duress:
             decision = replace(decision, reason=reason or decision.reason, duress=duress)
+        self._decided = True
+        self._challenge = None
+        self._pin = None
         if duress and self._pins is not None:
             self._pins.raise_duress(decision)
         try:
@@ -371,22 +373,20 @@ class DoorRecognizer:
         return seen.outcome(decision=decision)
 
     def _start_track(self, started: float) -> None:
-        self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
+        self._restart_confirmation()
         self._decided = False
-        self._challenge = None
         self._pin = None
         self._track_started = started
 
+    def _restart_confirmation(self) -> None:
+        self._votes = ConsecutiveVotes(self._door.frames_to_confirm)
+        self._challenge = None
 
-@dataclass(frozen=True)
-class _PinRequest:
-    number: int
-    match: Candidate
-    similarity: float | None
-    deadline: float
-    """On the door's clock."""
-    face: DetectedFace | None
-    """Where the face was when the PIN was asked for."""
+    def _offline_after(self, error: StoreError) -> None:
+        """A slow database (StoreBusy) refuses this person only; one that cannot be
+        reached refuses everyone, unsearched, for offline_retry_s."""
+        if not isinstance(error, StoreBusy):
+            self._offline_until = self._clock() + self._door.offline_retry_s
 
 
 @dataclass(frozen=True)

@@ -191,9 +191,8 @@ class DoorController:
     def _run(self) -> None:
         try:
             self._drive_until_stopped()
-        except Exception:
-            # A bug of ours must not leave the door as it was, possibly unlocked: the
-            # lock is driven locked below and the status names the fault.
+        except BaseException:  # even a listener's SystemExit
+            # A bug must not leave the door possibly unlocked: relocked below until it takes.
             log.critical("the door control failed; the lock is driven locked", exc_info=True)
             self._fault = CONTROL_FAILED
         finally:
@@ -228,7 +227,7 @@ class DoorController:
         malformed request) fails alone, and the door goes on as it was."""
         try:
             return command.apply(self._control, now)
-        except Exception as error:
+        except BaseException as error:
             log.exception("a door request failed and was not carried out")
             command.result = CommandResult.FAILED
             command.detail = f"the door could not carry out the request ({type(error).__name__})"
@@ -365,9 +364,13 @@ class DoorController:
         if self._stood_down is None:  # else the door is the other kiosk's to drive
             try:
                 self._publish(self._control.stop(now))
-            except Exception:  # the lock is written locked all the same, just below
+            except BaseException:  # the lock is written locked all the same, just below
                 log.exception("the door control could not record its stop")
             write = write_lock_output(self._io, lock_output_on(False, self._settings))
+            while write.outcome is not WriteOutcome.TAKEN and self._fault == CONTROL_FAILED:
+                if requests.stop_arrives(self._commands, self._settings.retry_s, _STOP):
+                    break  # no thread is left to try again: whoever stops it is told
+                write = write_lock_output(self._io, lock_output_on(False, self._settings))
             if write.outcome is not WriteOutcome.TAKEN:
                 log.error(
                     "the door lock is not confirmed locked on stop (%s): %s",
@@ -392,6 +395,6 @@ class DoorController:
             for listener in self._listeners:
                 try:
                     listener(event)
-                except Exception:  # a listener's bug must not stop the door
+                except BaseException:  # a listener's bug must not stop the door
                     self.listener_failures += 1
                     log.exception("door listener failed on %s", type(event).__name__)

@@ -5,18 +5,41 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from core.errors import KioskError, PinLocked, StoreError
+from core.faces import DetectedFace
 from core.log_records import KioskAuditEvent
 from core.people.pin_throttle import PinScope, PinWait
 from core.people.pins import PinStore, pin_matches, well_formed
-from core.records import AccessDecision
+from core.records import AccessDecision, Candidate
 from core.settings import SecuritySettings
 
 log = logging.getLogger(__name__)
 
 DURESS_ACTION = "door.duress"
+
+
+# Why a PIN refusal (pin_wrong) was made, for the screen and the log; a wrong PIN
+# says core.records.REFUSAL_TEXT's "wrong PIN".
+PIN_TIMEOUT_TEXT = "no PIN was entered in time"
+PIN_ABANDONED_TEXT = "left before entering the PIN"
+PIN_LOCKED_TEXT = "too many wrong PINs: PIN entry is locked for now"
+PIN_UNCHECKED_TEXT = "this door needs a PIN, which it cannot check"
+
+
+@dataclass(frozen=True)
+class PinRequest:
+    """The door asks the person it recognised for their PIN (core.access.door)."""
+
+    number: int
+    match: Candidate
+    similarity: float | None
+    deadline: float
+    """On the door's clock."""
+    face: DetectedFace | None
+    """Where the face was when the PIN was asked for."""
 
 
 class PinVerdict(StrEnum):

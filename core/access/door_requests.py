@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -164,3 +165,20 @@ def answered(command: DoorCommand | None) -> Iterator[None]:
     finally:
         if command is not None:
             command.done.set()
+
+
+def stop_arrives(commands: queue.Queue[object], timeout_s: float, stop: object) -> bool:
+    """Whether ``stop`` comes in ``commands`` within ``timeout_s``; a request that comes
+    meanwhile fails at once (the door's control has stopped)."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            item = commands.get(timeout=left)
+        except queue.Empty:
+            return False
+        if item is stop:
+            return True
+        if isinstance(item, DoorCommand):
+            item.result, item.detail = CommandResult.FAILED, "the door control failed"
+            item.done.set()
+    return False
