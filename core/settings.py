@@ -187,7 +187,7 @@ class DoorSettings(_Section):
         ge=1,
         le=30,
         description="Consecutive frames that must agree before a decision; a face that "
-        "has not settled after 10 times as many searched frames is refused as unknown.",
+        "has not settled after 20 times as many searched frames is refused as unknown.",
     )
     track_min_overlap: float = Field(
         0.3, gt=0, le=1, description="Box overlap (IoU) for a face to be the same as before."

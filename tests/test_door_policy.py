@@ -598,3 +598,28 @@ def test_a_passed_liveness_met_by_busy_rules_is_challenged_again_not_granted_lat
     (granted,) = door.decisions(outcomes)
     assert granted.granted
     assert len(liveness.observed) == 2  # the second grant met a challenge of its own
+
+
+def test_decisions_offered_after_or_while_the_relay_closes_are_counted_never_lost_unsaid() -> None:
+    heard: list[AccessDecision] = []
+
+    class Quick:
+        def consume(self, decision: AccessDecision) -> None:
+            heard.append(decision)
+
+    relay = DecisionRelay([("quick", Quick())], 10_000)
+    racing = threading.Thread(
+        target=lambda: [
+            relay.consume(
+                AccessDecision(kiosk_id="k", outcome=AccessOutcome.UNKNOWN, latency_ms=1.0)
+            )
+            for _ in range(3000)
+        ]
+    )
+    racing.start()
+    relay.close(timeout_s=5)
+    racing.join(10)
+    relay.consume(AccessDecision(kiosk_id="k", outcome=AccessOutcome.UNKNOWN, latency_ms=1.0))
+    counts = relay.counts["quick"]
+    assert counts.consumed == len(heard)
+    assert counts.consumed + counts.dropped == 3001

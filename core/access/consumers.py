@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -71,16 +72,21 @@ class _Lane(threading.Thread):
         self._counts = counts
         self._queue: queue.Queue[object] = queue.Queue(queue_size)
         self._counts_lock = threading.Lock()
+        self._closed = False
+        self._offers = threading.Lock()
 
     def offer(self, decision: AccessDecision) -> None:
-        try:
-            self._queue.put_nowait(decision)
-        except queue.Full:
+        with self._offers:  # never queued behind the stop, where it would go unsaid
+            why = "closed" if self._closed else ""
+            if not why:
+                try:
+                    self._queue.put_nowait(decision)
+                except queue.Full:
+                    why = "fell behind"
+        if why:
             with self._counts_lock:
                 self._counts.dropped += 1
-            log.warning(
-                "decision consumer %s fell behind; %s skipped", self.name, decision.event_id
-            )
+            log.warning("decision consumer %s %s; %s skipped", self.name, why, decision.event_id)
 
     def run(self) -> None:
         while True:
@@ -101,6 +107,8 @@ class _Lane(threading.Thread):
     def stop(self, timeout_s: float) -> None:
         """Within ``timeout_s`` in all: what is queued is handed over; what is not by
         then is taken back, counted as dropped and logged, never lost unsaid."""
+        with self._offers:
+            self._closed = True  # offered from now on: dropped and counted
         if not self.is_alive():
             return
         deadline = time.monotonic() + timeout_s
@@ -110,8 +118,6 @@ class _Lane(threading.Thread):
             pass
         else:
             self.join(max(0.0, deadline - time.monotonic()))
-            if not self.is_alive():
-                return
         undelivered = 0
         while True:
             try:
@@ -119,11 +125,17 @@ class _Lane(threading.Thread):
             except queue.Empty:
                 break
             undelivered += isinstance(item, AccessDecision)
+        alive = self.is_alive()
+        if alive:  # its stop was taken back above: it ends once its consumer returns
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_STOP)
+        elif not undelivered:
+            return
         with self._counts_lock:
             self._counts.dropped += undelivered
         log.warning(
-            "decision consumer %s did not finish in %.1f s; %d decisions not handed over",
+            "decision consumer %s closed%s; %d decisions not handed over",
             self.name,
-            timeout_s,
+            f" still busy after {timeout_s:.1f} s" if alive else "",
             undelivered,
         )

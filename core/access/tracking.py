@@ -70,12 +70,13 @@ class ConsecutiveVotes:
 
     A frame that matches nobody, or is a tie between two people, breaks a
     streak; ``frames`` such frames in a row deny. A face that reaches neither
-    within PENDING_LIMIT times ``frames`` searched frames (one matching two people
-    by turns, or matches broken by ties) is denied too: it is not searched without
-    end, unseen by the recognition throttle. One instance per track.
+    within PENDING_LIMIT times ``frames`` searched frames, a few seconds at the door
+    (one matching two people by turns, or matches broken by ties), is denied too: it
+    is not searched without end, unseen by the recognition throttle. One instance
+    per track.
     """
 
-    PENDING_LIMIT = 10
+    PENDING_LIMIT = 20
 
     def __init__(self, frames: int) -> None:
         self._frames = frames
