@@ -32,6 +32,10 @@ BUSY_TEXT = "busy, please try again"
 FAULT_TEXT = "recognition error, trying again"
 # The status line under a fault: what happened is the operator's to read, in the log.
 DETAILS_TEXT = "details in the kiosk's log"
+SPOOL_TROUBLE_TEXT = (
+    "the kiosk's disk is full: events may not be kept; free space on it (details in the "
+    "kiosk's log)"
+)
 LIVENESS_FAILED_TEXT = "liveness check failed"
 DOOR_OPEN_TEXT = "door open, come in"
 DOOR_FAILED_TEXT = "door did not open, please call staff"
@@ -223,9 +227,10 @@ class KioskScreen(QWidget):
 
     def show_spool_trouble(self, trouble: str) -> None:
         """The event spool needs the operator (a full disk); "" once it is fine again.
-        Stays on the status line over anything else until then."""
-        self._spool_trouble = trouble
-        self.status.setText(trouble or self._status_text)
+        Stays on the status line over anything else until then, in words that name
+        no path (the spool logged its own)."""
+        self._spool_trouble = SPOOL_TROUBLE_TEXT if trouble else ""
+        self.status.setText(self._spool_trouble or self._status_text)
 
     def show_door_state(self, text: str) -> None:
         """The door hardware's state ("door locked · LOCKDOWN"); empty: no door hardware."""

@@ -46,6 +46,10 @@ from storage.door_commands import SqlDoorCommands
 from storage.pin_store import SqlPinStore
 
 log = logging.getLogger(__name__)
+
+# An operator's action that failed after they left: its message may name a person or
+# the database's address, so the door screen only says where to look.
+LATE_FAILURE_TEXT = "an operator's action did not complete: details in the kiosk's log"
 _SESSION_CHECK_MS = 1000
 _PAGES = (
     "people_page",
@@ -414,8 +418,8 @@ class OperatorMode(QObject):
     def _show_failure(self, message: str) -> None:
         if self.admin is not None:
             self.admin.show_error(message)
-        else:
-            self._door.show_status(message)
+        else:  # the operator left: the public door screen repeats none of it
+            self._door.show_status(LATE_FAILURE_TEXT)
         # The message may name a person ("already enrolled as ..."): the log
         # gets it only where the site allows names there.
         log.warning(

@@ -288,6 +288,7 @@ def test_the_flusher_tells_the_operator_when_the_spool_uses_its_reserve(
         finally:
             flusher.stop()
         assert "free space" in screen.status.text()
+        assert str(disk) not in screen.status.text()  # the public screen names no path
 
 
 # ---- two kiosk processes, one spool --------------------------------------------------------

@@ -101,9 +101,10 @@ def authorize_current(
     """
     if current is None or current.session_epoch != claimed.session_epoch:
         denials.record_denial(current or claimed, denied_action(permission), session_ended=True)
+        # No name: a kiosk shows this on its public door screen when it logs out.
         raise SessionExpired(
-            f"the session of {claimed.username} ended: the account was changed since the "
-            "login (disabled, new role or new password); log in again"
+            "the operator session ended: the account was changed since the login "
+            "(disabled, new role or new password); log in again"
         )
     if permission is None:
         if current.disabled:
