@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from typing import Any
@@ -53,6 +54,9 @@ from telemetry.metrics import KioskMetrics
 from telemetry.reader_metrics import ReaderCollector
 
 log = logging.getLogger(__name__)
+
+# How often the same database problem is logged again while it lasts (s).
+DATABASE_PROBLEM_LOG_S = 60.0
 
 
 class KioskController(QObject):
@@ -123,7 +127,7 @@ class KioskController(QObject):
         self.backups: BackupSchedule | None = None
         self._alerts = self._backup_trouble = ""
         self._camera_was_lost = False
-        self._database_problem: tuple[str, str] | None = None
+        self._database_problem: tuple[str, str, float] | None = None
         self._shutting_down = False
         screen.operator_requested.connect(self.request_login)
 
@@ -378,10 +382,15 @@ class KioskController(QObject):
         self._screen.show_busy()
 
     def _log_database_problem(self, kind: str, detail: str) -> None:
-        # The operator reads the database's own words here, once each time they
-        # change, not once a frame; the door screen never shows them.
-        if (kind, detail) != self._database_problem:
-            self._database_problem = (kind, detail)
+        # The operator reads the database's own words here, when they change and at
+        # most once a minute otherwise, not once a frame; the door screen never shows them.
+        now = time.monotonic()
+        if (
+            self._database_problem is None
+            or self._database_problem[:2] != (kind, detail)
+            or (now - self._database_problem[2] >= DATABASE_PROBLEM_LOG_S)
+        ):
+            self._database_problem = (kind, detail, now)
             log.warning("the door's database is %s: %s", kind, detail)
 
     @Slot(bool)
