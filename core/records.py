@@ -267,18 +267,20 @@ def access_decision(
     timings: StageTimings | None = None,
     source: DecisionSource = DecisionSource.DOOR,
     refusal: Refusal | None = None,
+    reason: str | None = None,
+    duress: bool = False,
 ) -> AccessDecision:
     """The decision for ``outcome``: the name only on a grant, the refusal's reason
-    otherwise, and the match's similarity unless ``similarity`` is given.
+    otherwise (``reason`` in its place if given), and the match's similarity unless
+    ``similarity`` is given; ``duress``: made on a duress PIN.
 
     Raises ValueError when ``refusal`` is given with an outcome other than REFUSED,
     or missing with REFUSED."""
     if (refusal is None) is (outcome is AccessOutcome.REFUSED):
         raise ValueError(f"a {outcome.value} decision with refusal {refusal}")
     granted = outcome is AccessOutcome.GRANTED
-    reason = None if granted else REFUSAL_REASONS[outcome]
-    if refusal is not None:
-        reason = REFUSAL_TEXT[refusal]
+    if reason is None and not granted:
+        reason = REFUSAL_TEXT[refusal] if refusal is not None else REFUSAL_REASONS[outcome]
     return AccessDecision(
         kiosk_id=kiosk_id,
         outcome=outcome,
@@ -290,6 +292,7 @@ def access_decision(
         refusal=refusal,
         timings=timings or StageTimings(),
         source=source,
+        duress=duress,
     )
 
 

@@ -334,7 +334,8 @@ class KioskController(QObject):
         return source_from_spec(self.settings.camera, self.settings.images)
 
     def _observe(self, outcome: FrameOutcome, waited_ms: float) -> None:
-        """On the recognition thread, after each frame: metrics, the decision log."""
+        """On the recognition thread, after each frame: the frame metrics (the
+        decisions reach the log and the metrics through the relay's lanes)."""
         if self.capture is not None:
             self.metrics.catch_up_frames(self.capture.frames_read, self.latest.dropped)
         self.metrics.observe_frame(outcome)

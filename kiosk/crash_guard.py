@@ -12,8 +12,9 @@ from PySide6.QtCore import QObject, Signal
 
 log = logging.getLogger(__name__)
 
-# What the public door screen says: nothing of the error itself, which may name paths.
-UNEXPECTED_ERROR = "unexpected error: logged for the operator; the door stays closed"
+# What the public door screen says: nothing of the error itself, which may name paths,
+# and no promise about the door (only the action that failed did not happen).
+UNEXPECTED_ERROR = "unexpected error: logged for the operator"
 
 
 class CrashGuard(QObject):

@@ -25,7 +25,7 @@ class RecognitionWorker(QObject):
     A PIN typed on the door's keypad arrives as a queued call to ``submit_pin`` and
     is checked here too, between two frames: the door's state has one owner."""
 
-    outcome_ready = Signal(object)  # core.access.door.FrameOutcome
+    outcome_ready = Signal(object)  # core.access.frame_outcome.FrameOutcome
     frame_done = Signal()  # after each frame taken, whatever came of it
     paused = Signal(float)
     offline = Signal(str)

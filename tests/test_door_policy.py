@@ -283,6 +283,22 @@ def test_an_unreachable_database_refuses_as_offline_and_holds_nobody_for_the_ret
     assert door.identifier.searches == 1  # the second face was not made to wait on it
 
 
+def test_after_the_offline_window_the_gallery_is_searched_again() -> None:
+    empty: tuple[DetectedFace, ...] = ()
+    frames = [(face(),), empty, (face(),), empty] + [(face(),)] * 3
+    door = make_door(
+        frames,
+        [StoreError("connection refused")] + [match(YAO)] * 3,
+        door=DoorSettings(frames_to_confirm=3, track_max_missed=0, offline_retry_s=60),
+    )
+    offline = door.decisions(door.run(4))  # the first face, and one within the window
+    assert [d.outcome for d in offline] == [AccessOutcome.OFFLINE] * 2
+    door.clock.now += 60  # the window is over
+    (granted,) = door.decisions(door.run(3))
+    assert granted.granted
+    assert door.identifier.searches == 4  # one before the window, three after it
+
+
 def test_a_busy_database_decides_nothing_and_the_next_frame_searches_again() -> None:
     door = make_door([(face(),)] * 4, [StoreBusy("slow"), match(YAO), match(YAO), match(YAO)])
     with pytest.raises(StoreBusy):

@@ -342,9 +342,9 @@ class DoorRecognizer:
             similarity=similarity,
             timings=seen.stage_timings(),
             refusal=refusal,
+            reason=reason,
+            duress=duress,
         )
-        if reason is not None or duress:
-            decision = replace(decision, reason=reason or decision.reason, duress=duress)
         self._decided = True
         self._challenge = None
         self._pin = None
