@@ -511,13 +511,18 @@ def test_rules_that_cannot_be_read_keep_the_door_closed_as_offline() -> None:
     assert decision.display_name is None
 
 
+@dataclass
 class FailingOnce(FakeIdentifier):
-    """Its first record fails as a full spool does; the rest are kept."""
+    """Its first record fails, as a full spool does unless ``error`` says otherwise;
+    the rest are kept."""
+
+    error: Exception = field(default_factory=lambda: StoreError("no space left for the spool"))
+    failed: bool = False
 
     def record(self, decision: AccessDecision) -> None:
-        if not getattr(self, "failed", False):
+        if not self.failed:
             self.failed = True
-            raise StoreError("no space left for the spool")
+            raise self.error
         super().record(decision)
 
 
@@ -558,21 +563,11 @@ def test_busy_rules_decide_nothing_and_open_no_offline_window_for_the_next_perso
     assert next_person.granted
 
 
-class BrokenRecord(FakeIdentifier):
-    """Its first record fails with a bug's error, not the store's; the rest are kept."""
-
-    def record(self, decision: AccessDecision) -> None:
-        if not getattr(self, "failed", False):
-            self.failed = True
-            raise RuntimeError("a bug in the event log")
-        super().record(decision)
-
-
 def test_a_decision_whose_record_fails_for_any_reason_is_not_made_nor_counted() -> None:
     access = ScriptedAccess([None, None])
     security = SecuritySettings(recognition_max_denied=2)
     door = make_door([(face(),)] * 4, [], access=access, security=security)
-    door.identifier = BrokenRecord([match(YAO)] * 4)
+    door.identifier = FailingOnce([match(YAO)] * 4, error=RuntimeError("a bug in the log"))
     door.recognizer._identifier = door.identifier
     door.run(2)
     with pytest.raises(RuntimeError):
