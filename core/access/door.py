@@ -163,8 +163,8 @@ class DoorRecognizer:
             match = self._identifier.search(sample)
         except StoreBusy:
             raise
-        except StoreError:
-            self._offline_until = self._clock() + self._door.offline_retry_s
+        except StoreError as error:
+            self._offline_after(error)
             return self._decide(seen, AccessOutcome.OFFLINE)
         searched = self._clock()
         seen.timings = replace(
@@ -307,8 +307,8 @@ class DoorRecognizer:
                 # afresh, never let in later on this frame's match alone.
                 self._restart_confirmation()
                 raise
-            except StoreError:
-                self._offline_until = self._clock() + self._door.offline_retry_s
+            except StoreError as error:
+                self._offline_after(error)
                 outcome = AccessOutcome.OFFLINE
             else:
                 refusal = admission.refusal

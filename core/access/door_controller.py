@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from core.access import door_requests as requests
+from core.access import door_requests
 from core.access.door_control import DoorControl
 from core.access.door_events import (
     DoorEvent,
@@ -131,7 +131,7 @@ class DoorController:
             )
 
     def grant(self, decision: AccessDecision) -> DoorCommand:
-        return self._send(requests.grant_request(decision, self._wall_clock))
+        return self._send(door_requests.grant_request(decision, self._wall_clock))
 
     def unlock_for(
         self,
@@ -147,7 +147,7 @@ class DoorController:
         (a door command from the database); refused as stale past command_max_age_s,
         counting its wait here too."""
         return self._send(
-            requests.timed_unlock_request(
+            door_requests.timed_unlock_request(
                 self._clock(),
                 seconds,
                 operator=operator,
@@ -173,15 +173,14 @@ class DoorController:
         return self._send(DoorCommand(apply))
 
     def lockdown(self, *, operator: str, reason: str) -> DoorCommand:
-        return self._send(requests.lockdown_request(operator=operator, reason=reason))
+        return self._send(door_requests.lockdown_request(operator=operator, reason=reason))
 
     def release(self, *, operator: str, reason: str) -> DoorCommand:
-        return self._send(requests.release_request(operator=operator, reason=reason))
+        return self._send(door_requests.release_request(operator=operator, reason=reason))
 
     def _send(self, command: DoorCommand) -> DoorCommand:
         if not self._thread.is_alive():
-            command.result, command.detail = CommandResult.FAILED, "the door control is not running"
-            command.done.set()
+            command.fail("the door control is not running")
             return command
         self._commands.put(command)
         return command
@@ -209,11 +208,11 @@ class DoorController:
             now = self._clock()
             if self._stood_down is not None:  # nothing driven, nothing more recorded
                 if isinstance(command, DoorCommand):
-                    self._publish(requests.refuse(command, now, self._stood_down))
+                    self._publish(door_requests.refuse(command, now, self._stood_down))
                     command.done.set()
                 continue
             request = command if isinstance(command, DoorCommand) else None
-            with requests.answered(request):
+            with door_requests.answered(request):
                 events = self._applied(request, now) if request is not None else []
                 events += self._control.tick(now)
                 self._publish(self._drive(now, request, events))
@@ -286,14 +285,14 @@ class DoorController:
             maybe = self._maybe_unlocked if level is None else level == self._unlock_level
             self._possibly_unlocked(now, maybe, detail)
             if unlocks:
-                return requests.give_up_unlock(self._control, now, command, events, detail)
+                return door_requests.give_up_unlock(self._control, now, command, events, detail)
             return published
         self._written = None
         what = "unlock" if unlocking else "relock"
         detail = f"{what} not confirmed, the door may be unlocked: {detail}"
         self._possibly_unlocked(now, True, detail)
         if unlocks:
-            return requests.give_up_unlock(
+            return door_requests.give_up_unlock(
                 self._control, now, command, events, detail, confirmed=False
             )
         return published
@@ -368,7 +367,7 @@ class DoorController:
                 log.exception("the door control could not record its stop")
             write = write_lock_output(self._io, lock_output_on(False, self._settings))
             while write.outcome is not WriteOutcome.TAKEN and self._fault == CONTROL_FAILED:
-                if requests.stop_arrives(self._commands, self._settings.retry_s, _STOP):
+                if door_requests.stop_arrives(self._commands, self._settings.retry_s, _STOP):
                     break  # no thread is left to try again: whoever stops it is told
                 write = write_lock_output(self._io, lock_output_on(False, self._settings))
             if write.outcome is not WriteOutcome.TAKEN:
@@ -381,7 +380,7 @@ class DoorController:
             with contextlib.suppress(DoorFault):  # an adapter's bug, logged by guarded
                 guarded(self._io, self._io.close)
         self._update_status()
-        requests.fail_waiting(self._commands, "the door control stopped")
+        door_requests.fail_waiting(self._commands, "the door control stopped")
 
     def _update_status(self) -> None:
         with self._status_lock:

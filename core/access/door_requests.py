@@ -46,6 +46,11 @@ class DoorCommand:
     result: CommandResult = CommandResult.DONE
     detail: str = ""
 
+    def fail(self, detail: str) -> None:
+        """Not carried out, for ``detail``; whoever waits on it is told at once."""
+        self.result, self.detail = CommandResult.FAILED, detail
+        self.done.set()
+
     def wait(self, timeout_s: float) -> CommandResult:
         """Raises DoorFault if it was not carried out within ``timeout_s``."""
         if not self.done.wait(timeout_s):
@@ -148,8 +153,7 @@ def fail_waiting(commands: queue.Queue[object], detail: str) -> None:
         except queue.Empty:
             return
         if isinstance(pending, DoorCommand):
-            pending.result, pending.detail = CommandResult.FAILED, detail
-            pending.done.set()
+            pending.fail(detail)
 
 
 @contextlib.contextmanager
@@ -179,6 +183,5 @@ def stop_arrives(commands: queue.Queue[object], timeout_s: float, stop: object) 
         if item is stop:
             return True
         if isinstance(item, DoorCommand):
-            item.result, item.detail = CommandResult.FAILED, "the door control failed"
-            item.done.set()
+            item.fail("the door control failed")
     return False
